@@ -1,0 +1,53 @@
+/*
+ * client.h: the clients' side of pubsubd.
+ *
+ * A client owns one TCP connection: a read event, its input buffer and
+ * request parser, a coroutine that serves its commands one at a time in the
+ * order they came, its subscriptions, and its pending output. Replies and
+ * messages are written straight to the nonblocking socket at the end of a
+ * loop turn; a write event is created (lazily) and waited for only when the
+ * socket is full.
+ *
+ * struct client_set holds what all clients share: the event_base, the hub,
+ * the list of clients, and the deferred work (flushing replies, freeing
+ * closed clients on a later loop turn, never inside their own callbacks).
+ */
+#ifndef PUBSUBD_CLIENT_H
+#define PUBSUBD_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/util.h>
+
+struct event_base;
+struct hub;
+struct client;
+struct client_set;
+
+struct client_stats {
+	uint64_t	connected;	/* clients now */
+	uint64_t	accepted;	/* since start */
+	uint64_t	commands;
+	uint64_t	protocol_errors;
+};
+
+/* Returns a new, empty set (owned by the caller); base and hub are borrowed. */
+struct client_set *client_set_new(struct event_base *base, struct hub *hub);
+
+/* Closes every client at once and frees the set. */
+void		 client_set_free(struct client_set *set);
+
+/* Serves a new connection; takes ownership of fd (closed on failure). */
+struct client	*client_accept(struct client_set *set, evutil_socket_t fd);
+
+/*
+ * Closes a client: stops reading and serving at once; its subscriptions
+ * are released and it is freed on a later loop turn. If flush is set, what
+ * it has to write is sent first (for a bounded time). reason is logged.
+ */
+void		 client_close(struct client *c, int flush, const char *reason);
+
+const struct client_stats *client_set_stats(const struct client_set *set);
+
+#endif /* PUBSUBD_CLIENT_H */

@@ -1,0 +1,328 @@
+/*
+ * conf.c: the libconfig schema of pubsubd.
+ *
+ * Every group has a list of the keys it knows; anything else is an error
+ * with the line it is on, as is a value of the wrong type or out of range.
+ * libconfig owns the strings it hands out until config_destroy(), so every
+ * string kept is copied.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <libconfig.h>
+
+#include "conf.h"
+
+/* What a load is doing: the file, where errors go, whether one happened. */
+struct conf_ctx {
+	const char	*path;
+	char		*err;
+	size_t		 errlen;
+	int		 failed;
+};
+
+static void	conf_error(struct conf_ctx *, const config_setting_t *,
+		    const char *, ...) __attribute__((format(printf, 3, 4)));
+static int	conf_check_keys(struct conf_ctx *, const config_setting_t *,
+		    const char *const *);
+static int	conf_string(struct conf_ctx *, const config_setting_t *,
+		    const char *, char **);
+static int	conf_int(struct conf_ctx *, const config_setting_t *,
+		    const char *, int, int, int *);
+static int	conf_group(struct conf_ctx *, const config_setting_t *,
+		    const char *, const config_setting_t **);
+static int	conf_listen(struct conf_ctx *, struct conf *,
+		    const config_setting_t *);
+
+static const char *const conf_root_keys[] = { "listen", "redis", "log", NULL };
+static const char *const conf_listen_keys[] = { "host", "port", NULL };
+static const char *const conf_redis_keys[] = { "host", "port", NULL };
+static const char *const conf_log_keys[] = { "level", NULL };
+
+/* Returns a configuration holding the built-in defaults. */
+struct conf *
+conf_new_defaults(void)
+{
+	struct conf	*conf;
+
+	if ((conf = calloc(1, sizeof(*conf))) == NULL)
+		return NULL;
+	conf->listen = calloc(1, sizeof(*conf->listen));
+	conf->redis_host = strdup(CONF_DEFAULT_REDIS_HOST);
+	if (conf->listen == NULL || conf->redis_host == NULL)
+		goto fail;
+	conf->nlisten = 1;
+	conf->listen[0].port = CONF_DEFAULT_LISTEN_PORT;
+	if ((conf->listen[0].host = strdup(CONF_DEFAULT_LISTEN_HOST)) == NULL)
+		goto fail;
+	conf->redis_port = CONF_DEFAULT_REDIS_PORT;
+	conf->log_level = LOG_LEVEL_INFO;
+	return conf;
+fail:
+	conf_free(conf);
+	return NULL;
+}
+
+/* Frees a configuration. */
+void
+conf_free(struct conf *conf)
+{
+	size_t	i;
+
+	if (conf == NULL)
+		return;
+	for (i = 0; i < conf->nlisten; i++)
+		free(conf->listen[i].host);
+	free(conf->listen);
+	free(conf->redis_host);
+	free(conf);
+}
+
+/* Records the first error, as "FILE:LINE: message". */
+static void
+conf_error(struct conf_ctx *ctx, const config_setting_t *s, const char *fmt,
+    ...)
+{
+	char	msg[512];
+	va_list	ap;
+
+	if (ctx->failed++)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(ctx->err, ctx->errlen, "%s:%u: %s", ctx->path,
+	    s ? config_setting_source_line(s) : 0, msg);
+}
+
+/* Fails on any member of group s whose name is not in known. */
+static int
+conf_check_keys(struct conf_ctx *ctx, const config_setting_t *s,
+    const char *const *known)
+{
+	const config_setting_t	*m;
+	const char		*name;
+	int			 i, j, ok;
+
+	for (i = 0; (m = config_setting_get_elem(s, i)) != NULL; i++) {
+		name = config_setting_name(m);
+		ok = 0;
+		for (j = 0; known[j] != NULL; j++)
+			if (strcmp(name, known[j]) == 0)
+				ok = 1;
+		if (!ok) {
+			conf_error(ctx, m, "unknown key '%s'", name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Reads an optional group member; *out stays NULL if it is absent. */
+static int
+conf_group(struct conf_ctx *ctx, const config_setting_t *parent,
+    const char *name, const config_setting_t **out)
+{
+	const config_setting_t	*s;
+
+	*out = NULL;
+	if ((s = config_setting_get_member(parent, name)) == NULL)
+		return 0;
+	if (!config_setting_is_group(s)) {
+		conf_error(ctx, s, "'%s' must be a group { ... }", name);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+/* Reads an optional string member into *dst (replacing the default). */
+static int
+conf_string(struct conf_ctx *ctx, const config_setting_t *parent,
+    const char *name, char **dst)
+{
+	const config_setting_t	*s;
+	char			*copy;
+
+	if ((s = config_setting_get_member(parent, name)) == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		conf_error(ctx, s, "'%s' must be a string", name);
+		return -1;
+	}
+	if (*config_setting_get_string(s) == '\0') {
+		conf_error(ctx, s, "'%s' must not be empty", name);
+		return -1;
+	}
+	if ((copy = strdup(config_setting_get_string(s))) == NULL) {
+		conf_error(ctx, s, "out of memory");
+		return -1;
+	}
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+/* Reads an optional integer member in [min, max] into *dst. */
+static int
+conf_int(struct conf_ctx *ctx, const config_setting_t *parent,
+    const char *name, int min, int max, int *dst)
+{
+	const config_setting_t	*s;
+	long long		 v;
+
+	if ((s = config_setting_get_member(parent, name)) == NULL)
+		return 0;
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+		v = config_setting_get_int(s);
+		break;
+	case CONFIG_TYPE_INT64:
+		v = config_setting_get_int64(s);
+		break;
+	default:
+		conf_error(ctx, s, "'%s' must be an integer", name);
+		return -1;
+	}
+	if (v < min || v > max) {
+		conf_error(ctx, s, "'%s' must be between %d and %d, not %lld",
+		    name, min, max, v);
+		return -1;
+	}
+	*dst = (int)v;
+	return 0;
+}
+
+/* Reads the listen list: ( { host = "..."; port = N; }, ... ). */
+static int
+conf_listen(struct conf_ctx *ctx, struct conf *conf,
+    const config_setting_t *s)
+{
+	const config_setting_t	*e;
+	struct conf_listen	*l;
+	size_t			 j;
+	int			 n, i;
+
+	if (!config_setting_is_list(s)) {
+		conf_error(ctx, s, "'listen' must be a list ( { host = ...; "
+		    "port = ...; }, ... )");
+		return -1;
+	}
+	if ((n = config_setting_length(s)) == 0) {
+		conf_error(ctx, s, "'listen' must name at least one address");
+		return -1;
+	}
+	if ((l = calloc((size_t)n, sizeof(*l))) == NULL) {
+		conf_error(ctx, s, "out of memory");
+		return -1;
+	}
+	for (j = 0; j < conf->nlisten; j++)
+		free(conf->listen[j].host);
+	free(conf->listen);
+	conf->listen = l;
+	conf->nlisten = (size_t)n;
+	for (i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, (unsigned int)i);
+		if (!config_setting_is_group(e)) {
+			conf_error(ctx, e, "each 'listen' entry must be a "
+			    "group { host = ...; port = ...; }");
+			return -1;
+		}
+		if (conf_check_keys(ctx, e, conf_listen_keys) == -1)
+			return -1;
+		if ((l[i].host = strdup(CONF_DEFAULT_LISTEN_HOST)) == NULL) {
+			conf_error(ctx, e, "out of memory");
+			return -1;
+		}
+		l[i].port = CONF_DEFAULT_LISTEN_PORT;
+		if (conf_string(ctx, e, "host", &l[i].host) == -1 ||
+		    conf_int(ctx, e, "port", 0, 65535, &l[i].port) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Reads and validates a configuration file. */
+struct conf *
+conf_load(const char *path, char *err, size_t errlen)
+{
+	struct conf_ctx		 ctx = { path, err, errlen, 0 };
+	config_t		 cfg;
+	const config_setting_t	*root, *s, *g;
+	struct conf		*conf;
+	char			*level = NULL;
+	int			 lv;
+	FILE			*f;
+	struct stat		 st;
+
+	if ((conf = conf_new_defaults()) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return NULL;
+	}
+	config_init(&cfg);
+	/* libconfig's scanner exit()s on a read error, as a directory gives. */
+	if ((f = fopen(path, "r")) != NULL && fstat(fileno(f), &st) == 0 &&
+	    S_ISDIR(st.st_mode)) {
+		fclose(f);
+		f = NULL;
+		errno = EISDIR;
+	}
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: cannot read: %s", path,
+		    strerror(errno));
+		ctx.failed = 1;
+		goto out;
+	}
+	if (config_read(&cfg, f) != CONFIG_TRUE) {
+		snprintf(err, errlen, "%s:%d: %s", config_error_file(&cfg) ?
+		    config_error_file(&cfg) : path, config_error_line(&cfg),
+		    config_error_text(&cfg));
+		ctx.failed = 1;
+		fclose(f);
+		goto out;
+	}
+	fclose(f);
+	root = config_root_setting(&cfg);
+	if (conf_check_keys(&ctx, root, conf_root_keys) == -1)
+		goto out;
+
+	if ((s = config_setting_get_member(root, "listen")) != NULL &&
+	    conf_listen(&ctx, conf, s) == -1)
+		goto out;
+
+	if (conf_group(&ctx, root, "redis", &g) == -1)
+		goto out;
+	if (g != NULL && (conf_check_keys(&ctx, g, conf_redis_keys) == -1 ||
+	    conf_string(&ctx, g, "host", &conf->redis_host) == -1 ||
+	    conf_int(&ctx, g, "port", 1, 65535, &conf->redis_port) == -1))
+		goto out;
+
+	if (conf_group(&ctx, root, "log", &g) == -1)
+		goto out;
+	if (g != NULL && (conf_check_keys(&ctx, g, conf_log_keys) == -1 ||
+	    conf_string(&ctx, g, "level", &level) == -1))
+		goto out;
+	if (level != NULL) {
+		if ((lv = log_level_parse(level)) == -1) {
+			conf_error(&ctx, config_setting_get_member(g, "level"),
+			    "'level' must be one of error, warning, notice, "
+			    "info, debug; not '%s'", level);
+			goto out;
+		}
+		conf->log_level = (enum log_level)lv;
+	}
+out:
+	free(level);
+	config_destroy(&cfg);
+	if (ctx.failed) {
+		conf_free(conf);
+		return NULL;
+	}
+	return conf;
+}

@@ -1,0 +1,681 @@
+/*
+ * hub.c: channels, their subscribers, the upstream state machine of each
+ * channel, and the batched fan-out.
+ *
+ * A channel (struct hub_chan) exists while anyone wants it or an upstream
+ * operation on it is in flight. Its state says what Redis holds:
+ *
+ *	IDLE ----subscribe sent----> SUBSCRIBING --confirmed--> ACTIVE
+ *	  ^                               |                       |
+ *	  |   (failed: connection lost)   |                       |
+ *	  +-------------------------------+                       |
+ *	  +-----confirmed------ UNSUBSCRIBING <--unsubscribe sent--+
+ *
+ * hub_reconcile() compares what is wanted (ch_refs > 0) with that state and
+ * sends at most one operation at a time; each confirmation calls it again.
+ * So a subscribe during an in-flight unsubscribe waits for the unsubscribe's
+ * confirmation and then subscribes again, and the end state is always what
+ * the subscribers want.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "future.h"
+#include "hub.h"
+#include "log.h"
+
+#define HUB_BATCH_SIZE	(256 * 1024)	/* a batch is flushed when full */
+
+enum hub_chan_state {
+	HUB_IDLE = 0,
+	HUB_SUBSCRIBING,
+	HUB_ACTIVE,
+	HUB_UNSUBSCRIBING
+};
+
+/*
+ * Encoded messages shared by every subscriber that received them. Owned by
+ * its references: the hub's while it is the current batch, and one for each
+ * evbuffer reference a subscriber keeps.
+ */
+struct hub_batch {
+	unsigned int	 b_refs;
+	size_t		 b_len;
+	size_t		 b_cap;
+	char		 b_data[];
+};
+
+struct hub_chan {
+	struct map_entry	  ch_entry;	/* in hub->h_chans[kind] */
+	struct hub		 *ch_hub;	/* borrowed: the owner */
+	enum upstream_kind	  ch_kind;
+	enum hub_chan_state	  ch_state;
+	uint32_t		  ch_refs;	/* pending + active subs */
+	struct hub_sub		**ch_subs;	/* owned array of the active */
+	uint32_t		  ch_nsubs;
+	uint32_t		  ch_cap;
+	struct future		 *ch_op;	/* owned: upstream op in flight */
+	int			  ch_op_sub;	/* ch_op is a subscribe */
+	struct future		 *ch_ready;	/* owned: waiters' confirmation */
+	size_t			  ch_namelen;
+	char			  ch_name[];	/* NUL-terminated too */
+};
+
+struct hub {
+	struct event_base		 *h_base;	/* borrowed */
+	const struct hub_upstream	 *h_ops;	/* borrowed */
+	void				 *h_up;		/* borrowed */
+	struct map			  h_chans[UPSTREAM_KINDS];
+	struct hub_batch		 *h_batch;	/* owned ref, or NULL */
+	struct hub_subscriber		**h_dirty;	/* owned array */
+	uint32_t			  h_ndirty;
+	uint32_t			  h_dirtycap;
+	struct event			 *h_flush_ev;	/* owned */
+	int				  h_flush_scheduled;
+	struct hub_stats		  h_stats;
+};
+
+static struct hub_chan *hub_chan_get(struct hub *, enum upstream_kind,
+		    const char *, size_t);
+static void	hub_chan_free(struct hub *, struct hub_chan *);
+static void	hub_reconcile(struct hub *, struct hub_chan *);
+static void	hub_op_done(struct future *, void *);
+static void	hub_flush_cb(evutil_socket_t, short, void *);
+static char	*hub_encode(struct hub *, const struct upstream_msg *, size_t *);
+static size_t	hub_frame_size(const struct upstream_msg *);
+static char	*hub_put_bulk(char *, const char *, size_t);
+static int	hub_deliver(struct hub *, struct hub_chan *, size_t, size_t);
+
+/* The frames' fixed first elements. */
+static const char *const hub_msg_type[UPSTREAM_KINDS] = {
+	"message", "pmessage", "smessage"
+};
+
+/* Returns a new hub that reaches Redis through ops and up. */
+struct hub *
+hub_new(struct event_base *base, const struct hub_upstream *ops, void *up)
+{
+	struct hub	*hub;
+	int		 k;
+
+	if ((hub = calloc(1, sizeof(*hub))) == NULL)
+		return NULL;
+	hub->h_base = base;
+	hub->h_ops = ops;
+	hub->h_up = up;
+	for (k = 0; k < UPSTREAM_KINDS; k++)
+		map_init(&hub->h_chans[k]);
+	hub->h_flush_ev = event_new(base, -1, 0, hub_flush_cb, hub);
+	if (hub->h_flush_ev == NULL) {
+		free(hub);
+		return NULL;
+	}
+	return hub;
+}
+
+/* Frees the hub and the channels whose upstream operations are in flight. */
+void
+hub_free(struct hub *hub)
+{
+	struct map_iter		 it;
+	struct map_entry	*e;
+	struct hub_chan		*ch;
+	int			 k;
+
+	if (hub == NULL)
+		return;
+	for (k = 0; k < UPSTREAM_KINDS; k++) {
+		map_iter_init(&it, &hub->h_chans[k]);
+		while ((e = map_iter_next(&it)) != NULL) {
+			ch = MAP_ITEM(e, struct hub_chan, ch_entry);
+			if (ch->ch_refs != 0)
+				log_warnx("hub freed with %u subscriptions of "
+				    "'%s'", ch->ch_refs, ch->ch_name);
+			hub_chan_free(hub, ch);
+		}
+		map_clear(&hub->h_chans[k]);
+	}
+	if (hub->h_batch != NULL)
+		hub_batch_release(NULL, 0, hub->h_batch);
+	free(hub->h_dirty);
+	event_free(hub->h_flush_ev);
+	free(hub);
+}
+
+/* Finds or makes the channel of a name. */
+static struct hub_chan *
+hub_chan_get(struct hub *hub, enum upstream_kind kind, const char *name,
+    size_t len)
+{
+	struct map_entry	*e;
+	struct hub_chan		*ch;
+
+	if ((e = map_find(&hub->h_chans[kind], name, len)) != NULL)
+		return MAP_ITEM(e, struct hub_chan, ch_entry);
+	if ((ch = calloc(1, sizeof(*ch) + len + 1)) == NULL)
+		return NULL;
+	ch->ch_hub = hub;
+	ch->ch_kind = kind;
+	ch->ch_namelen = len;
+	memcpy(ch->ch_name, name, len);
+	if (map_insert(&hub->h_chans[kind], &ch->ch_entry, ch->ch_name,
+	    len) == -1) {
+		free(ch);
+		return NULL;
+	}
+	return ch;
+}
+
+/* Unlinks and frees a channel, abandoning any operation in flight. */
+static void
+hub_chan_free(struct hub *hub, struct hub_chan *ch)
+{
+	map_remove(&hub->h_chans[ch->ch_kind], &ch->ch_entry);
+	if (ch->ch_op != NULL) {
+		future_cancel(ch->ch_op);
+		future_unref(ch->ch_op);
+	}
+	if (ch->ch_ready != NULL) {
+		future_cancel(ch->ch_ready);
+		future_unref(ch->ch_ready);
+	}
+	free(ch->ch_subs);
+	free(ch);
+}
+
+/*
+ * Moves a channel towards what its subscribers want: sends SUBSCRIBE or
+ * UNSUBSCRIBE when nothing is in flight, or frees an unwanted idle channel.
+ */
+static void
+hub_reconcile(struct hub *hub, struct hub_chan *ch)
+{
+	int	want = ch->ch_refs > 0;
+
+	if (ch->ch_op != NULL)
+		return;
+	switch (ch->ch_state) {
+	case HUB_IDLE:
+		if (!want) {
+			hub_chan_free(hub, ch);
+			return;
+		}
+		if (!hub->h_ops->connected(hub->h_up))
+			return;		/* hub_upstream_state() resumes */
+		ch->ch_state = HUB_SUBSCRIBING;
+		ch->ch_op_sub = 1;
+		hub->h_stats.upstream_subscribes++;
+		ch->ch_op = hub->h_ops->subscribe(hub->h_up, ch->ch_kind,
+		    ch->ch_name, ch->ch_namelen);
+		break;
+	case HUB_ACTIVE:
+		if (want)
+			return;
+		ch->ch_state = HUB_UNSUBSCRIBING;
+		ch->ch_op_sub = 0;
+		hub->h_stats.upstream_unsubscribes++;
+		ch->ch_op = hub->h_ops->unsubscribe(hub->h_up, ch->ch_kind,
+		    ch->ch_name, ch->ch_namelen);
+		break;
+	default:
+		return;
+	}
+	if (ch->ch_op == NULL) {
+		/* Out of memory in the upstream: treat as a failed op. */
+		log_warnx("upstream operation on '%s' could not start",
+		    ch->ch_name);
+		ch->ch_state = ch->ch_op_sub ? HUB_IDLE : HUB_ACTIVE;
+		return;
+	}
+	future_add_callback(ch->ch_op, hub_op_done, ch);
+}
+
+/*
+ * An upstream SUBSCRIBE or UNSUBSCRIBE completed. A confirmed subscribe
+ * releases the waiters; a failed operation (the connection was lost) leaves
+ * the channel idle until the upstream comes back, except that waiters are
+ * told at once if the upstream is still connected (Redis refused).
+ */
+static void
+hub_op_done(struct future *op, void *arg)
+{
+	struct hub_chan	*ch = arg;
+	struct hub	*hub = ch->ch_hub;
+	struct future	*ready;
+
+	if (future_state(op) == FUTURE_CANCELLED)
+		return;		/* hub_chan_free() is abandoning it */
+	ch->ch_op = NULL;
+	if (future_state(op) == FUTURE_DONE) {
+		ch->ch_state = ch->ch_op_sub ? HUB_ACTIVE : HUB_IDLE;
+		if (ch->ch_op_sub && (ready = ch->ch_ready) != NULL) {
+			ch->ch_ready = NULL;
+			future_set_result(ready, NULL, NULL);
+			future_unref(ready);
+		}
+		future_unref(op);
+		hub_reconcile(hub, ch);
+		return;
+	}
+	log_info("upstream %s of '%s' failed: %s",
+	    ch->ch_op_sub ? "subscribe" : "unsubscribe", ch->ch_name,
+	    future_error(op));
+	ch->ch_state = HUB_IDLE;
+	if ((ready = ch->ch_ready) != NULL &&
+	    hub->h_ops->connected(hub->h_up)) {
+		ch->ch_ready = NULL;
+		future_set_error(ready, "upstream %s failed: %s",
+		    ch->ch_op_sub ? "subscribe" : "unsubscribe",
+		    future_error(op));
+		future_unref(ready);
+	}
+	future_unref(op);
+	if (ch->ch_refs == 0)
+		hub_chan_free(hub, ch);
+}
+
+/* Registers interest in a name; see hub.h. */
+struct hub_sub *
+hub_subscribe(struct hub *hub, struct hub_subscriber *hs,
+    enum upstream_kind kind, const char *name, size_t len,
+    struct future **ready)
+{
+	struct hub_chan	*ch;
+	struct hub_sub	*sub;
+	struct future	*f;
+
+	*ready = NULL;
+	if ((ch = hub_chan_get(hub, kind, name, len)) == NULL)
+		return NULL;
+	sub = calloc(1, sizeof(*sub));
+	f = future_new();
+	if (sub == NULL || f == NULL)
+		goto fail;
+	if (ch->ch_state == HUB_ACTIVE)
+		future_set_result(f, NULL, NULL);
+	else {
+		if (ch->ch_ready == NULL && (ch->ch_ready = future_new()) == NULL)
+			goto fail;
+		future_chain(f, ch->ch_ready);
+	}
+	sub->hs_chan = ch;
+	sub->hs_subscriber = hs;
+	sub->hs_index = UINT32_MAX;
+	ch->ch_refs++;
+	*ready = f;
+	hub_reconcile(hub, ch);
+	return sub;
+fail:
+	free(sub);
+	future_unref(f);
+	if (ch->ch_refs == 0 && ch->ch_op == NULL)
+		hub_chan_free(hub, ch);
+	return NULL;
+}
+
+/* Starts delivering to a subscription whose ready future is done. */
+void
+hub_activate(struct hub *hub, struct hub_sub *sub)
+{
+	struct hub_chan	 *ch = sub->hs_chan;
+	struct hub_sub	**subs;
+	uint32_t	  cap;
+
+	if (sub->hs_index != UINT32_MAX)
+		return;
+	if (ch->ch_nsubs == ch->ch_cap) {
+		cap = ch->ch_cap ? ch->ch_cap * 2 : 4;
+		subs = reallocarray(ch->ch_subs, cap, sizeof(*subs));
+		if (subs == NULL) {
+			log_warnx("out of memory activating '%s'", ch->ch_name);
+			return;
+		}
+		ch->ch_subs = subs;
+		ch->ch_cap = cap;
+	}
+	sub->hs_index = ch->ch_nsubs;
+	ch->ch_subs[ch->ch_nsubs++] = sub;
+	(void)hub;
+}
+
+/* Ends and frees a subscription; the last one unsubscribes upstream. */
+void
+hub_unsubscribe(struct hub *hub, struct hub_sub *sub)
+{
+	struct hub_chan	*ch = sub->hs_chan;
+	struct hub_sub	*last;
+
+	if (sub->hs_index != UINT32_MAX) {
+		last = ch->ch_subs[--ch->ch_nsubs];
+		ch->ch_subs[sub->hs_index] = last;
+		last->hs_index = sub->hs_index;
+		if (ch->ch_nsubs == 0) {
+			free(ch->ch_subs);
+			ch->ch_subs = NULL;
+			ch->ch_cap = 0;
+		}
+	}
+	free(sub);
+	ch->ch_refs--;
+	hub_reconcile(hub, ch);
+}
+
+/* Whether a subscription receives messages. */
+int
+hub_sub_active(const struct hub_sub *sub)
+{
+	return sub->hs_index != UINT32_MAX;
+}
+
+/* The name of a subscription's channel. */
+const char *
+hub_sub_name(const struct hub_sub *sub, size_t *len)
+{
+	*len = sub->hs_chan->ch_namelen;
+	return sub->hs_chan->ch_name;
+}
+
+/* The kind of a subscription. */
+enum upstream_kind
+hub_sub_kind(const struct hub_sub *sub)
+{
+	return sub->hs_chan->ch_kind;
+}
+
+/* Prepares an embedded subscriber. */
+void
+hub_subscriber_init(struct hub_subscriber *hs,
+    const struct hub_subscriber_ops *ops)
+{
+	memset(hs, 0, sizeof(*hs));
+	hs->hs_ops = ops;
+}
+
+/* Hands a subscriber its pending run now. */
+void
+hub_subscriber_flush(struct hub *hub, struct hub_subscriber *hs)
+{
+	struct hub_batch	*b = hs->hs_batch;
+
+	if (b == NULL || hs->hs_run_start == hs->hs_run_end)
+		return;
+	hs->hs_ops->deliver(hs, b, b->b_data + hs->hs_run_start,
+	    hs->hs_run_end - hs->hs_run_start);
+	hs->hs_run_start = hs->hs_run_end;
+	(void)hub;
+}
+
+/* Forgets a subscriber's pending run; it is going away. */
+void
+hub_subscriber_forget(struct hub *hub, struct hub_subscriber *hs)
+{
+	if (hs->hs_batch == NULL)
+		return;
+	hub->h_dirty[hs->hs_dirty] = NULL;
+	hs->hs_batch = NULL;
+}
+
+/* The size of a message's RESP2 frame. */
+static size_t
+hub_frame_size(const struct upstream_msg *m)
+{
+	/* "*N\r\n" + "$L\r\n" bodies "\r\n": 24 covers each header. */
+	return 4 + 3 * 24 + 10 + m->patternlen + m->channellen + m->payloadlen;
+}
+
+/* Writes a bulk string at p; returns the end. */
+static char *
+hub_put_bulk(char *p, const char *s, size_t len)
+{
+	char	digits[24];
+	int	n = 0;
+	size_t	v = len;
+
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	*p++ = '$';
+	while (n > 0)
+		*p++ = digits[--n];
+	*p++ = '\r';
+	*p++ = '\n';
+	memcpy(p, s, len);
+	p += len;
+	*p++ = '\r';
+	*p++ = '\n';
+	return p;
+}
+
+/*
+ * Appends a message's RESP2 frame to the current batch (making room, which
+ * may flush the batch first) and returns where it starts.
+ */
+static char *
+hub_encode(struct hub *hub, const struct upstream_msg *m, size_t *lenp)
+{
+	struct hub_batch	*b = hub->h_batch;
+	size_t			 need = hub_frame_size(m), cap;
+	const char		*type = hub_msg_type[m->kind];
+	char			*start, *p;
+
+	if (b != NULL && b->b_len + need > b->b_cap) {
+		hub_flush(hub);
+		b = hub->h_batch;
+	}
+	if (b != NULL && b->b_len + need > b->b_cap) {
+		hub_batch_release(NULL, 0, b);
+		b = hub->h_batch = NULL;
+	}
+	if (b == NULL) {
+		cap = need > HUB_BATCH_SIZE ? need : HUB_BATCH_SIZE;
+		if ((b = malloc(sizeof(*b) + cap)) == NULL)
+			return NULL;
+		b->b_refs = 1;
+		b->b_len = 0;
+		b->b_cap = cap;
+		hub->h_batch = b;
+	}
+	start = p = b->b_data + b->b_len;
+	*p++ = '*';
+	*p++ = m->kind == UPSTREAM_PATTERN ? '4' : '3';
+	*p++ = '\r';
+	*p++ = '\n';
+	p = hub_put_bulk(p, type, strlen(type));
+	if (m->kind == UPSTREAM_PATTERN)
+		p = hub_put_bulk(p, m->pattern, m->patternlen);
+	p = hub_put_bulk(p, m->channel, m->channellen);
+	p = hub_put_bulk(p, m->payload, m->payloadlen);
+	*lenp = (size_t)(p - start);
+	b->b_len += *lenp;
+	return start;
+}
+
+/*
+ * Gives every active subscriber of ch the frame at [off, off + len) of the
+ * current batch: extends its run when the frame follows it, else starts a
+ * new run (handing over the old one first). This is the per message x per
+ * subscriber path: no allocation, no copy, no system call.
+ */
+static int
+hub_deliver(struct hub *hub, struct hub_chan *ch, size_t off, size_t len)
+{
+	struct hub_batch	 *b = hub->h_batch;
+	struct hub_subscriber	 *hs, **dirty;
+	uint32_t		  i, cap, start = (uint32_t)off;
+	uint32_t		  end = (uint32_t)(off + len);
+
+	if (hub->h_ndirty + ch->ch_nsubs > hub->h_dirtycap) {
+		cap = hub->h_dirtycap ? hub->h_dirtycap : 64;
+		while (cap < hub->h_ndirty + ch->ch_nsubs)
+			cap *= 2;
+		dirty = reallocarray(hub->h_dirty, cap, sizeof(*dirty));
+		if (dirty == NULL)
+			return -1;
+		hub->h_dirty = dirty;
+		hub->h_dirtycap = cap;
+	}
+	for (i = 0; i < ch->ch_nsubs; i++) {
+		hs = ch->ch_subs[i]->hs_subscriber;
+		if (hs->hs_batch == b) {
+			if (hs->hs_run_end == start) {
+				hs->hs_run_end = end;
+				continue;
+			}
+			hub_subscriber_flush(hub, hs);
+		} else {
+			hs->hs_batch = b;
+			hs->hs_dirty = hub->h_ndirty;
+			hub->h_dirty[hub->h_ndirty++] = hs;
+		}
+		hs->hs_run_start = start;
+		hs->hs_run_end = end;
+	}
+	hub->h_stats.deliveries += ch->ch_nsubs;
+	return 0;
+}
+
+/* A message arrived from Redis: encode it once and hand it to its receivers. */
+void
+hub_message(struct hub *hub, const struct upstream_msg *msg)
+{
+	struct map_entry	*e;
+	struct hub_chan		*ch;
+	const char		*key = msg->channel;
+	size_t			 keylen = msg->channellen, len;
+	char			*frame;
+
+	hub->h_stats.messages_in++;
+	if (msg->kind == UPSTREAM_PATTERN) {
+		key = msg->pattern;
+		keylen = msg->patternlen;
+	}
+	if ((e = map_find(&hub->h_chans[msg->kind], key, keylen)) == NULL)
+		return;
+	ch = MAP_ITEM(e, struct hub_chan, ch_entry);
+	if (ch->ch_nsubs == 0)
+		return;
+	if ((frame = hub_encode(hub, msg, &len)) == NULL ||
+	    hub_deliver(hub, ch, (size_t)(frame - hub->h_batch->b_data),
+	    len) == -1) {
+		log_warnx("out of memory: message on '%s' dropped",
+		    ch->ch_name);
+		return;
+	}
+	if (!hub->h_flush_scheduled) {
+		hub->h_flush_scheduled = 1;
+		event_active(hub->h_flush_ev, 0, 0);
+	}
+}
+
+/* Hands every subscriber its run of the current batch, then resets it. */
+void
+hub_flush(struct hub *hub)
+{
+	struct hub_subscriber	*hs;
+	struct hub_batch	*b = hub->h_batch;
+	uint32_t		 i;
+
+	hub->h_flush_scheduled = 0;
+	if (b == NULL || b->b_len == 0)
+		return;		/* nothing since the last flush */
+	/* deliver() may close a client, which forgets it: re-read each slot. */
+	for (i = 0; i < hub->h_ndirty; i++) {
+		if ((hs = hub->h_dirty[i]) == NULL)
+			continue;
+		hub_subscriber_flush(hub, hs);
+		hs->hs_batch = NULL;
+	}
+	hub->h_ndirty = 0;
+	hub->h_stats.batches++;
+	if (b->b_refs == 1 && b->b_cap == HUB_BATCH_SIZE)
+		b->b_len = 0;		/* nobody kept it: reuse */
+	else {
+		hub_batch_release(NULL, 0, b);
+		hub->h_batch = NULL;
+	}
+}
+
+/* The end of a loop turn that received messages. */
+static void
+hub_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	hub_flush(arg);
+}
+
+/* The upstream connection came up (subscribe everything) or went down. */
+void
+hub_upstream_state(struct hub *hub, int connected)
+{
+	struct map_iter		 it;
+	struct map_entry	*e;
+	struct hub_chan		*ch;
+	int			 k;
+
+	for (k = 0; k < UPSTREAM_KINDS; k++) {
+		map_iter_init(&it, &hub->h_chans[k]);
+		while ((e = map_iter_next(&it)) != NULL) {
+			ch = MAP_ITEM(e, struct hub_chan, ch_entry);
+			if (!connected && ch->ch_op == NULL)
+				ch->ch_state = HUB_IDLE;
+			hub_reconcile(hub, ch);
+		}
+	}
+}
+
+/* Number of names of a kind with local interest or an operation in flight. */
+size_t
+hub_count(const struct hub *hub, enum upstream_kind kind)
+{
+	return map_count(&hub->h_chans[kind]);
+}
+
+/* Whether every wanted name is subscribed upstream and nothing else is. */
+int
+hub_synced(const struct hub *hub)
+{
+	struct map_iter		 it;
+	struct map_entry	*e;
+	struct hub_chan		*ch;
+	int			 k;
+
+	for (k = 0; k < UPSTREAM_KINDS; k++) {
+		map_iter_init(&it, &hub->h_chans[k]);
+		while ((e = map_iter_next(&it)) != NULL) {
+			ch = MAP_ITEM(e, struct hub_chan, ch_entry);
+			if (ch->ch_state != (ch->ch_refs ? HUB_ACTIVE :
+			    HUB_IDLE))
+				return 0;
+		}
+	}
+	return 1;
+}
+
+/* The hub's counters. */
+const struct hub_stats *
+hub_stats(const struct hub *hub)
+{
+	return &hub->h_stats;
+}
+
+/* Takes a reference on a batch. */
+void
+hub_batch_ref(struct hub_batch *batch)
+{
+	batch->b_refs++;
+}
+
+/* Drops a reference on a batch (an evbuffer_ref_cleanup_cb). */
+void
+hub_batch_release(const void *data, size_t len, void *arg)
+{
+	struct hub_batch	*b = arg;
+
+	if (--b->b_refs == 0)
+		free(b);
+}

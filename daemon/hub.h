@@ -1,0 +1,170 @@
+/*
+ * hub.h: the registry of who is subscribed to what, and the fan-out.
+ *
+ * The hub maps each channel (or pattern, or shard channel) to its local
+ * subscribers and holds ONE upstream subscription per name however many
+ * subscribers want it: the first subscriber subscribes upstream, the last
+ * one to leave unsubscribes. Each name has a small state machine (idle,
+ * subscribing, active, unsubscribing) with at most one upstream operation in
+ * flight, so a subscribe that arrives while the upstream UNSUBSCRIBE of the
+ * same name is in flight still ends subscribed.
+ *
+ * Fan-out: each message is encoded once into a shared batch, the bytes of
+ * everything one upstream read delivered; each subscriber keeps only the
+ * range of the batch that is its own (a "run", extended while the messages
+ * it receives are adjacent), and at the end of the loop turn it is handed
+ * that range once, to write with a single system call or to reference
+ * without copying. Nothing is allocated or copied per message per
+ * subscriber.
+ *
+ * Subscribing takes two steps so that a subscriber never receives a message
+ * before its confirmation: hub_subscribe() registers the interest and
+ * returns a future done when Redis has confirmed the upstream subscription;
+ * after it is done the subscriber calls hub_activate() and queues its
+ * confirmation in the same loop callback.
+ *
+ * The hub talks to Redis through struct hub_upstream, a small interface
+ * (the real one is upstream.c; the unit tests use a scripted one), and
+ * delivers into struct hub_subscriber, which a client embeds: the hub never
+ * knows what a client is.
+ */
+#ifndef PUBSUBD_HUB_H
+#define PUBSUBD_HUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "map.h"
+#include "upstream.h"
+
+struct event_base;
+struct future;
+struct hub;
+struct hub_batch;
+struct hub_chan;
+
+/* How the hub reaches Redis; futures returned are owned by the hub. */
+struct hub_upstream {
+	struct future	*(*subscribe)(void *up, enum upstream_kind kind,
+			    const char *name, size_t len);
+	struct future	*(*unsubscribe)(void *up, enum upstream_kind kind,
+			    const char *name, size_t len);
+	int		 (*connected)(void *up);
+};
+
+struct hub_subscriber;
+
+struct hub_subscriber_ops {
+	/*
+	 * Hands the subscriber len bytes of messages at data, inside batch.
+	 * The bytes are valid for the call only, unless the subscriber takes a
+	 * reference with hub_batch_ref() (released by hub_batch_release()).
+	 */
+	void	(*deliver)(struct hub_subscriber *hs, struct hub_batch *batch,
+		    const char *data, size_t len);
+};
+
+/*
+ * The hub's part of a subscriber: embedded in its owner (a client), who
+ * sets hs_ops and zeroes the rest with hub_subscriber_init().
+ */
+struct hub_subscriber {
+	const struct hub_subscriber_ops	*hs_ops;	/* borrowed */
+	struct hub_batch		*hs_batch;	/* of the run, or NULL */
+	uint32_t			 hs_run_start;
+	uint32_t			 hs_run_end;
+	uint32_t			 hs_dirty;	/* index in the hub's list */
+};
+
+/*
+ * One subscriber's subscription to one name. Owned by the hub: created by
+ * hub_subscribe(), freed by hub_unsubscribe(). hs_owner_entry is the
+ * owner's, to index its own subscriptions (the key is hub_sub_name()).
+ */
+struct hub_sub {
+	struct map_entry	 hs_owner_entry;
+	struct hub_chan		*hs_chan;	/* borrowed: lives while we do */
+	struct hub_subscriber	*hs_subscriber;	/* borrowed */
+	uint32_t		 hs_index;	/* in the channel's active list */
+};
+
+/* Counters the hub keeps. */
+struct hub_stats {
+	uint64_t	messages_in;	/* messages from Redis */
+	uint64_t	deliveries;	/* messages x receivers */
+	uint64_t	batches;	/* flushes */
+	uint64_t	upstream_subscribes;
+	uint64_t	upstream_unsubscribes;
+};
+
+/*
+ * Returns a new hub on base that reaches Redis through ops and up (both
+ * borrowed, and must outlive the hub), or NULL. Owned by the caller.
+ */
+struct hub	*hub_new(struct event_base *base, const struct hub_upstream *ops,
+		    void *up);
+
+/* Frees the hub; every subscription must have been released first. */
+void		 hub_free(struct hub *hub);
+
+/*
+ * Registers hs's interest in name. Returns the pending subscription, and in
+ * *ready a new future owned by the caller that is done once the upstream
+ * subscription is confirmed (at once if it already is) or fails. Returns NULL
+ * on allocation failure.
+ */
+struct hub_sub	*hub_subscribe(struct hub *hub, struct hub_subscriber *hs,
+		    enum upstream_kind kind, const char *name, size_t len,
+		    struct future **ready);
+
+/* Starts delivering to sub; call once its ready future is done. */
+void		 hub_activate(struct hub *hub, struct hub_sub *sub);
+
+/* Ends and frees sub, pending or active; the last one unsubscribes upstream. */
+void		 hub_unsubscribe(struct hub *hub, struct hub_sub *sub);
+
+/* Whether sub receives messages (hub_activate() was called). */
+int		 hub_sub_active(const struct hub_sub *sub);
+
+/* The name of sub's channel (borrowed, valid while sub lives). */
+const char	*hub_sub_name(const struct hub_sub *sub, size_t *len);
+enum upstream_kind hub_sub_kind(const struct hub_sub *sub);
+
+/* Prepares an embedded subscriber; ops is borrowed. */
+void		 hub_subscriber_init(struct hub_subscriber *hs,
+		    const struct hub_subscriber_ops *ops);
+
+/*
+ * Hands hs its pending run at once (through deliver), so that what the
+ * subscriber writes next comes after the messages it already received.
+ */
+void		 hub_subscriber_flush(struct hub *hub, struct hub_subscriber *hs);
+
+/* Forgets hs's pending run; call before freeing a subscriber. */
+void		 hub_subscriber_forget(struct hub *hub, struct hub_subscriber *hs);
+
+/* Upstream callbacks: a message arrived; the connection came up or went down. */
+void		 hub_message(struct hub *hub, const struct upstream_msg *msg);
+void		 hub_upstream_state(struct hub *hub, int connected);
+
+/*
+ * Hands every subscriber its run of the current batch now; the hub does
+ * this by itself at the end of each loop turn that received messages.
+ */
+void		 hub_flush(struct hub *hub);
+
+/* Number of names with local interest, of one kind. */
+size_t		 hub_count(const struct hub *hub, enum upstream_kind kind);
+
+/* Whether everything wanted is subscribed upstream (the health check). */
+int		 hub_synced(const struct hub *hub);
+
+const struct hub_stats *hub_stats(const struct hub *hub);
+
+/* A reference on a batch, for subscribers that keep its bytes. */
+void		 hub_batch_ref(struct hub_batch *batch);
+
+/* Drops a reference; shaped as libevent's evbuffer_ref_cleanup_cb. */
+void		 hub_batch_release(const void *data, size_t len, void *batch);
+
+#endif /* PUBSUBD_HUB_H */

@@ -1,0 +1,42 @@
+/*
+ * log.h: the daemon's small log API, after OpenBSD's log.c.
+ *
+ * Messages go to stderr: with a "<N>" priority prefix the journal
+ * understands when JOURNAL_STREAM is set (running under systemd), with a
+ * timestamp otherwise. log_warn() appends strerror(errno); fatal()/fatalx()
+ * log and exit, and are only for start-up or broken invariants, never for
+ * one client's error. The level is file-static state, set by log_init().
+ */
+#ifndef PUBSUBD_LOG_H
+#define PUBSUBD_LOG_H
+
+#include <stdarg.h>
+
+enum log_level {
+	LOG_LEVEL_ERROR = 0,
+	LOG_LEVEL_WARNING,
+	LOG_LEVEL_NOTICE,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG
+};
+
+/* Sets the level and routes libevent's own messages into this log. */
+void	log_init(enum log_level level);
+void	log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+
+/* Parses "error", "warning", "notice", "info" or "debug"; -1 if unknown. */
+int	log_level_parse(const char *name);
+const char *log_level_name(enum log_level level);
+
+void	log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	log_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	fatal(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+void	fatalx(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+
+#endif /* PUBSUBD_LOG_H */

@@ -1,0 +1,240 @@
+/*
+ * main.c: pubsubd's command line, start-up, signals and shutdown.
+ *
+ * The daemon is one event_base and one context (struct pubsubd) that wires
+ * the upstream (Redis), the hub (who is subscribed to what) and the clients
+ * (served from the listeners). It runs in the foreground, as systemd
+ * expects; SIGTERM and SIGINT stop it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "client.h"
+#include "conf.h"
+#include "future.h"
+#include "hub.h"
+#include "listener.h"
+#include "log.h"
+#include "upstream.h"
+
+/* The daemon's one context; everything in it is owned. */
+struct pubsubd {
+	struct event_base	 *base;
+	struct conf		 *conf;
+	struct upstream		 *up;
+	struct hub		 *hub;
+	struct client_set	 *clients;
+	struct listener		**listeners;
+	size_t			  nlisteners;
+	struct event		 *sigterm_ev;
+	struct event		 *sigint_ev;
+};
+
+static void	usage(void) __attribute__((noreturn));
+static void	main_on_message(void *, const struct upstream_msg *);
+static void	main_on_state(void *, int);
+static void	main_signal_cb(evutil_socket_t, short, void *);
+static struct future *main_up_subscribe(void *, enum upstream_kind,
+		    const char *, size_t);
+static struct future *main_up_unsubscribe(void *, enum upstream_kind,
+		    const char *, size_t);
+static int	main_up_connected(void *);
+static void	main_free(struct pubsubd *);
+
+static const struct hub_upstream main_hub_upstream = {
+	main_up_subscribe, main_up_unsubscribe, main_up_connected
+};
+
+/* Prints how to call pubsubd and exits. */
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: pubsubd [-htv] [-c file]\n"
+	    "  -c file  read the configuration from file "
+	    "(default: built-in defaults)\n"
+	    "  -t       check the configuration and exit\n"
+	    "  -v       print the version and exit\n"
+	    "  -h       print this help and exit\n");
+	exit(2);
+}
+
+/* The upstream delivered a message: hand it to the hub. */
+static void
+main_on_message(void *arg, const struct upstream_msg *msg)
+{
+	struct pubsubd	*d = arg;
+
+	hub_message(d->hub, msg);
+}
+
+/* The upstream connection came up or went down. */
+static void
+main_on_state(void *arg, int connected)
+{
+	struct pubsubd	*d = arg;
+
+	hub_upstream_state(d->hub, connected);
+#ifdef HAVE_LIBSYSTEMD
+	sd_notifyf(0, "STATUS=%s redis at %s:%d", connected ? "connected to" :
+	    "waiting for", d->conf->redis_host, d->conf->redis_port);
+#endif
+}
+
+/* The hub's view of the upstream. */
+static struct future *
+main_up_subscribe(void *up, enum upstream_kind kind, const char *name,
+    size_t len)
+{
+	return upstream_subscribe(up, kind, name, len);
+}
+
+static struct future *
+main_up_unsubscribe(void *up, enum upstream_kind kind, const char *name,
+    size_t len)
+{
+	return upstream_unsubscribe(up, kind, name, len);
+}
+
+static int
+main_up_connected(void *up)
+{
+	return upstream_connected(up);
+}
+
+/* SIGTERM or SIGINT: stop the loop; main() then closes everything. */
+static void
+main_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct pubsubd	*d = arg;
+
+	log_notice("received signal %d, stopping", (int)sig);
+#ifdef HAVE_LIBSYSTEMD
+	sd_notify(0, "STOPPING=1");
+#endif
+	event_base_loopbreak(d->base);
+}
+
+/* Frees the context in the reverse order of its making. */
+static void
+main_free(struct pubsubd *d)
+{
+	size_t	i;
+
+	for (i = 0; i < d->nlisteners; i++)
+		listener_free(d->listeners[i]);
+	free(d->listeners);
+	client_set_free(d->clients);
+	upstream_free(d->up);
+	hub_free(d->hub);
+	if (d->sigterm_ev != NULL)
+		event_free(d->sigterm_ev);
+	if (d->sigint_ev != NULL)
+		event_free(d->sigint_ev);
+	if (d->base != NULL)
+		event_base_free(d->base);
+	conf_free(d->conf);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct upstream_cbs cbs = {
+		main_on_message, main_on_state
+	};
+	struct pubsubd	 d;
+	const char	*path = NULL;
+	char		 err[1024];
+	int		 ch, test = 0;
+	size_t		 i;
+
+	while ((ch = getopt(argc, argv, "c:htv")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 't':
+			test = 1;
+			break;
+		case 'v':
+			printf("pubsubd %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	memset(&d, 0, sizeof(d));
+	log_init(LOG_LEVEL_INFO);
+	d.conf = path ? conf_load(path, err, sizeof(err)) : conf_new_defaults();
+	if (d.conf == NULL) {
+		fprintf(stderr, "%s\n", path ? err : "out of memory");
+		return CONF_EXIT_BAD;
+	}
+	if (test) {
+		printf("%s: configuration OK\n", path ? path : "(defaults)");
+		conf_free(d.conf);
+		return 0;
+	}
+	log_set_level(d.conf->log_level);
+	signal(SIGPIPE, SIG_IGN);
+	srandom((unsigned int)(time(NULL) ^ getpid()));
+
+	if ((d.base = event_base_new()) == NULL)
+		fatalx("cannot make the event loop");
+	d.up = upstream_new(d.base, d.conf->redis_host, d.conf->redis_port,
+	    &cbs, &d);
+	if (d.up == NULL ||
+	    (d.hub = hub_new(d.base, &main_hub_upstream, d.up)) == NULL ||
+	    (d.clients = client_set_new(d.base, d.hub)) == NULL)
+		fatalx("out of memory");
+
+	d.listeners = calloc(d.conf->nlisten, sizeof(*d.listeners));
+	if (d.listeners == NULL)
+		fatalx("out of memory");
+	for (i = 0; i < d.conf->nlisten; i++) {
+		d.listeners[i] = listener_new(d.base, d.clients,
+		    d.conf->listen[i].host, d.conf->listen[i].port, err,
+		    sizeof(err));
+		if (d.listeners[i] == NULL) {
+			log_warnx("%s", err);
+			main_free(&d);
+			return 1;
+		}
+		d.nlisteners++;
+		log_notice("listening on %s", listener_name(d.listeners[i]));
+	}
+
+	d.sigterm_ev = evsignal_new(d.base, SIGTERM, main_signal_cb, &d);
+	d.sigint_ev = evsignal_new(d.base, SIGINT, main_signal_cb, &d);
+	if (d.sigterm_ev == NULL || d.sigint_ev == NULL ||
+	    evsignal_add(d.sigterm_ev, NULL) == -1 ||
+	    evsignal_add(d.sigint_ev, NULL) == -1)
+		fatalx("cannot handle signals");
+
+	log_notice("pubsubd %s started, redis at %s:%d", PACKAGE_VERSION,
+	    d.conf->redis_host, d.conf->redis_port);
+	upstream_start(d.up);
+#ifdef HAVE_LIBSYSTEMD
+	sd_notify(0, "READY=1");
+#endif
+	event_base_dispatch(d.base);
+
+	main_free(&d);
+	log_notice("stopped");
+	return 0;
+}

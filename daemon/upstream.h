@@ -1,0 +1,84 @@
+/*
+ * upstream.h: pubsubd's connection to Redis.
+ *
+ * The upstream owns the subscriber connection, a hiredis async context on
+ * the daemon's event_base (hiredis' libevent adapter). It connects, and
+ * reconnects with capped exponential backoff and jitter whenever the
+ * connection is lost. Each SUBSCRIBE or UNSUBSCRIBE it sends returns a
+ * future that Redis' confirmation completes, or that fails when the
+ * connection is lost first; every message Redis pushes is handed to the
+ * message callback. It knows nothing of clients or of who wants what: after
+ * a reconnect its owner (the hub) subscribes again.
+ */
+#ifndef PUBSUBD_UPSTREAM_H
+#define PUBSUBD_UPSTREAM_H
+
+#include <stddef.h>
+
+struct event_base;
+struct future;
+struct upstream;
+
+/* What a subscription is to: a channel, a pattern, or a shard channel. */
+enum upstream_kind {
+	UPSTREAM_CHANNEL = 0,
+	UPSTREAM_PATTERN,
+	UPSTREAM_SHARD
+};
+#define UPSTREAM_KINDS	3
+
+/* One message from Redis; every pointer is borrowed for the callback only. */
+struct upstream_msg {
+	enum upstream_kind	 kind;
+	const char		*pattern;	/* for a pattern message, else NULL */
+	size_t			 patternlen;
+	const char		*channel;
+	size_t			 channellen;
+	const char		*payload;
+	size_t			 payloadlen;
+};
+
+struct upstream_cbs {
+	/* A message arrived. */
+	void	(*on_message)(void *arg, const struct upstream_msg *msg);
+	/*
+	 * The connection came up (connected = 1) or went down (0). When it
+	 * goes down, every pending future has already failed and Redis holds
+	 * no subscription of ours any more.
+	 */
+	void	(*on_state)(void *arg, int connected);
+};
+
+/*
+ * Returns a new upstream for Redis at host:port, owned by the caller, that
+ * calls cbs with arg. It does not connect until upstream_start().
+ */
+struct upstream	*upstream_new(struct event_base *base, const char *host,
+		    int port, const struct upstream_cbs *cbs, void *arg);
+
+/* Starts connecting (and reconnecting whenever the connection is lost). */
+void		 upstream_start(struct upstream *up);
+
+/*
+ * Disconnects and frees; pending futures fail and on_state is not called.
+ * Never call it from inside one of the upstream's callbacks.
+ */
+void		 upstream_free(struct upstream *up);
+
+/* Whether the subscriber connection is up. */
+int		 upstream_connected(const struct upstream *up);
+
+/*
+ * Sends SUBSCRIBE (or PSUBSCRIBE) for name. Returns a new future owned by
+ * the caller: done when Redis confirms, failed if the upstream is not
+ * connected, the connection is lost first, or an operation on the same name
+ * is already in flight (the caller keeps one at a time per name).
+ */
+struct future	*upstream_subscribe(struct upstream *up,
+		    enum upstream_kind kind, const char *name, size_t len);
+
+/* Sends UNSUBSCRIBE (or PUNSUBSCRIBE); the future works as above. */
+struct future	*upstream_unsubscribe(struct upstream *up,
+		    enum upstream_kind kind, const char *name, size_t len);
+
+#endif /* PUBSUBD_UPSTREAM_H */

@@ -1,0 +1,577 @@
+/*
+ * harness.c: real servers on free loopback ports, and a blocking RESP client
+ * whose every read has a deadline.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "harness.h"
+
+static void	h_die(const char *, ...) __attribute__((format(printf, 1, 2),
+		    noreturn));
+static int	h_wait_ping(int, int);
+static size_t	h_resp_len(const char *, size_t);
+static int	h_fill(struct h_conn *, int);
+
+/* Reports a harness failure and exits (the fixture cannot go on). */
+static void
+h_die(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "harness: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	exit(99);
+}
+
+/* Milliseconds of a monotonic clock. */
+long long
+h_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Returns a port nobody listens on now (the kernel's choice). */
+int
+h_free_port(void)
+{
+	struct sockaddr_in	sin;
+	socklen_t		len = sizeof(sin);
+	int			fd, port;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		h_die("socket: %s", strerror(errno));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) == -1)
+		h_die("bind: %s", strerror(errno));
+	port = ntohs(sin.sin_port);
+	close(fd);
+	return port;
+}
+
+/* Returns a free port on ::1, or 0 if this host cannot listen there. */
+int
+h_free_port6(void)
+{
+	struct sockaddr_in6	sin6;
+	socklen_t		len = sizeof(sin6);
+	int			fd, port;
+
+	if ((fd = socket(AF_INET6, SOCK_STREAM, 0)) == -1)
+		return 0;
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_addr = in6addr_loopback;
+	if (bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&sin6, &len) == -1) {
+		close(fd);
+		return 0;
+	}
+	port = ntohs(sin6.sin6_port);
+	close(fd);
+	return port;
+}
+
+/* Runs argv with stdout and stderr to logfile; dies with the test program. */
+pid_t
+h_spawn(char *const argv[], const char *logfile)
+{
+	pid_t	pid, parent = getpid();
+	int	fd;
+
+	if ((pid = fork()) == -1)
+		h_die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		if ((fd = open(logfile, O_WRONLY | O_CREAT | O_APPEND,
+		    0644)) != -1) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		fd = open("/dev/null", O_RDONLY);
+		dup2(fd, 0);
+		execvp(argv[0], argv);
+		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Sends SIGTERM, waits up to grace_ms, then SIGKILL; returns the status. */
+int
+h_kill(pid_t pid, int grace_ms)
+{
+	long long	deadline = h_now_ms() + grace_ms;
+	int		status = 0;
+
+	if (pid <= 0)
+		return -1;
+	kill(pid, SIGTERM);
+	while (h_now_ms() < deadline) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return status;
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return status;
+}
+
+/* Waits until something on port answers PING with +PONG. */
+static int
+h_wait_ping(int port, int timeout_ms)
+{
+	long long	 deadline = h_now_ms() + timeout_ms;
+	struct h_conn	*c;
+	char		*r;
+	int		 ok = 0;
+
+	while (!ok && h_now_ms() < deadline) {
+		if ((c = h_connect(port)) != NULL) {
+			if (h_sendstr(c, "PING\r\n") == 0 &&
+			    (r = h_reply(c, NULL, 500)) != NULL) {
+				ok = strcmp(r, "+PONG\r\n") == 0;
+				free(r);
+			}
+			h_close(c);
+		}
+		if (!ok)
+			usleep(20000);
+	}
+	return ok ? 0 : -1;
+}
+
+/* Starts (or restarts) redis-server on env->redis_port. */
+void
+h_start_redis(struct h_env *env)
+{
+	char	port[16], log[300];
+	char	*argv[] = { "redis-server", "--port", port, "--bind",
+		    "127.0.0.1", "--save", "", "--appendonly", "no",
+		    "--dir", env->dir, "--daemonize", "no", NULL };
+
+	snprintf(port, sizeof(port), "%d", env->redis_port);
+	snprintf(log, sizeof(log), "%s/redis.log", env->dir);
+	env->redis_pid = h_spawn(argv, log);
+	if (h_wait_ping(env->redis_port, 10000) == -1)
+		h_die("redis-server did not start on port %d (see %s)",
+		    env->redis_port, log);
+}
+
+/* Starts redis-server, then pubsubd against it. */
+void
+h_start(struct h_env *env)
+{
+	const char	*bin = getenv("PUBSUBD");
+	char		 log[300];
+	char		*argv[4];
+	FILE		*f;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (bin == NULL)
+		bin = "./daemon/pubsubd";
+	snprintf(env->dir, sizeof(env->dir), "/tmp/pubsubd-test.XXXXXX");
+	if (mkdtemp(env->dir) == NULL)
+		h_die("mkdtemp: %s", strerror(errno));
+	env->redis_port = h_free_port();
+	h_start_redis(env);
+
+	env->pubsubd_port = h_free_port();
+	snprintf(env->conf, sizeof(env->conf), "%s/pubsubd.conf", env->dir);
+	if ((f = fopen(env->conf, "w")) == NULL)
+		h_die("%s: %s", env->conf, strerror(errno));
+	env->pubsubd_port6 = h_free_port6();
+	fprintf(f, "listen = ( { host = \"127.0.0.1\"; port = %d; }",
+	    env->pubsubd_port);
+	if (env->pubsubd_port6 != 0)
+		fprintf(f, ", { host = \"::1\"; port = %d; }",
+		    env->pubsubd_port6);
+	fprintf(f, " );\nredis = { host = \"127.0.0.1\"; port = %d; };\n"
+	    "log = { level = \"%s\"; };\n", env->redis_port,
+	    getenv("PUBSUBD_LOG_LEVEL") ? getenv("PUBSUBD_LOG_LEVEL") :
+	    "info");
+	fclose(f);
+	snprintf(log, sizeof(log), "%s/pubsubd.log", env->dir);
+	argv[0] = (char *)bin;
+	argv[1] = "-c";
+	argv[2] = env->conf;
+	argv[3] = NULL;
+	env->pubsubd_pid = h_spawn(argv, log);
+	if (h_wait_ping(env->pubsubd_port, 10000) == -1)
+		h_die("pubsubd did not start on port %d (see %s)",
+		    env->pubsubd_port, log);
+}
+
+/* Stops both servers; keeps the directory (and shows the log) on failure. */
+int
+h_stop(struct h_env *env)
+{
+	char	cmd[400];
+	int	status, ok;
+
+	status = h_kill(env->pubsubd_pid, 10000);
+	ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	h_kill(env->redis_pid, 5000);
+	env->pubsubd_pid = env->redis_pid = 0;
+	if (!ok) {
+		fprintf(stderr, "harness: pubsubd ended with status 0x%x; "
+		    "the end of %s/pubsubd.log:\n", status, env->dir);
+		snprintf(cmd, sizeof(cmd), "tail -n 60 '%s/pubsubd.log' >&2",
+		    env->dir);
+	} else if (getenv("HARNESS_KEEP") == NULL)
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", env->dir);
+	else
+		cmd[0] = '\0';
+	if (cmd[0] != '\0' && system(cmd) != 0)
+		fprintf(stderr, "harness: '%s' failed\n", cmd);
+	return ok ? 0 : -1;
+}
+
+/* Connects to 127.0.0.1:port. */
+struct h_conn *
+h_connect(int port)
+{
+	return h_connect_host("127.0.0.1", port);
+}
+
+/* Connects to host:port (numeric, IPv4 or IPv6). */
+struct h_conn *
+h_connect_host(const char *host, int port)
+{
+	struct addrinfo	 hints, *res;
+	struct h_conn	*c;
+	char		 portstr[16];
+	int		 fd, one = 1;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	if (getaddrinfo(host, portstr, &hints, &res) != 0)
+		return NULL;
+	fd = socket(res->ai_family, SOCK_STREAM, 0);
+	if (fd == -1 || connect(fd, res->ai_addr, res->ai_addrlen) == -1) {
+		if (fd != -1)
+			close(fd);
+		freeaddrinfo(res);
+		return NULL;
+	}
+	freeaddrinfo(res);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	c->fd = fd;
+	return c;
+}
+
+/* Closes a connection. */
+void
+h_close(struct h_conn *c)
+{
+	if (c == NULL)
+		return;
+	close(c->fd);
+	free(c->buf);
+	free(c);
+}
+
+/* Sends all of buf. */
+int
+h_send(struct h_conn *c, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		n = send(c->fd, p, len, MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Sends a string. */
+int
+h_sendstr(struct h_conn *c, const char *s)
+{
+	return h_send(c, s, strlen(s));
+}
+
+/* Sends a command as a RESP multibulk. */
+int
+h_command(struct h_conn *c, const char *arg, ...)
+{
+	va_list		 ap;
+	const char	*a;
+	char		*buf;
+	size_t		 len = 0, cap = 64;
+	int		 n = 0, rc;
+
+	va_start(ap, arg);
+	for (a = arg; a != NULL; a = va_arg(ap, const char *)) {
+		n++;
+		cap += strlen(a) + 32;
+	}
+	va_end(ap);
+	if ((buf = malloc(cap)) == NULL)
+		return -1;
+	len += (size_t)snprintf(buf, cap, "*%d\r\n", n);
+	va_start(ap, arg);
+	for (a = arg; a != NULL; a = va_arg(ap, const char *))
+		len += (size_t)snprintf(buf + len, cap - len, "$%zu\r\n%s\r\n",
+		    strlen(a), a);
+	va_end(ap);
+	rc = h_send(c, buf, len);
+	free(buf);
+	return rc;
+}
+
+/* Reads more into the buffer; 1 if read, 0 on EOF, -1 on timeout/error. */
+static int
+h_fill(struct h_conn *c, int timeout_ms)
+{
+	struct pollfd	pfd = { c->fd, POLLIN, 0 };
+	ssize_t		n;
+	char		*nb;
+
+	if (c->cap - c->len < 65536) {
+		if ((nb = realloc(c->buf, c->cap + 65536)) == NULL)
+			return -1;
+		c->buf = nb;
+		c->cap += 65536;
+	}
+	if (poll(&pfd, 1, timeout_ms) <= 0)
+		return -1;
+	n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+	if (n == 0)
+		return 0;
+	if (n < 0)
+		return errno == EINTR ? 1 : -1;
+	c->len += (size_t)n;
+	return 1;
+}
+
+/* The length of the one whole RESP value at p, or 0 if it is incomplete. */
+static size_t
+h_resp_len(const char *p, size_t len)
+{
+	const char	*eol;
+	long long	 n, i;
+	size_t		 hdr, off, sub;
+
+	if (len < 3 || (eol = memmem(p, len, "\r\n", 2)) == NULL)
+		return 0;
+	hdr = (size_t)(eol - p) + 2;
+	switch (p[0]) {
+	case '+': case '-': case ':': case '_': case ',': case '#': case '(':
+		return hdr;
+	case '$': case '!': case '=':
+		n = strtoll(p + 1, NULL, 10);
+		if (n < 0)
+			return hdr;
+		return len >= hdr + (size_t)n + 2 ? hdr + (size_t)n + 2 : 0;
+	case '*': case '>': case '~': case '%': case '|':
+		n = strtoll(p + 1, NULL, 10);
+		if (p[0] == '%' || p[0] == '|')
+			n *= 2;
+		off = hdr;
+		for (i = 0; i < n; i++) {
+			if ((sub = h_resp_len(p + off, len - off)) == 0)
+				return 0;
+			off += sub;
+		}
+		return off;
+	default:
+		return hdr;	/* not RESP: a line */
+	}
+}
+
+/* Reads one whole RESP reply. */
+char *
+h_reply(struct h_conn *c, size_t *lenp, int timeout_ms)
+{
+	long long	 deadline = h_now_ms() + timeout_ms;
+	size_t		 n;
+	char		*r;
+	int		 left;
+
+	while ((n = h_resp_len(c->buf, c->len)) == 0) {
+		left = (int)(deadline - h_now_ms());
+		if (left <= 0 || h_fill(c, left) != 1)
+			return NULL;
+	}
+	if ((r = malloc(n + 1)) == NULL)
+		return NULL;
+	memcpy(r, c->buf, n);
+	r[n] = '\0';
+	memmove(c->buf, c->buf + n, c->len - n);
+	c->len -= n;
+	if (lenp != NULL)
+		*lenp = n;
+	return r;
+}
+
+/* Reads exactly len bytes. */
+char *
+h_read_exact(struct h_conn *c, size_t len, int timeout_ms)
+{
+	long long	 deadline = h_now_ms() + timeout_ms;
+	char		*r;
+	int		 left;
+
+	while (c->len < len) {
+		left = (int)(deadline - h_now_ms());
+		if (left <= 0 || h_fill(c, left) != 1)
+			return NULL;
+	}
+	if ((r = malloc(len + 1)) == NULL)
+		return NULL;
+	memcpy(r, c->buf, len);
+	r[len] = '\0';
+	memmove(c->buf, c->buf + len, c->len - len);
+	c->len -= len;
+	return r;
+}
+
+/* Reads until the peer closes or timeout_ms pass without data. */
+char *
+h_read_all(struct h_conn *c, size_t *lenp, int timeout_ms)
+{
+	char	*r;
+
+	while (h_fill(c, timeout_ms) == 1)
+		;
+	if ((r = malloc(c->len + 1)) == NULL)
+		return NULL;
+	memcpy(r, c->buf, c->len);
+	r[c->len] = '\0';
+	*lenp = c->len;
+	c->len = 0;
+	return r;
+}
+
+/* Compares the next reply with expected. */
+int
+h_expect(struct h_conn *c, const char *expected)
+{
+	size_t	 len;
+	char	*r = h_reply(c, &len, H_TIMEOUT_MS);
+	int	 ok;
+
+	ok = r != NULL && len == strlen(expected) &&
+	    memcmp(r, expected, len) == 0;
+	if (!ok)
+		fprintf(stderr, "expected [%s]\n     got [%s]\n", expected,
+		    r ? r : "(timeout or EOF)");
+	free(r);
+	return ok;
+}
+
+/* Whether the peer closed within timeout_ms (buffered data is dropped). */
+int
+h_closed(struct h_conn *c, int timeout_ms)
+{
+	long long	deadline = h_now_ms() + timeout_ms;
+	int		rc, left;
+
+	for (;;) {
+		left = (int)(deadline - h_now_ms());
+		if (left <= 0)
+			return 0;
+		c->len = 0;
+		if ((rc = h_fill(c, left)) == 0)
+			return 1;
+		if (rc == -1)
+			return errno == ECONNRESET;
+	}
+}
+
+/* The integer of a ":N" reply. */
+long long
+h_int(const char *reply)
+{
+	if (reply == NULL || reply[0] != ':')
+		return LLONG_MIN;
+	return strtoll(reply + 1, NULL, 10);
+}
+
+/* PUBSUB NUMSUB of one channel. */
+long long
+h_numsub(struct h_conn *r, const char *channel)
+{
+	char		*rep, *p;
+	long long	 n = -1;
+
+	if (h_command(r, "PUBSUB", "NUMSUB", channel, NULL) == -1 ||
+	    (rep = h_reply(r, NULL, H_TIMEOUT_MS)) == NULL)
+		return -1;
+	/* *2\r\n$len\r\nchannel\r\n:N\r\n: the last line holds N. */
+	if ((p = strrchr(rep, ':')) != NULL)
+		n = strtoll(p + 1, NULL, 10);
+	free(rep);
+	return n;
+}
+
+/* Polls NUMSUB until it equals want or the time is up. */
+long long
+h_wait_numsub(struct h_conn *r, const char *channel, long long want,
+    int timeout_ms)
+{
+	long long	deadline = h_now_ms() + timeout_ms, n;
+
+	while ((n = h_numsub(r, channel)) != want && h_now_ms() < deadline)
+		usleep(5000);
+	return n;
+}
+
+/* PUBLISH through redis. */
+long long
+h_publish(struct h_conn *r, const char *channel, const char *msg)
+{
+	char		*rep;
+	long long	 n;
+
+	if (h_command(r, "PUBLISH", channel, msg, NULL) == -1 ||
+	    (rep = h_reply(r, NULL, H_TIMEOUT_MS)) == NULL)
+		return -1;
+	n = h_int(rep);
+	free(rep);
+	return n;
+}

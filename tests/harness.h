@@ -1,0 +1,107 @@
+/*
+ * harness.h: what the integration suites share: a real redis-server and a
+ * real pubsubd started on free loopback ports (and stopped even when a test
+ * fails or the test program dies), and a small blocking RESP client with
+ * timeouts, so that no test can hang.
+ */
+#ifndef PUBSUBD_HARNESS_H
+#define PUBSUBD_HARNESS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define H_TIMEOUT_MS	5000	/* the longest any single read waits */
+
+/* The servers of one suite. */
+struct h_env {
+	int	 redis_port;
+	pid_t	 redis_pid;
+	int	 pubsubd_port;	/* on 127.0.0.1 */
+	int	 pubsubd_port6;	/* on ::1, or 0 if this host has no IPv6 */
+	pid_t	 pubsubd_pid;
+	char	 dir[256];	/* a private temporary directory */
+	char	 conf[300];	/* pubsubd's configuration file */
+};
+
+/* A blocking connection with a read buffer. */
+struct h_conn {
+	int	 fd;
+	char	*buf;
+	size_t	 len;
+	size_t	 cap;
+};
+
+/* Starts redis-server then pubsubd against it; exits the program on failure. */
+void	 h_start(struct h_env *env);
+
+/*
+ * Stops both (SIGTERM, then SIGKILL after a grace period). Returns 0 if
+ * pubsubd exited 0 (a clean stop, no leak reported under the sanitizers),
+ * else -1 after printing the end of its log.
+ */
+int	 h_stop(struct h_env *env);
+
+/* Starts (or restarts) only redis-server, on env->redis_port. */
+void	 h_start_redis(struct h_env *env);
+
+/* Returns a port nobody listens on now (on ::1 if v6; 0 if impossible). */
+int	 h_free_port(void);
+int	 h_free_port6(void);
+
+/* Runs argv with output to logfile; the child dies with the test program. */
+pid_t	 h_spawn(char *const argv[], const char *logfile);
+
+/* Sends SIGTERM, waits up to grace_ms, then SIGKILL; returns the status. */
+int	 h_kill(pid_t pid, int grace_ms);
+
+/* Connects to 127.0.0.1:port (or host:port); NULL on failure. */
+struct h_conn *h_connect(int port);
+struct h_conn *h_connect_host(const char *host, int port);
+void	 h_close(struct h_conn *c);
+
+/* Sends bytes; returns 0 or -1. */
+int	 h_send(struct h_conn *c, const void *buf, size_t len);
+int	 h_sendstr(struct h_conn *c, const char *s);
+
+/* Sends a command as a RESP multibulk of NUL-terminated strings. */
+int	 h_command(struct h_conn *c, const char *arg, ...)
+	    __attribute__((sentinel));
+
+/*
+ * Reads one whole RESP reply (any type); returns its raw bytes, NUL
+ * terminated, malloc'd (the caller frees), or NULL on timeout or EOF.
+ */
+char	*h_reply(struct h_conn *c, size_t *lenp, int timeout_ms);
+
+/* Reads exactly len bytes; malloc'd or NULL on timeout/EOF. */
+char	*h_read_exact(struct h_conn *c, size_t len, int timeout_ms);
+
+/* Reads everything until the peer closes or timeout_ms of silence. */
+char	*h_read_all(struct h_conn *c, size_t *lenp, int timeout_ms);
+
+/*
+ * Reads the next reply and compares it with expected; returns 1 if equal,
+ * else 0 (and prints both).
+ */
+int	 h_expect(struct h_conn *c, const char *expected);
+
+/* Whether the peer has closed the connection (within timeout_ms). */
+int	 h_closed(struct h_conn *c, int timeout_ms);
+
+/* The integer of a ":N" reply; LLONG_MIN if it is not one. */
+long long h_int(const char *reply);
+
+/* PUBSUB NUMSUB of one channel, asked of redis itself on conn r. */
+long long h_numsub(struct h_conn *r, const char *channel);
+
+/* Polls NUMSUB until it equals want or timeout_ms passes; returns the last. */
+long long h_wait_numsub(struct h_conn *r, const char *channel, long long want,
+	    int timeout_ms);
+
+/* PUBLISH on conn r (to redis directly); returns the receivers, or -1. */
+long long h_publish(struct h_conn *r, const char *channel, const char *msg);
+
+/* Milliseconds of a monotonic clock. */
+long long h_now_ms(void);
+
+#endif /* PUBSUBD_HARNESS_H */

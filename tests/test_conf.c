@@ -1,0 +1,511 @@
+/*
+ * test_conf.c: Check suite for daemon/conf.c and pubsubd -t.
+ *
+ * Each test writes its configuration to a private file made by mkstemp() in
+ * /tmp, loads it, and removes it. A bad file must give exactly
+ * "FILE:LINE: message" with the line of the offending setting (or
+ * libconfig's own message and line for a syntax error, or "FILE: cannot
+ * read: ..." for a file that cannot be read). The last tests run the built
+ * daemon with -t, found through $PUBSUBD (exported by make check) or else
+ * ./daemon/pubsubd from the build directory.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+
+#define PATH_LEN	64
+
+/* A temporary file and the path it lives at. */
+struct tmpfile {
+	char	path[PATH_LEN];
+};
+
+static void		 tmp_write(struct tmpfile *, const char *);
+static void		 tmp_remove(struct tmpfile *);
+static struct conf	*load(const char *, char *, size_t);
+static void		 expect_error(const char *, int, const char *);
+static const char	*daemon_path(void);
+static int		 run_daemon(const char *, const char *, char *, size_t,
+			    char *, size_t);
+static void		 slurp(int, char *, size_t);
+
+/* Writes text to a new temporary file. */
+static void
+tmp_write(struct tmpfile *t, const char *text)
+{
+	size_t	len = strlen(text);
+	int	fd;
+
+	snprintf(t->path, sizeof(t->path), "/tmp/pubsubd-conf-XXXXXX");
+	fd = mkstemp(t->path);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+	ck_assert_int_eq(close(fd), 0);
+}
+
+/* Removes a temporary file. */
+static void
+tmp_remove(struct tmpfile *t)
+{
+	unlink(t->path);
+}
+
+/* Loads text from a temporary file; err gets the error, with the path. */
+static struct conf *
+load(const char *text, char *err, size_t errlen)
+{
+	struct tmpfile	 t;
+	struct conf	*conf;
+
+	tmp_write(&t, text);
+	err[0] = '\0';
+	conf = conf_load(t.path, err, errlen);
+	tmp_remove(&t);
+	return conf;
+}
+
+/* Checks that text fails to load with exactly "FILE:line: msg". */
+static void
+expect_error(const char *text, int line, const char *msg)
+{
+	struct tmpfile	 t;
+	struct conf	*conf;
+	char		 err[1024], want[1024];
+
+	tmp_write(&t, text);
+	err[0] = '\0';
+	conf = conf_load(t.path, err, sizeof(err));
+	snprintf(want, sizeof(want), "%s:%d: %s", t.path, line, msg);
+	tmp_remove(&t);
+	ck_assert_ptr_null(conf);
+	ck_assert_str_eq(err, want);
+}
+
+/* The daemon to run: $PUBSUBD, else ./daemon/pubsubd (the build dir). */
+static const char *
+daemon_path(void)
+{
+	const char	*p = getenv("PUBSUBD");
+
+	if (p == NULL || *p == '\0')
+		p = "./daemon/pubsubd";
+	ck_assert_msg(access(p, X_OK) == 0, "cannot run %s: set PUBSUBD or "
+	    "run from the build directory", p);
+	return p;
+}
+
+/* Reads what is left of fd from its start into buf (NUL-terminated). */
+static void
+slurp(int fd, char *buf, size_t len)
+{
+	ssize_t	n;
+	size_t	got = 0;
+
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	while (got + 1 < len && (n = read(fd, buf + got, len - got - 1)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+}
+
+/*
+ * Runs "bin -t -c path" and returns its exit status (-1 if it did not
+ * exit), with what it wrote to stdout and stderr.
+ */
+static int
+run_daemon(const char *bin, const char *path, char *out, size_t outlen,
+    char *err, size_t errlen)
+{
+	char		 opath[] = "/tmp/pubsubd-out-XXXXXX";
+	char		 epath[] = "/tmp/pubsubd-err-XXXXXX";
+	int		 ofd, efd, status;
+	pid_t		 pid;
+
+	ofd = mkstemp(opath);
+	efd = mkstemp(epath);
+	ck_assert_int_ne(ofd, -1);
+	ck_assert_int_ne(efd, -1);
+	unlink(opath);
+	unlink(epath);
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		dup2(ofd, STDOUT_FILENO);
+		dup2(efd, STDERR_FILENO);
+		execl(bin, bin, "-t", "-c", path, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) == -1)
+		ck_assert_int_eq(errno, EINTR);
+	slurp(ofd, out, outlen);
+	slurp(efd, err, errlen);
+	close(ofd);
+	close(efd);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The built-in defaults. */
+START_TEST(test_defaults)
+{
+	struct conf	*conf;
+
+	conf = conf_new_defaults();
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_uint_eq(conf->nlisten, 1);
+	ck_assert_str_eq(conf->listen[0].host, CONF_DEFAULT_LISTEN_HOST);
+	ck_assert_int_eq(conf->listen[0].port, CONF_DEFAULT_LISTEN_PORT);
+	ck_assert_str_eq(conf->redis_host, CONF_DEFAULT_REDIS_HOST);
+	ck_assert_int_eq(conf->redis_port, CONF_DEFAULT_REDIS_PORT);
+	ck_assert_int_eq(conf->log_level, LOG_LEVEL_INFO);
+	conf_free(conf);
+	conf_free(NULL);
+}
+END_TEST
+
+/* A file that sets every key. */
+START_TEST(test_full_file)
+{
+	static const char text[] =
+	    "# pubsubd test configuration\n"
+	    "listen = (\n"
+	    "  { host = \"127.0.0.2\"; port = 7000; }\n"
+	    ");\n"
+	    "redis = {\n"
+	    "  host = \"redis.example\";  // a comment\n"
+	    "  port = 6380;\n"
+	    "};\n"
+	    "log = { level = \"debug\"; };\n";
+	struct conf	*conf;
+	char		 err[1024];
+
+	conf = load(text, err, sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_uint_eq(conf->nlisten, 1);
+	ck_assert_str_eq(conf->listen[0].host, "127.0.0.2");
+	ck_assert_int_eq(conf->listen[0].port, 7000);
+	ck_assert_str_eq(conf->redis_host, "redis.example");
+	ck_assert_int_eq(conf->redis_port, 6380);
+	ck_assert_int_eq(conf->log_level, LOG_LEVEL_DEBUG);
+	conf_free(conf);
+}
+END_TEST
+
+/* Two listen entries, one IPv6; missing keys of an entry take defaults. */
+START_TEST(test_listen_two_entries_ipv6)
+{
+	static const char text[] =
+	    "listen = (\n"
+	    "  { host = \"::1\"; port = 7001; },\n"
+	    "  { port = 0; },\n"
+	    "  { host = \"0.0.0.0\"; }\n"
+	    ");\n";
+	struct conf	*conf;
+	char		 err[1024];
+
+	conf = load(text, err, sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_uint_eq(conf->nlisten, 3);
+	ck_assert_str_eq(conf->listen[0].host, "::1");
+	ck_assert_int_eq(conf->listen[0].port, 7001);
+	ck_assert_str_eq(conf->listen[1].host, CONF_DEFAULT_LISTEN_HOST);
+	ck_assert_int_eq(conf->listen[1].port, 0);
+	ck_assert_str_eq(conf->listen[2].host, "0.0.0.0");
+	ck_assert_int_eq(conf->listen[2].port, CONF_DEFAULT_LISTEN_PORT);
+	conf_free(conf);
+}
+END_TEST
+
+/* An empty file, or one setting, leaves the rest at the defaults. */
+START_TEST(test_partial_and_empty)
+{
+	struct conf	*conf;
+	char		 err[1024];
+
+	conf = load("", err, sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_uint_eq(conf->nlisten, 1);
+	ck_assert_str_eq(conf->listen[0].host, CONF_DEFAULT_LISTEN_HOST);
+	ck_assert_int_eq(conf->listen[0].port, CONF_DEFAULT_LISTEN_PORT);
+	ck_assert_str_eq(conf->redis_host, CONF_DEFAULT_REDIS_HOST);
+	ck_assert_int_eq(conf->redis_port, CONF_DEFAULT_REDIS_PORT);
+	ck_assert_int_eq(conf->log_level, LOG_LEVEL_INFO);
+	conf_free(conf);
+
+	conf = load("redis = { port = 7379L; };\nlog = { };\n", err,
+	    sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_int_eq(conf->redis_port, 7379);
+	ck_assert_str_eq(conf->redis_host, CONF_DEFAULT_REDIS_HOST);
+	ck_assert_int_eq(conf->listen[0].port, CONF_DEFAULT_LISTEN_PORT);
+	ck_assert_int_eq(conf->log_level, LOG_LEVEL_INFO);
+	conf_free(conf);
+
+	conf = load("log = { level = \"error\"; };\n", err, sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_int_eq(conf->log_level, LOG_LEVEL_ERROR);
+	conf_free(conf);
+}
+END_TEST
+
+/* Unknown keys, at the top and in each group, with their own line. */
+START_TEST(test_unknown_keys)
+{
+	expect_error("redis = { port = 1; };\n\nbogus = 1;\n", 3,
+	    "unknown key 'bogus'");
+	expect_error("redis = {\n  host = \"x\";\n  hots = \"y\";\n};\n", 3,
+	    "unknown key 'hots'");
+	expect_error("log = {\n  level = \"info\";\n  file = \"/x\";\n};\n",
+	    3, "unknown key 'file'");
+	expect_error("listen = (\n  { host = \"a\"; port = 1; },\n  {\n"
+	    "    host = \"b\";\n    prot = 2;\n  }\n);\n", 5,
+	    "unknown key 'prot'");
+}
+END_TEST
+
+/* Values of the wrong type. */
+START_TEST(test_wrong_types)
+{
+	expect_error("redis = {\n  port = \"6379\";\n};\n", 2,
+	    "'port' must be an integer");
+	expect_error("redis = {\n  host = 127;\n};\n", 2,
+	    "'host' must be a string");
+	expect_error("listen = (\n  { host = 1; }\n);\n", 2,
+	    "'host' must be a string");
+	expect_error("listen = (\n  {\n    port = 1.5;\n  }\n);\n", 3,
+	    "'port' must be an integer");
+	expect_error("\nlog = { level = 3; };\n", 2,
+	    "'level' must be a string");
+	expect_error("redis = { host = \"\"; };\n", 1,
+	    "'host' must not be empty");
+	expect_error("\n\nredis = 5;\n", 3, "'redis' must be a group { ... }");
+	expect_error("log = ( 1 );\n", 1, "'log' must be a group { ... }");
+}
+END_TEST
+
+/* Ports out of range: Redis' must be 1-65535, a listener's 0-65535. */
+START_TEST(test_port_range)
+{
+	struct conf	*conf;
+	char		 err[1024];
+
+	expect_error("redis = {\n  port = 0;\n};\n", 2,
+	    "'port' must be between 1 and 65535, not 0");
+	expect_error("redis = {\n\n  port = 70000;\n};\n", 3,
+	    "'port' must be between 1 and 65535, not 70000");
+	expect_error("listen = (\n  { port = 70000; }\n);\n", 2,
+	    "'port' must be between 0 and 65535, not 70000");
+	expect_error("listen = ( { port = -1; } );\n", 1,
+	    "'port' must be between 0 and 65535, not -1");
+	expect_error("redis = { port = 4294967297L; };\n", 1,
+	    "'port' must be between 1 and 65535, not 4294967297");
+
+	conf = load("redis = { port = 65535; };\n"
+	    "listen = ( { port = 65535; } );\n", err, sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_int_eq(conf->redis_port, 65535);
+	ck_assert_int_eq(conf->listen[0].port, 65535);
+	conf_free(conf);
+}
+END_TEST
+
+/* A log level that is not one of the names. */
+START_TEST(test_bad_log_level)
+{
+	expect_error("redis = { };\nlog = {\n  level = \"loud\";\n};\n", 3,
+	    "'level' must be one of error, warning, notice, info, debug; "
+	    "not 'loud'");
+}
+END_TEST
+
+/* The listen setting: not empty, a list, of groups. */
+START_TEST(test_listen_shape)
+{
+	expect_error("\nlisten = ( );\n", 2,
+	    "'listen' must name at least one address");
+	expect_error("listen = { host = \"a\"; };\n", 1,
+	    "'listen' must be a list ( { host = ...; port = ...; }, ... )");
+	expect_error("\n\nlisten = [ 1, 2 ];\n", 3,
+	    "'listen' must be a list ( { host = ...; port = ...; }, ... )");
+	expect_error("listen = \"127.0.0.1\";\n", 1,
+	    "'listen' must be a list ( { host = ...; port = ...; }, ... )");
+	expect_error("listen = (\n  { port = 1; },\n  6479\n);\n", 3,
+	    "each 'listen' entry must be a group { host = ...; port = ...; }");
+}
+END_TEST
+
+/* A syntax error gives libconfig's own message and line. */
+START_TEST(test_syntax_error)
+{
+	expect_error("redis = {\n  port = 1;\n  host = ;\n};\n", 3,
+	    "syntax error");
+	expect_error("log = { level = \"info\"; };\nlog = { };\n", 2,
+	    "duplicate setting name");
+}
+END_TEST
+
+/* A file that cannot be read: "FILE: cannot read: reason". */
+START_TEST(test_cannot_read)
+{
+	struct tmpfile	 t;
+	struct conf	*conf;
+	char		 err[1024], want[1024];
+	char		 dir[] = "/tmp/pubsubd-dir-XXXXXX";
+
+	conf = conf_load("/nonexistent/pubsubd.conf", err, sizeof(err));
+	ck_assert_ptr_null(conf);
+	ck_assert_str_eq(err, "/nonexistent/pubsubd.conf: cannot read: "
+	    "No such file or directory");
+
+	/* A directory (libconfig's scanner would exit the process). */
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	conf = conf_load(dir, err, sizeof(err));
+	snprintf(want, sizeof(want), "%s: cannot read: %s", dir,
+	    strerror(EISDIR));
+	rmdir(dir);
+	ck_assert_ptr_null(conf);
+	ck_assert_str_eq(err, want);
+
+	/* Unreadable by permissions (root reads anything: skip then). */
+	if (geteuid() != 0) {
+		tmp_write(&t, "log = { };\n");
+		ck_assert_int_eq(chmod(t.path, 0), 0);
+		conf = conf_load(t.path, err, sizeof(err));
+		snprintf(want, sizeof(want), "%s: cannot read: %s", t.path,
+		    strerror(EACCES));
+		tmp_remove(&t);
+		ck_assert_ptr_null(conf);
+		ck_assert_str_eq(err, want);
+	}
+}
+END_TEST
+
+/* A small error buffer gets a truncated, terminated message. */
+START_TEST(test_small_error_buffer)
+{
+	struct conf	*conf;
+	char		 err[17];
+
+	memset(err, 'x', sizeof(err));
+	conf = load("bogus = 1;\n", err, 16);
+	ck_assert_ptr_null(conf);
+	ck_assert_uint_eq(strlen(err), 15);
+	ck_assert_int_eq(err[16], 'x');
+	ck_assert(strncmp(err, "/tmp/pubsubd-co", 15) == 0);
+}
+END_TEST
+
+/* pubsubd -t -c GOOD exits 0 and says so. */
+START_TEST(test_daemon_check_good)
+{
+	struct tmpfile	 t;
+	const char	*bin = daemon_path();	/* before making files */
+	char		 out[1024], err[1024];
+	int		 rv;
+
+	tmp_write(&t, "listen = ( { host = \"::1\"; port = 0; } );\n"
+	    "redis = { host = \"localhost\"; port = 6379; };\n"
+	    "log = { level = \"notice\"; };\n");
+	rv = run_daemon(bin, t.path, out, sizeof(out), err, sizeof(err));
+	tmp_remove(&t);
+	ck_assert_msg(rv == 0, "exit %d, stderr: %s", rv, err);
+	ck_assert_ptr_nonnull(strstr(out, t.path));
+	ck_assert_str_eq(err, "");
+}
+END_TEST
+
+/* pubsubd -t -c BAD exits 78 (EX_CONFIG) with FILE:LINE: message. */
+START_TEST(test_daemon_check_bad)
+{
+	struct tmpfile	 t;
+	const char	*bin = daemon_path();	/* before making files */
+	char		 out[1024], err[1024], want[1024];
+	char		 dir[] = "/tmp/pubsubd-dir-XXXXXX";
+	int		 rv;
+
+	tmp_write(&t, "redis = {\n  port = 70000;\n};\n");
+	rv = run_daemon(bin, t.path, out, sizeof(out), err, sizeof(err));
+	snprintf(want, sizeof(want), "%s:2: 'port' must be between 1 and "
+	    "65535, not 70000\n", t.path);
+	tmp_remove(&t);
+	ck_assert_int_eq(rv, CONF_EXIT_BAD);
+	ck_assert_ptr_nonnull(strstr(err, want));
+
+	tmp_write(&t, "listen = (\n");
+	rv = run_daemon(bin, t.path, out, sizeof(out), err, sizeof(err));
+	snprintf(want, sizeof(want), "%s:2: syntax error", t.path);
+	tmp_remove(&t);
+	ck_assert_int_eq(rv, CONF_EXIT_BAD);
+	ck_assert_ptr_nonnull(strstr(err, want));
+
+	rv = run_daemon(bin, "/nonexistent/pubsubd.conf", out, sizeof(out),
+	    err, sizeof(err));
+	ck_assert_int_eq(rv, CONF_EXIT_BAD);
+	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/pubsubd.conf: "
+	    "cannot read: "));
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	rv = run_daemon(bin, dir, out, sizeof(out), err, sizeof(err));
+	rmdir(dir);
+	ck_assert_msg(rv == CONF_EXIT_BAD, "exit %d, stderr: %s", rv, err);
+	ck_assert_ptr_nonnull(strstr(err, ": cannot read: "));
+}
+END_TEST
+
+/* Returns the conf suite. */
+static Suite *
+conf_suite(void)
+{
+	Suite	*s;
+	TCase	*tc;
+
+	s = suite_create("conf");
+	tc = tcase_create("load");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_full_file);
+	tcase_add_test(tc, test_listen_two_entries_ipv6);
+	tcase_add_test(tc, test_partial_and_empty);
+	tcase_add_test(tc, test_unknown_keys);
+	tcase_add_test(tc, test_wrong_types);
+	tcase_add_test(tc, test_port_range);
+	tcase_add_test(tc, test_bad_log_level);
+	tcase_add_test(tc, test_listen_shape);
+	tcase_add_test(tc, test_syntax_error);
+	tcase_add_test(tc, test_cannot_read);
+	tcase_add_test(tc, test_small_error_buffer);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("daemon");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_daemon_check_good);
+	tcase_add_test(tc, test_daemon_check_bad);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+/* Runs the conf suite; exits non-zero if a test failed. */
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed;
+
+	sr = srunner_create(conf_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
