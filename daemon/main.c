@@ -43,7 +43,7 @@ struct pubsubd {
 	struct event		 *sigint_ev;
 };
 
-static void	usage(void) __attribute__((noreturn));
+static void	usage(FILE *, int) __attribute__((noreturn));
 static void	main_on_message(void *, const struct upstream_msg *);
 static void	main_on_state(void *, int);
 static void	main_signal_cb(evutil_socket_t, short, void *);
@@ -58,17 +58,17 @@ static const struct hub_upstream main_hub_upstream = {
 	main_up_subscribe, main_up_unsubscribe, main_up_connected
 };
 
-/* Prints how to call pubsubd and exits. */
+/* Prints how to call pubsubd to f and exits with status. */
 static void
-usage(void)
+usage(FILE *f, int status)
 {
-	fprintf(stderr, "usage: pubsubd [-htv] [-c file]\n"
+	fprintf(f, "usage: pubsubd [-htv] [-c file]\n"
 	    "  -c file  read the configuration from file "
 	    "(default: built-in defaults)\n"
 	    "  -t       check the configuration and exit\n"
 	    "  -v       print the version and exit\n"
 	    "  -h       print this help and exit\n");
-	exit(2);
+	exit(status);
 }
 
 /* The upstream delivered a message: hand it to the hub. */
@@ -171,12 +171,14 @@ main(int argc, char *argv[])
 		case 'v':
 			printf("pubsubd %s\n", PACKAGE_VERSION);
 			return 0;
+		case 'h':
+			usage(stdout, 0);
 		default:
-			usage();
+			usage(stderr, 2);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(stderr, 2);
 
 	memset(&d, 0, sizeof(d));
 	log_init(LOG_LEVEL_INFO);
@@ -234,6 +236,9 @@ main(int argc, char *argv[])
 #endif
 	event_base_dispatch(d.base);
 
+	/* Stopping: a second signal must not cut the clean-up short. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
 	main_free(&d);
 	log_notice("stopped");
 	return 0;
