@@ -1,5 +1,6 @@
 /*
- * client.c: one TCP client of pubsubd, served by a coroutine.
+ * client.c: one TCP client of pubsubd: its connection, its coroutine, its
+ * output. The commands themselves are in command.c.
  *
  * Reading only fills the input buffer and wakes the client's coroutine,
  * which parses and serves one request at a time, in order: a SUBSCRIBE asks
@@ -9,10 +10,13 @@
  * reach the client before the confirmation of that channel.
  *
  * Output: replies are appended to c_out and written at the end of the loop
- * turn; messages arrive from the hub once per batch (hub_subscriber_ops
- * deliver) and go straight to the socket when nothing is queued before them,
- * or are referenced, not copied, behind what is queued. A write event exists
- * only once the socket has been full.
+ * turn; messages arrive from the hub once per batch (the deliver callback)
+ * and go straight to the socket when nothing is queued before them, or are
+ * referenced, not copied, behind what is queued. A write event exists only
+ * once the socket has been full. A reply that Redis will send later (a
+ * passthrough command) holds its place as a slot: whatever the client is
+ * sent after it waits behind the slot until the reply is in, so replies keep
+ * the order of requests even when commands are pipelined to Redis.
  *
  * Closing is two-phase: client_close() stops the client at once (and may let
  * it flush first); the teardown that touches the hub and frees memory runs
@@ -26,91 +30,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
 
-#include "client.h"
+#include "client_impl.h"
+#include "cmdconn.h"
 #include "coro.h"
 #include "future.h"
-#include "hub.h"
 #include "log.h"
-#include "map.h"
-#include "resp.h"
 
 #define CLIENT_READ_MAX		(64 * 1024)	/* bytes per read call */
 #define CLIENT_CLOSE_FLUSH_SEC	5		/* bound on flushing at close */
 
-#define CLIENT_EOF		0x01	/* the peer closed its side */
-#define CLIENT_CLOSING		0x02	/* flushing, then teardown */
-#define CLIENT_DEAD		0x04	/* waiting for teardown */
-#define CLIENT_FLUSH_QUEUED	0x08	/* in the set's flush queue */
-#define CLIENT_WAIT_WRITE	0x10	/* the write event is pending */
-
-/* One channel of a SUBSCRIBE being served. */
-struct client_pending {
-	struct hub_sub	*p_sub;		/* owned by the hub; NULL: duplicate */
-	struct future	*p_ready;	/* owned ref, or NULL */
-	int		 p_nomem;
-};
-
-struct client {
-	struct hub_subscriber	 c_hs;		/* the hub's view; first */
-	struct client_set	*c_set;		/* borrowed */
-	evutil_socket_t		 c_fd;		/* owned */
-	uint64_t		 c_id;
-	int			 c_flags;
-	const char		*c_close_reason;	/* static string */
-	struct event		*c_rev;		/* owned: persistent read */
-	struct event		*c_wev;		/* owned, lazily made */
-	struct evbuffer		*c_in;		/* owned */
-	struct evbuffer		*c_out;		/* owned, lazily made */
-	struct resp_parser	*c_parser;	/* owned */
-	struct future		*c_co;		/* owned ref: the coroutine */
-	struct future		*c_input;	/* owned ref: awaited input */
-	struct map		 c_subs[UPSTREAM_KINDS];	/* of hub_sub */
-	uint32_t		 c_nsubs;	/* confirmed channels+patterns */
-
-	/* The coroutine's state across awaits. */
-	struct resp_req		 c_req;
-	int			 c_argi;
-	struct client_pending	*c_pending;	/* owned, argc entries */
-
-	TAILQ_ENTRY(client)	 c_entry;	/* set's clients or dead */
-	TAILQ_ENTRY(client)	 c_flush_entry;	/* set's flush queue */
-};
-
-TAILQ_HEAD(client_list, client);
-
-struct client_set {
-	struct event_base	*s_base;	/* borrowed */
-	struct hub		*s_hub;		/* borrowed */
-	struct client_list	 s_clients;
-	struct client_list	 s_dead;
-	struct client_list	 s_flushq;
-	struct event		*s_flush_ev;	/* owned */
-	struct event		*s_reap_ev;	/* owned */
-	uint64_t		 s_next_id;
-	struct client_stats	 s_stats;
-};
-
-/* A command pubsubd serves itself. */
-struct client_cmd {
-	const char	*name;		/* lower case, as in Redis' errors */
-	int		 arity;		/* N: exactly N; -N: at least N */
-	int		 pubsub_ok;	/* allowed in RESP2 subscribed mode */
-	int		 subscribe;	/* served by the coroutine's awaits */
-	void		(*fn)(struct client *);	/* NULL: QUIT */
-};
-
 static void	client_read_cb(evutil_socket_t, short, void *);
 static void	client_write_cb(evutil_socket_t, short, void *);
+static void	client_close_cb(evutil_socket_t, short, void *);
 static void	client_flush_cb(evutil_socket_t, short, void *);
 static void	client_reap_cb(evutil_socket_t, short, void *);
 static void	client_co_done(struct future *, void *);
@@ -121,33 +62,22 @@ static void	client_finish(struct client *);
 static void	client_free(struct client *);
 static void	client_wake(struct client *);
 static void	client_write(struct client *);
-static int	client_wait_write(struct client *, const struct timeval *);
-static struct evbuffer *client_out(struct client *);
-static void	client_queue_write(struct client *);
-static void	client_reply_error(struct client *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-static void	client_reply_subscription(struct client *, const char *,
-		    const char *, size_t, uint32_t);
-static const struct client_cmd *client_lookup(struct client *);
-static int	client_subscribe_start(struct client *);
-static void	client_subscribe_finish(struct client *, int);
-static void	client_pending_free(struct client *);
-static void	client_drop_sub(struct client *, struct hub_sub *);
-static void	cmd_unsubscribe(struct client *);
-static void	cmd_ping(struct client *);
+static int	client_wait_write(struct client *);
+static void	client_command_begin(struct client *);
+static void	client_command_end(struct client *);
+static void	client_slot_done(struct future *, void *);
+static void	client_slots_advance(struct client *);
+static void	client_slot_free(struct client_slot *);
+static void	client_release_waits(struct client *);
+static const char *client_addr_string(const struct sockaddr_storage *,
+		    char *, size_t);
 
 static const struct hub_subscriber_ops client_hs_ops = { client_deliver };
 
-static const struct client_cmd client_cmds[] = {
-	{ "subscribe",		-2, 1, 1, NULL },
-	{ "unsubscribe",	-1, 1, 0, cmd_unsubscribe },
-	{ "ping",		-1, 1, 0, cmd_ping },
-	{ "quit",		-1, 1, 0, NULL },
-};
-
 /* Returns a new, empty client set. */
 struct client_set *
-client_set_new(struct event_base *base, struct hub *hub)
+client_set_new(struct event_base *base, struct hub *hub, struct upstream *up,
+    const struct client_conf *conf)
 {
 	struct client_set	*set;
 
@@ -155,13 +85,18 @@ client_set_new(struct event_base *base, struct hub *hub)
 		return NULL;
 	set->s_base = base;
 	set->s_hub = hub;
+	set->s_up = up;
+	set->s_conf = conf;
 	set->s_next_id = 1;
+	set->s_started = time(NULL);
 	TAILQ_INIT(&set->s_clients);
 	TAILQ_INIT(&set->s_dead);
 	TAILQ_INIT(&set->s_flushq);
 	set->s_flush_ev = event_new(base, -1, 0, client_flush_cb, set);
 	set->s_reap_ev = event_new(base, -1, 0, client_reap_cb, set);
-	if (set->s_flush_ev == NULL || set->s_reap_ev == NULL) {
+	set->s_discard = evbuffer_new();
+	if (set->s_flush_ev == NULL || set->s_reap_ev == NULL ||
+	    set->s_discard == NULL) {
 		client_set_free(set);
 		return NULL;
 	}
@@ -188,6 +123,8 @@ client_set_free(struct client_set *set)
 		event_free(set->s_flush_ev);
 	if (set->s_reap_ev != NULL)
 		event_free(set->s_reap_ev);
+	if (set->s_discard != NULL)
+		evbuffer_free(set->s_discard);
 	free(set);
 }
 
@@ -198,11 +135,24 @@ client_set_stats(const struct client_set *set)
 	return &set->s_stats;
 }
 
+/* Finds a live client by id. */
+struct client *
+client_find(struct client_set *set, uint64_t id)
+{
+	struct client	*c;
+
+	TAILQ_FOREACH(c, &set->s_clients, c_entry)
+		if (c->c_id == id)
+			return c;
+	return NULL;
+}
+
 /* Serves a new connection; owns fd on every path. */
 struct client *
 client_accept(struct client_set *set, evutil_socket_t fd)
 {
 	struct client	*c;
+	socklen_t	 len;
 	int		 one = 1, k;
 
 	if (evutil_make_socket_nonblocking(fd) == -1 ||
@@ -215,9 +165,19 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 	c->c_set = set;
 	c->c_fd = fd;
 	c->c_id = set->s_next_id++;
+	c->c_resp = 2;
+	c->c_created = c->c_last = time(NULL);
+	c->c_cmd = "NULL";
+	len = sizeof(c->c_addr);
+	(void)getpeername(fd, (struct sockaddr *)&c->c_addr, &len);
+	len = sizeof(c->c_laddr);
+	(void)getsockname(fd, (struct sockaddr *)&c->c_laddr, &len);
 	hub_subscriber_init(&c->c_hs, &client_hs_ops);
-	for (k = 0; k < UPSTREAM_KINDS; k++)
+	for (k = 0; k < UPSTREAM_KINDS; k++) {
 		map_init(&c->c_subs[k]);
+		TAILQ_INIT(&c->c_sublist[k]);
+	}
+	TAILQ_INIT(&c->c_slots);
 	TAILQ_INSERT_TAIL(&set->s_clients, c, c_entry);
 	set->s_stats.connected++;
 	set->s_stats.accepted++;
@@ -251,12 +211,28 @@ client_close(struct client *c, int flush, const char *reason)
 		event_del(c->c_rev);
 	if (c->c_co != NULL)
 		future_cancel(c->c_co);	/* no-op once it has finished */
-	if (flush && c->c_out != NULL && evbuffer_get_length(c->c_out) > 0) {
-		hub_subscriber_flush(c->c_set->s_hub, &c->c_hs);
+	hub_subscriber_flush(c->c_set->s_hub, &c->c_hs);
+	if (flush && (!TAILQ_EMPTY(&c->c_slots) || (c->c_out != NULL &&
+	    evbuffer_get_length(c->c_out) > 0))) {
 		c->c_flags |= CLIENT_CLOSING;
-		if (client_wait_write(c, &tv) == 0)
+		c->c_close_ev = evtimer_new(c->c_set->s_base, client_close_cb,
+		    c);
+		if (c->c_close_ev != NULL &&
+		    evtimer_add(c->c_close_ev, &tv) == 0) {
+			client_queue_write(c);
 			return;
+		}
 	}
+	client_finish(c);
+}
+
+/* A closing client took too long to flush. */
+static void
+client_close_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client	*c = arg;
+
+	c->c_close_reason = "timed out flushing output";
 	client_finish(c);
 }
 
@@ -281,6 +257,8 @@ client_finish(struct client *c)
 		event_del(c->c_rev);
 	if (c->c_wev != NULL)
 		event_del(c->c_wev);
+	if (c->c_close_ev != NULL)
+		event_del(c->c_close_ev);
 	TAILQ_REMOVE(&set->s_clients, c, c_entry);
 	TAILQ_INSERT_TAIL(&set->s_dead, c, c_entry);
 	set->s_stats.connected--;
@@ -291,32 +269,33 @@ client_finish(struct client *c)
 static void
 client_free(struct client *c)
 {
-	struct hub		*hub = c->c_set->s_hub;
-	struct map_iter		 it;
-	struct map_entry	*e;
+	struct client_slot	*slot;
 	int			 k;
 
-	hub_subscriber_forget(hub, &c->c_hs);
+	hub_subscriber_forget(c->c_set->s_hub, &c->c_hs);
 	client_pending_free(c);
-	for (k = 0; k < UPSTREAM_KINDS; k++) {
-		map_iter_init(&it, &c->c_subs[k]);
-		while ((e = map_iter_next(&it)) != NULL)
-			client_drop_sub(c, MAP_ITEM(e, struct hub_sub,
-			    hs_owner_entry));
+	client_release_waits(c);
+	client_unsubscribe_all(c);
+	for (k = 0; k < UPSTREAM_KINDS; k++)
 		map_clear(&c->c_subs[k]);
-	}
+	while ((slot = TAILQ_FIRST(&c->c_slots)) != NULL)
+		client_slot_free(slot);
+	client_close_passthrough(c);
 	future_unref(c->c_input);
 	future_unref(c->c_co);
 	if (c->c_rev != NULL)
 		event_free(c->c_rev);
 	if (c->c_wev != NULL)
 		event_free(c->c_wev);
+	if (c->c_close_ev != NULL)
+		event_free(c->c_close_ev);
 	if (c->c_in != NULL)
 		evbuffer_free(c->c_in);
 	if (c->c_out != NULL)
 		evbuffer_free(c->c_out);
 	resp_parser_free(c->c_parser);
 	evutil_closesocket(c->c_fd);
+	free(c->c_name);
 	free(c);
 }
 
@@ -333,16 +312,67 @@ client_reap_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Closes the passthrough connection; its pending replies fail. */
+void
+client_close_passthrough(struct client *c)
+{
+	struct cmdconn	*pt = c->c_pt;
+
+	c->c_pt = NULL;
+	c->c_flags &= ~(CLIENT_MULTI | CLIENT_PT_LOST);
+	cmdconn_free(pt);
+}
+
 /* Removes one subscription from the client and from the hub. */
-static void
+void
 client_drop_sub(struct client *c, struct hub_sub *sub)
 {
 	enum upstream_kind	kind = hub_sub_kind(sub);
 
 	map_remove(&c->c_subs[kind], &sub->hs_owner_entry);
-	if (hub_sub_active(sub) && kind != UPSTREAM_SHARD)
-		c->c_nsubs--;
+	TAILQ_REMOVE(&c->c_sublist[kind], sub, hs_owner_link);
+	if (hub_sub_active(sub)) {
+		if (kind == UPSTREAM_SHARD)
+			c->c_nshard--;
+		else
+			c->c_nsubs--;
+	}
 	hub_unsubscribe(c->c_set->s_hub, sub);
+}
+
+/* Drops every subscription, of every kind, silently (RESET, teardown). */
+void
+client_unsubscribe_all(struct client *c)
+{
+	struct hub_sub	*sub;
+	int		 k;
+
+	for (k = 0; k < UPSTREAM_KINDS; k++)
+		while ((sub = TAILQ_FIRST(&c->c_sublist[k])) != NULL)
+			client_drop_sub(c, sub);
+}
+
+/* Releases what a SUBSCRIBE in progress holds (its subs are in c_subs). */
+void
+client_pending_free(struct client *c)
+{
+	int	i;
+
+	if (c->c_pending == NULL)
+		return;
+	for (i = 0; i < c->c_req.argc; i++)
+		future_unref(c->c_pending[i].p_ready);
+	free(c->c_pending);
+	c->c_pending = NULL;
+}
+
+/* Drops the upstream replies an UPSTREAM command awaited. */
+static void
+client_release_waits(struct client *c)
+{
+	future_unref(c->c_wait[0]);
+	future_unref(c->c_wait[1]);
+	c->c_wait[0] = c->c_wait[1] = NULL;
 }
 
 /* The coroutine finished (QUIT, end of input, protocol error) or failed. */
@@ -398,16 +428,37 @@ client_read_cb(evutil_socket_t fd, short what, void *arg)
 	client_wake(c);
 }
 
+/* Before a command: CLIENT REPLY SKIP covers exactly the next one. */
+static void
+client_command_begin(struct client *c)
+{
+	c->c_set->s_stats.commands++;
+	c->c_last = time(NULL);
+	if (c->c_flags & CLIENT_REPLY_SKIP) {
+		c->c_flags &= ~CLIENT_REPLY_SKIP;
+		c->c_flags |= CLIENT_SKIP_THIS;
+	}
+}
+
+/* After a command: forget what replies were dropped. */
+static void
+client_command_end(struct client *c)
+{
+	c->c_flags &= ~CLIENT_SKIP_THIS;
+	evbuffer_drain(c->c_set->s_discard,
+	    evbuffer_get_length(c->c_set->s_discard));
+}
+
 /*
  * The client's coroutine: parse a request, serve it, repeat. Everything that
- * lives across an await is in struct client (c_req, c_argi, c_pending).
+ * lives across an await is in struct client (c_req, c_command, c_argi,
+ * c_pending, c_wait).
  */
 static int
 client_run(struct coro *co, void *arg)
 {
-	struct client		*c = arg;
-	const struct client_cmd	*cmd;
-	enum resp_status	 st;
+	struct client	*c = arg;
+	enum resp_status st;
 
 	CO_BEGIN(co);
 	for (;;) {
@@ -424,257 +475,72 @@ client_run(struct coro *co, void *arg)
 		}
 		if (st == RESP_PROTO_ERROR) {
 			c->c_set->s_stats.protocol_errors++;
-			client_reply_error(c, "ERR %s",
+			resp_add_error(client_out(c), "ERR %s",
 			    resp_parser_error(c->c_parser));
+			client_queue_write(c);
 			CO_RETURN(co, (void *)"protocol error", NULL);
 		}
-		c->c_set->s_stats.commands++;
-		if ((cmd = client_lookup(c)) == NULL)
+		client_command_begin(c);
+		if ((c->c_command = command_lookup(c)) == NULL) {
+			client_command_end(c);
 			continue;
-		if (cmd->subscribe) {
-			if (client_subscribe_start(c) == -1)
+		}
+		c->c_cmd = c->c_command->name;
+		if (c->c_command->type == COMMAND_SUBSCRIBE) {
+			if (command_subscribe_start(c) == -1) {
+				client_command_end(c);
 				continue;
+			}
 			for (c->c_argi = 1; c->c_argi < c->c_req.argc;
 			    c->c_argi++) {
 				if (c->c_pending[c->c_argi].p_ready != NULL)
 					CO_AWAIT(co,
 					    c->c_pending[c->c_argi].p_ready);
-				client_subscribe_finish(c, c->c_argi);
+				command_subscribe_finish(c, c->c_argi);
 			}
 			client_pending_free(c);
-		} else if (cmd->fn == NULL) {
-			resp_add_simple(client_out(c), "OK");
+		} else if (c->c_command->type == COMMAND_UPSTREAM) {
+			c->c_command->start(c);
+			if (c->c_wait[0] != NULL) {
+				CO_AWAIT(co, c->c_wait[0]);
+				if (c->c_wait[1] != NULL)
+					CO_AWAIT(co, c->c_wait[1]);
+				c->c_command->finish(c);
+			}
+			client_release_waits(c);
+		} else if (c->c_command->type == COMMAND_QUIT) {
+			resp_add_simple(client_reply(c), "OK");
 			client_queue_write(c);
+			client_command_end(c);
 			CO_RETURN(co, (void *)"quit", NULL);
 		} else
-			cmd->fn(c);
+			c->c_command->fn(c);
+		client_command_end(c);
 	}
 	CO_END(co);
 }
 
-/*
- * Finds the command of the current request and checks it as Redis does
- * (unknown, arity, subscribed mode), replying the error itself; NULL then.
- */
-static const struct client_cmd *
-client_lookup(struct client *c)
+/* Whether this command's replies are sent (not CLIENT REPLY OFF/SKIP). */
+int
+client_replying(const struct client *c)
 {
-	const struct client_cmd	*cmd = NULL;
-	const struct resp_req	*r = &c->c_req;
-	char			 args[160];
-	size_t			 i, n = 0;
-	int			 a;
-
-	for (i = 0; i < sizeof(client_cmds) / sizeof(client_cmds[0]); i++) {
-		if (r->argvlen[0] == strlen(client_cmds[i].name) &&
-		    strncasecmp(r->argv[0], client_cmds[i].name,
-		    r->argvlen[0]) == 0) {
-			cmd = &client_cmds[i];
-			break;
-		}
-	}
-	if (cmd == NULL) {
-		/* Redis' own words: the first arguments, up to 128 bytes. */
-		args[0] = '\0';
-		for (a = 1; a < r->argc && n < 128; a++) {
-			snprintf(args + n, sizeof(args) - n, "'%.*s' ",
-			    (int)(128 - n), r->argv[a]);
-			n = strlen(args);
-		}
-		client_reply_error(c, "ERR unknown command '%.128s', with args "
-		    "beginning with: %s", r->argv[0], args);
-		return NULL;
-	}
-	if ((cmd->arity > 0 && r->argc != cmd->arity) ||
-	    (cmd->arity < 0 && r->argc < -cmd->arity)) {
-		client_reply_error(c, "ERR wrong number of arguments for '%s' "
-		    "command", cmd->name);
-		return NULL;
-	}
-	if (c->c_nsubs > 0 && !cmd->pubsub_ok) {
-		client_reply_error(c, "ERR Can't execute '%s': only (P|S)"
-		    "SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "
-		    "allowed in this context", cmd->name);
-		return NULL;
-	}
-	return cmd;
+	return !(c->c_flags & (CLIENT_REPLY_OFF | CLIENT_SKIP_THIS));
 }
 
 /*
- * Starts a SUBSCRIBE: asks the hub for every channel not yet held, so that
- * their upstream subscriptions are in flight together. Returns -1 (error
- * replied) on allocation failure.
+ * Returns where this command's reply goes: the output, or a scratch buffer
+ * that is thrown away if CLIENT REPLY turned replies off.
  */
-static int
-client_subscribe_start(struct client *c)
+struct evbuffer *
+client_reply(struct client *c)
 {
-	struct map		*m = &c->c_subs[UPSTREAM_CHANNEL];
-	struct client_pending	*p;
-	struct hub_sub		*sub;
-	const char		*key;
-	size_t			 keylen;
-	int			 i;
-
-	c->c_pending = calloc((size_t)c->c_req.argc, sizeof(*c->c_pending));
-	if (c->c_pending == NULL) {
-		client_reply_error(c, "ERR out of memory");
-		return -1;
-	}
-	for (i = 1; i < c->c_req.argc; i++) {
-		p = &c->c_pending[i];
-		if (map_find(m, c->c_req.argv[i], c->c_req.argvlen[i]) != NULL)
-			continue;	/* held, or earlier in this command */
-		sub = hub_subscribe(c->c_set->s_hub, &c->c_hs,
-		    UPSTREAM_CHANNEL, c->c_req.argv[i], c->c_req.argvlen[i],
-		    &p->p_ready);
-		if (sub == NULL) {
-			p->p_nomem = 1;
-			continue;
-		}
-		key = hub_sub_name(sub, &keylen);
-		if (map_insert(m, &sub->hs_owner_entry, key, keylen) == -1) {
-			hub_unsubscribe(c->c_set->s_hub, sub);
-			future_unref(p->p_ready);
-			p->p_ready = NULL;
-			p->p_nomem = 1;
-			continue;
-		}
-		p->p_sub = sub;
-	}
-	return 0;
-}
-
-/*
- * Finishes one channel of a SUBSCRIBE whose future is done: activates the
- * subscription and queues its confirmation in the same step.
- */
-static void
-client_subscribe_finish(struct client *c, int i)
-{
-	struct client_pending	*p = &c->c_pending[i];
-
-	if (p->p_nomem) {
-		client_reply_error(c, "ERR out of memory");
-		return;
-	}
-	if (p->p_sub != NULL) {		/* else: already held */
-		if (future_state(p->p_ready) != FUTURE_DONE) {
-			client_reply_error(c, "ERR %s",
-			    future_error(p->p_ready));
-			client_drop_sub(c, p->p_sub);
-			p->p_sub = NULL;
-			return;
-		}
-		hub_activate(c->c_set->s_hub, p->p_sub);
-		c->c_nsubs++;
-		p->p_sub = NULL;
-	}
-	client_reply_subscription(c, "subscribe", c->c_req.argv[i],
-	    c->c_req.argvlen[i], c->c_nsubs);
-}
-
-/* Releases what a SUBSCRIBE in progress holds (its subs are in c_subs). */
-static void
-client_pending_free(struct client *c)
-{
-	int	i;
-
-	if (c->c_pending == NULL)
-		return;
-	for (i = 0; i < c->c_req.argc; i++)
-		future_unref(c->c_pending[i].p_ready);
-	free(c->c_pending);
-	c->c_pending = NULL;
-}
-
-/* UNSUBSCRIBE [channel ...]: Redis replies once per channel, held or not. */
-static void
-cmd_unsubscribe(struct client *c)
-{
-	struct map		*m = &c->c_subs[UPSTREAM_CHANNEL];
-	struct map_iter		 it;
-	struct map_entry	*e;
-	struct hub_sub		*sub;
-	const char		*name;
-	size_t			 len;
-	int			 i;
-
-	if (c->c_req.argc == 1) {
-		if (map_count(m) == 0) {
-			client_reply_subscription(c, "unsubscribe", NULL, 0,
-			    c->c_nsubs);
-			return;
-		}
-		map_iter_init(&it, m);
-		while ((e = map_iter_next(&it)) != NULL) {
-			sub = MAP_ITEM(e, struct hub_sub, hs_owner_entry);
-			/* Reply first: the name lives in the hub's channel. */
-			name = hub_sub_name(sub, &len);
-			client_reply_subscription(c, "unsubscribe", name, len,
-			    c->c_nsubs - 1);
-			client_drop_sub(c, sub);
-		}
-		return;
-	}
-	for (i = 1; i < c->c_req.argc; i++) {
-		e = map_find(m, c->c_req.argv[i], c->c_req.argvlen[i]);
-		if (e != NULL)
-			client_drop_sub(c, MAP_ITEM(e, struct hub_sub,
-			    hs_owner_entry));
-		client_reply_subscription(c, "unsubscribe", c->c_req.argv[i],
-		    c->c_req.argvlen[i], c->c_nsubs);
-	}
-}
-
-/* PING [message]: in subscribed mode (RESP2) Redis answers a "pong" array. */
-static void
-cmd_ping(struct client *c)
-{
-	struct evbuffer	*out;
-
-	if (c->c_req.argc > 2) {
-		client_reply_error(c, "ERR wrong number of arguments for "
-		    "'ping' command");
-		return;
-	}
-	out = client_out(c);
-	if (c->c_nsubs > 0) {
-		resp_add_array(out, 2);
-		resp_add_bulk(out, "pong", 4);
-		if (c->c_req.argc == 2)
-			resp_add_bulk(out, c->c_req.argv[1],
-			    c->c_req.argvlen[1]);
-		else
-			resp_add_bulk(out, "", 0);
-	} else if (c->c_req.argc == 2)
-		resp_add_bulk(out, c->c_req.argv[1], c->c_req.argvlen[1]);
-	else
-		resp_add_simple(out, "PONG");
-	client_queue_write(c);
-}
-
-/*
- * Queues a (un)subscribe confirmation: [kind, name (nil if NULL), count],
- * count being the client's own number of subscriptions.
- */
-static void
-client_reply_subscription(struct client *c, const char *kind,
-    const char *name, size_t len, uint32_t count)
-{
-	struct evbuffer	*out = client_out(c);
-
-	resp_add_array(out, 3);
-	resp_add_bulk(out, kind, strlen(kind));
-	if (name != NULL)
-		resp_add_bulk(out, name, len);
-	else
-		resp_add_null(out);
-	resp_add_int(out, count);
-	client_queue_write(c);
+	if (!client_replying(c))
+		return c->c_set->s_discard;
+	return client_out(c);
 }
 
 /* Queues an error reply; Redis turns CR and LF inside it into spaces. */
-static void
+void
 client_reply_error(struct client *c, const char *fmt, ...)
 {
 	char	 msg[512], *p;
@@ -686,25 +552,43 @@ client_reply_error(struct client *c, const char *fmt, ...)
 	for (p = msg; *p != '\0'; p++)
 		if (*p == '\r' || *p == '\n')
 			*p = ' ';
-	resp_add_error(client_out(c), "%s", msg);
+	resp_add_error(client_reply(c), "%s", msg);
 	client_queue_write(c);
 }
 
 /*
- * Returns the output buffer, made on first use, after handing over the
- * messages the hub has pending for the client so that they come first.
+ * Returns the buffer that output goes to now, after handing over the
+ * messages the hub has pending for the client so that they come first:
+ * c_out (made on first use), or, behind a reply still to come, the last
+ * slot's buffer.
  */
-static struct evbuffer *
+struct evbuffer *
 client_out(struct client *c)
 {
+	struct client_slot	*slot;
+
 	hub_subscriber_flush(c->c_set->s_hub, &c->c_hs);
+	if ((slot = TAILQ_LAST(&c->c_slots, client_slots)) != NULL) {
+		if (slot->s_after == NULL &&
+		    (slot->s_after = evbuffer_new()) == NULL)
+			fatalx("out of memory");
+		return slot->s_after;
+	}
 	if (c->c_out == NULL && (c->c_out = evbuffer_new()) == NULL)
 		fatalx("out of memory");
 	return c->c_out;
 }
 
+/* Switches the protocol (HELLO, RESET); pushes follow it. */
+void
+client_set_proto(struct client *c, int resp)
+{
+	c->c_resp = resp;
+	hub_subscriber_set_resp3(c->c_set->s_hub, &c->c_hs, resp == 3);
+}
+
 /* Arranges for the output to be written at the end of this loop turn. */
-static void
+void
 client_queue_write(struct client *c)
 {
 	struct client_set	*set = c->c_set;
@@ -732,9 +616,9 @@ client_flush_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Waits for the socket to take more (with a timeout when closing). */
+/* Waits for the socket to take more. */
 static int
-client_wait_write(struct client *c, const struct timeval *tv)
+client_wait_write(struct client *c)
 {
 	if (c->c_wev == NULL) {
 		c->c_wev = event_new(c->c_set->s_base, c->c_fd,
@@ -742,7 +626,7 @@ client_wait_write(struct client *c, const struct timeval *tv)
 		if (c->c_wev == NULL)
 			return -1;
 	}
-	if (event_add(c->c_wev, tv) == -1)
+	if (event_add(c->c_wev, NULL) == -1)
 		return -1;
 	c->c_flags |= CLIENT_WAIT_WRITE;
 	return 0;
@@ -763,8 +647,10 @@ client_write(struct client *c)
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 		    errno == EINTR)) {
 			if (!(c->c_flags & CLIENT_WAIT_WRITE) &&
-			    client_wait_write(c, NULL) == -1)
-				client_close(c, 0, "out of memory");
+			    client_wait_write(c) == -1) {
+				c->c_close_reason = "out of memory";
+				client_finish(c);
+			}
 			return;
 		}
 		c->c_close_reason = "write error";
@@ -775,22 +661,15 @@ client_write(struct client *c)
 		event_del(c->c_wev);
 		c->c_flags &= ~CLIENT_WAIT_WRITE;
 	}
-	if (c->c_flags & CLIENT_CLOSING)
+	if ((c->c_flags & CLIENT_CLOSING) && TAILQ_EMPTY(&c->c_slots))
 		client_finish(c);
 }
 
-/* The socket takes more, or a closing client's flush timed out. */
+/* The socket takes more. */
 static void
 client_write_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct client	*c = arg;
-
-	if (what & EV_TIMEOUT) {
-		c->c_close_reason = "timed out flushing output";
-		client_finish(c);
-		return;
-	}
-	client_write(c);
+	client_write(arg);
 }
 
 /*
@@ -804,11 +683,14 @@ client_deliver(struct hub_subscriber *hs, struct hub_batch *batch,
     const char *data, size_t len)
 {
 	struct client	*c = (struct client *)hs;
+	struct evbuffer	*out;
+	struct client_slot *slot;
 	ssize_t		 n = 0;
 
 	if (c->c_flags & (CLIENT_DEAD | CLIENT_CLOSING))
 		return;
-	if ((c->c_out == NULL || evbuffer_get_length(c->c_out) == 0) &&
+	if ((slot = TAILQ_LAST(&c->c_slots, client_slots)) == NULL &&
+	    (c->c_out == NULL || evbuffer_get_length(c->c_out) == 0) &&
 	    !(c->c_flags & CLIENT_WAIT_WRITE)) {
 		n = send(c->c_fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n == (ssize_t)len)
@@ -822,22 +704,178 @@ client_deliver(struct hub_subscriber *hs, struct hub_batch *batch,
 		if (n < 0)
 			n = 0;
 	}
-	if (c->c_out == NULL && (c->c_out = evbuffer_new()) == NULL) {
-		c->c_close_reason = "out of memory";
-		client_finish(c);
-		return;
+	if (slot != NULL) {
+		if (slot->s_after == NULL &&
+		    (slot->s_after = evbuffer_new()) == NULL)
+			goto nomem;
+		out = slot->s_after;
+	} else {
+		if (c->c_out == NULL && (c->c_out = evbuffer_new()) == NULL)
+			goto nomem;
+		out = c->c_out;
 	}
 	hub_batch_ref(batch);
-	if (evbuffer_add_reference(c->c_out, data + n, len - (size_t)n,
+	if (evbuffer_add_reference(out, data + n, len - (size_t)n,
 	    hub_batch_release, batch) == -1) {
 		hub_batch_release(NULL, 0, batch);
-		c->c_close_reason = "out of memory";
-		client_finish(c);
-		return;
+		goto nomem;
 	}
-	if (!(c->c_flags & (CLIENT_WAIT_WRITE | CLIENT_FLUSH_QUEUED)) &&
-	    client_wait_write(c, NULL) == -1) {
-		c->c_close_reason = "out of memory";
-		client_finish(c);
+	if (slot == NULL && !(c->c_flags & (CLIENT_WAIT_WRITE |
+	    CLIENT_FLUSH_QUEUED)) && client_wait_write(c) == -1)
+		goto nomem;
+	return;
+nomem:
+	c->c_close_reason = "out of memory";
+	client_finish(c);
+}
+
+/*
+ * Adds a slot for a reply that fut will bring (a new reference is taken);
+ * output that follows waits behind it.
+ */
+struct client_slot *
+client_slot_add(struct client *c, struct future *fut)
+{
+	struct client_slot	*slot;
+
+	hub_subscriber_flush(c->c_set->s_hub, &c->c_hs);
+	if ((slot = calloc(1, sizeof(*slot))) == NULL)
+		return NULL;
+	slot->s_client = c;
+	slot->s_silent = !client_replying(c);
+	slot->s_fut = future_ref(fut);
+	TAILQ_INSERT_TAIL(&c->c_slots, slot, s_entry);
+	slot->s_cb = future_add_callback(fut, client_slot_done, slot);
+	return slot;
+}
+
+/* The future of the last slot (borrowed), or NULL if none is pending. */
+struct future *
+client_slots_last(struct client *c)
+{
+	struct client_slot	*slot = TAILQ_LAST(&c->c_slots, client_slots);
+
+	return slot != NULL ? slot->s_fut : NULL;
+}
+
+/* A slot's reply came: release what waits on the slots before it. */
+static void
+client_slot_done(struct future *fut, void *arg)
+{
+	struct client_slot	*slot = arg;
+
+	slot->s_cb = NULL;
+	if (TAILQ_FIRST(&slot->s_client->c_slots) == slot)
+		client_slots_advance(slot->s_client);
+}
+
+/*
+ * Moves the replies of the leading done slots, and what waited behind each,
+ * into the output.
+ */
+static void
+client_slots_advance(struct client *c)
+{
+	struct client_slot		*slot;
+	const struct cmdconn_reply	*r;
+
+	while ((slot = TAILQ_FIRST(&c->c_slots)) != NULL &&
+	    !future_is_pending(slot->s_fut)) {
+		if (c->c_out == NULL && (c->c_out = evbuffer_new()) == NULL)
+			fatalx("out of memory");
+		r = future_state(slot->s_fut) == FUTURE_DONE ?
+		    future_result(slot->s_fut) : NULL;
+		if (r != NULL && slot->s_select && r->type == CMDCONN_STATUS)
+			c->c_db = slot->s_db;
+		if (slot->s_silent)
+			;
+		else if (r != NULL)
+			cmdconn_reply_encode(c->c_out, r);
+		else
+			resp_add_error(c->c_out, "ERR %s",
+			    future_error(slot->s_fut));
+		if (slot->s_after != NULL)
+			evbuffer_add_buffer(c->c_out, slot->s_after);
+		client_slot_free(slot);
 	}
+	client_queue_write(c);
+	if ((c->c_flags & CLIENT_PT_LOST) && TAILQ_EMPTY(&c->c_slots))
+		client_close(c, 1, "passthrough connection to redis lost");
+}
+
+/* Unlinks and frees a slot. */
+static void
+client_slot_free(struct client_slot *slot)
+{
+	TAILQ_REMOVE(&slot->s_client->c_slots, slot, s_entry);
+	if (slot->s_cb != NULL)
+		future_remove_callback(slot->s_fut, slot->s_cb);
+	future_unref(slot->s_fut);
+	if (slot->s_after != NULL)
+		evbuffer_free(slot->s_after);
+	free(slot);
+}
+
+/* Formats an address as Redis does: "ip:port" ("[v6]:port" not used). */
+static const char *
+client_addr_string(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char	ip[INET6_ADDRSTRLEN];
+
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+		snprintf(buf, len, "%s:%u", ip, ntohs(s6->sin6_port));
+	} else if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+		snprintf(buf, len, "%s:%u", ip, ntohs(s4->sin_port));
+	} else
+		snprintf(buf, len, "?:0");
+	return buf;
+}
+
+/* The peer's address as "ip:port" (borrowed buf). */
+const char *
+client_peer_name(struct client *c, char *buf, size_t len)
+{
+	return client_addr_string(&c->c_addr, buf, len);
+}
+
+/* Our end's address as "ip:port" (borrowed buf). */
+const char *
+client_local_name(struct client *c, char *buf, size_t len)
+{
+	return client_addr_string(&c->c_laddr, buf, len);
+}
+
+/* Appends the client's CLIENT LIST line (Redis' fields, with ours). */
+void
+client_format_info(struct client *c, struct evbuffer *out)
+{
+	char		 addr[INET6_ADDRSTRLEN + 8], laddr[INET6_ADDRSTRLEN + 8];
+	time_t		 now = time(NULL);
+	size_t		 qbuf = evbuffer_get_length(c->c_in) +
+			    resp_parser_pending(c->c_parser);
+	size_t		 omem = c->c_out ? evbuffer_get_length(c->c_out) : 0;
+	int		 pubsub = c->c_nsubs + c->c_nshard > 0;
+
+	evbuffer_add_printf(out, "id=%llu addr=%s laddr=%s fd=%d name=%s "
+	    "age=%lld idle=%lld flags=%s db=%d sub=%u psub=%u ssub=%u "
+	    "multi=%d qbuf=%zu qbuf-free=0 argv-mem=0 multi-mem=0 rbs=%d "
+	    "rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s "
+	    "user=default redir=-1 resp=%d\n",
+	    (unsigned long long)c->c_id,
+	    client_addr_string(&c->c_addr, addr, sizeof(addr)),
+	    client_addr_string(&c->c_laddr, laddr, sizeof(laddr)), c->c_fd,
+	    c->c_name ? c->c_name : "", (long long)(now - c->c_created),
+	    (long long)(now - c->c_last), pubsub ? "P" : "N", c->c_db,
+	    (unsigned)map_count(&c->c_subs[UPSTREAM_CHANNEL]),
+	    (unsigned)map_count(&c->c_subs[UPSTREAM_PATTERN]),
+	    (unsigned)map_count(&c->c_subs[UPSTREAM_SHARD]),
+	    (c->c_flags & CLIENT_MULTI) ? 0 : -1, qbuf, CLIENT_READ_MAX,
+	    omem, sizeof(*c) + qbuf + omem, omem > 0 ? "w" : "", c->c_cmd,
+	    c->c_resp);
 }

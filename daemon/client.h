@@ -22,8 +22,16 @@
 
 struct event_base;
 struct hub;
+struct upstream;
 struct client;
 struct client_set;
+
+/* What the clients need to know of the configuration. */
+struct client_conf {
+	int		 passthrough;	/* forward other commands to Redis */
+	const char	*redis_host;	/* borrowed: for passthrough */
+	int		 redis_port;
+};
 
 struct client_stats {
 	uint64_t	connected;	/* clients now */
@@ -32,8 +40,12 @@ struct client_stats {
 	uint64_t	protocol_errors;
 };
 
-/* Returns a new, empty set (owned by the caller); base and hub are borrowed. */
-struct client_set *client_set_new(struct event_base *base, struct hub *hub);
+/*
+ * Returns a new, empty set, owned by the caller; base, hub, up and conf are
+ * borrowed and must outlive it.
+ */
+struct client_set *client_set_new(struct event_base *base, struct hub *hub,
+		    struct upstream *up, const struct client_conf *conf);
 
 /* Closes every client at once and frees the set. */
 void		 client_set_free(struct client_set *set);

@@ -35,12 +35,16 @@ static int	conf_string(struct conf_ctx *, const config_setting_t *,
 		    const char *, char **);
 static int	conf_int(struct conf_ctx *, const config_setting_t *,
 		    const char *, int, int, int *);
+static int	conf_bool(struct conf_ctx *, const config_setting_t *,
+		    const char *, int *);
 static int	conf_group(struct conf_ctx *, const config_setting_t *,
 		    const char *, const config_setting_t **);
 static int	conf_listen(struct conf_ctx *, struct conf *,
 		    const config_setting_t *);
 
-static const char *const conf_root_keys[] = { "listen", "redis", "log", NULL };
+static const char *const conf_root_keys[] = {
+	"listen", "redis", "log", "passthrough", NULL
+};
 static const char *const conf_listen_keys[] = { "host", "port", NULL };
 static const char *const conf_redis_keys[] = { "host", "port", NULL };
 static const char *const conf_log_keys[] = { "level", NULL };
@@ -199,6 +203,23 @@ conf_int(struct conf_ctx *ctx, const config_setting_t *parent,
 	return 0;
 }
 
+/* Reads an optional boolean member into *dst. */
+static int
+conf_bool(struct conf_ctx *ctx, const config_setting_t *parent,
+    const char *name, int *dst)
+{
+	const config_setting_t	*s;
+
+	if ((s = config_setting_get_member(parent, name)) == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+		conf_error(ctx, s, "'%s' must be true or false", name);
+		return -1;
+	}
+	*dst = config_setting_get_bool(s);
+	return 0;
+}
+
 /* Reads the listen list: ( { host = "..."; port = N; }, ... ). */
 static int
 conf_listen(struct conf_ctx *ctx, struct conf *conf,
@@ -294,6 +315,9 @@ conf_load(const char *path, char *err, size_t errlen)
 
 	if ((s = config_setting_get_member(root, "listen")) != NULL &&
 	    conf_listen(&ctx, conf, s) == -1)
+		goto out;
+
+	if (conf_bool(&ctx, root, "passthrough", &conf->passthrough) == -1)
 		goto out;
 
 	if (conf_group(&ctx, root, "redis", &g) == -1)

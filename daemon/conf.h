@@ -29,6 +29,7 @@ struct conf {
 	char			*redis_host;	/* owned */
 	int			 redis_port;
 	enum log_level		 log_level;
+	int			 passthrough;	/* forward other commands */
 };
 
 /* Returns a configuration holding the built-in defaults, or NULL. */

@@ -28,6 +28,7 @@
 #include "future.h"
 #include "hub.h"
 #include "log.h"
+#include "pattern.h"
 
 #define HUB_BATCH_SIZE	(256 * 1024)	/* a batch is flushed when full */
 
@@ -71,7 +72,7 @@ struct hub {
 	const struct hub_upstream	 *h_ops;	/* borrowed */
 	void				 *h_up;		/* borrowed */
 	struct map			  h_chans[UPSTREAM_KINDS];
-	struct hub_batch		 *h_batch;	/* owned ref, or NULL */
+	struct hub_batch		 *h_batch[2];	/* RESP2, RESP3: owned */
 	struct hub_subscriber		**h_dirty;	/* owned array */
 	uint32_t			  h_ndirty;
 	uint32_t			  h_dirtycap;
@@ -86,10 +87,12 @@ static void	hub_chan_free(struct hub *, struct hub_chan *);
 static void	hub_reconcile(struct hub *, struct hub_chan *);
 static void	hub_op_done(struct future *, void *);
 static void	hub_flush_cb(evutil_socket_t, short, void *);
-static char	*hub_encode(struct hub *, const struct upstream_msg *, size_t *);
+static int	hub_reserve(struct hub *, size_t);
+static size_t	hub_encode(struct hub_batch *, const struct upstream_msg *, int);
 static size_t	hub_frame_size(const struct upstream_msg *);
 static char	*hub_put_bulk(char *, const char *, size_t);
-static int	hub_deliver(struct hub *, struct hub_chan *, size_t, size_t);
+static int	hub_deliver(struct hub *, struct hub_chan *,
+		    const struct upstream_msg *);
 
 /* The frames' fixed first elements. */
 static const char *const hub_msg_type[UPSTREAM_KINDS] = {
@@ -140,8 +143,9 @@ hub_free(struct hub *hub)
 		}
 		map_clear(&hub->h_chans[k]);
 	}
-	if (hub->h_batch != NULL)
-		hub_batch_release(NULL, 0, hub->h_batch);
+	for (k = 0; k < 2; k++)
+		if (hub->h_batch[k] != NULL)
+			hub_batch_release(NULL, 0, hub->h_batch[k]);
 	free(hub->h_dirty);
 	event_free(hub->h_flush_ev);
 	free(hub);
@@ -410,6 +414,20 @@ hub_subscriber_flush(struct hub *hub, struct hub_subscriber *hs)
 	(void)hub;
 }
 
+/* Switches a subscriber's protocol; its pending run goes out first. */
+void
+hub_subscriber_set_resp3(struct hub *hub, struct hub_subscriber *hs,
+    int resp3)
+{
+	hub_subscriber_flush(hub, hs);
+	if (hs->hs_batch != NULL) {
+		/* The run is over; a new one starts in the other batch. */
+		hub->h_dirty[hs->hs_dirty] = NULL;
+		hs->hs_batch = NULL;
+	}
+	hs->hs_resp3 = resp3 != 0;
+}
+
 /* Forgets a subscriber's pending run; it is going away. */
 void
 hub_subscriber_forget(struct hub *hub, struct hub_subscriber *hs)
@@ -420,12 +438,12 @@ hub_subscriber_forget(struct hub *hub, struct hub_subscriber *hs)
 	hs->hs_batch = NULL;
 }
 
-/* The size of a message's RESP2 frame. */
+/* The size of a message's frame (the same in RESP2 and RESP3). */
 static size_t
 hub_frame_size(const struct upstream_msg *m)
 {
 	/* "*N\r\n" + "$L\r\n" bodies "\r\n": 24 covers each header. */
-	return 4 + 3 * 24 + 10 + m->patternlen + m->channellen + m->payloadlen;
+	return 4 + 4 * 24 + 10 + m->patternlen + m->channellen + m->payloadlen;
 }
 
 /* Writes a bulk string at p; returns the end. */
@@ -453,36 +471,55 @@ hub_put_bulk(char *p, const char *s, size_t len)
 }
 
 /*
- * Appends a message's RESP2 frame to the current batch (making room, which
- * may flush the batch first) and returns where it starts.
+ * Makes sure both batches can take need more bytes without a flush in the
+ * middle of a message's fan-out: flushes first if one cannot, and makes a
+ * batch large enough for a message bigger than the usual size.
  */
-static char *
-hub_encode(struct hub *hub, const struct upstream_msg *m, size_t *lenp)
+static int
+hub_reserve(struct hub *hub, size_t need)
 {
-	struct hub_batch	*b = hub->h_batch;
-	size_t			 need = hub_frame_size(m), cap;
-	const char		*type = hub_msg_type[m->kind];
-	char			*start, *p;
+	struct hub_batch	*b;
+	size_t			 cap;
+	int			 p;
 
-	if (b != NULL && b->b_len + need > b->b_cap) {
-		hub_flush(hub);
-		b = hub->h_batch;
+	for (p = 0; p < 2; p++) {
+		b = hub->h_batch[p];
+		if (b != NULL && b->b_len + need > b->b_cap) {
+			hub_flush(hub);
+			break;
+		}
 	}
-	if (b != NULL && b->b_len + need > b->b_cap) {
-		hub_batch_release(NULL, 0, b);
-		b = hub->h_batch = NULL;
-	}
-	if (b == NULL) {
+	for (p = 0; p < 2; p++) {
+		b = hub->h_batch[p];
+		if (b != NULL && b->b_len + need <= b->b_cap)
+			continue;
+		if (b != NULL) {
+			hub_batch_release(NULL, 0, b);
+			hub->h_batch[p] = NULL;
+		}
 		cap = need > HUB_BATCH_SIZE ? need : HUB_BATCH_SIZE;
 		if ((b = malloc(sizeof(*b) + cap)) == NULL)
-			return NULL;
+			return -1;
 		b->b_refs = 1;
 		b->b_len = 0;
 		b->b_cap = cap;
-		hub->h_batch = b;
+		hub->h_batch[p] = b;
 	}
+	return 0;
+}
+
+/*
+ * Appends a message's frame to batch b (RESP2 array or RESP3 push: they
+ * differ only in the first byte) and returns its offset; room was reserved.
+ */
+static size_t
+hub_encode(struct hub_batch *b, const struct upstream_msg *m, int resp3)
+{
+	const char	*type = hub_msg_type[m->kind];
+	char		*start, *p;
+
 	start = p = b->b_data + b->b_len;
-	*p++ = '*';
+	*p++ = resp3 ? '>' : '*';
 	*p++ = m->kind == UPSTREAM_PATTERN ? '4' : '3';
 	*p++ = '\r';
 	*p++ = '\n';
@@ -491,24 +528,23 @@ hub_encode(struct hub *hub, const struct upstream_msg *m, size_t *lenp)
 		p = hub_put_bulk(p, m->pattern, m->patternlen);
 	p = hub_put_bulk(p, m->channel, m->channellen);
 	p = hub_put_bulk(p, m->payload, m->payloadlen);
-	*lenp = (size_t)(p - start);
-	b->b_len += *lenp;
-	return start;
+	b->b_len += (size_t)(p - start);
+	return (size_t)(start - b->b_data);
 }
 
 /*
- * Gives every active subscriber of ch the frame at [off, off + len) of the
- * current batch: extends its run when the frame follows it, else starts a
- * new run (handing over the old one first). This is the per message x per
- * subscriber path: no allocation, no copy, no system call.
+ * Gives every active subscriber of ch the message, encoded at most once per
+ * protocol: extends the subscriber's run when the frame follows it, else
+ * starts a new run (handing over the old one first). This is the per
+ * message x per subscriber path: no allocation, no copy, no system call.
  */
 static int
-hub_deliver(struct hub *hub, struct hub_chan *ch, size_t off, size_t len)
+hub_deliver(struct hub *hub, struct hub_chan *ch, const struct upstream_msg *m)
 {
-	struct hub_batch	 *b = hub->h_batch;
 	struct hub_subscriber	 *hs, **dirty;
-	uint32_t		  i, cap, start = (uint32_t)off;
-	uint32_t		  end = (uint32_t)(off + len);
+	struct hub_batch	 *b;
+	uint32_t		  i, cap, start[2], end[2];
+	int			  p, done[2] = { 0, 0 };
 
 	if (hub->h_ndirty + ch->ch_nsubs > hub->h_dirtycap) {
 		cap = hub->h_dirtycap ? hub->h_dirtycap : 64;
@@ -520,11 +556,20 @@ hub_deliver(struct hub *hub, struct hub_chan *ch, size_t off, size_t len)
 		hub->h_dirty = dirty;
 		hub->h_dirtycap = cap;
 	}
+	if (hub_reserve(hub, hub_frame_size(m)) == -1)
+		return -1;
 	for (i = 0; i < ch->ch_nsubs; i++) {
 		hs = ch->ch_subs[i]->hs_subscriber;
+		p = hs->hs_resp3;
+		b = hub->h_batch[p];
+		if (!done[p]) {
+			start[p] = (uint32_t)hub_encode(b, m, p);
+			end[p] = (uint32_t)b->b_len;
+			done[p] = 1;
+		}
 		if (hs->hs_batch == b) {
-			if (hs->hs_run_end == start) {
-				hs->hs_run_end = end;
+			if (hs->hs_run_end == start[p]) {
+				hs->hs_run_end = end[p];
 				continue;
 			}
 			hub_subscriber_flush(hub, hs);
@@ -533,8 +578,8 @@ hub_deliver(struct hub *hub, struct hub_chan *ch, size_t off, size_t len)
 			hs->hs_dirty = hub->h_ndirty;
 			hub->h_dirty[hub->h_ndirty++] = hs;
 		}
-		hs->hs_run_start = start;
-		hs->hs_run_end = end;
+		hs->hs_run_start = start[p];
+		hs->hs_run_end = end[p];
 	}
 	hub->h_stats.deliveries += ch->ch_nsubs;
 	return 0;
@@ -547,8 +592,7 @@ hub_message(struct hub *hub, const struct upstream_msg *msg)
 	struct map_entry	*e;
 	struct hub_chan		*ch;
 	const char		*key = msg->channel;
-	size_t			 keylen = msg->channellen, len;
-	char			*frame;
+	size_t			 keylen = msg->channellen;
 
 	hub->h_stats.messages_in++;
 	if (msg->kind == UPSTREAM_PATTERN) {
@@ -560,9 +604,7 @@ hub_message(struct hub *hub, const struct upstream_msg *msg)
 	ch = MAP_ITEM(e, struct hub_chan, ch_entry);
 	if (ch->ch_nsubs == 0)
 		return;
-	if ((frame = hub_encode(hub, msg, &len)) == NULL ||
-	    hub_deliver(hub, ch, (size_t)(frame - hub->h_batch->b_data),
-	    len) == -1) {
+	if (hub_deliver(hub, ch, msg) == -1) {
 		log_warnx("out of memory: message on '%s' dropped",
 		    ch->ch_name);
 		return;
@@ -573,31 +615,36 @@ hub_message(struct hub *hub, const struct upstream_msg *msg)
 	}
 }
 
-/* Hands every subscriber its run of the current batch, then resets it. */
+/* Hands every subscriber its run of the current batches, then resets them. */
 void
 hub_flush(struct hub *hub)
 {
 	struct hub_subscriber	*hs;
-	struct hub_batch	*b = hub->h_batch;
+	struct hub_batch	*b;
 	uint32_t		 i;
+	int			 p;
 
 	hub->h_flush_scheduled = 0;
-	if (b == NULL || b->b_len == 0)
-		return;		/* nothing since the last flush */
-	/* deliver() may close a client, which forgets it: re-read each slot. */
-	for (i = 0; i < hub->h_ndirty; i++) {
-		if ((hs = hub->h_dirty[i]) == NULL)
-			continue;
-		hub_subscriber_flush(hub, hs);
-		hs->hs_batch = NULL;
+	if (hub->h_ndirty > 0) {
+		/* deliver() may close a client, which forgets it. */
+		for (i = 0; i < hub->h_ndirty; i++) {
+			if ((hs = hub->h_dirty[i]) == NULL)
+				continue;
+			hub_subscriber_flush(hub, hs);
+			hs->hs_batch = NULL;
+		}
+		hub->h_ndirty = 0;
+		hub->h_stats.batches++;
 	}
-	hub->h_ndirty = 0;
-	hub->h_stats.batches++;
-	if (b->b_refs == 1 && b->b_cap == HUB_BATCH_SIZE)
-		b->b_len = 0;		/* nobody kept it: reuse */
-	else {
-		hub_batch_release(NULL, 0, b);
-		hub->h_batch = NULL;
+	for (p = 0; p < 2; p++) {
+		if ((b = hub->h_batch[p]) == NULL || b->b_len == 0)
+			continue;
+		if (b->b_refs == 1 && b->b_cap == HUB_BATCH_SIZE)
+			b->b_len = 0;		/* nobody kept it: reuse */
+		else {
+			hub_batch_release(NULL, 0, b);
+			hub->h_batch[p] = NULL;
+		}
 	}
 }
 
@@ -625,6 +672,88 @@ hub_upstream_state(struct hub *hub, int connected)
 				ch->ch_state = HUB_IDLE;
 			hub_reconcile(hub, ch);
 		}
+	}
+}
+
+/* Finds the channel of a name, or NULL. */
+static struct hub_chan *
+hub_chan_find(const struct hub *hub, enum upstream_kind kind,
+    const char *name, size_t len)
+{
+	struct map_entry	*e;
+
+	if ((e = map_find(&hub->h_chans[kind], name, len)) == NULL)
+		return NULL;
+	return MAP_ITEM(e, struct hub_chan, ch_entry);
+}
+
+/* Whether Redis counts pubsubd's own subscription to a name. */
+static int
+hub_chan_held(const struct hub_chan *ch)
+{
+	return ch->ch_state == HUB_ACTIVE || ch->ch_state == HUB_UNSUBSCRIBING;
+}
+
+/* Whether Redis holds pubsubd's subscription to name. */
+int
+hub_held(const struct hub *hub, enum upstream_kind kind, const char *name,
+    size_t len)
+{
+	const struct hub_chan	*ch = hub_chan_find(hub, kind, name, len);
+
+	return ch != NULL && hub_chan_held(ch);
+}
+
+/* The number of active local subscriptions to name. */
+uint32_t
+hub_local(const struct hub *hub, enum upstream_kind kind, const char *name,
+    size_t len)
+{
+	const struct hub_chan	*ch = hub_chan_find(hub, kind, name, len);
+
+	return ch != NULL ? ch->ch_nsubs : 0;
+}
+
+/* Who receives a message published to channel; see hub.h. */
+void
+hub_receivers(const struct hub *hub, enum upstream_kind kind,
+    const char *channel, size_t len, long long *own, long long *local)
+{
+	const struct hub_chan	*ch;
+	struct map_iter		 it;
+	struct map_entry	*e;
+
+	*own = *local = 0;
+	if ((ch = hub_chan_find(hub, kind, channel, len)) != NULL) {
+		*own += hub_chan_held(ch);
+		*local += ch->ch_nsubs;
+	}
+	if (kind != UPSTREAM_CHANNEL)
+		return;		/* patterns never match shard channels */
+	map_iter_init(&it, &hub->h_chans[UPSTREAM_PATTERN]);
+	while ((e = map_iter_next(&it)) != NULL) {
+		ch = MAP_ITEM(e, struct hub_chan, ch_entry);
+		if (!pattern_match(ch->ch_name, ch->ch_namelen, channel, len))
+			continue;
+		*own += hub_chan_held(ch);
+		*local += ch->ch_nsubs;
+	}
+}
+
+/* Calls fn for every name of kind the hub knows. */
+void
+hub_foreach(const struct hub *hub, enum upstream_kind kind,
+    void (*fn)(const char *, size_t, uint32_t, int, void *), void *arg)
+{
+	const struct hub_chan	*ch;
+	struct map_iter		 it;
+	struct map_entry	*e;
+
+	map_iter_init(&it, &hub->h_chans[kind]);
+	while ((e = map_iter_next(&it)) != NULL) {
+		ch = MAP_ITEM(e, struct hub_chan, ch_entry);
+		fn(ch->ch_name, ch->ch_namelen, ch->ch_nsubs,
+		    hub_chan_held(ch), arg);
 	}
 }
 

@@ -33,6 +33,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "map.h"
 #include "upstream.h"
@@ -74,6 +75,7 @@ struct hub_subscriber {
 	uint32_t			 hs_run_start;
 	uint32_t			 hs_run_end;
 	uint32_t			 hs_dirty;	/* index in the hub's list */
+	uint8_t				 hs_resp3;	/* wants RESP3 pushes */
 };
 
 /*
@@ -83,6 +85,7 @@ struct hub_subscriber {
  */
 struct hub_sub {
 	struct map_entry	 hs_owner_entry;
+	TAILQ_ENTRY(hub_sub)	 hs_owner_link;	/* the owner's, in order */
 	struct hub_chan		*hs_chan;	/* borrowed: lives while we do */
 	struct hub_subscriber	*hs_subscriber;	/* borrowed */
 	uint32_t		 hs_index;	/* in the channel's active list */
@@ -140,6 +143,10 @@ void		 hub_subscriber_init(struct hub_subscriber *hs,
  */
 void		 hub_subscriber_flush(struct hub *hub, struct hub_subscriber *hs);
 
+/* Switches hs between RESP2 frames and RESP3 pushes (after its run). */
+void		 hub_subscriber_set_resp3(struct hub *hub,
+		    struct hub_subscriber *hs, int resp3);
+
 /* Forgets hs's pending run; call before freeing a subscriber. */
 void		 hub_subscriber_forget(struct hub *hub, struct hub_subscriber *hs);
 
@@ -152,6 +159,36 @@ void		 hub_upstream_state(struct hub *hub, int connected);
  * this by itself at the end of each loop turn that received messages.
  */
 void		 hub_flush(struct hub *hub);
+
+/*
+ * Whether Redis holds pubsubd's own subscription to name (confirmed, and no
+ * unsubscribe confirmed since), as Redis' counts include it.
+ */
+int		 hub_held(const struct hub *hub, enum upstream_kind kind,
+		    const char *name, size_t len);
+
+/* The number of active local subscriptions to name. */
+uint32_t	 hub_local(const struct hub *hub, enum upstream_kind kind,
+		    const char *name, size_t len);
+
+/*
+ * For a message published to channel (kind UPSTREAM_CHANNEL, or
+ * UPSTREAM_SHARD): *own is how many of pubsubd's upstream subscriptions
+ * Redis counts as receivers (the channel and every held pattern that
+ * matches it), *local how many local subscribers receive it.
+ */
+void		 hub_receivers(const struct hub *hub, enum upstream_kind kind,
+		    const char *channel, size_t len, long long *own,
+		    long long *local);
+
+/*
+ * Calls fn for every name of kind the hub knows (wanted, or with an upstream
+ * operation in flight): local is its number of active local subscribers,
+ * held whether Redis holds pubsubd's subscription (see hub_held()).
+ */
+void		 hub_foreach(const struct hub *hub, enum upstream_kind kind,
+		    void (*fn)(const char *name, size_t len, uint32_t local,
+		    int held, void *arg), void *arg);
 
 /* Number of names with local interest, of one kind. */
 size_t		 hub_count(const struct hub *hub, enum upstream_kind kind);

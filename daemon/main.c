@@ -37,6 +37,7 @@ struct pubsubd {
 	struct upstream		 *up;
 	struct hub		 *hub;
 	struct client_set	 *clients;
+	struct client_conf	  cconf;
 	struct listener		**listeners;
 	size_t			  nlisteners;
 	struct event		 *sigterm_ev;
@@ -196,13 +197,16 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	srandom((unsigned int)(time(NULL) ^ getpid()));
 
+	d.cconf.passthrough = d.conf->passthrough;
+	d.cconf.redis_host = d.conf->redis_host;
+	d.cconf.redis_port = d.conf->redis_port;
 	if ((d.base = event_base_new()) == NULL)
 		fatalx("cannot make the event loop");
 	d.up = upstream_new(d.base, d.conf->redis_host, d.conf->redis_port,
 	    &cbs, &d);
 	if (d.up == NULL ||
 	    (d.hub = hub_new(d.base, &main_hub_upstream, d.up)) == NULL ||
-	    (d.clients = client_set_new(d.base, d.hub)) == NULL)
+	    (d.clients = client_set_new(d.base, d.hub, d.up, &d.cconf)) == NULL)
 		fatalx("out of memory");
 
 	d.listeners = calloc(d.conf->nlisten, sizeof(*d.listeners));

@@ -9,6 +9,12 @@
  * point at an object we free. Operations in flight are kept in a map from
  * (kind, name) to the future their confirmation completes.
  *
+ * Sharded pub/sub (SSUBSCRIBE, smessage) has a connection of its own: the
+ * async layer of hiredis 0.14 knows nothing of these pushes and drops them,
+ * so that connection is a libevent bufferevent whose replies hiredis' own
+ * reader parses. The two connections live and die together: the upstream is
+ * connected when both are, and the loss of either resets both.
+ *
  * hiredis' lifetime rules, followed here: a reply is borrowed for the
  * callback only; a NULL reply means the context is going away; after a failed
  * connect or a disconnect hiredis frees the context itself, so our pointer is
@@ -17,15 +23,20 @@
  */
 #include "config.h"
 
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
 #include <hiredis/adapters/libevent.h>
 
+#include "cmdconn.h"
 #include "future.h"
 #include "log.h"
 #include "map.h"
@@ -33,6 +44,16 @@
 
 #define UPSTREAM_BACKOFF_MIN_MS	100
 #define UPSTREAM_BACKOFF_MAX_MS	5000
+
+#define UPSTREAM_FACTS	3	/* INFO, CONFIG GET databases, COMMAND */
+
+/* A command Redis knows, and its arity; the key is the lower-case name. */
+struct upstream_cmd {
+	struct map_entry	 uc_entry;
+	int			 uc_arity;
+	size_t			 uc_len;
+	char			 uc_name[];
+};
 
 /* An operation in flight: its key is the kind's byte followed by the name. */
 struct upstream_op {
@@ -50,12 +71,22 @@ struct upstream {
 	struct upstream_cbs	 up_cbs;
 	void			*up_arg;
 	redisAsyncContext	*up_ac;		/* owned while not NULL */
+	struct bufferevent	*up_shard;	/* owned: shard connection */
+	redisReader		*up_reader;	/* owned: parses up_shard */
+	int			 up_ac_up;	/* the hiredis connection is up */
+	int			 up_shard_up;	/* the shard connection is up */
+	int			 up_losing;	/* inside upstream_lost() */
 	int			 up_connected;
 	int			 up_started;
 	int			 up_freeing;
 	struct map		 up_ops;	/* of struct upstream_op */
 	struct event		*up_retry_ev;	/* owned: reconnect timer */
 	int			 up_backoff_ms;
+	struct cmdconn		*up_cmd;	/* owned: pubsubd's commands */
+	struct future		*up_facts[UPSTREAM_FACTS];	/* owned */
+	char			 up_version[32];
+	int			 up_databases;
+	struct map		 up_cmds;	/* of struct upstream_cmd */
 };
 
 static void	upstream_connect(struct upstream *);
@@ -64,12 +95,22 @@ static void	upstream_retry_cb(evutil_socket_t, short, void *);
 static void	upstream_connect_cb(const redisAsyncContext *, int);
 static void	upstream_disconnect_cb(const redisAsyncContext *, int);
 static void	upstream_reply_cb(redisAsyncContext *, void *, void *);
+static void	upstream_dispatch(struct upstream *, const redisReply *);
+static void	upstream_maybe_up(struct upstream *);
+static int	upstream_shard_connect(struct upstream *);
+static void	upstream_shard_close(struct upstream *);
+static void	upstream_shard_read_cb(struct bufferevent *, void *);
+static void	upstream_shard_event_cb(struct bufferevent *, short, void *);
 static void	upstream_lost(struct upstream *, const char *);
 static void	upstream_fail_all(struct upstream *, const char *);
 static struct future *upstream_send(struct upstream *, int,
 		    enum upstream_kind, const char *, size_t);
 static void	upstream_complete(struct upstream *, int, enum upstream_kind,
 		    const redisReply *);
+static void	upstream_learn(struct upstream *);
+static void	upstream_learnt(struct future *, void *);
+static void	upstream_forget_facts(struct upstream *);
+static void	upstream_cmds_clear(struct map *);
 
 static const char *const upstream_sub_cmd[UPSTREAM_KINDS] = {
 	"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE"
@@ -93,6 +134,9 @@ upstream_new(struct event_base *base, const char *host, int port,
 	up->up_arg = arg;
 	up->up_backoff_ms = UPSTREAM_BACKOFF_MIN_MS;
 	map_init(&up->up_ops);
+	map_init(&up->up_cmds);
+	snprintf(up->up_version, sizeof(up->up_version), "unknown");
+	up->up_databases = 16;
 	up->up_host = strdup(host);
 	up->up_retry_ev = evtimer_new(base, upstream_retry_cb, up);
 	if (up->up_host == NULL || up->up_retry_ev == NULL) {
@@ -122,8 +166,12 @@ upstream_free(struct upstream *up)
 		redisAsyncFree(up->up_ac);
 		up->up_ac = NULL;
 	}
+	upstream_shard_close(up);
 	upstream_fail_all(up, "upstream closed");
 	map_clear(&up->up_ops);
+	upstream_forget_facts(up);
+	cmdconn_free(up->up_cmd);
+	upstream_cmds_clear(&up->up_cmds);
 	if (up->up_retry_ev != NULL)
 		event_free(up->up_retry_ev);
 	free(up->up_host);
@@ -169,6 +217,8 @@ upstream_connect(struct upstream *up)
 	redisAsyncSetConnectCallback(ac, upstream_connect_cb);
 	redisAsyncSetDisconnectCallback(ac, upstream_disconnect_cb);
 	up->up_ac = ac;
+	if (upstream_shard_connect(up) == -1)
+		upstream_lost(up, "cannot open the shard connection");
 }
 
 /* Schedules a reconnect after the backoff, with jitter, and doubles it. */
@@ -205,15 +255,24 @@ upstream_connect_cb(const redisAsyncContext *ac, int status)
 	struct upstream	*up = ac->data;
 
 	if (status != REDIS_OK) {
-		log_warnx("cannot connect to redis at %s:%d: %s", up->up_host,
-		    up->up_port, ac->errstr);
 		up->up_ac = NULL;
-		upstream_retry_later(up);
+		upstream_lost(up, ac->errstr);
 		return;
 	}
+	up->up_ac_up = 1;
+	upstream_maybe_up(up);
+}
+
+/* Once both connections are up, the upstream is: subscribe everything. */
+static void
+upstream_maybe_up(struct upstream *up)
+{
+	if (!up->up_ac_up || !up->up_shard_up || up->up_connected)
+		return;
 	log_notice("connected to redis at %s:%d", up->up_host, up->up_port);
 	up->up_connected = 1;
 	up->up_backoff_ms = UPSTREAM_BACKOFF_MIN_MS;
+	upstream_learn(up);
 	up->up_cbs.on_state(up->up_arg, 1);
 }
 
@@ -230,19 +289,122 @@ upstream_disconnect_cb(const redisAsyncContext *ac, int status)
 	    ac->errstr);
 }
 
-/* Handles the loss of the connection: fail what was pending, tell, retry. */
+/*
+ * Handles the loss (or failed making) of either connection: closes the
+ * other, fails what was pending, tells the owner, and retries later. Called
+ * from hiredis' callbacks with up_ac already cleared, so that the hiredis
+ * context is only freed here when the shard connection failed.
+ */
 static void
 upstream_lost(struct upstream *up, const char *why)
 {
-	int	was = up->up_connected;
+	redisAsyncContext	*ac = up->up_ac;
+	int			 was = up->up_connected;
 
-	log_warnx("lost connection to redis at %s:%d: %s", up->up_host,
-	    up->up_port, why);
-	up->up_connected = 0;
+	if (up->up_losing || up->up_freeing)
+		return;
+	up->up_losing = 1;
+	if (was)
+		log_warnx("lost connection to redis at %s:%d: %s",
+		    up->up_host, up->up_port, why);
+	else
+		log_warnx("cannot connect to redis at %s:%d: %s", up->up_host,
+		    up->up_port, why);
+	up->up_connected = up->up_ac_up = 0;
+	up->up_ac = NULL;
+	if (ac != NULL)
+		redisAsyncFree(ac);
+	upstream_shard_close(up);
 	upstream_fail_all(up, "connection to redis lost");
 	if (was)
 		up->up_cbs.on_state(up->up_arg, 0);
 	upstream_retry_later(up);
+	up->up_losing = 0;
+}
+
+/* Opens the shard connection (hiredis' reader on a bufferevent). */
+static int
+upstream_shard_connect(struct upstream *up)
+{
+	up->up_reader = redisReaderCreate();
+	up->up_shard = bufferevent_socket_new(up->up_base, -1,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (up->up_reader == NULL || up->up_shard == NULL)
+		return -1;
+	bufferevent_setcb(up->up_shard, upstream_shard_read_cb, NULL,
+	    upstream_shard_event_cb, up);
+	if (bufferevent_enable(up->up_shard, EV_READ) == -1 ||
+	    bufferevent_socket_connect_hostname(up->up_shard, NULL, AF_UNSPEC,
+	    up->up_host, up->up_port) == -1)
+		return -1;
+	return 0;
+}
+
+/* Closes the shard connection, if open. */
+static void
+upstream_shard_close(struct upstream *up)
+{
+	if (up->up_shard != NULL)
+		bufferevent_free(up->up_shard);
+	if (up->up_reader != NULL)
+		redisReaderFree(up->up_reader);
+	up->up_shard = NULL;
+	up->up_reader = NULL;
+	up->up_shard_up = 0;
+}
+
+/* The shard connection connected, failed or closed. */
+static void
+upstream_shard_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct upstream	*up = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		up->up_shard_up = 1;
+		upstream_maybe_up(up);
+		return;
+	}
+	upstream_lost(up, (what & BEV_EVENT_EOF) ? "connection closed" :
+	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+/* Replies on the shard connection: parse and dispatch them. */
+static void
+upstream_shard_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct upstream		*up = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct evbuffer_iovec	 v[16];
+	redisReply		*r;
+	void			*reply;
+	int			 i, n;
+
+	while (evbuffer_get_length(in) > 0) {
+		n = evbuffer_peek(in, -1, NULL, v, 16);
+		if (n > 16)
+			n = 16;
+		for (i = 0; i < n; i++) {
+			if (redisReaderFeed(up->up_reader, v[i].iov_base,
+			    v[i].iov_len) != REDIS_OK) {
+				upstream_lost(up, "out of memory");
+				return;
+			}
+			evbuffer_drain(in, v[i].iov_len);
+		}
+	}
+	for (;;) {
+		if (redisReaderGetReply(up->up_reader, &reply) != REDIS_OK) {
+			upstream_lost(up, "protocol error on the shard "
+			    "connection");
+			return;
+		}
+		if ((r = reply) == NULL)
+			break;
+		upstream_dispatch(up, r);
+		freeReplyObject(r);
+		if (up->up_reader == NULL)
+			break;		/* the dispatch lost the connection */
+	}
 }
 
 /* Fails every operation in flight. */
@@ -272,6 +434,8 @@ upstream_send(struct upstream *up, int sub, enum upstream_kind kind,
 	struct future		*fut;
 	const char		*argv[2];
 	size_t			 argvlen[2];
+	char			*cmd;
+	int			 n = 0;
 
 	if ((fut = future_new()) == NULL)
 		return NULL;
@@ -296,8 +460,18 @@ upstream_send(struct upstream *up, int sub, enum upstream_kind kind,
 	argvlen[0] = strlen(argv[0]);
 	argv[1] = name;
 	argvlen[1] = len;
-	if (redisAsyncCommandArgv(up->up_ac, upstream_reply_cb, up, 2, argv,
-	    argvlen) != REDIS_OK) {
+	if (kind == UPSTREAM_SHARD) {
+		if ((n = redisFormatCommandArgv(&cmd, 2, argv, argvlen)) < 0 ||
+		    bufferevent_write(up->up_shard, cmd, (size_t)n) == -1) {
+			if (n >= 0)
+				redisFreeCommand(cmd);
+			free(op);
+			future_set_error(fut, "out of memory");
+			return fut;
+		}
+		redisFreeCommand(cmd);
+	} else if (redisAsyncCommandArgv(up->up_ac, upstream_reply_cb, up, 2,
+	    argv, argvlen) != REDIS_OK) {
 		free(op);
 		future_set_error(fut, "redis refused the command");
 		return fut;
@@ -361,17 +535,23 @@ upstream_complete(struct upstream *up, int sub, enum upstream_kind kind,
 	free(op);
 }
 
-/* Every reply on the connection: confirmations and messages. */
+/* Every reply on the subscriber connection. */
 static void
 upstream_reply_cb(redisAsyncContext *ac, void *reply, void *arg)
 {
-	struct upstream		*up = arg;
-	const redisReply	*r = reply, *t;
+	if (reply != NULL)	/* NULL: going away; upstream_lost() fails ops */
+		upstream_dispatch(arg, reply);
+	(void)ac;
+}
+
+/* A reply on either connection: a confirmation or a message. */
+static void
+upstream_dispatch(struct upstream *up, const redisReply *r)
+{
+	const redisReply	*t;
 	struct upstream_msg	 m;
 	const char		*type;
 
-	if (r == NULL)
-		return;		/* going away: upstream_lost() fails ops */
 	if (r->type == REDIS_REPLY_ERROR) {
 		log_warnx("redis: %s", r->str);
 		return;
@@ -422,5 +602,159 @@ upstream_reply_cb(redisAsyncContext *ac, void *reply, void *arg)
 	else
 		log_debug("redis: ignored '%s' on the subscriber connection",
 		    type);
-	(void)ac;
+}
+
+/* Sends a command on the command connection, remaking it if it was lost. */
+struct future *
+upstream_command(struct upstream *up, int argc, const char *const *argv,
+    const size_t *argvlen)
+{
+	if (up->up_cmd != NULL && cmdconn_is_lost(up->up_cmd)) {
+		cmdconn_free(up->up_cmd);
+		up->up_cmd = NULL;
+	}
+	if (up->up_cmd == NULL) {
+		up->up_cmd = cmdconn_new(up->up_base, up->up_host, up->up_port,
+		    0, NULL, NULL);
+		if (up->up_cmd == NULL)
+			return NULL;
+	}
+	return cmdconn_command(up->up_cmd, argc, argv, argvlen);
+}
+
+/* Asks Redis what clients may ask of pubsubd: version, databases, commands. */
+static void
+upstream_learn(struct upstream *up)
+{
+	static const char *const info[] = { "INFO", "server" };
+	static const char *const dbs[] = { "CONFIG", "GET", "databases" };
+	static const char *const cmds[] = { "COMMAND" };
+	static const size_t infolen[] = { 4, 6 }, dbslen[] = { 6, 3, 9 };
+	static const size_t cmdslen[] = { 7 };
+	int	i;
+
+	upstream_forget_facts(up);
+	up->up_facts[0] = upstream_command(up, 2, info, infolen);
+	up->up_facts[1] = upstream_command(up, 3, dbs, dbslen);
+	up->up_facts[2] = upstream_command(up, 1, cmds, cmdslen);
+	for (i = 0; i < UPSTREAM_FACTS; i++)
+		if (up->up_facts[i] != NULL)
+			future_add_callback(up->up_facts[i], upstream_learnt,
+			    up);
+}
+
+/* Stops waiting for facts not yet learnt. */
+static void
+upstream_forget_facts(struct upstream *up)
+{
+	int	i;
+
+	for (i = 0; i < UPSTREAM_FACTS; i++) {
+		if (up->up_facts[i] == NULL)
+			continue;
+		future_cancel(up->up_facts[i]);
+		future_unref(up->up_facts[i]);
+		up->up_facts[i] = NULL;
+	}
+}
+
+/* Frees a command table. */
+static void
+upstream_cmds_clear(struct map *m)
+{
+	struct map_iter		 it;
+	struct map_entry	*e;
+
+	map_iter_init(&it, m);
+	while ((e = map_iter_next(&it)) != NULL) {
+		map_remove(m, e);
+		free(MAP_ITEM(e, struct upstream_cmd, uc_entry));
+	}
+	map_clear(m);
+}
+
+/* A fact came back: keep what it says. */
+static void
+upstream_learnt(struct future *fut, void *arg)
+{
+	struct upstream			*up = arg;
+	const struct cmdconn_reply	*r, *e;
+	struct upstream_cmd		*uc;
+	struct map			 cmds;
+	const char			*p;
+	size_t				 i, j;
+	int				 n;
+
+	if (future_state(fut) != FUTURE_DONE)
+		return;		/* lost or forgotten: asked again on connect */
+	r = future_result(fut);
+	if (fut == up->up_facts[0] && r->type == CMDCONN_STRING &&
+	    (p = strstr(r->str, "redis_version:")) != NULL) {
+		p += strlen("redis_version:");
+		n = (int)strcspn(p, "\r\n");
+		snprintf(up->up_version, sizeof(up->up_version), "%.*s", n, p);
+	} else if (fut == up->up_facts[1] && r->type == CMDCONN_ARRAY &&
+	    r->elements == 2 && r->element[1]->type == CMDCONN_STRING &&
+	    (n = atoi(r->element[1]->str)) > 0)
+		up->up_databases = n;
+	else if (fut == up->up_facts[2] && r->type == CMDCONN_ARRAY) {
+		map_init(&cmds);
+		for (i = 0; i < r->elements; i++) {
+			e = r->element[i];
+			if (e->type != CMDCONN_ARRAY || e->elements < 2 ||
+			    e->element[0]->type != CMDCONN_STRING ||
+			    e->element[1]->type != CMDCONN_INTEGER)
+				continue;
+			e = e->element[0];
+			if ((uc = malloc(sizeof(*uc) + e->len + 1)) == NULL)
+				break;
+			for (j = 0; j < e->len; j++)
+				uc->uc_name[j] = (char)tolower(
+				    (unsigned char)e->str[j]);
+			uc->uc_name[e->len] = '\0';
+			uc->uc_len = e->len;
+			uc->uc_arity = (int)r->element[i]->element[1]->integer;
+			if (map_find(&cmds, uc->uc_name, uc->uc_len) != NULL ||
+			    map_insert(&cmds, &uc->uc_entry, uc->uc_name,
+			    uc->uc_len) == -1)
+				free(uc);
+		}
+		upstream_cmds_clear(&up->up_cmds);
+		up->up_cmds = cmds;
+		log_info("redis %s knows %zu commands", up->up_version,
+		    map_count(&up->up_cmds));
+	}
+}
+
+/* Redis' version, as INFO said. */
+const char *
+upstream_redis_version(const struct upstream *up)
+{
+	return up->up_version;
+}
+
+/* Redis' number of databases. */
+int
+upstream_databases(const struct upstream *up)
+{
+	return up->up_databases;
+}
+
+/* The arity of a command Redis knows; -1 if it does not. */
+int
+upstream_command_arity(const struct upstream *up, const char *name,
+    size_t len, int *arity)
+{
+	const struct map_entry	*e;
+	char			 lower[64];
+	size_t			 i;
+
+	if (len >= sizeof(lower))
+		return -1;
+	for (i = 0; i < len; i++)
+		lower[i] = (char)tolower((unsigned char)name[i]);
+	if ((e = map_find(&up->up_cmds, lower, len)) == NULL)
+		return -1;
+	*arity = MAP_ITEM(e, struct upstream_cmd, uc_entry)->uc_arity;
+	return 0;
 }

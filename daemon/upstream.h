@@ -2,7 +2,8 @@
  * upstream.h: pubsubd's connection to Redis.
  *
  * The upstream owns the subscriber connection, a hiredis async context on
- * the daemon's event_base (hiredis' libevent adapter). It connects, and
+ * the daemon's event_base (hiredis' libevent adapter), and a command
+ * connection for pubsubd's own commands (cmdconn.h). It connects, and
  * reconnects with capped exponential backoff and jitter whenever the
  * connection is lost. Each SUBSCRIBE or UNSUBSCRIBE it sends returns a
  * future that Redis' confirmation completes, or that fails when the
@@ -80,5 +81,24 @@ struct future	*upstream_subscribe(struct upstream *up,
 /* Sends UNSUBSCRIBE (or PUNSUBSCRIBE); the future works as above. */
 struct future	*upstream_unsubscribe(struct upstream *up,
 		    enum upstream_kind kind, const char *name, size_t len);
+
+/*
+ * Sends an ordinary command (PUBLISH, PUBSUB, COMMAND, ...) on pubsubd's own
+ * command connection, made or remade as needed. Returns a new future owned
+ * by the caller, done with a struct cmdconn_reply (see cmdconn.h) or failed;
+ * NULL on allocation failure.
+ */
+struct future	*upstream_command(struct upstream *up, int argc,
+		    const char *const *argv, const size_t *argvlen);
+
+/*
+ * What pubsubd learnt of Redis when it connected: its version ("unknown"
+ * before), its number of databases (16 before), and the arity of each
+ * command it knows (0 and *arity set, or -1 if it does not know name).
+ */
+const char	*upstream_redis_version(const struct upstream *up);
+int		 upstream_databases(const struct upstream *up);
+int		 upstream_command_arity(const struct upstream *up,
+		    const char *name, size_t len, int *arity);
 
 #endif /* PUBSUBD_UPSTREAM_H */

@@ -1,0 +1,167 @@
+/*
+ * client_impl.h: the inside of the client module, shared by client.c (the
+ * connection: input, output, the coroutine, closing) and command.c (the
+ * commands). Nothing outside those two files includes it.
+ */
+#ifndef PUBSUBD_CLIENT_IMPL_H
+#define PUBSUBD_CLIENT_IMPL_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "client.h"
+#include "hub.h"
+#include "map.h"
+#include "resp.h"
+
+struct cmdconn;
+struct cmdconn_reply;
+struct event;
+struct evbuffer;
+struct future;
+struct future_cb;
+struct upstream;
+
+#define CLIENT_EOF		0x01	/* the peer closed its side */
+#define CLIENT_CLOSING		0x02	/* flushing, then teardown */
+#define CLIENT_DEAD		0x04	/* waiting for teardown */
+#define CLIENT_FLUSH_QUEUED	0x08	/* in the set's flush queue */
+#define CLIENT_WAIT_WRITE	0x10	/* the write event is pending */
+#define CLIENT_REPLY_OFF	0x20	/* CLIENT REPLY OFF */
+#define CLIENT_REPLY_SKIP	0x40	/* CLIENT REPLY SKIP: the next one */
+#define CLIENT_SKIP_THIS	0x80	/* this command's reply is dropped */
+#define CLIENT_MULTI		0x100	/* a MULTI is open on passthrough */
+#define CLIENT_PT_LOST		0x200	/* the passthrough connection died */
+
+/*
+ * A reply that comes later (from Redis, through the passthrough
+ * connection), holding its place in the output: everything the client is
+ * sent after it waits in s_after until the reply is in.
+ */
+struct client_slot {
+	TAILQ_ENTRY(client_slot)  s_entry;
+	struct client		 *s_client;	/* borrowed: the owner */
+	struct future		 *s_fut;	/* owned ref: the reply */
+	struct future_cb	 *s_cb;		/* ours on s_fut */
+	struct evbuffer		 *s_after;	/* owned: what follows, or NULL */
+	int			  s_silent;	/* CLIENT REPLY OFF/SKIP */
+	int			  s_select;	/* a SELECT: track the db */
+	int			  s_db;
+};
+TAILQ_HEAD(client_slots, client_slot);
+
+/* One channel of a (P|S)SUBSCRIBE being served. */
+struct client_pending {
+	struct hub_sub	*p_sub;		/* owned by the hub; NULL: held */
+	struct future	*p_ready;	/* owned ref, or NULL */
+	int		 p_nomem;
+};
+
+struct client {
+	struct hub_subscriber	 c_hs;		/* the hub's view; first */
+	struct client_set	*c_set;		/* borrowed */
+	evutil_socket_t		 c_fd;		/* owned */
+	uint64_t		 c_id;
+	int			 c_flags;
+	int			 c_resp;	/* 2 or 3 */
+	int			 c_db;
+	char			*c_name;	/* owned, or NULL */
+	time_t			 c_created;
+	time_t			 c_last;	/* last command */
+	const char		*c_cmd;		/* last command's name (static) */
+	const char		*c_close_reason;	/* static string */
+	struct sockaddr_storage	 c_addr;	/* the peer */
+	struct sockaddr_storage	 c_laddr;	/* our end */
+	struct event		*c_rev;		/* owned: persistent read */
+	struct event		*c_wev;		/* owned, lazily made */
+	struct event		*c_close_ev;	/* owned: bounds flushing */
+	struct evbuffer		*c_in;		/* owned */
+	struct evbuffer		*c_out;		/* owned, lazily made */
+	struct client_slots	 c_slots;	/* replies still to come */
+	struct resp_parser	*c_parser;	/* owned */
+	struct future		*c_co;		/* owned ref: the coroutine */
+	struct future		*c_input;	/* owned ref: awaited input */
+	struct cmdconn		*c_pt;		/* owned: passthrough, or NULL */
+	struct map		 c_subs[UPSTREAM_KINDS];	/* of hub_sub */
+	TAILQ_HEAD(, hub_sub)	 c_sublist[UPSTREAM_KINDS];	/* in order */
+	uint32_t		 c_nsubs;	/* confirmed channels+patterns */
+	uint32_t		 c_nshard;	/* confirmed shard channels */
+
+	/* The coroutine's state across awaits. */
+	struct resp_req		 c_req;
+	const struct command	*c_command;	/* being served */
+	int			 c_argi;
+	enum upstream_kind	 c_kind;
+	struct client_pending	*c_pending;	/* owned, argc entries */
+	struct future		*c_wait[2];	/* owned refs: upstream replies */
+
+	TAILQ_ENTRY(client)	 c_entry;	/* set's clients or dead */
+	TAILQ_ENTRY(client)	 c_flush_entry;	/* set's flush queue */
+};
+TAILQ_HEAD(client_list, client);
+
+struct client_set {
+	struct event_base	*s_base;	/* borrowed */
+	struct hub		*s_hub;		/* borrowed */
+	struct upstream		*s_up;		/* borrowed */
+	const struct client_conf *s_conf;	/* borrowed */
+	struct client_list	 s_clients;
+	struct client_list	 s_dead;
+	struct client_list	 s_flushq;
+	struct event		*s_flush_ev;	/* owned */
+	struct event		*s_reap_ev;	/* owned */
+	struct evbuffer		*s_discard;	/* owned: replies turned off */
+	uint64_t		 s_next_id;
+	time_t			 s_started;
+	struct client_stats	 s_stats;
+};
+
+/* How a command is served. */
+enum command_type {
+	COMMAND_LOCAL = 0,	/* at once, by fn */
+	COMMAND_SUBSCRIBE,	/* (P|S)SUBSCRIBE: awaits the hub */
+	COMMAND_UPSTREAM,	/* start sends, the coroutine awaits, finish */
+	COMMAND_QUIT
+};
+
+/* A command pubsubd serves itself. */
+struct command {
+	const char		*name;		/* lower case, as in errors */
+	int			 arity;		/* N: exactly; -N: at least N */
+	int			 pubsub_ok;	/* allowed in RESP2 subscribed */
+	enum command_type	 type;
+	enum upstream_kind	 kind;		/* COMMAND_SUBSCRIBE */
+	void			(*fn)(struct client *);
+	/* COMMAND_UPSTREAM: send (filling c_wait) or reply at once. */
+	void			(*start)(struct client *);
+	void			(*finish)(struct client *);
+};
+
+/* command.c */
+const struct command *command_lookup(struct client *c);
+int		 command_subscribe_start(struct client *c);
+void		 command_subscribe_finish(struct client *c, int i);
+void		 command_passthrough(struct client *c);
+size_t		 command_count(void);
+
+/* client.c, for command.c */
+struct evbuffer	*client_out(struct client *c);
+struct evbuffer	*client_reply(struct client *c);
+void		 client_queue_write(struct client *c);
+void		 client_reply_error(struct client *c, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+int		 client_replying(const struct client *c);
+void		 client_drop_sub(struct client *c, struct hub_sub *sub);
+void		 client_pending_free(struct client *c);
+void		 client_unsubscribe_all(struct client *c);
+struct client_slot *client_slot_add(struct client *c, struct future *fut);
+struct future	*client_slots_last(struct client *c);
+void		 client_format_info(struct client *c, struct evbuffer *out);
+const char	*client_peer_name(struct client *c, char *buf, size_t len);
+const char	*client_local_name(struct client *c, char *buf, size_t len);
+struct client	*client_find(struct client_set *set, uint64_t id);
+void		 client_set_proto(struct client *c, int resp);
+void		 client_close_passthrough(struct client *c);
+
+#endif /* PUBSUBD_CLIENT_IMPL_H */

@@ -1,0 +1,1447 @@
+/*
+ * command.c: the commands pubsubd serves, with Redis 7's replies.
+ *
+ * Each command is an entry of command_table: its name, its arity, whether a
+ * RESP2 client may run it while subscribed, and how it is served (at once;
+ * by awaiting the hub, for the subscribe family; or by sending something to
+ * Redis and awaiting the reply, for PUBLISH, PUBSUB and COMMAND). A command
+ * that is not in the table but that Redis knows goes through to Redis on the
+ * client's own connection when passthrough is on.
+ *
+ * Counts are the client's own: a confirmation counts the client's
+ * subscriptions, PUBLISH and PUBSUB answer as Redis would if every pubsubd
+ * client were connected to it directly (Redis' answer, less pubsubd's own
+ * upstream subscriptions, plus the local subscribers).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/utsname.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "client_impl.h"
+#include "cmdconn.h"
+#include "future.h"
+#include "hub.h"
+#include "log.h"
+#include "pattern.h"
+#include "upstream.h"
+
+static void	cmd_unsubscribe(struct client *);
+static void	cmd_ping(struct client *);
+static void	cmd_echo(struct client *);
+static void	cmd_hello(struct client *);
+static void	cmd_auth(struct client *);
+static void	cmd_select(struct client *);
+static void	cmd_client(struct client *);
+static void	cmd_info(struct client *);
+static void	cmd_reset_start(struct client *);
+static void	cmd_reset_finish(struct client *);
+static void	cmd_publish_start(struct client *);
+static void	cmd_publish_finish(struct client *);
+static void	cmd_pubsub_start(struct client *);
+static void	cmd_pubsub_finish(struct client *);
+static void	cmd_command_start(struct client *);
+static void	cmd_command_finish(struct client *);
+static void	command_reset(struct client *);
+static int	command_is(const struct resp_req *, int, const char *);
+static int	command_int(const char *, size_t, long long *);
+static void	command_push_header(struct client *, struct evbuffer *,
+		    long long);
+static void	command_null(struct client *, struct evbuffer *);
+static void	command_verbatim(struct client *, struct evbuffer *,
+		    struct evbuffer *);
+static void	command_confirm(struct client *, enum upstream_kind, int,
+		    const char *, size_t);
+static int	command_upstream(struct client *, int, int, const char *const *,
+		    const size_t *);
+static int	command_name_ok(const char *, size_t);
+struct command_held;
+static int	command_held_collect(struct client *, enum upstream_kind,
+		    struct command_held *);
+static void	command_pt_lost(struct cmdconn *, const char *, void *);
+
+/* The table; lookups are by name, case-insensitive. */
+static const struct command command_table[] = {
+	{ "subscribe", -2, 1, COMMAND_SUBSCRIBE, UPSTREAM_CHANNEL,
+	    NULL, NULL, NULL },
+	{ "psubscribe", -2, 1, COMMAND_SUBSCRIBE, UPSTREAM_PATTERN,
+	    NULL, NULL, NULL },
+	{ "ssubscribe", -2, 1, COMMAND_SUBSCRIBE, UPSTREAM_SHARD,
+	    NULL, NULL, NULL },
+	{ "unsubscribe", -1, 1, COMMAND_LOCAL, UPSTREAM_CHANNEL,
+	    cmd_unsubscribe, NULL, NULL },
+	{ "punsubscribe", -1, 1, COMMAND_LOCAL, UPSTREAM_PATTERN,
+	    cmd_unsubscribe, NULL, NULL },
+	{ "sunsubscribe", -1, 1, COMMAND_LOCAL, UPSTREAM_SHARD,
+	    cmd_unsubscribe, NULL, NULL },
+	{ "ping", -1, 1, COMMAND_LOCAL, 0, cmd_ping, NULL, NULL },
+	{ "quit", -1, 1, COMMAND_QUIT, 0, NULL, NULL, NULL },
+	{ "reset", 1, 1, COMMAND_UPSTREAM, 0, NULL, cmd_reset_start,
+	    cmd_reset_finish },
+	{ "echo", 2, 0, COMMAND_LOCAL, 0, cmd_echo, NULL, NULL },
+	{ "hello", -1, 0, COMMAND_LOCAL, 0, cmd_hello, NULL, NULL },
+	{ "auth", -2, 0, COMMAND_LOCAL, 0, cmd_auth, NULL, NULL },
+	{ "select", 2, 0, COMMAND_LOCAL, 0, cmd_select, NULL, NULL },
+	{ "client", -2, 0, COMMAND_LOCAL, 0, cmd_client, NULL, NULL },
+	{ "info", -1, 0, COMMAND_LOCAL, 0, cmd_info, NULL, NULL },
+	{ "publish", 3, 0, COMMAND_UPSTREAM, UPSTREAM_CHANNEL, NULL,
+	    cmd_publish_start, cmd_publish_finish },
+	{ "spublish", 3, 0, COMMAND_UPSTREAM, UPSTREAM_SHARD, NULL,
+	    cmd_publish_start, cmd_publish_finish },
+	{ "pubsub", -2, 0, COMMAND_UPSTREAM, 0, NULL, cmd_pubsub_start,
+	    cmd_pubsub_finish },
+	{ "command", -1, 0, COMMAND_UPSTREAM, 0, NULL, cmd_command_start,
+	    cmd_command_finish },
+};
+#define COMMAND_N	(sizeof(command_table) / sizeof(command_table[0]))
+
+/* Any other command Redis knows, when passthrough is on. */
+static const struct command command_passthrough_entry = {
+	"passthrough", -1, 0, COMMAND_LOCAL, 0, command_passthrough, NULL, NULL
+};
+
+/* Commands that never go through: they would change the connection. */
+static const char *const command_refused[] = {
+	"monitor", "sync", "psync", "replconf", NULL
+};
+
+static const char *const command_verbs[UPSTREAM_KINDS][2] = {
+	{ "subscribe", "unsubscribe" },
+	{ "psubscribe", "punsubscribe" },
+	{ "ssubscribe", "sunsubscribe" }
+};
+
+/* Number of commands pubsubd serves itself. */
+size_t
+command_count(void)
+{
+	return COMMAND_N;
+}
+
+/* Whether argument i of r is word (case-insensitive). */
+static int
+command_is(const struct resp_req *r, int i, const char *word)
+{
+	return i < r->argc && r->argvlen[i] == strlen(word) &&
+	    strncasecmp(r->argv[i], word, r->argvlen[i]) == 0;
+}
+
+/* Parses a whole signed integer as Redis' string2ll does; -1 if not one. */
+static int
+command_int(const char *s, size_t len, long long *out)
+{
+	char	buf[32], *end;
+
+	if (len == 0 || len >= sizeof(buf) || (len > 1 && s[0] == '0') ||
+	    s[0] == '+' || isspace((unsigned char)s[0]))
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (strcmp(buf, "-0") == 0)
+		return -1;
+	errno = 0;
+	*out = strtoll(buf, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	return 0;
+}
+
+/*
+ * Finds the command of the current request and checks it as Redis does:
+ * unknown, wrong arity, not allowed in RESP2 subscribed mode. Replies the
+ * error itself and returns NULL, or returns the command to serve.
+ */
+const struct command *
+command_lookup(struct client *c)
+{
+	const struct command	*cmd = NULL;
+	const struct resp_req	*r = &c->c_req;
+	char			 args[160], name[64];
+	size_t			 i, n = 0;
+	int			 a, arity, known;
+
+	for (i = 0; i < COMMAND_N; i++) {
+		if (command_is(r, 0, command_table[i].name)) {
+			cmd = &command_table[i];
+			break;
+		}
+	}
+	known = cmd != NULL;
+	if (cmd != NULL)
+		arity = cmd->arity;
+	else
+		known = upstream_command_arity(c->c_set->s_up, r->argv[0],
+		    r->argvlen[0], &arity) == 0;
+	if (!known) {
+		/* Redis' own words: the first arguments, up to 128 bytes. */
+		args[0] = '\0';
+		for (a = 1; a < r->argc && n < 128; a++) {
+			snprintf(args + n, sizeof(args) - n, "'%.*s' ",
+			    (int)(128 - n), r->argv[a]);
+			n = strlen(args);
+		}
+		client_reply_error(c, "ERR unknown command '%.128s', with args "
+		    "beginning with: %s", r->argv[0], args);
+		return NULL;
+	}
+	for (i = 0; i < r->argvlen[0] && i < sizeof(name) - 1; i++)
+		name[i] = (char)tolower((unsigned char)r->argv[0][i]);
+	name[i] = '\0';
+	if ((arity > 0 && r->argc != arity) || (arity < 0 &&
+	    r->argc < -arity)) {
+		client_reply_error(c, "ERR wrong number of arguments for '%s' "
+		    "command", name);
+		return NULL;
+	}
+	if (c->c_resp == 2 && c->c_nsubs + c->c_nshard > 0 &&
+	    (cmd == NULL || !cmd->pubsub_ok)) {
+		client_reply_error(c, "ERR Can't execute '%s': only (P|S)"
+		    "SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "
+		    "allowed in this context", name);
+		return NULL;
+	}
+	/* Inside MULTI everything but the connection's own goes to Redis. */
+	if ((c->c_flags & CLIENT_MULTI) && (cmd == NULL ||
+	    (cmd->type != COMMAND_SUBSCRIBE && cmd->type != COMMAND_QUIT &&
+	    !command_is(r, 0, "reset") && !command_is(r, 0, "hello") &&
+	    !command_is(r, 0, "auth") && !command_is(r, 0, "unsubscribe") &&
+	    !command_is(r, 0, "punsubscribe") &&
+	    !command_is(r, 0, "sunsubscribe"))))
+		return &command_passthrough_entry;
+	if (cmd != NULL)
+		return cmd;
+	for (i = 0; command_refused[i] != NULL; i++) {
+		if (strcmp(name, command_refused[i]) == 0) {
+			client_reply_error(c, "ERR '%s' is not served by "
+			    "pubsubd", name);
+			return NULL;
+		}
+	}
+	if (!c->c_set->s_conf->passthrough) {
+		client_reply_error(c, "ERR '%s' is not served by pubsubd: "
+		    "passthrough is off (set passthrough = true; in "
+		    "pubsubd.conf to forward it to Redis)", name);
+		return NULL;
+	}
+	return &command_passthrough_entry;
+}
+
+/* Writes the header of a push: ">n" in RESP3, "*n" in RESP2. */
+static void
+command_push_header(struct client *c, struct evbuffer *out, long long n)
+{
+	evbuffer_add_printf(out, "%c%lld\r\n", c->c_resp == 3 ? '>' : '*', n);
+}
+
+/* Writes a null: "_" in RESP3, a null bulk in RESP2. */
+static void
+command_null(struct client *c, struct evbuffer *out)
+{
+	if (c->c_resp == 3)
+		evbuffer_add(out, "_\r\n", 3);
+	else
+		resp_add_null(out);
+}
+
+/* Writes text as Redis' verbatim string ("=len\r\ntxt:..." in RESP3). */
+static void
+command_verbatim(struct client *c, struct evbuffer *out, struct evbuffer *txt)
+{
+	size_t	len = evbuffer_get_length(txt);
+
+	if (c->c_resp == 3)
+		evbuffer_add_printf(out, "=%zu\r\ntxt:", len + 4);
+	else
+		evbuffer_add_printf(out, "$%zu\r\n", len);
+	evbuffer_add_buffer(out, txt);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+/*
+ * Queues a (un)subscribe confirmation: [verb, name (nil if NULL), count]
+ * with the client's own count (shard channels are counted apart). A push:
+ * CLIENT REPLY OFF does not stop it, as in Redis.
+ */
+static void
+command_confirm(struct client *c, enum upstream_kind kind, int unsub,
+    const char *name, size_t len)
+{
+	struct evbuffer	*out = client_out(c);
+	const char	*verb = command_verbs[kind][unsub];
+
+	command_push_header(c, out, 3);
+	resp_add_bulk(out, verb, strlen(verb));
+	if (name != NULL)
+		resp_add_bulk(out, name, len);
+	else
+		command_null(c, out);
+	resp_add_int(out, kind == UPSTREAM_SHARD ? c->c_nshard : c->c_nsubs);
+	client_queue_write(c);
+}
+
+/*
+ * Starts a (P|S)SUBSCRIBE: asks the hub for every name not yet held, so that
+ * their upstream subscriptions are in flight together. Returns -1 (error
+ * replied) on allocation failure.
+ */
+int
+command_subscribe_start(struct client *c)
+{
+	struct map		*m;
+	struct client_pending	*p;
+	struct hub_sub		*sub;
+	const char		*key;
+	size_t			 keylen;
+	int			 i;
+
+	c->c_kind = c->c_command->kind;
+	m = &c->c_subs[c->c_kind];
+	c->c_pending = calloc((size_t)c->c_req.argc, sizeof(*c->c_pending));
+	if (c->c_pending == NULL) {
+		client_reply_error(c, "ERR out of memory");
+		return -1;
+	}
+	for (i = 1; i < c->c_req.argc; i++) {
+		p = &c->c_pending[i];
+		if (map_find(m, c->c_req.argv[i], c->c_req.argvlen[i]) != NULL)
+			continue;	/* held, or earlier in this command */
+		sub = hub_subscribe(c->c_set->s_hub, &c->c_hs, c->c_kind,
+		    c->c_req.argv[i], c->c_req.argvlen[i], &p->p_ready);
+		if (sub == NULL) {
+			p->p_nomem = 1;
+			continue;
+		}
+		key = hub_sub_name(sub, &keylen);
+		if (map_insert(m, &sub->hs_owner_entry, key, keylen) == -1) {
+			hub_unsubscribe(c->c_set->s_hub, sub);
+			future_unref(p->p_ready);
+			p->p_ready = NULL;
+			p->p_nomem = 1;
+			continue;
+		}
+		TAILQ_INSERT_TAIL(&c->c_sublist[c->c_kind], sub,
+		    hs_owner_link);
+		p->p_sub = sub;
+	}
+	return 0;
+}
+
+/*
+ * Finishes one name of a (P|S)SUBSCRIBE whose future is done: activates
+ * the subscription and queues its confirmation in the same step.
+ */
+void
+command_subscribe_finish(struct client *c, int i)
+{
+	struct client_pending	*p = &c->c_pending[i];
+
+	if (p->p_nomem) {
+		client_reply_error(c, "ERR out of memory");
+		return;
+	}
+	if (p->p_sub != NULL) {		/* else: already held */
+		if (future_state(p->p_ready) != FUTURE_DONE) {
+			client_reply_error(c, "ERR %s",
+			    future_error(p->p_ready));
+			client_drop_sub(c, p->p_sub);
+			p->p_sub = NULL;
+			return;
+		}
+		hub_activate(c->c_set->s_hub, p->p_sub);
+		if (c->c_kind == UPSTREAM_SHARD)
+			c->c_nshard++;
+		else
+			c->c_nsubs++;
+		p->p_sub = NULL;
+	}
+	command_confirm(c, c->c_kind, 0, c->c_req.argv[i],
+	    c->c_req.argvlen[i]);
+}
+
+/* (P|S)UNSUBSCRIBE [name ...]: one confirmation per name, held or not. */
+static void
+cmd_unsubscribe(struct client *c)
+{
+	enum upstream_kind	 kind = c->c_command->kind;
+	struct map		*m = &c->c_subs[kind];
+	struct map_entry	*e;
+	struct hub_sub		*sub;
+	const char		*name;
+	char			*copy;
+	size_t			 len;
+	int			 i;
+
+	if (c->c_req.argc == 1) {
+		if (map_count(m) == 0) {
+			command_confirm(c, kind, 1, NULL, 0);
+			return;
+		}
+		/* In the order of subscription, as Redis does for patterns. */
+		while ((sub = TAILQ_FIRST(&c->c_sublist[kind])) != NULL) {
+			/* The name lives in the hub's channel: copy it. */
+			name = hub_sub_name(sub, &len);
+			if ((copy = malloc(len + 1)) == NULL)
+				fatalx("out of memory");
+			memcpy(copy, name, len);
+			client_drop_sub(c, sub);
+			command_confirm(c, kind, 1, copy, len);
+			free(copy);
+		}
+		return;
+	}
+	for (i = 1; i < c->c_req.argc; i++) {
+		e = map_find(m, c->c_req.argv[i], c->c_req.argvlen[i]);
+		if (e != NULL)
+			client_drop_sub(c, MAP_ITEM(e, struct hub_sub,
+			    hs_owner_entry));
+		command_confirm(c, kind, 1, c->c_req.argv[i],
+		    c->c_req.argvlen[i]);
+	}
+}
+
+/* PING [message]: in RESP2 subscribed mode Redis answers a "pong" array. */
+static void
+cmd_ping(struct client *c)
+{
+	struct evbuffer	*out;
+
+	if (c->c_req.argc > 2) {
+		client_reply_error(c, "ERR wrong number of arguments for "
+		    "'ping' command");
+		return;
+	}
+	out = client_reply(c);
+	if (c->c_resp == 2 && c->c_nsubs + c->c_nshard > 0) {
+		resp_add_array(out, 2);
+		resp_add_bulk(out, "pong", 4);
+		if (c->c_req.argc == 2)
+			resp_add_bulk(out, c->c_req.argv[1],
+			    c->c_req.argvlen[1]);
+		else
+			resp_add_bulk(out, "", 0);
+	} else if (c->c_req.argc == 2)
+		resp_add_bulk(out, c->c_req.argv[1], c->c_req.argvlen[1]);
+	else
+		resp_add_simple(out, "PONG");
+	client_queue_write(c);
+}
+
+/* ECHO message. */
+static void
+cmd_echo(struct client *c)
+{
+	resp_add_bulk(client_reply(c), c->c_req.argv[1], c->c_req.argvlen[1]);
+	client_queue_write(c);
+}
+
+/* Whether a client name is valid: printable, no spaces (Redis' rule). */
+static int
+command_name_ok(const char *name, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++)
+		if (name[i] < '!' || name[i] > '~')
+			return 0;
+	return 1;
+}
+
+/*
+ * HELLO [protover [AUTH username password] [SETNAME name]]: switches the
+ * protocol and answers Redis' map (the version is the upstream's).
+ */
+static void
+cmd_hello(struct client *c)
+{
+	const struct resp_req	*r = &c->c_req;
+	struct evbuffer		*out;
+	const char		*user = NULL, *name = NULL, *version;
+	size_t			 userlen = 0, namelen = 0;
+	long long		 ver = 0;
+	int			 j;
+
+	if (r->argc >= 2) {
+		if (command_int(r->argv[1], r->argvlen[1], &ver) == -1) {
+			client_reply_error(c, "ERR Protocol version is not an "
+			    "integer or out of range");
+			return;
+		}
+		if (ver < 2 || ver > 3) {
+			client_reply_error(c, "NOPROTO unsupported protocol "
+			    "version");
+			return;
+		}
+	}
+	for (j = 2; j < r->argc; j++) {
+		if (command_is(r, j, "auth") && r->argc - 1 - j >= 2) {
+			user = r->argv[j + 1];
+			userlen = r->argvlen[j + 1];
+			j += 2;
+		} else if (command_is(r, j, "setname") && r->argc - 1 - j >= 1) {
+			name = r->argv[j + 1];
+			namelen = r->argvlen[j + 1];
+			j++;
+		} else {
+			client_reply_error(c, "ERR Syntax error in HELLO "
+			    "option '%s'", r->argv[j]);
+			return;
+		}
+	}
+	if (user != NULL && (userlen != 7 || memcmp(user, "default", 7) != 0)) {
+		client_reply_error(c, "WRONGPASS invalid username-password "
+		    "pair or user is disabled.");
+		return;
+	}
+	if (name != NULL) {
+		if (!command_name_ok(name, namelen)) {
+			client_reply_error(c, "ERR Client names cannot contain "
+			    "spaces, newlines or special characters.");
+			return;
+		}
+		free(c->c_name);
+		c->c_name = namelen > 0 ? strndup(name, namelen) : NULL;
+	}
+	if (ver != 0)
+		client_set_proto(c, (int)ver);
+	out = client_reply(c);
+	version = upstream_redis_version(c->c_set->s_up);
+	if (c->c_resp == 3)
+		evbuffer_add(out, "%7\r\n", 4);
+	else
+		resp_add_array(out, 14);
+	resp_add_bulk(out, "server", 6);
+	resp_add_bulk(out, "redis", 5);
+	resp_add_bulk(out, "version", 7);
+	resp_add_bulk(out, version, strlen(version));
+	resp_add_bulk(out, "proto", 5);
+	resp_add_int(out, c->c_resp);
+	resp_add_bulk(out, "id", 2);
+	resp_add_int(out, (long long)c->c_id);
+	resp_add_bulk(out, "mode", 4);
+	resp_add_bulk(out, "standalone", 10);
+	resp_add_bulk(out, "role", 4);
+	resp_add_bulk(out, "master", 6);
+	resp_add_bulk(out, "modules", 7);
+	resp_add_array(out, 0);
+	client_queue_write(c);
+}
+
+/*
+ * AUTH [username] password, as Redis without a password configured: the
+ * default user takes any password. (Users come with their own issue.)
+ */
+static void
+cmd_auth(struct client *c)
+{
+	const struct resp_req	*r = &c->c_req;
+
+	if (r->argc > 3) {
+		client_reply_error(c, "ERR syntax error");
+		return;
+	}
+	if (r->argc == 2) {
+		client_reply_error(c, "ERR AUTH <password> called without any "
+		    "password configured for the default user. Are you sure "
+		    "your configuration is correct?");
+		return;
+	}
+	if (!command_is(r, 1, "default") ||
+	    memcmp(r->argv[1], "default", 7) != 0) {
+		client_reply_error(c, "WRONGPASS invalid username-password "
+		    "pair or user is disabled.");
+		return;
+	}
+	resp_add_simple(client_reply(c), "OK");
+	client_queue_write(c);
+}
+
+/* SELECT index: local, or through the passthrough connection once open. */
+static void
+cmd_select(struct client *c)
+{
+	struct client_slot	*slot;
+	struct future		*fut;
+	long long		 db;
+
+	if (command_int(c->c_req.argv[1], c->c_req.argvlen[1], &db) == -1 ||
+	    db < INT_MIN || db > INT_MAX) {
+		client_reply_error(c, "ERR value is not an integer or out of "
+		    "range");
+		return;
+	}
+	if (db < 0 || db >= upstream_databases(c->c_set->s_up)) {
+		client_reply_error(c, "ERR DB index is out of range");
+		return;
+	}
+	if (c->c_pt == NULL) {
+		c->c_db = (int)db;
+		resp_add_simple(client_reply(c), "OK");
+		client_queue_write(c);
+		return;
+	}
+	fut = cmdconn_command(c->c_pt, c->c_req.argc,
+	    (const char *const *)c->c_req.argv, c->c_req.argvlen);
+	if (fut == NULL || (slot = client_slot_add(c, fut)) == NULL) {
+		future_unref(fut);
+		client_reply_error(c, "ERR out of memory");
+		return;
+	}
+	slot->s_select = 1;
+	slot->s_db = (int)db;
+	future_unref(fut);
+}
+
+/* The passthrough connection died: close the client once its replies are in. */
+static void
+command_pt_lost(struct cmdconn *conn, const char *why, void *arg)
+{
+	struct client	*c = arg;
+
+	log_info("client %llu: passthrough connection lost: %s",
+	    (unsigned long long)c->c_id, why);
+	c->c_flags |= CLIENT_PT_LOST;
+	if (TAILQ_EMPTY(&c->c_slots))
+		client_close(c, 1, "passthrough connection to redis lost");
+}
+
+/*
+ * Sends the request to Redis on the client's own connection (opened on first
+ * use, in the client's database) without waiting: a slot keeps the reply's
+ * place among the client's replies.
+ */
+void
+command_passthrough(struct client *c)
+{
+	const struct client_conf	*conf = c->c_set->s_conf;
+	const struct resp_req		*r = &c->c_req;
+	struct future			*fut;
+
+	if (c->c_pt == NULL) {
+		c->c_pt = cmdconn_new(c->c_set->s_base, conf->redis_host,
+		    conf->redis_port, c->c_db, command_pt_lost, c);
+		if (c->c_pt == NULL) {
+			client_reply_error(c, "ERR out of memory");
+			return;
+		}
+	}
+	fut = cmdconn_command(c->c_pt, r->argc, (const char *const *)r->argv,
+	    r->argvlen);
+	if (fut == NULL || client_slot_add(c, fut) == NULL) {
+		future_unref(fut);
+		client_reply_error(c, "ERR out of memory");
+		return;
+	}
+	future_unref(fut);
+	if (command_is(r, 0, "multi"))
+		c->c_flags |= CLIENT_MULTI;
+	else if (command_is(r, 0, "exec") || command_is(r, 0, "discard"))
+		c->c_flags &= ~CLIENT_MULTI;
+}
+
+/*
+ * Parses a client type (TYPE normal|pubsub|master|replica|slave) into
+ * *type: 0 normal, 1 pubsub, 2 replication. Returns 0, or -1 after replying.
+ */
+static int
+command_client_type(struct client *c, int i, int *type)
+{
+	const struct resp_req	*r = &c->c_req;
+
+	if (command_is(r, i, "normal"))
+		*type = 0;
+	else if (command_is(r, i, "pubsub"))
+		*type = 1;
+	else if (command_is(r, i, "master") || command_is(r, i, "replica") ||
+	    command_is(r, i, "slave"))
+		*type = 2;
+	else {
+		client_reply_error(c, "ERR Unknown client type '%s'",
+		    r->argv[i]);
+		return -1;
+	}
+	return 0;
+}
+
+/* Whether o is of a client type (see command_client_type()); -1: any. */
+static int
+command_client_is(const struct client *o, int type)
+{
+	return type == -1 || type == (o->c_nsubs + o->c_nshard > 0);
+}
+
+/* CLIENT ID. */
+static void
+client_cmd_id(struct client *c)
+{
+	resp_add_int(client_reply(c), (long long)c->c_id);
+}
+
+/* CLIENT GETNAME. */
+static void
+client_cmd_getname(struct client *c)
+{
+	if (c->c_name != NULL)
+		resp_add_bulk(client_reply(c), c->c_name, strlen(c->c_name));
+	else
+		command_null(c, client_reply(c));
+}
+
+/* CLIENT SETNAME name (empty: no name). */
+static void
+client_cmd_setname(struct client *c)
+{
+	const struct resp_req	*r = &c->c_req;
+
+	if (!command_name_ok(r->argv[2], r->argvlen[2])) {
+		client_reply_error(c, "ERR Client names cannot contain spaces, "
+		    "newlines or special characters.");
+		return;
+	}
+	free(c->c_name);
+	c->c_name = r->argvlen[2] > 0 ? strndup(r->argv[2], r->argvlen[2]) :
+	    NULL;
+	resp_add_simple(client_reply(c), "OK");
+}
+
+/* CLIENT SETINFO lib-name|lib-ver value, as Redis 7.2 checks it. */
+static void
+client_cmd_setinfo(struct client *c)
+{
+	const struct resp_req	*r = &c->c_req;
+
+	if (!command_is(r, 2, "lib-name") && !command_is(r, 2, "lib-ver")) {
+		client_reply_error(c, "ERR Unrecognized option '%s'",
+		    r->argv[2]);
+		return;
+	}
+	if (!command_name_ok(r->argv[3], r->argvlen[3])) {
+		client_reply_error(c, "ERR %s cannot contain spaces, newlines "
+		    "or special characters.", r->argv[2]);
+		return;
+	}
+	resp_add_simple(client_reply(c), "OK");
+}
+
+/* CLIENT INFO: this client's line. */
+static void
+client_cmd_info(struct client *c)
+{
+	struct evbuffer	*txt;
+
+	if ((txt = evbuffer_new()) == NULL)
+		fatalx("out of memory");
+	client_format_info(c, txt);
+	command_verbatim(c, client_reply(c), txt);
+	evbuffer_free(txt);
+}
+
+/* CLIENT NO-EVICT on|off: accepted (pubsubd evicts nobody). */
+static void
+client_cmd_noevict(struct client *c)
+{
+	if (!command_is(&c->c_req, 2, "on") &&
+	    !command_is(&c->c_req, 2, "off")) {
+		client_reply_error(c, "ERR syntax error");
+		return;
+	}
+	resp_add_simple(client_reply(c), "OK");
+}
+
+/* CLIENT REPLY ON|OFF|SKIP. */
+static void
+client_cmd_reply(struct client *c)
+{
+	const struct resp_req	*r = &c->c_req;
+
+	if (command_is(r, 2, "on")) {
+		c->c_flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP |
+		    CLIENT_SKIP_THIS);
+		resp_add_simple(client_reply(c), "OK");
+	} else if (command_is(r, 2, "off"))
+		c->c_flags |= CLIENT_REPLY_OFF;
+	else if (command_is(r, 2, "skip")) {
+		if (!(c->c_flags & CLIENT_REPLY_OFF))
+			c->c_flags |= CLIENT_REPLY_SKIP;
+	} else
+		client_reply_error(c, "ERR syntax error");
+}
+
+/* CLIENT LIST [TYPE type] [ID id ...]. */
+static void
+client_cmd_list(struct client *c)
+{
+	const struct resp_req	*r = &c->c_req;
+	struct client		*o;
+	struct evbuffer		*txt;
+	long long		 id;
+	int			 i, j, type = -1, ids = 0;
+
+	for (i = 2; i < r->argc; i++) {
+		if (command_is(r, i, "type") && i + 1 < r->argc) {
+			if (command_client_type(c, ++i, &type) == -1)
+				return;
+		} else if (command_is(r, i, "id") && i + 1 < r->argc) {
+			for (ids = ++i; i < r->argc; i++) {
+				if (command_int(r->argv[i], r->argvlen[i],
+				    &id) == -1 || id <= 0) {
+					client_reply_error(c, "ERR Invalid "
+					    "client ID");
+					return;
+				}
+			}
+		} else {
+			client_reply_error(c, "ERR syntax error");
+			return;
+		}
+	}
+	if ((txt = evbuffer_new()) == NULL)
+		fatalx("out of memory");
+	TAILQ_FOREACH(o, &c->c_set->s_clients, c_entry) {
+		if (!command_client_is(o, type))
+			continue;
+		for (j = ids; ids > 0 && j < r->argc; j++)
+			if (command_int(r->argv[j], r->argvlen[j], &id) == 0 &&
+			    (uint64_t)id == o->c_id)
+				break;
+		if (ids > 0 && j == r->argc)
+			continue;
+		client_format_info(o, txt);
+	}
+	command_verbatim(c, client_reply(c), txt);
+	evbuffer_free(txt);
+}
+
+/*
+ * CLIENT KILL addr:port (the old form: +OK or an error), or CLIENT KILL
+ * <filter value> ... (the number killed). A client that kills itself gets
+ * its reply first.
+ */
+static void
+client_cmd_kill(struct client *c)
+{
+	const struct resp_req	*r = &c->c_req;
+	struct client		*o, *next;
+	const char		*addr = NULL, *laddr = NULL;
+	char			 buf[64];
+	long long		 id = 0, n = 0;
+	int			 i, type = -1, skipme = 1;
+
+	if (r->argc == 3) {
+		addr = r->argv[2];
+		skipme = 0;
+	}
+	for (i = 2; r->argc > 3 && i < r->argc; i += 2) {
+		if (i + 1 >= r->argc) {
+			client_reply_error(c, "ERR syntax error");
+			return;
+		}
+		if (command_is(r, i, "id")) {
+			if (command_int(r->argv[i + 1], r->argvlen[i + 1],
+			    &id) == -1 || id <= 0) {
+				client_reply_error(c, "ERR client-id should be "
+				    "greater than 0");
+				return;
+			}
+		} else if (command_is(r, i, "addr"))
+			addr = r->argv[i + 1];
+		else if (command_is(r, i, "laddr"))
+			laddr = r->argv[i + 1];
+		else if (command_is(r, i, "skipme") &&
+		    (command_is(r, i + 1, "yes") || command_is(r, i + 1, "no")))
+			skipme = command_is(r, i + 1, "yes");
+		else if (command_is(r, i, "type")) {
+			if (command_client_type(c, i + 1, &type) == -1)
+				return;
+		} else if (command_is(r, i, "user") &&
+		    !command_is(r, i + 1, "default")) {
+			client_reply_error(c, "ERR No such user '%s'",
+			    r->argv[i + 1]);
+			return;
+		} else if (!command_is(r, i, "user")) {
+			client_reply_error(c, "ERR syntax error");
+			return;
+		}
+	}
+	for (o = TAILQ_FIRST(&c->c_set->s_clients); o != NULL; o = next) {
+		next = TAILQ_NEXT(o, c_entry);
+		if ((id != 0 && o->c_id != (uint64_t)id) ||
+		    !command_client_is(o, type) ||
+		    (addr != NULL && strcmp(client_peer_name(o, buf,
+		    sizeof(buf)), addr) != 0) ||
+		    (laddr != NULL && strcmp(client_local_name(o, buf,
+		    sizeof(buf)), laddr) != 0) ||
+		    (skipme && o == c))
+			continue;
+		n++;
+		client_close(o, o == c, "killed by CLIENT KILL");
+	}
+	if (r->argc > 3)
+		resp_add_int(client_reply(c), n);
+	else if (n > 0)
+		resp_add_simple(client_reply(c), "OK");
+	else
+		client_reply_error(c, "ERR No such client");
+}
+
+/* The CLIENT subcommands pubsubd serves, with Redis' arities. */
+static const struct {
+	const char	*name;
+	int		 arity;
+	void		(*fn)(struct client *);
+} client_cmds[] = {
+	{ "id", 2, client_cmd_id },
+	{ "getname", 2, client_cmd_getname },
+	{ "setname", 3, client_cmd_setname },
+	{ "setinfo", 4, client_cmd_setinfo },
+	{ "info", 2, client_cmd_info },
+	{ "no-evict", 3, client_cmd_noevict },
+	{ "reply", 3, client_cmd_reply },
+	{ "list", -2, client_cmd_list },
+	{ "kill", -3, client_cmd_kill },
+};
+
+/* CLIENT subcommand [arguments]: the ones client libraries send. */
+static void
+cmd_client(struct client *c)
+{
+	const struct resp_req	*r = &c->c_req;
+	size_t			 i;
+	int			 arity;
+
+	for (i = 0; i < sizeof(client_cmds) / sizeof(client_cmds[0]); i++) {
+		if (!command_is(r, 1, client_cmds[i].name))
+			continue;
+		arity = client_cmds[i].arity;
+		if ((arity > 0 && r->argc != arity) ||
+		    (arity < 0 && r->argc < -arity)) {
+			client_reply_error(c, "ERR wrong number of arguments "
+			    "for 'client|%s' command", client_cmds[i].name);
+			return;
+		}
+		client_cmds[i].fn(c);
+		client_queue_write(c);
+		return;
+	}
+	client_reply_error(c, "ERR unknown subcommand '%.128s'. Try CLIENT "
+	    "HELP.", r->argv[1]);
+}
+
+/* INFO [section ...]: Redis' sections that clients probe, and pubsubd's. */
+static void
+cmd_info(struct client *c)
+{
+	static const char *const sections[] = {
+		"server", "clients", "stats", "upstream", "cluster", NULL
+	};
+	const struct resp_req		*r = &c->c_req;
+	const struct client_stats	*cs = &c->c_set->s_stats;
+	const struct hub_stats		*hs = hub_stats(c->c_set->s_hub);
+	struct upstream			*up = c->c_set->s_up;
+	struct evbuffer			*txt;
+	struct utsname			 u;
+	struct client			*o;
+	long long			 uptime;
+	uint64_t			 pubsub = 0;
+	int				 want[5] = { 0 }, i, k, all = r->argc == 1;
+
+	for (i = 1; i < r->argc; i++) {
+		if (command_is(r, i, "all") || command_is(r, i, "default") ||
+		    command_is(r, i, "everything"))
+			all = 1;
+		for (k = 0; sections[k] != NULL; k++)
+			if (command_is(r, i, sections[k]))
+				want[k] = 1;
+	}
+	if ((txt = evbuffer_new()) == NULL)
+		fatalx("out of memory");
+	uptime = (long long)(time(NULL) - c->c_set->s_started);
+	if (all || want[0]) {
+		if (uname(&u) == -1)
+			memset(&u, 0, sizeof(u));
+		evbuffer_add_printf(txt, "# Server\r\nredis_version:%s\r\n"
+		    "pubsubd_version:%s\r\nredis_mode:standalone\r\n"
+		    "os:%s %s %s\r\narch_bits:%d\r\nprocess_id:%ld\r\n"
+		    "uptime_in_seconds:%lld\r\nuptime_in_days:%lld\r\n",
+		    upstream_redis_version(up), PACKAGE_VERSION, u.sysname,
+		    u.release, u.machine, (int)(sizeof(long) * 8),
+		    (long)getpid(), uptime, uptime / 86400);
+	}
+	if (all || want[1]) {
+		TAILQ_FOREACH(o, &c->c_set->s_clients, c_entry)
+			pubsub += o->c_nsubs + o->c_nshard > 0;
+		evbuffer_add_printf(txt, "%s# Clients\r\n"
+		    "connected_clients:%llu\r\npubsub_clients:%llu\r\n",
+		    evbuffer_get_length(txt) ? "\r\n" : "",
+		    (unsigned long long)cs->connected,
+		    (unsigned long long)pubsub);
+	}
+	if (all || want[2])
+		evbuffer_add_printf(txt, "%s# Stats\r\n"
+		    "total_connections_received:%llu\r\n"
+		    "total_commands_processed:%llu\r\n"
+		    "total_protocol_errors:%llu\r\n"
+		    "pubsub_channels:%zu\r\npubsub_patterns:%zu\r\n"
+		    "pubsub_shardchannels:%zu\r\n"
+		    "messages_received:%llu\r\nmessages_delivered:%llu\r\n"
+		    "fanout_batches:%llu\r\n",
+		    evbuffer_get_length(txt) ? "\r\n" : "",
+		    (unsigned long long)cs->accepted,
+		    (unsigned long long)cs->commands,
+		    (unsigned long long)cs->protocol_errors,
+		    hub_count(c->c_set->s_hub, UPSTREAM_CHANNEL),
+		    hub_count(c->c_set->s_hub, UPSTREAM_PATTERN),
+		    hub_count(c->c_set->s_hub, UPSTREAM_SHARD),
+		    (unsigned long long)hs->messages_in,
+		    (unsigned long long)hs->deliveries,
+		    (unsigned long long)hs->batches);
+	if (all || want[3])
+		evbuffer_add_printf(txt, "%s# Upstream\r\n"
+		    "upstream_host:%s\r\nupstream_port:%d\r\n"
+		    "upstream_connected:%d\r\nupstream_synced:%d\r\n"
+		    "upstream_subscribes:%llu\r\n"
+		    "upstream_unsubscribes:%llu\r\n",
+		    evbuffer_get_length(txt) ? "\r\n" : "",
+		    c->c_set->s_conf->redis_host, c->c_set->s_conf->redis_port,
+		    upstream_connected(up), hub_synced(c->c_set->s_hub),
+		    (unsigned long long)hs->upstream_subscribes,
+		    (unsigned long long)hs->upstream_unsubscribes);
+	if (all || want[4])
+		evbuffer_add_printf(txt, "%s# Cluster\r\ncluster_enabled:0\r\n",
+		    evbuffer_get_length(txt) ? "\r\n" : "");
+	command_verbatim(c, client_reply(c), txt);
+	evbuffer_free(txt);
+	client_queue_write(c);
+}
+
+/* Puts the connection back as it was when it was made (RESET). */
+static void
+command_reset(struct client *c)
+{
+	client_unsubscribe_all(c);
+	client_set_proto(c, 2);
+	free(c->c_name);
+	c->c_name = NULL;
+	c->c_db = 0;
+	c->c_flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP |
+	    CLIENT_SKIP_THIS);
+	client_close_passthrough(c);
+	resp_add_simple(client_reply(c), "RESET");
+	client_queue_write(c);
+}
+
+/* RESET: first waits for the replies of what went to Redis before it. */
+static void
+cmd_reset_start(struct client *c)
+{
+	struct future	*last = client_slots_last(c);
+
+	if (last != NULL)
+		c->c_wait[0] = future_ref(last);
+	else
+		command_reset(c);
+}
+
+static void
+cmd_reset_finish(struct client *c)
+{
+	command_reset(c);
+}
+
+/*
+ * Sends a command on pubsubd's own connection to Redis into c_wait[i].
+ * Returns 0, or -1 after replying an error.
+ */
+static int
+command_upstream(struct client *c, int i, int argc, const char *const *argv,
+    const size_t *argvlen)
+{
+	c->c_wait[i] = upstream_command(c->c_set->s_up, argc, argv, argvlen);
+	if (c->c_wait[i] == NULL) {
+		client_reply_error(c, "ERR out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The reply of c_wait[i]: NULL after replying the error if the command
+ * failed or Redis answered an error (passed on as it came).
+ */
+static const struct cmdconn_reply *
+command_upstream_reply(struct client *c, int i)
+{
+	const struct cmdconn_reply	*r;
+
+	if (future_state(c->c_wait[i]) != FUTURE_DONE) {
+		client_reply_error(c, "ERR %s", future_error(c->c_wait[i]));
+		return NULL;
+	}
+	r = future_result(c->c_wait[i]);
+	if (r->type == CMDCONN_ERROR) {
+		cmdconn_reply_encode(client_reply(c), r);
+		client_queue_write(c);
+		return NULL;
+	}
+	return r;
+}
+
+/* PUBLISH / SPUBLISH channel message: forwarded, then counted. */
+static void
+cmd_publish_start(struct client *c)
+{
+	command_upstream(c, 0, c->c_req.argc,
+	    (const char *const *)c->c_req.argv, c->c_req.argvlen);
+}
+
+/*
+ * The receivers as if every pubsubd client were Redis' own: Redis' count,
+ * less pubsubd's upstream subscriptions that matched, plus the local
+ * subscribers that receive the message.
+ */
+static void
+cmd_publish_finish(struct client *c)
+{
+	const struct cmdconn_reply	*r;
+	long long			 own, local, n;
+
+	if ((r = command_upstream_reply(c, 0)) == NULL)
+		return;
+	if (r->type != CMDCONN_INTEGER) {
+		cmdconn_reply_encode(client_reply(c), r);
+		client_queue_write(c);
+		return;
+	}
+	hub_receivers(c->c_set->s_hub, c->c_command->kind, c->c_req.argv[1],
+	    c->c_req.argvlen[1], &own, &local);
+	n = r->integer - own + local;
+	resp_add_int(client_reply(c), n < 0 ? 0 : n);
+	client_queue_write(c);
+}
+
+/*
+ * The names of one kind that pubsubd holds upstream without an active local
+ * subscriber and that match a pattern: Redis' count of them is all
+ * pubsubd's or partly other clients', which only NUMSUB tells.
+ */
+struct command_held {
+	const char	 *pattern;	/* NULL: all */
+	size_t		  patternlen;
+	const char	**argv;		/* owned array; names borrowed */
+	size_t		 *argvlen;	/* owned */
+	int		  argc;
+	int		  cap;
+	int		  failed;
+};
+
+/* hub_foreach() callback: collects one name. */
+static void
+command_held_add(const char *name, size_t len, uint32_t local, int held,
+    void *arg)
+{
+	struct command_held	 *h = arg;
+	const char		**nargv;
+	size_t			 *nlen;
+	int			  cap;
+
+	if (!held || local > 0 || h->failed || (h->pattern != NULL &&
+	    !pattern_match(h->pattern, h->patternlen, name, len)))
+		return;
+	if (h->argc == h->cap) {
+		cap = h->cap ? h->cap * 2 : 8;
+		nargv = reallocarray(h->argv, (size_t)cap, sizeof(*nargv));
+		if (nargv != NULL)
+			h->argv = nargv;
+		nlen = reallocarray(h->argvlen, (size_t)cap, sizeof(*nlen));
+		if (nlen != NULL)
+			h->argvlen = nlen;
+		if (nargv == NULL || nlen == NULL) {
+			h->failed = 1;
+			return;
+		}
+		h->cap = cap;
+	}
+	h->argv[h->argc] = name;
+	h->argvlen[h->argc++] = len;
+}
+
+/* PUBSUB subcommand [arguments]: Redis' answer, counted as if direct. */
+static void
+cmd_pubsub_start(struct client *c)
+{
+	const struct resp_req	*r = &c->c_req;
+	struct command_held	 h;
+	enum upstream_kind	 kind = UPSTREAM_CHANNEL;
+	int			 shard = command_is(r, 1, "shardchannels");
+
+	if (!shard && !command_is(r, 1, "channels")) {
+		command_upstream(c, 0, r->argc, (const char *const *)r->argv,
+		    r->argvlen);
+		return;
+	}
+	if (r->argc > 3) {
+		client_reply_error(c, "ERR wrong number of arguments for "
+		    "'pubsub|%s' command", shard ? "shardchannels" :
+		    "channels");
+		return;
+	}
+	if (shard)
+		kind = UPSTREAM_SHARD;
+	if (command_upstream(c, 0, r->argc, (const char *const *)r->argv,
+	    r->argvlen) == -1)
+		return;
+	memset(&h, 0, sizeof(h));
+	if (r->argc == 3) {
+		h.pattern = r->argv[2];
+		h.patternlen = r->argvlen[2];
+	}
+	if (command_held_collect(c, kind, &h) == -1)
+		return;
+	if (h.argc > 0) {
+		h.argv[0] = "PUBSUB";
+		h.argvlen[0] = 6;
+		h.argv[1] = shard ? "SHARDNUMSUB" : "NUMSUB";
+		h.argvlen[1] = strlen(h.argv[1]);
+		command_upstream(c, 1, h.argc, h.argv, h.argvlen);
+	}
+	free(h.argv);
+	free(h.argvlen);
+}
+
+/*
+ * Fills h with "PUBSUB NUMSUB" (two words left for the caller) and the
+ * held names of kind that need counting; h->argc is 0 if there are none.
+ * Returns 0, or -1 after replying an error.
+ */
+static int
+command_held_collect(struct client *c, enum upstream_kind kind,
+    struct command_held *h)
+{
+	h->cap = 8;
+	h->argv = calloc((size_t)h->cap, sizeof(*h->argv));
+	h->argvlen = calloc((size_t)h->cap, sizeof(*h->argvlen));
+	h->argc = 2;
+	if (h->argv != NULL && h->argvlen != NULL)
+		hub_foreach(c->c_set->s_hub, kind, command_held_add, h);
+	if (h->argv == NULL || h->argvlen == NULL || h->failed) {
+		free(h->argv);
+		free(h->argvlen);
+		client_reply_error(c, "ERR out of memory");
+		return -1;
+	}
+	if (h->argc == 2)
+		h->argc = 0;
+	return 0;
+}
+
+/* The count NUMSUB reply r gives name, or 0. */
+static long long
+command_numsub_of(const struct cmdconn_reply *r, const char *name, size_t len)
+{
+	size_t	i;
+
+	if (r == NULL || r->type != CMDCONN_ARRAY)
+		return 0;
+	for (i = 0; i + 1 < r->elements; i += 2) {
+		if (r->element[i]->len == len &&
+		    memcmp(r->element[i]->str, name, len) == 0 &&
+		    r->element[i + 1]->type == CMDCONN_INTEGER)
+			return r->element[i + 1]->integer;
+	}
+	return 0;
+}
+
+/* Adds the local-only names of a PUBSUB CHANNELS answer (see below). */
+struct command_extra {
+	struct client			*c;
+	const struct cmdconn_reply	*listed;	/* Redis' list */
+	const char			*pattern;
+	size_t				 patternlen;
+	struct evbuffer			*out;
+	long long			 n;
+};
+
+/* hub_foreach() callback: a name Redis does not list but clients hold. */
+static void
+command_extra_add(const char *name, size_t len, uint32_t local, int held,
+    void *arg)
+{
+	struct command_extra	*x = arg;
+	size_t			 i;
+
+	if (local == 0 || held || (x->pattern != NULL &&
+	    !pattern_match(x->pattern, x->patternlen, name, len)))
+		return;
+	for (i = 0; i < x->listed->elements; i++)
+		if (x->listed->element[i]->len == len &&
+		    memcmp(x->listed->element[i]->str, name, len) == 0)
+			return;
+	resp_add_bulk(x->out, name, len);
+	x->n++;
+}
+
+/*
+ * Finishes PUBSUB: CHANNELS lists what Redis lists, less the names only
+ * pubsubd held, plus names only pubsubd's clients hold; NUMSUB counts as
+ * PUBLISH does; everything else is Redis' answer as it came.
+ */
+static void
+cmd_pubsub_finish(struct client *c)
+{
+	const struct resp_req		*r = &c->c_req;
+	const struct cmdconn_reply	*rep, *nums = NULL, *e;
+	struct command_extra		 x;
+	struct evbuffer			*list;
+	enum upstream_kind		 kind;
+	long long			 n;
+	size_t				 i;
+	int				 held;
+
+	if ((rep = command_upstream_reply(c, 0)) == NULL)
+		return;
+	kind = command_is(r, 1, "shardchannels") ||
+	    command_is(r, 1, "shardnumsub") ? UPSTREAM_SHARD : UPSTREAM_CHANNEL;
+	if ((command_is(r, 1, "numsub") || command_is(r, 1, "shardnumsub")) &&
+	    rep->type == CMDCONN_ARRAY) {
+		resp_add_array(client_reply(c), (long long)rep->elements);
+		for (i = 0; i + 1 < rep->elements; i += 2) {
+			e = rep->element[i];
+			n = rep->element[i + 1]->integer -
+			    hub_held(c->c_set->s_hub, kind, e->str, e->len) +
+			    hub_local(c->c_set->s_hub, kind, e->str, e->len);
+			resp_add_bulk(client_reply(c), e->str, e->len);
+			resp_add_int(client_reply(c), n < 0 ? 0 : n);
+		}
+		client_queue_write(c);
+		return;
+	}
+	if ((!command_is(r, 1, "channels") &&
+	    !command_is(r, 1, "shardchannels")) || rep->type != CMDCONN_ARRAY) {
+		cmdconn_reply_encode(client_reply(c), rep);
+		client_queue_write(c);
+		return;
+	}
+	if (c->c_wait[1] != NULL && future_state(c->c_wait[1]) == FUTURE_DONE)
+		nums = future_result(c->c_wait[1]);
+	if ((list = evbuffer_new()) == NULL)
+		fatalx("out of memory");
+	memset(&x, 0, sizeof(x));
+	for (i = 0; i < rep->elements; i++) {
+		e = rep->element[i];
+		held = hub_held(c->c_set->s_hub, kind, e->str, e->len);
+		if (held && hub_local(c->c_set->s_hub, kind, e->str,
+		    e->len) == 0 && command_numsub_of(nums, e->str,
+		    e->len) <= 1)
+			continue;	/* only pubsubd itself holds it */
+		resp_add_bulk(list, e->str, e->len);
+		x.n++;
+	}
+	x.c = c;
+	x.listed = rep;
+	x.out = list;
+	if (r->argc == 3) {
+		x.pattern = r->argv[2];
+		x.patternlen = r->argvlen[2];
+	}
+	hub_foreach(c->c_set->s_hub, kind, command_extra_add, &x);
+	resp_add_array(client_reply(c), x.n);
+	evbuffer_add_buffer(client_reply(c), list);
+	evbuffer_free(list);
+	client_queue_write(c);
+}
+
+/* A name that no Redis command has: COMMAND INFO answers nil for it. */
+#define COMMAND_NOT_SERVED	"pubsubd-not-served"
+
+/*
+ * COMMAND [subcommand ...]: with passthrough on, Redis serves every command
+ * and answers for itself; with it off, Redis' answer for the commands
+ * pubsubd serves.
+ */
+static void
+cmd_command_start(struct client *c)
+{
+	const struct resp_req	*r = &c->c_req;
+	const char		*argv[COMMAND_N + 2 + 64];
+	size_t			 argvlen[COMMAND_N + 2 + 64], i;
+	int			 argc = 0, a, ours;
+
+	if (c->c_set->s_conf->passthrough || (r->argc > 1 &&
+	    !command_is(r, 1, "count") && !command_is(r, 1, "docs") &&
+	    !command_is(r, 1, "info") && !command_is(r, 1, "list"))) {
+		command_upstream(c, 0, r->argc, (const char *const *)r->argv,
+		    r->argvlen);
+		return;
+	}
+	if (command_is(r, 1, "count")) {
+		if (r->argc != 2) {
+			client_reply_error(c, "ERR wrong number of arguments "
+			    "for 'command|count' command");
+			return;
+		}
+		resp_add_int(client_reply(c), (long long)COMMAND_N);
+		client_queue_write(c);
+		return;
+	}
+	if (command_is(r, 1, "list")) {
+		if (r->argc != 2) {
+			client_reply_error(c, "ERR pubsubd serves COMMAND LIST "
+			    "without filters only");
+			return;
+		}
+		resp_add_array(client_reply(c), (long long)COMMAND_N);
+		for (i = 0; i < COMMAND_N; i++)
+			resp_add_bulk(client_reply(c), command_table[i].name,
+			    strlen(command_table[i].name));
+		client_queue_write(c);
+		return;
+	}
+	/* COMMAND, COMMAND INFO [names], COMMAND DOCS [names]. */
+	argv[argc] = "COMMAND";
+	argvlen[argc++] = 7;
+	argv[argc] = command_is(r, 1, "docs") ? "DOCS" : "INFO";
+	argvlen[argc++] = 4;
+	if (r->argc <= 2) {
+		for (i = 0; i < COMMAND_N; i++) {
+			argv[argc] = command_table[i].name;
+			argvlen[argc++] = strlen(command_table[i].name);
+		}
+	} else {
+		if (r->argc - 2 > 64) {
+			client_reply_error(c, "ERR pubsubd answers COMMAND "
+			    "INFO and DOCS for at most 64 names at once");
+			return;
+		}
+		for (a = 2; a < r->argc; a++) {
+			ours = 0;
+			for (i = 0; i < COMMAND_N; i++)
+				ours |= command_is(r, a, command_table[i].name);
+			argv[argc] = ours ? r->argv[a] : COMMAND_NOT_SERVED;
+			argvlen[argc++] = ours ? r->argvlen[a] :
+			    strlen(COMMAND_NOT_SERVED);
+		}
+	}
+	command_upstream(c, 0, argc, argv, argvlen);
+}
+
+/* Passes Redis' answer to COMMAND on. */
+static void
+cmd_command_finish(struct client *c)
+{
+	const struct cmdconn_reply	*r;
+
+	if ((r = command_upstream_reply(c, 0)) == NULL)
+		return;
+	cmdconn_reply_encode(client_reply(c), r);
+	client_queue_write(c);
+}
