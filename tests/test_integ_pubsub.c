@@ -127,6 +127,167 @@ same_as_redis(const char *in, size_t inlen, int quiet_ms)
 	return same;
 }
 
+/* The commands and frames of one kind of subscription. */
+static const struct kind {
+	const char	*sub, *unsub, *publish, *confirm, *unconfirm, *msg;
+} kinds[] = {
+	{ "SUBSCRIBE", "UNSUBSCRIBE", "PUBLISH", "subscribe", "unsubscribe",
+	    "message" },
+	{ "PSUBSCRIBE", "PUNSUBSCRIBE", "PUBLISH", "psubscribe",
+	    "punsubscribe", "pmessage" },
+	{ "SSUBSCRIBE", "SUNSUBSCRIBE", "SPUBLISH", "ssubscribe",
+	    "sunsubscribe", "smessage" },
+};
+
+/*
+ * The frame a subscriber of kind k to name gets for payload published to
+ * channel (for a pattern, name is the pattern).
+ */
+static char *
+kind_message(const struct kind *k, const char *name, const char *channel,
+    const char *payload)
+{
+	char	*s;
+
+	if (strcmp(k->msg, "pmessage") == 0)
+		ck_assert_int_ne(asprintf(&s, "*4\r\n$8\r\npmessage\r\n"
+		    "$%zu\r\n%s\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n",
+		    strlen(name), name, strlen(channel), channel,
+		    strlen(payload), payload), -1);
+	else
+		ck_assert_int_ne(asprintf(&s, "*3\r\n$%zu\r\n%s\r\n"
+		    "$%zu\r\n%s\r\n$%zu\r\n%s\r\n", strlen(k->msg), k->msg,
+		    strlen(channel), channel, strlen(payload), payload), -1);
+	return s;
+}
+
+/* Publishes through redis with the kind's command; returns the count. */
+static long long
+kind_publish(const struct kind *k, const char *channel, const char *payload)
+{
+	char		*rep;
+	long long	 n;
+
+	ck_assert_int_eq(h_command(redis, k->publish, channel, payload, NULL),
+	    0);
+	rep = h_reply(redis, NULL, H_TIMEOUT_MS);
+	n = h_int(rep);
+	free(rep);
+	return n;
+}
+
+/* Rule 2 for every kind: publish right after the confirmation arrives. */
+START_TEST(rule2_every_kind)
+{
+	const struct kind	*k = &kinds[_i];
+	struct h_conn		*c = h_connect(env.pubsubd_port);
+	char			 name[64], channel[64], payload[64];
+	int			 i;
+
+	ck_assert_ptr_nonnull(c);
+	for (i = 0; i < 300; i++) {
+		snprintf(channel, sizeof(channel), "r2k:%d:%d:x", _i, i);
+		if (_i == 1)
+			snprintf(name, sizeof(name), "r2k:%d:%d:*", _i, i);
+		else
+			snprintf(name, sizeof(name), "%s", channel);
+		snprintf(payload, sizeof(payload), "p%d", i);
+		ck_assert_int_eq(h_command(c, k->sub, name, NULL), 0);
+		ck_assert(expect_owned(c, confirm(k->confirm, name, 1)));
+		ck_assert_int_eq(kind_publish(k, channel, payload), 1);
+		ck_assert(expect_owned(c, kind_message(k, name, channel,
+		    payload)));
+		ck_assert_int_eq(h_command(c, k->unsub, name, NULL), 0);
+		ck_assert(expect_owned(c, confirm(k->unconfirm, name, 0)));
+	}
+	h_close(c);
+}
+END_TEST
+
+/* Rule 4 for every kind: re-subscribe while the upstream leave is in flight. */
+START_TEST(rule4_every_kind)
+{
+	const struct kind	*k = &kinds[_i];
+	struct h_conn		*c = h_connect(env.pubsubd_port);
+	char			 name[64], channel[64];
+	int			 i;
+
+	ck_assert_ptr_nonnull(c);
+	for (i = 0; i < 100; i++) {
+		snprintf(channel, sizeof(channel), "r4k:%d:%d:x", _i, i);
+		if (_i == 1)
+			snprintf(name, sizeof(name), "r4k:%d:%d:*", _i, i);
+		else
+			snprintf(name, sizeof(name), "%s", channel);
+		ck_assert_int_eq(h_command(c, k->sub, name, NULL), 0);
+		ck_assert(expect_owned(c, confirm(k->confirm, name, 1)));
+		ck_assert_int_eq(h_command(c, k->unsub, name, NULL), 0);
+		ck_assert_int_eq(h_command(c, k->sub, name, NULL), 0);
+		ck_assert(expect_owned(c, confirm(k->unconfirm, name, 0)));
+		ck_assert(expect_owned(c, confirm(k->confirm, name, 1)));
+		ck_assert_int_eq(kind_publish(k, channel, "after"), 1);
+		ck_assert(expect_owned(c, kind_message(k, name, channel,
+		    "after")));
+		ck_assert_int_eq(h_command(c, k->unsub, name, NULL), 0);
+		ck_assert(expect_owned(c, confirm(k->unconfirm, name, 0)));
+	}
+	h_close(c);
+}
+END_TEST
+
+/*
+ * Rule 3: a client on a channel and a matching pattern gets message and
+ * pmessage, as from Redis; and PUBLISH through pubsubd counts both.
+ */
+START_TEST(rule3_channel_and_pattern_both_delivered)
+{
+	struct h_conn	*c = h_connect(env.pubsubd_port);
+	struct h_conn	*p = h_connect(env.pubsubd_port);
+	char		*r;
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(h_command(c, "SUBSCRIBE", "r3.news", NULL), 0);
+	ck_assert_int_eq(h_command(c, "PSUBSCRIBE", "r3.*", NULL), 0);
+	ck_assert(expect_owned(c, confirm("subscribe", "r3.news", 1)));
+	ck_assert(expect_owned(c, confirm("psubscribe", "r3.*", 2)));
+	ck_assert_int_eq(h_command(p, "PUBLISH", "r3.news", "both", NULL), 0);
+	r = h_reply(p, NULL, H_TIMEOUT_MS);
+	ck_assert_str_eq(r, ":2\r\n");
+	free(r);
+	ck_assert(expect_owned(c, message("r3.news", "both")));
+	ck_assert(h_expect(c, "*4\r\n$8\r\npmessage\r\n$4\r\nr3.*\r\n"
+	    "$7\r\nr3.news\r\n$4\r\nboth\r\n"));
+	/* Redis itself counts pubsubd once per upstream subscription. */
+	ck_assert_int_eq(h_publish(redis, "r3.news", "direct"), 2);
+	h_close(c);
+	h_close(p);
+}
+END_TEST
+
+/* Two pubsubd clients on a channel: PUBLISH through pubsubd returns 2. */
+START_TEST(publish_counts_local_receivers)
+{
+	struct h_conn	*a = subscriber("cnt"), *b = subscriber("cnt");
+	struct h_conn	*p = h_connect(env.pubsubd_port);
+	char		*r;
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(h_command(p, "PUBLISH", "cnt", "x", NULL), 0);
+	r = h_reply(p, NULL, H_TIMEOUT_MS);
+	ck_assert_str_eq(r, ":2\r\n");
+	free(r);
+	ck_assert_int_eq(h_command(p, "PUBSUB", "NUMSUB", "cnt", NULL), 0);
+	r = h_reply(p, NULL, H_TIMEOUT_MS);
+	ck_assert_str_eq(r, "*2\r\n$3\r\ncnt\r\n:2\r\n");
+	free(r);
+	ck_assert_int_eq(h_numsub(redis, "cnt"), 1);
+	h_close(a);
+	h_close(b);
+	h_close(p);
+}
+END_TEST
+
 /* One client: subscribe, receive, one upstream subscription, unsubscribe. */
 START_TEST(subscribe_publish_one_client)
 {
@@ -647,6 +808,10 @@ integ_suite(void)
 	tcase_add_test(tc, rule2_publish_after_confirmation_arrives);
 	tcase_add_test(tc, rule2_no_message_before_confirmation);
 	tcase_add_test(tc, rule4_subscribe_during_upstream_unsubscribe);
+	tcase_add_loop_test(tc, rule2_every_kind, 0, 3);
+	tcase_add_loop_test(tc, rule4_every_kind, 0, 3);
+	tcase_add_test(tc, rule3_channel_and_pattern_both_delivered);
+	tcase_add_test(tc, publish_counts_local_receivers);
 	tcase_add_test(tc, last_unsubscribe_and_new_subscribe_in_flight_together);
 	tcase_add_test(tc, disconnect_while_subscribing_leaves_nothing_upstream);
 	tcase_add_test(tc, many_channels_then_unsubscribe_all);
