@@ -167,7 +167,7 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 	c->c_id = set->s_next_id++;
 	c->c_resp = 2;
 	c->c_created = c->c_last = time(NULL);
-	c->c_cmd = "NULL";
+	snprintf(c->c_cmd, sizeof(c->c_cmd), "NULL");
 	len = sizeof(c->c_addr);
 	(void)getpeername(fd, (struct sockaddr *)&c->c_addr, &len);
 	len = sizeof(c->c_laddr);
@@ -370,6 +370,9 @@ client_pending_free(struct client *c)
 static void
 client_release_waits(struct client *c)
 {
+	c->c_raw = 0;
+	if (c->c_wait[0] != NULL)
+		future_cancel(c->c_wait[0]);	/* a raw one closes */
 	future_unref(c->c_wait[0]);
 	future_unref(c->c_wait[1]);
 	c->c_wait[0] = c->c_wait[1] = NULL;
@@ -485,7 +488,6 @@ client_run(struct coro *co, void *arg)
 			client_command_end(c);
 			continue;
 		}
-		c->c_cmd = c->c_command->name;
 		if (c->c_command->type == COMMAND_SUBSCRIBE) {
 			if (command_subscribe_start(c) == -1) {
 				client_command_end(c);
@@ -790,7 +792,7 @@ client_slots_advance(struct client *c)
 		if (slot->s_silent)
 			;
 		else if (r != NULL)
-			cmdconn_reply_encode(c->c_out, r);
+			cmdconn_reply_encode_proto(c->c_out, r, c->c_resp);
 		else
 			resp_add_error(c->c_out, "ERR %s",
 			    future_error(slot->s_fut));

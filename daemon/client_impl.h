@@ -69,7 +69,7 @@ struct client {
 	char			*c_name;	/* owned, or NULL */
 	time_t			 c_created;
 	time_t			 c_last;	/* last command */
-	const char		*c_cmd;		/* last command's name (static) */
+	char			 c_cmd[128];	/* last command's full name */
 	const char		*c_close_reason;	/* static string */
 	struct sockaddr_storage	 c_addr;	/* the peer */
 	struct sockaddr_storage	 c_laddr;	/* our end */
@@ -95,6 +95,7 @@ struct client {
 	enum upstream_kind	 c_kind;
 	struct client_pending	*c_pending;	/* owned, argc entries */
 	struct future		*c_wait[2];	/* owned refs: upstream replies */
+	int			 c_raw;		/* c_wait[0] brings raw bytes */
 
 	TAILQ_ENTRY(client)	 c_entry;	/* set's clients or dead */
 	TAILQ_ENTRY(client)	 c_flush_entry;	/* set's flush queue */
@@ -130,6 +131,7 @@ struct command {
 	const char		*name;		/* lower case, as in errors */
 	int			 arity;		/* N: exactly; -N: at least N */
 	int			 pubsub_ok;	/* allowed in RESP2 subscribed */
+	int			 container;	/* has subcommands */
 	enum command_type	 type;
 	enum upstream_kind	 kind;		/* COMMAND_SUBSCRIBE */
 	void			(*fn)(struct client *);

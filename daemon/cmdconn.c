@@ -101,7 +101,7 @@ static void	cmdconn_reply_cb(redisAsyncContext *, void *, void *);
 static const char *cmdconn_refused(int, const char *const *,
 		    const size_t *);
 static int	cmdconn_encode(struct evbuffer *,
-		    const struct cmdconn_reply *);
+		    const struct cmdconn_reply *, int);
 
 static struct cmdconn_node *cmdconn_node_new(int, enum cmdconn_type,
 		    size_t);
@@ -284,13 +284,24 @@ cmdconn_command(struct cmdconn *conn, int argc, const char *const *argv,
 int
 cmdconn_reply_encode(struct evbuffer *out, const struct cmdconn_reply *reply)
 {
+	return cmdconn_reply_encode_proto(out, reply, 2);
+}
+
+/*
+ * Appends reply for a client of protocol resp: RESP2 as Redis sent it, or
+ * for RESP3 with its nulls as RESP3's null, all of it or nothing.
+ */
+int
+cmdconn_reply_encode_proto(struct evbuffer *out,
+    const struct cmdconn_reply *reply, int resp)
+{
 	struct evbuffer	*tmp;
 	int		 rv = -1;
 
 	if ((tmp = evbuffer_new()) == NULL)
 		return -1;
-	if (cmdconn_encode(tmp, reply) == 0 && evbuffer_add_buffer(out,
-	    tmp) == 0)
+	if (cmdconn_encode(tmp, reply, resp == 3) == 0 &&
+	    evbuffer_add_buffer(out, tmp) == 0)
 		rv = 0;
 	evbuffer_free(tmp);
 	return rv;
@@ -298,7 +309,8 @@ cmdconn_reply_encode(struct evbuffer *out, const struct cmdconn_reply *reply)
 
 /* Appends one reply and its elements; -1 if it cannot be encoded. */
 static int
-cmdconn_encode(struct evbuffer *buf, const struct cmdconn_reply *r)
+cmdconn_encode(struct evbuffer *buf, const struct cmdconn_reply *r,
+    int resp3)
 {
 	size_t	i;
 
@@ -323,17 +335,21 @@ cmdconn_encode(struct evbuffer *buf, const struct cmdconn_reply *r)
 			return -1;
 		return 0;
 	case CMDCONN_NIL:
+		if (resp3)
+			return evbuffer_add(buf, "_\r\n", 3);
 		return evbuffer_add(buf, "$-1\r\n", 5);
 	case CMDCONN_ARRAY:
 		if (evbuffer_add_printf(buf, "*%zu\r\n", r->elements) < 0)
 			return -1;
 		for (i = 0; i < r->elements; i++) {
 			if (r->element[i] == NULL ||
-			    cmdconn_encode(buf, r->element[i]) == -1)
+			    cmdconn_encode(buf, r->element[i], resp3) == -1)
 				return -1;
 		}
 		return 0;
 	case CMDCONN_NIL_ARRAY:
+		if (resp3)
+			return evbuffer_add(buf, "_\r\n", 3);
 		return evbuffer_add(buf, "*-1\r\n", 5);
 	}
 	return -1;

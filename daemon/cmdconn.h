@@ -106,4 +106,12 @@ struct future	*cmdconn_command(struct cmdconn *conn, int argc,
 int		 cmdconn_reply_encode(struct evbuffer *out,
 		    const struct cmdconn_reply *reply);
 
+/*
+ * The same for a client speaking protocol resp (2 or 3): for RESP3 the
+ * nulls become RESP3's "_" (the reply came over RESP2, so its other types
+ * stay RESP2's).
+ */
+int		 cmdconn_reply_encode_proto(struct evbuffer *out,
+		    const struct cmdconn_reply *reply, int resp);
+
 #endif /* PUBSUBD_CMDCONN_H */

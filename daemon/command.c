@@ -29,12 +29,15 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include <hiredis/hiredis.h>
+
 #include "client_impl.h"
 #include "cmdconn.h"
 #include "future.h"
 #include "hub.h"
 #include "log.h"
 #include "pattern.h"
+#include "rawcmd.h"
 #include "upstream.h"
 
 static void	cmd_unsubscribe(struct client *);
@@ -70,45 +73,47 @@ struct command_held;
 static int	command_held_collect(struct client *, enum upstream_kind,
 		    struct command_held *);
 static void	command_pt_lost(struct cmdconn *, const char *, void *);
+int		command_client_arity(const struct resp_req *, int *);
 
 /* The table; lookups are by name, case-insensitive. */
 static const struct command command_table[] = {
-	{ "subscribe", -2, 1, COMMAND_SUBSCRIBE, UPSTREAM_CHANNEL,
+	{ "subscribe", -2, 1, 0, COMMAND_SUBSCRIBE, UPSTREAM_CHANNEL,
 	    NULL, NULL, NULL },
-	{ "psubscribe", -2, 1, COMMAND_SUBSCRIBE, UPSTREAM_PATTERN,
+	{ "psubscribe", -2, 1, 0, COMMAND_SUBSCRIBE, UPSTREAM_PATTERN,
 	    NULL, NULL, NULL },
-	{ "ssubscribe", -2, 1, COMMAND_SUBSCRIBE, UPSTREAM_SHARD,
+	{ "ssubscribe", -2, 1, 0, COMMAND_SUBSCRIBE, UPSTREAM_SHARD,
 	    NULL, NULL, NULL },
-	{ "unsubscribe", -1, 1, COMMAND_LOCAL, UPSTREAM_CHANNEL,
+	{ "unsubscribe", -1, 1, 0, COMMAND_LOCAL, UPSTREAM_CHANNEL,
 	    cmd_unsubscribe, NULL, NULL },
-	{ "punsubscribe", -1, 1, COMMAND_LOCAL, UPSTREAM_PATTERN,
+	{ "punsubscribe", -1, 1, 0, COMMAND_LOCAL, UPSTREAM_PATTERN,
 	    cmd_unsubscribe, NULL, NULL },
-	{ "sunsubscribe", -1, 1, COMMAND_LOCAL, UPSTREAM_SHARD,
+	{ "sunsubscribe", -1, 1, 0, COMMAND_LOCAL, UPSTREAM_SHARD,
 	    cmd_unsubscribe, NULL, NULL },
-	{ "ping", -1, 1, COMMAND_LOCAL, 0, cmd_ping, NULL, NULL },
-	{ "quit", -1, 1, COMMAND_QUIT, 0, NULL, NULL, NULL },
-	{ "reset", 1, 1, COMMAND_UPSTREAM, 0, NULL, cmd_reset_start,
+	{ "ping", -1, 1, 0, COMMAND_LOCAL, 0, cmd_ping, NULL, NULL },
+	{ "quit", -1, 1, 0, COMMAND_QUIT, 0, NULL, NULL, NULL },
+	{ "reset", 1, 1, 0, COMMAND_UPSTREAM, 0, NULL, cmd_reset_start,
 	    cmd_reset_finish },
-	{ "echo", 2, 0, COMMAND_LOCAL, 0, cmd_echo, NULL, NULL },
-	{ "hello", -1, 0, COMMAND_LOCAL, 0, cmd_hello, NULL, NULL },
-	{ "auth", -2, 0, COMMAND_LOCAL, 0, cmd_auth, NULL, NULL },
-	{ "select", 2, 0, COMMAND_LOCAL, 0, cmd_select, NULL, NULL },
-	{ "client", -2, 0, COMMAND_LOCAL, 0, cmd_client, NULL, NULL },
-	{ "info", -1, 0, COMMAND_LOCAL, 0, cmd_info, NULL, NULL },
-	{ "publish", 3, 0, COMMAND_UPSTREAM, UPSTREAM_CHANNEL, NULL,
+	{ "echo", 2, 0, 0, COMMAND_LOCAL, 0, cmd_echo, NULL, NULL },
+	{ "hello", -1, 0, 0, COMMAND_LOCAL, 0, cmd_hello, NULL, NULL },
+	{ "auth", -2, 0, 0, COMMAND_LOCAL, 0, cmd_auth, NULL, NULL },
+	{ "select", 2, 0, 0, COMMAND_LOCAL, 0, cmd_select, NULL, NULL },
+	{ "client", -2, 0, 1, COMMAND_LOCAL, 0, cmd_client, NULL, NULL },
+	{ "info", -1, 0, 0, COMMAND_LOCAL, 0, cmd_info, NULL, NULL },
+	{ "publish", 3, 0, 0, COMMAND_UPSTREAM, UPSTREAM_CHANNEL, NULL,
 	    cmd_publish_start, cmd_publish_finish },
-	{ "spublish", 3, 0, COMMAND_UPSTREAM, UPSTREAM_SHARD, NULL,
+	{ "spublish", 3, 0, 0, COMMAND_UPSTREAM, UPSTREAM_SHARD, NULL,
 	    cmd_publish_start, cmd_publish_finish },
-	{ "pubsub", -2, 0, COMMAND_UPSTREAM, 0, NULL, cmd_pubsub_start,
+	{ "pubsub", -2, 0, 1, COMMAND_UPSTREAM, 0, NULL, cmd_pubsub_start,
 	    cmd_pubsub_finish },
-	{ "command", -1, 0, COMMAND_UPSTREAM, 0, NULL, cmd_command_start,
+	{ "command", -1, 0, 1, COMMAND_UPSTREAM, 0, NULL, cmd_command_start,
 	    cmd_command_finish },
 };
 #define COMMAND_N	(sizeof(command_table) / sizeof(command_table[0]))
 
 /* Any other command Redis knows, when passthrough is on. */
 static const struct command command_passthrough_entry = {
-	"passthrough", -1, 0, COMMAND_LOCAL, 0, command_passthrough, NULL, NULL
+	"passthrough", -1, 0, 0, COMMAND_LOCAL, 0, command_passthrough, NULL,
+	NULL
 };
 
 /* Commands that never go through: they would change the connection. */
@@ -157,68 +162,121 @@ command_int(const char *s, size_t len, long long *out)
 	return 0;
 }
 
+/* Whether a command belongs to the connection, never queued in MULTI. */
+static int
+command_connection_level(const char *name)
+{
+	static const char *const names[] = {
+		"quit", "reset", "hello", "auth", "subscribe", "psubscribe",
+		"ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe",
+		NULL
+	};
+	int	i;
+
+	for (i = 0; names[i] != NULL; i++)
+		if (strcmp(name, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Replies Redis' "unknown command" error for the current request. */
+static void
+command_unknown(struct client *c)
+{
+	const struct resp_req	*r = &c->c_req;
+	char			 args[160];
+	size_t			 n = 0;
+	int			 a;
+
+	/* Redis' own words: the first arguments, up to 128 bytes. */
+	args[0] = '\0';
+	for (a = 1; a < r->argc && n < 128; a++) {
+		snprintf(args + n, sizeof(args) - n, "'%.*s' ", (int)(128 - n),
+		    r->argv[a]);
+		n = strlen(args);
+	}
+	client_reply_error(c, "ERR unknown command '%.128s', with args "
+	    "beginning with: %s", r->argv[0], args);
+}
+
 /*
- * Finds the command of the current request and checks it as Redis does:
- * unknown, wrong arity, not allowed in RESP2 subscribed mode. Replies the
- * error itself and returns NULL, or returns the command to serve.
+ * Finds the command of the current request and checks it as Redis does, in
+ * Redis' order: unknown command, unknown subcommand, wrong arity (of the
+ * subcommand, by its full name "client|getname"), not allowed in RESP2
+ * subscribed mode. Replies the error itself and returns NULL, or returns
+ * the command to serve. Redis' own command table (learnt on connect) tells
+ * what Redis knows; pubsubd's table what pubsubd serves.
  */
 const struct command *
 command_lookup(struct client *c)
 {
 	const struct command	*cmd = NULL;
 	const struct resp_req	*r = &c->c_req;
-	char			 args[160], name[64];
-	size_t			 i, n = 0;
-	int			 a, arity, known;
+	struct upstream		*up = c->c_set->s_up;
+	char			 name[64], full[128], upper[64];
+	size_t			 i, len = r->argvlen[0];
+	int			 arity = 0, container = 0, subarity;
 
+	if (len >= sizeof(name) || memchr(r->argv[0], '\0', len) != NULL) {
+		command_unknown(c);
+		return NULL;
+	}
+	for (i = 0; i < len; i++)
+		name[i] = (char)tolower((unsigned char)r->argv[0][i]);
+	name[len] = '\0';
+	snprintf(c->c_cmd, sizeof(c->c_cmd), "%s", name);
+	/* Inside MULTI, Redis queues (and checks) all but the connection's. */
+	if ((c->c_flags & CLIENT_MULTI) && !command_connection_level(name))
+		return &command_passthrough_entry;
 	for (i = 0; i < COMMAND_N; i++) {
-		if (command_is(r, 0, command_table[i].name)) {
+		if (strcmp(name, command_table[i].name) == 0) {
 			cmd = &command_table[i];
+			arity = cmd->arity;
+			container = cmd->container;
 			break;
 		}
 	}
-	known = cmd != NULL;
-	if (cmd != NULL)
-		arity = cmd->arity;
-	else
-		known = upstream_command_arity(c->c_set->s_up, r->argv[0],
-		    r->argvlen[0], &arity) == 0;
-	if (!known) {
-		/* Redis' own words: the first arguments, up to 128 bytes. */
-		args[0] = '\0';
-		for (a = 1; a < r->argc && n < 128; a++) {
-			snprintf(args + n, sizeof(args) - n, "'%.*s' ",
-			    (int)(128 - n), r->argv[a]);
-			n = strlen(args);
-		}
-		client_reply_error(c, "ERR unknown command '%.128s', with args "
-		    "beginning with: %s", r->argv[0], args);
+	if (upstream_command_arity(up, name, len, &arity, &container) == -1 &&
+	    cmd == NULL) {
+		command_unknown(c);
 		return NULL;
 	}
-	for (i = 0; i < r->argvlen[0] && i < sizeof(name) - 1; i++)
-		name[i] = (char)tolower((unsigned char)r->argv[0][i]);
-	name[i] = '\0';
+	snprintf(full, sizeof(full), "%s", name);
+	if (container && r->argc >= 2) {
+		snprintf(full, sizeof(full), "%s|%.*s", name,
+		    (int)r->argvlen[1], r->argv[1]);
+		for (i = 0; full[i] != '\0'; i++)
+			full[i] = (char)tolower((unsigned char)full[i]);
+		if (upstream_command_arity(up, full, strlen(full), &subarity,
+		    &container) == 0)
+			arity = subarity;
+		else if (upstream_commands_known(up) &&
+		    !(cmd != NULL && strcmp(name, "client") == 0 &&
+		    command_client_arity(r, &subarity) == 0)) {
+			for (i = 0; name[i] != '\0'; i++)
+				upper[i] = (char)toupper((unsigned char)name[i]);
+			upper[i] = '\0';
+			client_reply_error(c, "ERR unknown subcommand '%.128s'. "
+			    "Try %s HELP.", r->argv[1], upper);
+			return NULL;
+		} else if (cmd != NULL && strcmp(name, "client") == 0 &&
+		    command_client_arity(r, &subarity) == 0)
+			arity = subarity;
+		snprintf(c->c_cmd, sizeof(c->c_cmd), "%s", full);
+	}
 	if ((arity > 0 && r->argc != arity) || (arity < 0 &&
 	    r->argc < -arity)) {
 		client_reply_error(c, "ERR wrong number of arguments for '%s' "
-		    "command", name);
+		    "command", full);
 		return NULL;
 	}
 	if (c->c_resp == 2 && c->c_nsubs + c->c_nshard > 0 &&
 	    (cmd == NULL || !cmd->pubsub_ok)) {
 		client_reply_error(c, "ERR Can't execute '%s': only (P|S)"
 		    "SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "
-		    "allowed in this context", name);
+		    "allowed in this context", full);
 		return NULL;
 	}
-	/* Inside MULTI everything but the connection's own goes to Redis. */
-	if ((c->c_flags & CLIENT_MULTI) && (cmd == NULL ||
-	    (cmd->type != COMMAND_SUBSCRIBE && cmd->type != COMMAND_QUIT &&
-	    !command_is(r, 0, "reset") && !command_is(r, 0, "hello") &&
-	    !command_is(r, 0, "auth") && !command_is(r, 0, "unsubscribe") &&
-	    !command_is(r, 0, "punsubscribe") &&
-	    !command_is(r, 0, "sunsubscribe"))))
-		return &command_passthrough_entry;
 	if (cmd != NULL)
 		return cmd;
 	for (i = 0; command_refused[i] != NULL; i++) {
@@ -807,16 +865,18 @@ client_cmd_list(struct client *c)
 	}
 	if ((txt = evbuffer_new()) == NULL)
 		fatalx("out of memory");
-	TAILQ_FOREACH(o, &c->c_set->s_clients, c_entry) {
-		if (!command_client_is(o, type))
-			continue;
-		for (j = ids; ids > 0 && j < r->argc; j++)
-			if (command_int(r->argv[j], r->argvlen[j], &id) == 0 &&
-			    (uint64_t)id == o->c_id)
-				break;
-		if (ids > 0 && j == r->argc)
-			continue;
-		client_format_info(o, txt);
+	if (ids > 0) {
+		/* In the order of the ids asked for, as Redis does. */
+		for (j = ids; j < r->argc; j++) {
+			command_int(r->argv[j], r->argvlen[j], &id);
+			if ((o = client_find(c->c_set, (uint64_t)id)) != NULL &&
+			    command_client_is(o, type))
+				client_format_info(o, txt);
+		}
+	} else {
+		TAILQ_FOREACH(o, &c->c_set->s_clients, c_entry)
+			if (command_client_is(o, type))
+				client_format_info(o, txt);
 	}
 	command_verbatim(c, client_reply(c), txt);
 	evbuffer_free(txt);
@@ -911,7 +971,25 @@ static const struct {
 	{ "kill", -3, client_cmd_kill },
 };
 
-/* CLIENT subcommand [arguments]: the ones client libraries send. */
+/* The arity of a CLIENT subcommand pubsubd serves; -1 if it serves none. */
+int
+command_client_arity(const struct resp_req *r, int *arity)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(client_cmds) / sizeof(client_cmds[0]); i++) {
+		if (command_is(r, 1, client_cmds[i].name)) {
+			*arity = client_cmds[i].arity;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * CLIENT subcommand [arguments]: the ones client libraries send. The
+ * subcommand and its arity were checked by command_lookup().
+ */
 static void
 cmd_client(struct client *c)
 {
@@ -933,8 +1011,8 @@ cmd_client(struct client *c)
 		client_queue_write(c);
 		return;
 	}
-	client_reply_error(c, "ERR unknown subcommand '%.128s'. Try CLIENT "
-	    "HELP.", r->argv[1]);
+	client_reply_error(c, "ERR CLIENT %s is not served by pubsubd",
+	    r->argv[1]);
 }
 
 /* INFO [section ...]: Redis' sections that clients probe, and pubsubd's. */
@@ -1066,7 +1144,21 @@ static int
 command_upstream(struct client *c, int i, int argc, const char *const *argv,
     const size_t *argvlen)
 {
-	c->c_wait[i] = upstream_command(c->c_set->s_up, argc, argv, argvlen);
+	const struct client_conf	*conf = c->c_set->s_conf;
+
+	/*
+	 * COMMAND DOCS nests deeper than hiredis 0.14's reader goes (7
+	 * levels): its bytes are relayed as they come, in the client's own
+	 * protocol.
+	 */
+	if (argc >= 2 && argvlen[0] == 7 && strncasecmp(argv[0], "command",
+	    7) == 0 && argvlen[1] == 4 && strncasecmp(argv[1], "docs", 4) == 0) {
+		c->c_raw = 1;
+		c->c_wait[i] = rawcmd_send(c->c_set->s_base, conf->redis_host,
+		    conf->redis_port, c->c_resp, argc, argv, argvlen);
+	} else
+		c->c_wait[i] = upstream_command(c->c_set->s_up, argc, argv,
+		    argvlen);
 	if (c->c_wait[i] == NULL) {
 		client_reply_error(c, "ERR out of memory");
 		return -1;
@@ -1089,19 +1181,50 @@ command_upstream_reply(struct client *c, int i)
 	}
 	r = future_result(c->c_wait[i]);
 	if (r->type == CMDCONN_ERROR) {
-		cmdconn_reply_encode(client_reply(c), r);
+		cmdconn_reply_encode_proto(client_reply(c), r, c->c_resp);
 		client_queue_write(c);
 		return NULL;
 	}
 	return r;
 }
 
-/* PUBLISH / SPUBLISH channel message: forwarded, then counted. */
+/* Whether the client itself receives what is published to channel. */
+static int
+command_self_receives(struct client *c, enum upstream_kind kind,
+    const char *channel, size_t len)
+{
+	struct hub_sub	*sub;
+	const char	*name;
+	size_t		 namelen;
+
+	if (map_find(&c->c_subs[kind], channel, len) != NULL)
+		return 1;
+	if (kind != UPSTREAM_CHANNEL)
+		return 0;
+	TAILQ_FOREACH(sub, &c->c_sublist[UPSTREAM_PATTERN], hs_owner_link) {
+		name = hub_sub_name(sub, &namelen);
+		if (pattern_match(name, namelen, channel, len))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * PUBLISH / SPUBLISH channel message: forwarded, then counted. A RESP3
+ * client that receives its own message gets it before the reply, as from
+ * Redis: a barrier waits until the message has come back upstream.
+ */
 static void
 cmd_publish_start(struct client *c)
 {
-	command_upstream(c, 0, c->c_req.argc,
-	    (const char *const *)c->c_req.argv, c->c_req.argvlen);
+	enum upstream_kind	kind = c->c_command->kind;
+
+	if (command_upstream(c, 0, c->c_req.argc,
+	    (const char *const *)c->c_req.argv, c->c_req.argvlen) == -1)
+		return;
+	if (c->c_resp == 3 && command_self_receives(c, kind,
+	    c->c_req.argv[1], c->c_req.argvlen[1]))
+		c->c_wait[1] = upstream_barrier(c->c_set->s_up, kind);
 }
 
 /*
@@ -1118,7 +1241,7 @@ cmd_publish_finish(struct client *c)
 	if ((r = command_upstream_reply(c, 0)) == NULL)
 		return;
 	if (r->type != CMDCONN_INTEGER) {
-		cmdconn_reply_encode(client_reply(c), r);
+		cmdconn_reply_encode_proto(client_reply(c), r, c->c_resp);
 		client_queue_write(c);
 		return;
 	}
@@ -1190,9 +1313,8 @@ cmd_pubsub_start(struct client *c)
 		return;
 	}
 	if (r->argc > 3) {
-		client_reply_error(c, "ERR wrong number of arguments for "
-		    "'pubsub|%s' command", shard ? "shardchannels" :
-		    "channels");
+		client_reply_error(c, "ERR unknown subcommand or wrong number "
+		    "of arguments for '%.128s'. Try PUBSUB HELP.", r->argv[1]);
 		return;
 	}
 	if (shard)
@@ -1327,7 +1449,7 @@ cmd_pubsub_finish(struct client *c)
 	}
 	if ((!command_is(r, 1, "channels") &&
 	    !command_is(r, 1, "shardchannels")) || rep->type != CMDCONN_ARRAY) {
-		cmdconn_reply_encode(client_reply(c), rep);
+		cmdconn_reply_encode_proto(client_reply(c), rep, c->c_resp);
 		client_queue_write(c);
 		return;
 	}
@@ -1338,6 +1460,10 @@ cmd_pubsub_finish(struct client *c)
 	memset(&x, 0, sizeof(x));
 	for (i = 0; i < rep->elements; i++) {
 		e = rep->element[i];
+		if (e->len >= strlen(UPSTREAM_PRIVATE_PREFIX) && memcmp(e->str,
+		    UPSTREAM_PRIVATE_PREFIX,
+		    strlen(UPSTREAM_PRIVATE_PREFIX)) == 0)
+			continue;	/* a pubsubd's own, not a client's */
 		held = hub_held(c->c_set->s_hub, kind, e->str, e->len);
 		if (held && hub_local(c->c_set->s_hub, kind, e->str,
 		    e->len) == 0 && command_numsub_of(nums, e->str,
@@ -1393,17 +1519,18 @@ cmd_command_start(struct client *c)
 		client_queue_write(c);
 		return;
 	}
-	if (command_is(r, 1, "list")) {
-		if (r->argc != 2) {
-			client_reply_error(c, "ERR pubsubd serves COMMAND LIST "
-			    "without filters only");
-			return;
-		}
+	if (command_is(r, 1, "list") && r->argc == 2) {
 		resp_add_array(client_reply(c), (long long)COMMAND_N);
 		for (i = 0; i < COMMAND_N; i++)
 			resp_add_bulk(client_reply(c), command_table[i].name,
 			    strlen(command_table[i].name));
 		client_queue_write(c);
+		return;
+	}
+	if (command_is(r, 1, "list")) {
+		/* Filtered by Redis, then cut down to pubsubd's commands. */
+		command_upstream(c, 0, r->argc, (const char *const *)r->argv,
+		    r->argvlen);
 		return;
 	}
 	/* COMMAND, COMMAND INFO [names], COMMAND DOCS [names]. */
@@ -1434,14 +1561,53 @@ cmd_command_start(struct client *c)
 	command_upstream(c, 0, argc, argv, argvlen);
 }
 
-/* Passes Redis' answer to COMMAND on. */
+/*
+ * Passes Redis' answer to COMMAND on; for COMMAND LIST with filters and
+ * passthrough off, only the commands pubsubd serves.
+ */
 static void
 cmd_command_finish(struct client *c)
 {
-	const struct cmdconn_reply	*r;
+	const struct cmdconn_reply	*r, *e;
+	struct evbuffer			*list;
+	long long			 n = 0;
+	size_t				 i, j;
 
+	if (c->c_raw) {
+		c->c_raw = 0;
+		if (future_state(c->c_wait[0]) != FUTURE_DONE)
+			client_reply_error(c, "ERR %s",
+			    future_error(c->c_wait[0]));
+		else
+			evbuffer_add_buffer_reference(client_reply(c),
+			    future_result(c->c_wait[0]));
+		client_queue_write(c);
+		return;
+	}
 	if ((r = command_upstream_reply(c, 0)) == NULL)
 		return;
-	cmdconn_reply_encode(client_reply(c), r);
+	if (!command_is(&c->c_req, 1, "list") ||
+	    c->c_set->s_conf->passthrough || r->type != CMDCONN_ARRAY) {
+		cmdconn_reply_encode_proto(client_reply(c), r, c->c_resp);
+		client_queue_write(c);
+		return;
+	}
+	if ((list = evbuffer_new()) == NULL)
+		fatalx("out of memory");
+	for (i = 0; i < r->elements; i++) {
+		e = r->element[i];
+		for (j = 0; j < COMMAND_N; j++) {
+			if (e->type == CMDCONN_STRING &&
+			    e->len == strlen(command_table[j].name) &&
+			    strncasecmp(e->str, command_table[j].name,
+			    e->len) == 0) {
+				resp_add_bulk(list, e->str, e->len);
+				n++;
+			}
+		}
+	}
+	resp_add_array(client_reply(c), n);
+	evbuffer_add_buffer(client_reply(c), list);
+	evbuffer_free(list);
 	client_queue_write(c);
 }

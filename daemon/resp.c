@@ -833,3 +833,62 @@ resp_add_array(struct evbuffer *out, long long n)
 {
 	return resp_add_line(out, '*', n);
 }
+
+/*
+ * Measures one whole reply without recursion: "pending" counts the values
+ * still to read, each aggregate header adding its elements (twice for maps
+ * and attributes), so that any depth of nesting costs nothing more.
+ */
+long long
+resp_reply_size(const char *buf, size_t len)
+{
+	const char	*eol;
+	size_t		 off = 0, hdr;
+	long long	 pending = 1, n;
+	char		*end;
+
+	while (pending > 0) {
+		if (off >= len)
+			return 0;
+		eol = memchr(buf + off, '\n', len - off);
+		if (eol == NULL)
+			return 0;
+		hdr = (size_t)(eol - (buf + off)) + 1;
+		if (hdr < 3 || buf[off + hdr - 2] != '\r')
+			return -1;
+		pending--;
+		switch (buf[off]) {
+		case '+': case '-': case ':': case '_': case ',': case '#':
+		case '(':
+			off += hdr;
+			break;
+		case '$': case '!': case '=':
+			n = strtoll(buf + off + 1, &end, 10);
+			if (end != buf + off + hdr - 2 || n < -1)
+				return -1;
+			off += hdr;
+			if (n >= 0) {
+				if (len - off < (size_t)n + 2)
+					return 0;
+				off += (size_t)n + 2;
+			}
+			break;
+		case '*': case '>': case '~': case '%': case '|':
+			n = strtoll(buf + off + 1, &end, 10);
+			if (end != buf + off + hdr - 2 || n < -1 ||
+			    n > INT32_MAX)
+				return -1;
+			if (buf[off] == '%' || buf[off] == '|')
+				n *= 2;
+			if (buf[off] == '|')
+				pending++;	/* the attributed value follows */
+			if (n > 0)
+				pending += n;
+			off += hdr;
+			break;
+		default:
+			return -1;
+		}
+	}
+	return (long long)off;
+}

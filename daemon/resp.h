@@ -64,6 +64,12 @@ const char	*resp_parser_error(const struct resp_parser *p);
 size_t		 resp_parser_pending(const struct resp_parser *p);
 
 /*
+ * The size of the one whole reply (RESP2 or RESP3, nested to any depth) at
+ * the start of buf: 0 if it is not complete yet, -1 if buf is not RESP.
+ */
+long long	 resp_reply_size(const char *buf, size_t len);
+
+/*
  * Reply encoders (RESP2); each returns 0 or -1 on allocation failure.
  * resp_add_error() turns CR/LF in its text into spaces, as Redis does.
  */

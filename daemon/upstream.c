@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -51,9 +52,21 @@
 struct upstream_cmd {
 	struct map_entry	 uc_entry;
 	int			 uc_arity;
+	int			 uc_container;	/* has subcommands */
 	size_t			 uc_len;
 	char			 uc_name[];
 };
+
+/*
+ * A barrier: done when the token published to pubsubd's private channel
+ * comes back, so that every message Redis sent before it has arrived.
+ */
+struct upstream_mark {
+	TAILQ_ENTRY(upstream_mark)	 m_entry;
+	unsigned long long		 m_token;
+	struct future			*m_fut;		/* owned ref */
+};
+TAILQ_HEAD(upstream_marks, upstream_mark);
 
 /* An operation in flight: its key is the kind's byte followed by the name. */
 struct upstream_op {
@@ -87,6 +100,11 @@ struct upstream {
 	char			 up_version[32];
 	int			 up_databases;
 	struct map		 up_cmds;	/* of struct upstream_cmd */
+	char			 up_private[48];	/* our own channel */
+	int			 up_private_asked;	/* subscribing it */
+	int			 up_private_ok;	/* confirmations: 2 = held */
+	unsigned long long	 up_token[2];
+	struct upstream_marks	 up_marks[2];	/* barriers, in order */
 };
 
 static void	upstream_connect(struct upstream *);
@@ -97,6 +115,14 @@ static void	upstream_disconnect_cb(const redisAsyncContext *, int);
 static void	upstream_reply_cb(redisAsyncContext *, void *, void *);
 static void	upstream_dispatch(struct upstream *, const redisReply *);
 static void	upstream_maybe_up(struct upstream *);
+static struct future *upstream_send_any(struct upstream *, int,
+		    enum upstream_kind, const char *, size_t);
+static void	upstream_private_done(struct future *, void *);
+static int	upstream_private_message(struct upstream *, int,
+		    const redisReply *, size_t);
+static void	upstream_marks_release(struct upstream *, int,
+		    unsigned long long);
+static void	upstream_mark_sent(struct future *, void *);
 static int	upstream_shard_connect(struct upstream *);
 static void	upstream_shard_close(struct upstream *);
 static void	upstream_shard_read_cb(struct bufferevent *, void *);
@@ -111,6 +137,7 @@ static void	upstream_learn(struct upstream *);
 static void	upstream_learnt(struct future *, void *);
 static void	upstream_forget_facts(struct upstream *);
 static void	upstream_cmds_clear(struct map *);
+static int	upstream_cmds_add(struct map *, const struct cmdconn_reply *);
 
 static const char *const upstream_sub_cmd[UPSTREAM_KINDS] = {
 	"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE"
@@ -135,6 +162,11 @@ upstream_new(struct event_base *base, const char *host, int port,
 	up->up_backoff_ms = UPSTREAM_BACKOFF_MIN_MS;
 	map_init(&up->up_ops);
 	map_init(&up->up_cmds);
+	TAILQ_INIT(&up->up_marks[0]);
+	TAILQ_INIT(&up->up_marks[1]);
+	snprintf(up->up_private, sizeof(up->up_private),
+	    UPSTREAM_PRIVATE_PREFIX "%08lx%08lx", (unsigned long)random(),
+	    (unsigned long)random());
 	snprintf(up->up_version, sizeof(up->up_version), "unknown");
 	up->up_databases = 16;
 	up->up_host = strdup(host);
@@ -169,6 +201,8 @@ upstream_free(struct upstream *up)
 	upstream_shard_close(up);
 	upstream_fail_all(up, "upstream closed");
 	map_clear(&up->up_ops);
+	upstream_marks_release(up, 0, ~0ULL);
+	upstream_marks_release(up, 1, ~0ULL);
 	upstream_forget_facts(up);
 	cmdconn_free(up->up_cmd);
 	upstream_cmds_clear(&up->up_cmds);
@@ -263,11 +297,35 @@ upstream_connect_cb(const redisAsyncContext *ac, int status)
 	upstream_maybe_up(up);
 }
 
-/* Once both connections are up, the upstream is: subscribe everything. */
+/*
+ * Once both connections are up, subscribes them to pubsubd's private
+ * channel (the barrier and heartbeat); once both confirm, the upstream is up
+ * and its owner subscribes everything.
+ */
 static void
 upstream_maybe_up(struct upstream *up)
 {
+	struct future	*f;
+	int		 k;
+
 	if (!up->up_ac_up || !up->up_shard_up || up->up_connected)
+		return;
+	if (!up->up_private_asked) {
+		up->up_private_asked = 1;
+		for (k = 0; k < 2; k++) {
+			f = upstream_send_any(up, 1, k ? UPSTREAM_SHARD :
+			    UPSTREAM_CHANNEL, up->up_private,
+			    strlen(up->up_private));
+			if (f == NULL) {
+				upstream_lost(up, "out of memory");
+				return;
+			}
+			future_add_callback(f, upstream_private_done, up);
+			future_unref(f);
+		}
+		return;
+	}
+	if (up->up_private_ok < 2)
 		return;
 	log_notice("connected to redis at %s:%d", up->up_host, up->up_port);
 	up->up_connected = 1;
@@ -311,11 +369,14 @@ upstream_lost(struct upstream *up, const char *why)
 		log_warnx("cannot connect to redis at %s:%d: %s", up->up_host,
 		    up->up_port, why);
 	up->up_connected = up->up_ac_up = 0;
+	up->up_private_ok = up->up_private_asked = 0;
 	up->up_ac = NULL;
 	if (ac != NULL)
 		redisAsyncFree(ac);
 	upstream_shard_close(up);
 	upstream_fail_all(up, "connection to redis lost");
+	upstream_marks_release(up, 0, ~0ULL);
+	upstream_marks_release(up, 1, ~0ULL);
 	if (was)
 		up->up_cbs.on_state(up->up_arg, 0);
 	upstream_retry_later(up);
@@ -425,9 +486,27 @@ upstream_fail_all(struct upstream *up, const char *why)
 	}
 }
 
-/* Sends (UN)SUBSCRIBE for one name and returns the future of its reply. */
+/* Sends (UN)SUBSCRIBE for one name once the upstream is up. */
 static struct future *
 upstream_send(struct upstream *up, int sub, enum upstream_kind kind,
+    const char *name, size_t len)
+{
+	struct future	*fut;
+
+	if (!up->up_connected) {
+		if ((fut = future_new()) != NULL)
+			future_set_error(fut, "not connected to redis");
+		return fut;
+	}
+	return upstream_send_any(up, sub, kind, name, len);
+}
+
+/*
+ * Sends (UN)SUBSCRIBE for one name on whichever connection serves its kind
+ * (both must be open) and returns the future of its confirmation.
+ */
+static struct future *
+upstream_send_any(struct upstream *up, int sub, enum upstream_kind kind,
     const char *name, size_t len)
 {
 	struct upstream_op	*op = NULL;
@@ -439,7 +518,7 @@ upstream_send(struct upstream *up, int sub, enum upstream_kind kind,
 
 	if ((fut = future_new()) == NULL)
 		return NULL;
-	if (!up->up_connected || up->up_ac == NULL) {
+	if (up->up_ac == NULL || up->up_shard == NULL) {
 		future_set_error(fut, "not connected to redis");
 		return fut;
 	}
@@ -568,6 +647,8 @@ upstream_dispatch(struct upstream *up, const redisReply *r)
 	if (strcmp(type, "message") == 0 || strcmp(type, "smessage") == 0) {
 		if (r->element[2]->type != REDIS_REPLY_STRING)
 			return;
+		if (upstream_private_message(up, type[0] == 's', r, 1))
+			return;
 		m.kind = type[0] == 's' ? UPSTREAM_SHARD : UPSTREAM_CHANNEL;
 		m.channel = r->element[1]->str;
 		m.channellen = r->element[1]->len;
@@ -579,6 +660,8 @@ upstream_dispatch(struct upstream *up, const redisReply *r)
 		    r->element[2]->type != REDIS_REPLY_STRING ||
 		    r->element[3]->type != REDIS_REPLY_STRING)
 			return;
+		if (upstream_private_message(up, -1, r, 2))
+			return;		/* a user pattern matched our channel */
 		m.kind = UPSTREAM_PATTERN;
 		m.pattern = r->element[1]->str;
 		m.patternlen = r->element[1]->len;
@@ -673,13 +756,46 @@ upstream_cmds_clear(struct map *m)
 	map_clear(m);
 }
 
+/*
+ * Adds one entry of COMMAND's reply ([name, arity, ..., subcommands]) to a
+ * command table, under its lower-case name. Returns 0, or -1 if it is not
+ * such an entry or memory ran out.
+ */
+static int
+upstream_cmds_add(struct map *cmds, const struct cmdconn_reply *e)
+{
+	const struct cmdconn_reply	*name;
+	struct upstream_cmd		*uc;
+	size_t				 j;
+
+	if (e->type != CMDCONN_ARRAY || e->elements < 2 ||
+	    e->element[0]->type != CMDCONN_STRING ||
+	    e->element[1]->type != CMDCONN_INTEGER)
+		return -1;
+	name = e->element[0];
+	if ((uc = malloc(sizeof(*uc) + name->len + 1)) == NULL)
+		return -1;
+	for (j = 0; j < name->len; j++)
+		uc->uc_name[j] = (char)tolower((unsigned char)name->str[j]);
+	uc->uc_name[name->len] = '\0';
+	uc->uc_len = name->len;
+	uc->uc_arity = (int)e->element[1]->integer;
+	uc->uc_container = e->elements >= 10 &&
+	    e->element[9]->type == CMDCONN_ARRAY && e->element[9]->elements > 0;
+	if (map_find(cmds, uc->uc_name, uc->uc_len) != NULL ||
+	    map_insert(cmds, &uc->uc_entry, uc->uc_name, uc->uc_len) == -1) {
+		free(uc);
+		return -1;
+	}
+	return 0;
+}
+
 /* A fact came back: keep what it says. */
 static void
 upstream_learnt(struct future *fut, void *arg)
 {
 	struct upstream			*up = arg;
 	const struct cmdconn_reply	*r, *e;
-	struct upstream_cmd		*uc;
 	struct map			 cmds;
 	const char			*p;
 	size_t				 i, j;
@@ -701,29 +817,28 @@ upstream_learnt(struct future *fut, void *arg)
 		map_init(&cmds);
 		for (i = 0; i < r->elements; i++) {
 			e = r->element[i];
-			if (e->type != CMDCONN_ARRAY || e->elements < 2 ||
-			    e->element[0]->type != CMDCONN_STRING ||
-			    e->element[1]->type != CMDCONN_INTEGER)
+			if (upstream_cmds_add(&cmds, e) == -1)
 				continue;
-			e = e->element[0];
-			if ((uc = malloc(sizeof(*uc) + e->len + 1)) == NULL)
-				break;
-			for (j = 0; j < e->len; j++)
-				uc->uc_name[j] = (char)tolower(
-				    (unsigned char)e->str[j]);
-			uc->uc_name[e->len] = '\0';
-			uc->uc_len = e->len;
-			uc->uc_arity = (int)r->element[i]->element[1]->integer;
-			if (map_find(&cmds, uc->uc_name, uc->uc_len) != NULL ||
-			    map_insert(&cmds, &uc->uc_entry, uc->uc_name,
-			    uc->uc_len) == -1)
-				free(uc);
+			/* Redis 7: element 9 lists the subcommands. */
+			if (e->elements < 10 ||
+			    e->element[9]->type != CMDCONN_ARRAY)
+				continue;
+			for (j = 0; j < e->element[9]->elements; j++)
+				upstream_cmds_add(&cmds,
+				    e->element[9]->element[j]);
 		}
 		upstream_cmds_clear(&up->up_cmds);
 		up->up_cmds = cmds;
 		log_info("redis %s knows %zu commands", up->up_version,
 		    map_count(&up->up_cmds));
 	}
+}
+
+/* pubsubd's private channel (barriers), which clients must not be shown. */
+const char *
+upstream_private_channel(const struct upstream *up)
+{
+	return up->up_private;
 }
 
 /* Redis' version, as INFO said. */
@@ -740,14 +855,15 @@ upstream_databases(const struct upstream *up)
 	return up->up_databases;
 }
 
-/* The arity of a command Redis knows; -1 if it does not. */
+/* The arity of a command or subcommand Redis knows; -1 if it does not. */
 int
 upstream_command_arity(const struct upstream *up, const char *name,
-    size_t len, int *arity)
+    size_t len, int *arity, int *container)
 {
-	const struct map_entry	*e;
-	char			 lower[64];
-	size_t			 i;
+	const struct map_entry		*e;
+	const struct upstream_cmd	*uc;
+	char				 lower[128];
+	size_t				 i;
 
 	if (len >= sizeof(lower))
 		return -1;
@@ -755,6 +871,118 @@ upstream_command_arity(const struct upstream *up, const char *name,
 		lower[i] = (char)tolower((unsigned char)name[i]);
 	if ((e = map_find(&up->up_cmds, lower, len)) == NULL)
 		return -1;
-	*arity = MAP_ITEM(e, struct upstream_cmd, uc_entry)->uc_arity;
+	uc = MAP_ITEM(e, struct upstream_cmd, uc_entry);
+	*arity = uc->uc_arity;
+	*container = uc->uc_container;
 	return 0;
+}
+
+/* Whether Redis' command table is known yet. */
+int
+upstream_commands_known(const struct upstream *up)
+{
+	return map_count(&up->up_cmds) > 0;
+}
+
+/* A private subscription was confirmed (or failed: the connection is lost). */
+static void
+upstream_private_done(struct future *fut, void *arg)
+{
+	struct upstream	*up = arg;
+
+	if (future_state(fut) != FUTURE_DONE)
+		return;
+	up->up_private_ok++;
+	upstream_maybe_up(up);
+}
+
+/*
+ * If reply r is a message on pubsubd's private channel (its channel name at
+ * element i), consumes it: a barrier token on connection k (0 main, 1
+ * shard; -1 when a user pattern matched it, which is only dropped). Returns
+ * whether it was one.
+ */
+static int
+upstream_private_message(struct upstream *up, int k, const redisReply *r,
+    size_t i)
+{
+	const redisReply	*ch = r->element[i];
+
+	if (ch->len != strlen(up->up_private) ||
+	    memcmp(ch->str, up->up_private, ch->len) != 0)
+		return 0;
+	if (k >= 0 && r->elements > i + 1 &&
+	    r->element[i + 1]->type == REDIS_REPLY_STRING)
+		upstream_marks_release(up, k,
+		    strtoull(r->element[i + 1]->str, NULL, 10));
+	return 1;
+}
+
+/* Completes the barriers of connection k up to token (in order). */
+static void
+upstream_marks_release(struct upstream *up, int k, unsigned long long token)
+{
+	struct upstream_mark	*m;
+
+	while ((m = TAILQ_FIRST(&up->up_marks[k])) != NULL &&
+	    m->m_token <= token) {
+		TAILQ_REMOVE(&up->up_marks[k], m, m_entry);
+		future_set_result(m->m_fut, NULL, NULL);
+		future_unref(m->m_fut);
+		free(m);
+	}
+}
+
+/*
+ * The token's PUBLISH was answered. If it failed, nothing will come back:
+ * release the barrier (arg: a reference on its future, dropped here).
+ */
+static void
+upstream_mark_sent(struct future *sent, void *arg)
+{
+	struct future	*barrier = arg;
+
+	if (future_state(sent) != FUTURE_DONE && future_is_pending(barrier))
+		future_set_result(barrier, NULL, NULL);
+	future_unref(barrier);
+}
+
+/*
+ * A barrier for messages of kind: a new future owned by the caller, done
+ * once every message Redis sent for kind before now has been handed to the
+ * owner (done at once when not connected).
+ */
+struct future *
+upstream_barrier(struct upstream *up, enum upstream_kind kind)
+{
+	struct upstream_mark	*m;
+	struct future		*fut, *sent;
+	const char		*argv[3];
+	size_t			 argvlen[3];
+	char			 token[24];
+	int			 k = kind == UPSTREAM_SHARD;
+
+	if ((fut = future_new()) == NULL)
+		return NULL;
+	if (!up->up_connected || (m = calloc(1, sizeof(*m))) == NULL) {
+		future_set_result(fut, NULL, NULL);
+		return fut;
+	}
+	m->m_token = ++up->up_token[k];
+	m->m_fut = future_ref(fut);
+	TAILQ_INSERT_TAIL(&up->up_marks[k], m, m_entry);
+	snprintf(token, sizeof(token), "%llu", m->m_token);
+	argv[0] = k ? "SPUBLISH" : "PUBLISH";
+	argvlen[0] = strlen(argv[0]);
+	argv[1] = up->up_private;
+	argvlen[1] = strlen(up->up_private);
+	argv[2] = token;
+	argvlen[2] = strlen(token);
+	if ((sent = upstream_command(up, 3, argv, argvlen)) == NULL) {
+		future_set_result(fut, NULL, NULL);
+		return fut;
+	}
+	future_add_callback(sent, upstream_mark_sent, future_ref(fut));
+	future_unref(sent);
+	return fut;
 }

@@ -92,13 +92,30 @@ struct future	*upstream_command(struct upstream *up, int argc,
 		    const char *const *argv, const size_t *argvlen);
 
 /*
+ * A barrier: returns a new future owned by the caller, done once every
+ * message of kind that Redis sent before now has been handed to the message
+ * callback (at once if not connected). It publishes a token to pubsubd's
+ * private channel (upstream_private_channel(), held on the subscriber and
+ * shard connections) and waits for it to come back.
+ */
+struct future	*upstream_barrier(struct upstream *up, enum upstream_kind kind);
+
+/* Every pubsubd's private channel starts so; they are never shown. */
+#define UPSTREAM_PRIVATE_PREFIX	"__pubsubd__:"
+const char	*upstream_private_channel(const struct upstream *up);
+
+/*
  * What pubsubd learnt of Redis when it connected: its version ("unknown"
- * before), its number of databases (16 before), and the arity of each
- * command it knows (0 and *arity set, or -1 if it does not know name).
+ * before), its number of databases (16 before), and its command table:
+ * upstream_command_arity() gives the arity of a command or a subcommand
+ * ("client|getname"), lower case, and whether it has subcommands; it
+ * returns 0, or -1 if Redis does not know name (or nothing is known yet:
+ * upstream_commands_known() says which).
  */
 const char	*upstream_redis_version(const struct upstream *up);
 int		 upstream_databases(const struct upstream *up);
 int		 upstream_command_arity(const struct upstream *up,
-		    const char *name, size_t len, int *arity);
+		    const char *name, size_t len, int *arity, int *container);
+int		 upstream_commands_known(const struct upstream *up);
 
 #endif /* PUBSUBD_UPSTREAM_H */

@@ -575,3 +575,55 @@ h_publish(struct h_conn *r, const char *channel, const char *msg)
 	free(rep);
 	return n;
 }
+
+/* Starts one more pubsubd with extra configuration; never exits. */
+int
+h_start_pubsubd(struct h_env *env, const char *tag, const char *extra,
+    int *portp, pid_t *pidp)
+{
+	const char	*bin = getenv("PUBSUBD");
+	char		 conf[300], log[300];
+	char		*argv[4];
+	FILE		*f;
+	pid_t		 pid;
+	long long	 deadline;
+	int		 port, status;
+
+	if (bin == NULL)
+		bin = "./daemon/pubsubd";
+	port = h_free_port();
+	snprintf(conf, sizeof(conf), "%s/pubsubd-%s.conf", env->dir, tag);
+	snprintf(log, sizeof(log), "%s/pubsubd-%s.log", env->dir, tag);
+	if ((f = fopen(conf, "w")) == NULL)
+		return -1;
+	fprintf(f, "listen = ( { host = \"127.0.0.1\"; port = %d; } );\n"
+	    "redis = { host = \"127.0.0.1\"; port = %d; };\n"
+	    "log = { level = \"%s\"; };\n%s\n", port, env->redis_port,
+	    getenv("PUBSUBD_LOG_LEVEL") ? getenv("PUBSUBD_LOG_LEVEL") :
+	    "info", extra != NULL ? extra : "");
+	fclose(f);
+	argv[0] = (char *)bin;
+	argv[1] = "-c";
+	argv[2] = conf;
+	argv[3] = NULL;
+	pid = h_spawn(argv, log);
+	deadline = h_now_ms() + 10000;
+	while (h_wait_ping(port, 200) == -1) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return -1;	/* it refused to start */
+		if (h_now_ms() >= deadline) {
+			h_kill(pid, 1000);
+			return -1;
+		}
+	}
+	*portp = port;
+	*pidp = pid;
+	return 0;
+}
+
+/* The length of the one whole RESP value at buf, or 0 if incomplete. */
+size_t
+h_resp_size(const char *buf, size_t len)
+{
+	return h_resp_len(buf, len);
+}

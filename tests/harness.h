@@ -104,4 +104,21 @@ long long h_publish(struct h_conn *r, const char *channel, const char *msg);
 /* Milliseconds of a monotonic clock. */
 long long h_now_ms(void);
 
+/*
+ * Starts one more pubsubd against env's redis-server, on a free port of
+ * 127.0.0.1, with extra (borrowed; may be NULL) appended to its
+ * configuration file, e.g. "passthrough = true;". tag names its files in
+ * env->dir (pubsubd-TAG.conf, pubsubd-TAG.log). Returns 0 with *portp and
+ * *pidp set (stop it with h_kill()), or -1 with nothing left running if it
+ * did not answer PING within 10 s; unlike h_start(), it never exits.
+ */
+int	 h_start_pubsubd(struct h_env *env, const char *tag, const char *extra,
+	    int *portp, pid_t *pidp);
+
+/*
+ * The length of the one whole RESP value (RESP2 or RESP3) at the start of
+ * buf, or 0 if it is not complete yet.
+ */
+size_t	 h_resp_size(const char *buf, size_t len);
+
 #endif /* PUBSUBD_HARNESS_H */

@@ -1324,6 +1324,64 @@ START_TEST(test_frame_bytes)
 END_TEST
 
 /*
+ * RESP3 subscribers get pushes (">"), RESP2 ones arrays, from the same
+ * messages in the same turn; switching a subscriber's protocol hands over
+ * what it had first, and later messages come in the new form.
+ */
+START_TEST(test_resp3_pushes)
+{
+	static const char two[] = "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n"
+	    "$1\r\nx\r\n";
+	static const char three[] = ">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n"
+	    "$1\r\nx\r\n";
+	static const char pthree[] = ">4\r\n$8\r\npmessage\r\n$2\r\nc*\r\n"
+	    "$2\r\nch\r\n$1\r\nx\r\n";
+	struct env	 env;
+	struct tsub	 a, b;
+	struct hub_sub	*sa, *sb, *sp;
+
+	env_init(&env);
+	tsub_init(&a);
+	tsub_init(&b);
+	sa = sub_ready(&env, &a, UPSTREAM_CHANNEL, "ch", 2);
+	sb = sub_ready(&env, &b, UPSTREAM_CHANNEL, "ch", 2);
+	sp = sub_ready(&env, &b, UPSTREAM_PATTERN, "c*", 2);
+	hub_subscriber_set_resp3(env.hub, &b.hs, 1);
+
+	pub(&env, "ch", "x");
+	publish_bin(&env, UPSTREAM_PATTERN, "c*", 2, "ch", 2, "x", 1);
+	turn(&env);
+	ck_assert_uint_eq(a.out.len, sizeof(two) - 1);
+	ck_assert_mem_eq(a.out.p, two, sizeof(two) - 1);
+	ck_assert_uint_eq(b.out.len, sizeof(three) - 1 + sizeof(pthree) - 1);
+	ck_assert_mem_eq(b.out.p, three, sizeof(three) - 1);
+	ck_assert_mem_eq(b.out.p + sizeof(three) - 1, pthree,
+	    sizeof(pthree) - 1);
+
+	/* Back to RESP2 in the middle of a turn: the run goes out first. */
+	pub(&env, "ch", "x");
+	hub_subscriber_set_resp3(env.hub, &b.hs, 0);
+	ck_assert_uint_eq(b.out.len, 2 * (sizeof(three) - 1) +
+	    sizeof(pthree) - 1);
+	pub(&env, "ch", "x");
+	turn(&env);
+	ck_assert_uint_eq(b.out.len, 2 * (sizeof(three) - 1) +
+	    sizeof(pthree) - 1 + sizeof(two) - 1);
+	ck_assert_mem_eq(b.out.p + b.out.len - (sizeof(two) - 1), two,
+	    sizeof(two) - 1);
+	ck_assert_uint_eq(a.out.len, 3 * (sizeof(two) - 1));
+
+	hub_unsubscribe(env.hub, sa);
+	hub_unsubscribe(env.hub, sb);
+	hub_unsubscribe(env.hub, sp);
+	settle(&env);
+	tsub_done(&a);
+	tsub_done(&b);
+	env_done(&env);
+}
+END_TEST
+
+/*
  * Several messages of one channel in one turn reach each subscriber in ONE
  * deliver call with every frame in order; nothing is handed over before the
  * end of the turn.
@@ -2011,6 +2069,7 @@ hub_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_pending_receives_nothing);
 	tcase_add_test(tc, test_frame_bytes);
+	tcase_add_test(tc, test_resp3_pushes);
 	tcase_add_test(tc, test_one_run_per_turn);
 	tcase_add_test(tc, test_interleaved_channels);
 	tcase_add_test(tc, test_subscriber_flush);

@@ -46,6 +46,48 @@ static void	check_parse(const char *, size_t, const char *);
 static void	check_parse_with(const struct resp_limits *, const char *,
 		    size_t, const char *);
 static void	check_buffer(struct evbuffer *, const char *, size_t);
+/* resp_reply_size() measures whole replies of any nesting, RESP2 and 3. */
+START_TEST(test_reply_size)
+{
+	static const struct {
+		const char	*in;
+		long long	 size;
+	} cases[] = {
+		{ "+OK\r\n", 5 },
+		{ "+OK\r\n+PONG\r\n", 5 },
+		{ ":12\r\n", 5 },
+		{ "$3\r\nabc\r\n", 9 },
+		{ "$-1\r\n", 5 },
+		{ "*-1\r\n", 5 },
+		{ "*0\r\n", 4 },
+		{ "*2\r\n$1\r\na\r\n:1\r\n", 15 },
+		{ "%1\r\n+k\r\n+v\r\n", 12 },
+		{ ">2\r\n+a\r\n_\r\n", 11 },
+		{ "|1\r\n+k\r\n+v\r\n:1\r\n", 16 },
+		{ "=8\r\ntxt:abcd\r\n", 14 },
+		{ "$3\r\nab", 0 },
+		{ "*2\r\n:1\r\n", 0 },
+		{ "+OK", 0 },
+		{ "", 0 },
+		{ "?x\r\n", -1 },
+		{ "$x\r\n", -1 },
+		{ "+OK\n", -1 },
+	};
+	char		 deep[4096];
+	size_t		 i, n = 0;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ck_assert_msg(resp_reply_size(cases[i].in, strlen(cases[i].in)) ==
+		    cases[i].size, "case %zu", i);
+	/* 500 levels deep: far past hiredis 0.14's seven. */
+	for (i = 0; i < 500; i++)
+		n += (size_t)snprintf(deep + n, sizeof(deep) - n, "*1\r\n");
+	n += (size_t)snprintf(deep + n, sizeof(deep) - n, ":7\r\n");
+	ck_assert_int_eq(resp_reply_size(deep, n), (long long)n);
+	ck_assert_int_eq(resp_reply_size(deep, n - 1), 0);
+}
+END_TEST
+
 static Suite	*resp_suite(void);
 
 /* Appends len bytes to the output text, escaping the unprintable ones. */
@@ -719,6 +761,7 @@ resp_suite(void)
 	tcase_add_test(tc, test_many_args);
 	tcase_add_test(tc, test_large_bulk);
 	tcase_add_test(tc, test_encoders);
+	tcase_add_test(tc, test_reply_size);
 	suite_add_tcase(s, tc);
 	return s;
 }
