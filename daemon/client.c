@@ -54,6 +54,9 @@ static void	client_write_cb(evutil_socket_t, short, void *);
 static void	client_close_cb(evutil_socket_t, short, void *);
 static void	client_flush_cb(evutil_socket_t, short, void *);
 static void	client_reap_cb(evutil_socket_t, short, void *);
+static void	client_idle_cb(evutil_socket_t, short, void *);
+static int	client_check_output(struct client *);
+static size_t	client_pending_output(const struct client *);
 static void	client_co_done(struct future *, void *);
 static int	client_run(struct coro *, void *);
 static void	client_deliver(struct hub_subscriber *, struct hub_batch *,
@@ -95,10 +98,16 @@ client_set_new(struct event_base *base, struct hub *hub, struct upstream *up,
 	set->s_flush_ev = event_new(base, -1, 0, client_flush_cb, set);
 	set->s_reap_ev = event_new(base, -1, 0, client_reap_cb, set);
 	set->s_discard = evbuffer_new();
+	set->s_idle_ev = event_new(base, -1, EV_PERSIST, client_idle_cb, set);
 	if (set->s_flush_ev == NULL || set->s_reap_ev == NULL ||
-	    set->s_discard == NULL) {
+	    set->s_discard == NULL || set->s_idle_ev == NULL) {
 		client_set_free(set);
 		return NULL;
+	}
+	if (conf->idle_timeout > 0) {
+		struct timeval	tv = { 1, 0 };
+
+		event_add(set->s_idle_ev, &tv);
 	}
 	return set;
 }
@@ -125,7 +134,45 @@ client_set_free(struct client_set *set)
 		event_free(set->s_reap_ev);
 	if (set->s_discard != NULL)
 		evbuffer_free(set->s_discard);
+	if (set->s_idle_ev != NULL)
+		event_free(set->s_idle_ev);
 	free(set);
+}
+
+/* Closes every client, flushing first; done(arg) once all are gone. */
+void
+client_set_shutdown(struct client_set *set, void (*done)(void *), void *arg)
+{
+	struct client	*c, *next;
+
+	set->s_done = done;
+	set->s_done_arg = arg;
+	for (c = TAILQ_FIRST(&set->s_clients); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, c_entry);
+		client_close(c, 1, "shutting down");
+	}
+	if (TAILQ_EMPTY(&set->s_clients))
+		event_active(set->s_reap_ev, 0, 0);
+}
+
+/* Once a second: closes the clients idle (and unsubscribed) too long. */
+static void
+client_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client_set	*set = arg;
+	struct client		*c, *next;
+	time_t			 now = time(NULL);
+
+	for (c = TAILQ_FIRST(&set->s_clients); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, c_entry);
+		if (c->c_nsubs + c->c_nshard > 0 || c->c_pending != NULL ||
+		    !TAILQ_EMPTY(&c->c_slots) ||
+		    (c->c_flags & (CLIENT_CLOSING | CLIENT_DEAD)) ||
+		    now - c->c_last < set->s_conf->idle_timeout)
+			continue;
+		set->s_stats.idle_closed++;
+		client_close(c, 0, "idle timeout");
+	}
 }
 
 /* The set's counters. */
@@ -151,10 +198,23 @@ client_find(struct client_set *set, uint64_t id)
 struct client *
 client_accept(struct client_set *set, evutil_socket_t fd)
 {
-	struct client	*c;
-	socklen_t	 len;
-	int		 one = 1, k;
+	static const char	  full[] =
+				    "-ERR max number of clients reached\r\n";
+	const struct client_conf *conf = set->s_conf;
+	struct resp_limits	  limits;
+	struct client		 *c;
+	socklen_t		  len;
+	int			  one = 1, k, idle, intvl = 15, cnt = 3;
 
+	if (set->s_done != NULL || set->s_stats.connected >=
+	    (uint64_t)conf->maxclients) {
+		/* As Redis: a best-effort error, then the door. */
+		set->s_stats.rejected_max++;
+		(void)send(fd, full, sizeof(full) - 1, MSG_NOSIGNAL |
+		    MSG_DONTWAIT);
+		evutil_closesocket(fd);
+		return NULL;
+	}
 	if (evutil_make_socket_nonblocking(fd) == -1 ||
 	    (c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("accept");
@@ -162,6 +222,16 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 		return NULL;
 	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if ((idle = conf->tcp_keepalive) > 0) {
+		(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one,
+		    sizeof(one));
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle,
+		    sizeof(idle));
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl,
+		    sizeof(intvl));
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt,
+		    sizeof(cnt));
+	}
 	c->c_set = set;
 	c->c_fd = fd;
 	c->c_id = set->s_next_id++;
@@ -182,7 +252,9 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 	set->s_stats.connected++;
 	set->s_stats.accepted++;
 	c->c_in = evbuffer_new();
-	c->c_parser = resp_parser_new(NULL);
+	limits.multibulk_max = conf->multibulk_max;
+	limits.bulk_max = conf->bulk_max;
+	c->c_parser = resp_parser_new(&limits);
 	c->c_rev = event_new(set->s_base, fd, EV_READ | EV_PERSIST,
 	    client_read_cb, c);
 	if (c->c_in == NULL || c->c_parser == NULL || c->c_rev == NULL ||
@@ -310,6 +382,8 @@ client_reap_cb(evutil_socket_t fd, short what, void *arg)
 		TAILQ_REMOVE(&set->s_dead, c, c_entry);
 		client_free(c);
 	}
+	if (set->s_done != NULL && TAILQ_EMPTY(&set->s_clients))
+		set->s_done(set->s_done_arg);
 }
 
 /* Closes the passthrough connection; its pending replies fail. */
@@ -415,6 +489,15 @@ client_read_cb(evutil_socket_t fd, short what, void *arg)
 
 	n = evbuffer_read(c->c_in, fd, CLIENT_READ_MAX);
 	if (n > 0) {
+		if ((long long)(evbuffer_get_length(c->c_in) +
+		    resp_parser_pending(c->c_parser)) >
+		    c->c_set->s_conf->query_buffer) {
+			log_info("client %llu: closed: over the query buffer "
+			    "limit", (unsigned long long)c->c_id);
+			c->c_set->s_stats.query_cut++;
+			client_close(c, 0, "query buffer limit");
+			return;
+		}
 		client_wake(c);
 		return;
 	}
@@ -725,10 +808,67 @@ client_deliver(struct hub_subscriber *hs, struct hub_batch *batch,
 	if (slot == NULL && !(c->c_flags & (CLIENT_WAIT_WRITE |
 	    CLIENT_FLUSH_QUEUED)) && client_wait_write(c) == -1)
 		goto nomem;
+	client_check_output(c);
 	return;
 nomem:
 	c->c_close_reason = "out of memory";
 	client_finish(c);
+}
+
+/* Bytes queued for the client and not yet taken by its socket. */
+static size_t
+client_pending_output(const struct client *c)
+{
+	const struct client_slot	*slot;
+	size_t				 n = 0;
+
+	if (c->c_out != NULL)
+		n = evbuffer_get_length(c->c_out);
+	TAILQ_FOREACH(slot, &c->c_slots, s_entry)
+		if (slot->s_after != NULL)
+			n += evbuffer_get_length(slot->s_after);
+	return n;
+}
+
+/*
+ * Enforces the output limits, as Redis' client-output-buffer-limit does
+ * for pubsub clients: over the hard limit, or over the soft one for longer
+ * than its seconds, the client is cut off (and the others never wait for
+ * it). Returns -1 if it was.
+ */
+static int
+client_check_output(struct client *c)
+{
+	const struct client_conf	*conf = c->c_set->s_conf;
+	long long			 n = (long long)client_pending_output(c);
+	time_t				 now;
+
+	if (conf->output_hard > 0 && n > conf->output_hard) {
+		c->c_set->s_stats.cut_hard++;
+		log_info("client %llu: closed: %lld bytes of output, over the "
+		    "hard limit (%lld)", (unsigned long long)c->c_id, n,
+		    conf->output_hard);
+		c->c_close_reason = "output over the hard limit";
+		client_finish(c);
+		return -1;
+	}
+	if (conf->output_soft == 0 || n <= conf->output_soft) {
+		c->c_soft_since = 0;
+		return 0;
+	}
+	now = time(NULL);
+	if (c->c_soft_since == 0)
+		c->c_soft_since = now;
+	else if (now - c->c_soft_since >= conf->output_soft_seconds) {
+		c->c_set->s_stats.cut_soft++;
+		log_info("client %llu: closed: output over the soft limit "
+		    "(%lld) for %d seconds", (unsigned long long)c->c_id,
+		    conf->output_soft, conf->output_soft_seconds);
+		c->c_close_reason = "output over the soft limit";
+		client_finish(c);
+		return -1;
+	}
+	return 0;
 }
 
 /*

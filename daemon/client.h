@@ -31,6 +31,17 @@ struct client_conf {
 	int		 passthrough;	/* forward other commands to Redis */
 	const char	*redis_host;	/* borrowed: for passthrough */
 	int		 redis_port;
+	int		 command_timeout;	/* ms Redis has to answer */
+	int		 maxclients;
+	long long	 output_hard;		/* bytes; 0: none */
+	long long	 output_soft;		/* bytes; 0: none */
+	int		 output_soft_seconds;
+	long long	 query_buffer;		/* bytes */
+	long long	 multibulk_max;
+	long long	 bulk_max;
+	int		 max_subscriptions;	/* 0: none */
+	int		 idle_timeout;		/* seconds; 0: off */
+	int		 tcp_keepalive;		/* seconds; 0: off */
 };
 
 struct client_stats {
@@ -38,6 +49,11 @@ struct client_stats {
 	uint64_t	accepted;	/* since start */
 	uint64_t	commands;
 	uint64_t	protocol_errors;
+	uint64_t	cut_hard;	/* over the output hard limit */
+	uint64_t	cut_soft;	/* over the soft limit too long */
+	uint64_t	rejected_max;	/* maxclients */
+	uint64_t	idle_closed;	/* idle_timeout */
+	uint64_t	query_cut;	/* query buffer limit */
 };
 
 /*
@@ -49,6 +65,13 @@ struct client_set *client_set_new(struct event_base *base, struct hub *hub,
 
 /* Closes every client at once and frees the set. */
 void		 client_set_free(struct client_set *set);
+
+/*
+ * Graceful stop: closes every client after it has been sent what it was
+ * owed, and calls done(arg) once none is left (at once if none is).
+ */
+void		 client_set_shutdown(struct client_set *set,
+		    void (*done)(void *), void *arg);
 
 /* Serves a new connection; takes ownership of fd (closed on failure). */
 struct client	*client_accept(struct client_set *set, evutil_socket_t fd);

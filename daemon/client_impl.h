@@ -56,6 +56,7 @@ struct client_pending {
 	struct hub_sub	*p_sub;		/* owned by the hub; NULL: held */
 	struct future	*p_ready;	/* owned ref, or NULL */
 	int		 p_nomem;
+	int		 p_limit;	/* over max_subscriptions */
 };
 
 struct client {
@@ -70,6 +71,7 @@ struct client {
 	time_t			 c_created;
 	time_t			 c_last;	/* last command */
 	char			 c_cmd[128];	/* last command's full name */
+	time_t			 c_soft_since;	/* above the soft limit since */
 	const char		*c_close_reason;	/* static string */
 	struct sockaddr_storage	 c_addr;	/* the peer */
 	struct sockaddr_storage	 c_laddr;	/* our end */
@@ -116,6 +118,9 @@ struct client_set {
 	uint64_t		 s_next_id;
 	time_t			 s_started;
 	struct client_stats	 s_stats;
+	struct event		*s_idle_ev;	/* owned: idle_timeout sweep */
+	void			(*s_done)(void *);	/* shutting down */
+	void			*s_done_arg;
 };
 
 /* How a command is served. */

@@ -356,11 +356,14 @@ command_confirm(struct client *c, enum upstream_kind kind, int unsub,
 int
 command_subscribe_start(struct client *c)
 {
+	const struct client_conf *conf = c->c_set->s_conf;
 	struct map		*m;
 	struct client_pending	*p;
 	struct hub_sub		*sub;
+	struct future		*ready;
 	const char		*key;
-	size_t			 keylen;
+	char			 msg[128];
+	size_t			 keylen, held;
 	int			 i;
 
 	c->c_kind = c->c_command->kind;
@@ -370,13 +373,33 @@ command_subscribe_start(struct client *c)
 		client_reply_error(c, "ERR out of memory");
 		return -1;
 	}
+	held = map_count(&c->c_subs[UPSTREAM_CHANNEL]) +
+	    map_count(&c->c_subs[UPSTREAM_PATTERN]) +
+	    map_count(&c->c_subs[UPSTREAM_SHARD]);
 	for (i = 1; i < c->c_req.argc; i++) {
 		p = &c->c_pending[i];
 		if (map_find(m, c->c_req.argv[i], c->c_req.argvlen[i]) != NULL)
 			continue;	/* held, or earlier in this command */
+		if (conf->max_subscriptions > 0 &&
+		    held >= (size_t)conf->max_subscriptions) {
+			p->p_limit = 1;
+			continue;
+		}
 		sub = hub_subscribe(c->c_set->s_hub, &c->c_hs, c->c_kind,
-		    c->c_req.argv[i], c->c_req.argvlen[i], &p->p_ready);
+		    c->c_req.argv[i], c->c_req.argvlen[i], &ready);
 		if (sub == NULL) {
+			p->p_nomem = 1;
+			continue;
+		}
+		held++;
+		/* Redis may be down: the wait is bounded. */
+		snprintf(msg, sizeof(msg), "redis did not confirm the "
+		    "subscription within %d ms", conf->command_timeout);
+		p->p_ready = future_timeout(c->c_set->s_base, ready,
+		    conf->command_timeout, msg);
+		future_unref(ready);
+		if (p->p_ready == NULL) {
+			hub_unsubscribe(c->c_set->s_hub, sub);
 			p->p_nomem = 1;
 			continue;
 		}
@@ -406,6 +429,11 @@ command_subscribe_finish(struct client *c, int i)
 
 	if (p->p_nomem) {
 		client_reply_error(c, "ERR out of memory");
+		return;
+	}
+	if (p->p_limit) {
+		client_reply_error(c, "ERR max subscriptions per client reached "
+		    "(%d)", c->c_set->s_conf->max_subscriptions);
 		return;
 	}
 	if (p->p_sub != NULL) {		/* else: already held */
@@ -1015,6 +1043,16 @@ cmd_client(struct client *c)
 	    r->argv[1]);
 }
 
+/* Milliseconds of a monotonic clock (the upstream's outage clock). */
+static long long
+command_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* INFO [section ...]: Redis' sections that clients probe, and pubsubd's. */
 static void
 cmd_info(struct client *c)
@@ -1025,6 +1063,7 @@ cmd_info(struct client *c)
 	const struct resp_req		*r = &c->c_req;
 	const struct client_stats	*cs = &c->c_set->s_stats;
 	const struct hub_stats		*hs = hub_stats(c->c_set->s_hub);
+	const struct upstream_stats	*us = upstream_stats(c->c_set->s_up);
 	struct upstream			*up = c->c_set->s_up;
 	struct evbuffer			*txt;
 	struct utsname			 u;
@@ -1072,7 +1111,10 @@ cmd_info(struct client *c)
 		    "pubsub_channels:%zu\r\npubsub_patterns:%zu\r\n"
 		    "pubsub_shardchannels:%zu\r\n"
 		    "messages_received:%llu\r\nmessages_delivered:%llu\r\n"
-		    "fanout_batches:%llu\r\n",
+		    "fanout_batches:%llu\r\n"
+		    "clients_cut_hard:%llu\r\nclients_cut_soft:%llu\r\n"
+		    "clients_rejected_max:%llu\r\n"
+		    "clients_idle_closed:%llu\r\nquery_buffer_cut:%llu\r\n",
 		    evbuffer_get_length(txt) ? "\r\n" : "",
 		    (unsigned long long)cs->accepted,
 		    (unsigned long long)cs->commands,
@@ -1082,18 +1124,29 @@ cmd_info(struct client *c)
 		    hub_count(c->c_set->s_hub, UPSTREAM_SHARD),
 		    (unsigned long long)hs->messages_in,
 		    (unsigned long long)hs->deliveries,
-		    (unsigned long long)hs->batches);
+		    (unsigned long long)hs->batches,
+		    (unsigned long long)cs->cut_hard,
+		    (unsigned long long)cs->cut_soft,
+		    (unsigned long long)cs->rejected_max,
+		    (unsigned long long)cs->idle_closed,
+		    (unsigned long long)cs->query_cut);
 	if (all || want[3])
 		evbuffer_add_printf(txt, "%s# Upstream\r\n"
 		    "upstream_host:%s\r\nupstream_port:%d\r\n"
 		    "upstream_connected:%d\r\nupstream_synced:%d\r\n"
 		    "upstream_subscribes:%llu\r\n"
-		    "upstream_unsubscribes:%llu\r\n",
+		    "upstream_unsubscribes:%llu\r\n"
+		    "upstream_outages:%llu\r\nupstream_last_outage_ms:%lld\r\n"
+		    "upstream_down_since_ms:%lld\r\n"
+		    "upstream_health_failures:%llu\r\n",
 		    evbuffer_get_length(txt) ? "\r\n" : "",
 		    c->c_set->s_conf->redis_host, c->c_set->s_conf->redis_port,
 		    upstream_connected(up), hub_synced(c->c_set->s_hub),
 		    (unsigned long long)hs->upstream_subscribes,
-		    (unsigned long long)hs->upstream_unsubscribes);
+		    (unsigned long long)hs->upstream_unsubscribes,
+		    us->outages, us->last_outage_ms, us->down_since_ms ?
+		    command_now_ms() - us->down_since_ms : 0,
+		    us->health_failures);
 	if (all || want[4])
 		evbuffer_add_printf(txt, "%s# Cluster\r\ncluster_enabled:0\r\n",
 		    evbuffer_get_length(txt) ? "\r\n" : "");
@@ -1145,6 +1198,8 @@ command_upstream(struct client *c, int i, int argc, const char *const *argv,
     const size_t *argvlen)
 {
 	const struct client_conf	*conf = c->c_set->s_conf;
+	struct future			*fut;
+	char				 msg[64];
 
 	/*
 	 * COMMAND DOCS nests deeper than hiredis 0.14's reader goes (7
@@ -1159,6 +1214,15 @@ command_upstream(struct client *c, int i, int argc, const char *const *argv,
 	} else
 		c->c_wait[i] = upstream_command(c->c_set->s_up, argc, argv,
 		    argvlen);
+	if (c->c_wait[i] != NULL) {
+		/* Redis may be down or hung: the wait is bounded. */
+		snprintf(msg, sizeof(msg), "redis did not answer within %d ms",
+		    conf->command_timeout);
+		fut = future_timeout(c->c_set->s_base, c->c_wait[i],
+		    conf->command_timeout, msg);
+		future_unref(c->c_wait[i]);
+		c->c_wait[i] = fut;
+	}
 	if (c->c_wait[i] == NULL) {
 		client_reply_error(c, "ERR out of memory");
 		return -1;

@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,16 +38,27 @@ static int	conf_int(struct conf_ctx *, const config_setting_t *,
 		    const char *, int, int, int *);
 static int	conf_bool(struct conf_ctx *, const config_setting_t *,
 		    const char *, int *);
+static int	conf_int64(struct conf_ctx *, const config_setting_t *,
+		    const char *, long long, long long, long long *);
 static int	conf_group(struct conf_ctx *, const config_setting_t *,
 		    const char *, const config_setting_t **);
 static int	conf_listen(struct conf_ctx *, struct conf *,
 		    const config_setting_t *);
 
 static const char *const conf_root_keys[] = {
-	"listen", "redis", "log", "passthrough", NULL
+	"listen", "redis", "log", "passthrough", "limits", "shutdown", NULL
 };
 static const char *const conf_listen_keys[] = { "host", "port", NULL };
-static const char *const conf_redis_keys[] = { "host", "port", NULL };
+static const char *const conf_redis_keys[] = {
+	"host", "port", "connect_timeout", "backoff_min", "backoff_max",
+	"health_interval", "command_timeout", NULL
+};
+static const char *const conf_limits_keys[] = {
+	"maxclients", "output_hard", "output_soft", "output_soft_seconds",
+	"query_buffer", "multibulk_max", "bulk_max", "max_subscriptions",
+	"idle_timeout", "tcp_keepalive", NULL
+};
+static const char *const conf_shutdown_keys[] = { "timeout", NULL };
 static const char *const conf_log_keys[] = { "level", NULL };
 
 /* Returns a configuration holding the built-in defaults. */
@@ -66,6 +78,22 @@ conf_new_defaults(void)
 	if ((conf->listen[0].host = strdup(CONF_DEFAULT_LISTEN_HOST)) == NULL)
 		goto fail;
 	conf->redis_port = CONF_DEFAULT_REDIS_PORT;
+	conf->connect_timeout = 2000;
+	conf->backoff_min = 100;
+	conf->backoff_max = 5000;
+	conf->health_interval = 1000;
+	conf->command_timeout = 5000;
+	conf->limits.maxclients = 10000;
+	conf->limits.output_hard = 32LL * 1024 * 1024;
+	conf->limits.output_soft = 8LL * 1024 * 1024;
+	conf->limits.output_soft_seconds = 60;
+	conf->limits.query_buffer = 1024LL * 1024 * 1024;
+	conf->limits.multibulk_max = INT_MAX;
+	conf->limits.bulk_max = 512LL * 1024 * 1024;
+	conf->limits.max_subscriptions = 0;
+	conf->limits.idle_timeout = 0;
+	conf->limits.tcp_keepalive = 300;
+	conf->shutdown_timeout = 5000;
 	conf->log_level = LOG_LEVEL_INFO;
 	return conf;
 fail:
@@ -178,6 +206,19 @@ static int
 conf_int(struct conf_ctx *ctx, const config_setting_t *parent,
     const char *name, int min, int max, int *dst)
 {
+	long long	v = *dst;
+
+	if (conf_int64(ctx, parent, name, min, max, &v) == -1)
+		return -1;
+	*dst = (int)v;
+	return 0;
+}
+
+/* Reads an optional 64-bit integer member in [min, max] into *dst. */
+static int
+conf_int64(struct conf_ctx *ctx, const config_setting_t *parent,
+    const char *name, long long min, long long max, long long *dst)
+{
 	const config_setting_t	*s;
 	long long		 v;
 
@@ -195,11 +236,11 @@ conf_int(struct conf_ctx *ctx, const config_setting_t *parent,
 		return -1;
 	}
 	if (v < min || v > max) {
-		conf_error(ctx, s, "'%s' must be between %d and %d, not %lld",
-		    name, min, max, v);
+		conf_error(ctx, s, "'%s' must be between %lld and %lld, not "
+		    "%lld", name, min, max, v);
 		return -1;
 	}
-	*dst = (int)v;
+	*dst = v;
 	return 0;
 }
 
@@ -324,7 +365,56 @@ conf_load(const char *path, char *err, size_t errlen)
 		goto out;
 	if (g != NULL && (conf_check_keys(&ctx, g, conf_redis_keys) == -1 ||
 	    conf_string(&ctx, g, "host", &conf->redis_host) == -1 ||
-	    conf_int(&ctx, g, "port", 1, 65535, &conf->redis_port) == -1))
+	    conf_int(&ctx, g, "port", 1, 65535, &conf->redis_port) == -1 ||
+	    conf_int(&ctx, g, "connect_timeout", 10, 3600000,
+	    &conf->connect_timeout) == -1 ||
+	    conf_int(&ctx, g, "backoff_min", 1, 3600000,
+	    &conf->backoff_min) == -1 ||
+	    conf_int(&ctx, g, "backoff_max", 1, 3600000,
+	    &conf->backoff_max) == -1 ||
+	    conf_int(&ctx, g, "health_interval", 0, 3600000,
+	    &conf->health_interval) == -1 ||
+	    conf_int(&ctx, g, "command_timeout", 10, 3600000,
+	    &conf->command_timeout) == -1))
+		goto out;
+	if (g != NULL && conf->backoff_max < conf->backoff_min) {
+		conf_error(&ctx, config_setting_get_member(g, "backoff_max") ?
+		    config_setting_get_member(g, "backoff_max") : g,
+		    "'backoff_max' must not be below 'backoff_min' (%d)",
+		    conf->backoff_min);
+		goto out;
+	}
+
+	if (conf_group(&ctx, root, "limits", &g) == -1)
+		goto out;
+	if (g != NULL && (conf_check_keys(&ctx, g, conf_limits_keys) == -1 ||
+	    conf_int(&ctx, g, "maxclients", 1, 10000000,
+	    &conf->limits.maxclients) == -1 ||
+	    conf_int64(&ctx, g, "output_hard", 0, LLONG_MAX,
+	    &conf->limits.output_hard) == -1 ||
+	    conf_int64(&ctx, g, "output_soft", 0, LLONG_MAX,
+	    &conf->limits.output_soft) == -1 ||
+	    conf_int(&ctx, g, "output_soft_seconds", 0, 86400,
+	    &conf->limits.output_soft_seconds) == -1 ||
+	    conf_int64(&ctx, g, "query_buffer", 1024, LLONG_MAX,
+	    &conf->limits.query_buffer) == -1 ||
+	    conf_int64(&ctx, g, "multibulk_max", 1, INT_MAX,
+	    &conf->limits.multibulk_max) == -1 ||
+	    conf_int64(&ctx, g, "bulk_max", 1, LLONG_MAX,
+	    &conf->limits.bulk_max) == -1 ||
+	    conf_int(&ctx, g, "max_subscriptions", 0, INT_MAX,
+	    &conf->limits.max_subscriptions) == -1 ||
+	    conf_int(&ctx, g, "idle_timeout", 0, 31536000,
+	    &conf->limits.idle_timeout) == -1 ||
+	    conf_int(&ctx, g, "tcp_keepalive", 0, 86400,
+	    &conf->limits.tcp_keepalive) == -1))
+		goto out;
+
+	if (conf_group(&ctx, root, "shutdown", &g) == -1)
+		goto out;
+	if (g != NULL && (conf_check_keys(&ctx, g, conf_shutdown_keys) == -1 ||
+	    conf_int(&ctx, g, "timeout", 0, 3600000,
+	    &conf->shutdown_timeout) == -1))
 		goto out;
 
 	if (conf_group(&ctx, root, "log", &g) == -1)

@@ -23,11 +23,32 @@ struct conf_listen {
 	int	 port;		/* 0 picks a free port */
 };
 
+/* Limits on clients (Redis' defaults, for its pubsub client class). */
+struct conf_limits {
+	int		maxclients;
+	long long	output_hard;		/* bytes; 0: none */
+	long long	output_soft;		/* bytes; 0: none */
+	int		output_soft_seconds;
+	long long	query_buffer;		/* bytes */
+	long long	multibulk_max;		/* elements of one request */
+	long long	bulk_max;		/* bytes of one argument */
+	int		max_subscriptions;	/* per client; 0: none */
+	int		idle_timeout;		/* seconds; 0: off */
+	int		tcp_keepalive;		/* seconds; 0: off */
+};
+
 struct conf {
 	struct conf_listen	*listen;	/* owned array of nlisten */
 	size_t			 nlisten;
 	char			*redis_host;	/* owned */
 	int			 redis_port;
+	int			 connect_timeout;	/* ms */
+	int			 backoff_min;		/* ms */
+	int			 backoff_max;		/* ms */
+	int			 health_interval;	/* ms; 0: off */
+	int			 command_timeout;	/* ms */
+	struct conf_limits	 limits;
+	int			 shutdown_timeout;	/* ms */
 	enum log_level		 log_level;
 	int			 passthrough;	/* forward other commands */
 };

@@ -26,6 +26,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <event2/event.h>
 
@@ -439,4 +440,66 @@ out:
 	future_remove_callback(fut, cb);
 	future_unref(fut);
 	return rv;
+}
+
+/* A deadline on a future: the timer and what it fails. */
+struct future_deadline {
+	struct event	*fd_ev;		/* owned: the timer */
+	struct future	*fd_fut;	/* owned ref: the future it fails */
+	char		*fd_msg;	/* owned */
+};
+
+/* Frees a deadline once its future is complete (a callback of it). */
+static void
+future_deadline_done(struct future *fut, void *arg)
+{
+	struct future_deadline	*d = arg;
+
+	event_free(d->fd_ev);
+	free(d->fd_msg);
+	future_unref(d->fd_fut);
+	free(d);
+}
+
+/* The deadline passed first. */
+static void
+future_deadline_expired(evutil_socket_t fd, short what, void *arg)
+{
+	struct future_deadline	*d = arg;
+
+	future_set_error(d->fd_fut, "%s", d->fd_msg);
+}
+
+/* A future that fails with message if src takes longer than ms. */
+struct future *
+future_timeout(struct event_base *base, struct future *src, int ms,
+    const char *message)
+{
+	struct future_deadline	*d;
+	struct future		*dst;
+	struct timeval		 tv;
+
+	if ((dst = future_new()) == NULL)
+		return NULL;
+	if (future_chain(dst, src) == -1) {
+		future_set_error(dst, "out of memory");
+		return dst;
+	}
+	if (!future_is_pending(dst))
+		return dst;
+	if ((d = calloc(1, sizeof(*d))) == NULL ||
+	    (d->fd_msg = strdup(message)) == NULL ||
+	    (d->fd_ev = evtimer_new(base, future_deadline_expired, d)) ==
+	    NULL) {
+		if (d != NULL)
+			free(d->fd_msg);
+		free(d);
+		return dst;	/* no deadline: as src */
+	}
+	d->fd_fut = future_ref(dst);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(d->fd_ev, &tv);
+	future_add_callback(dst, future_deadline_done, d);
+	return dst;
 }

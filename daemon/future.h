@@ -112,6 +112,14 @@ void		*future_result(const struct future *fut);
 const char	*future_error(const struct future *fut);
 
 /*
+ * Returns a new future, owned by the caller, that completes as src does
+ * unless ms milliseconds pass first: then it fails with message (copied).
+ * src is not cancelled by the timeout. NULL on allocation failure.
+ */
+struct future	*future_timeout(struct event_base *base, struct future *src,
+		    int ms, const char *message);
+
+/*
  * Runs the event loop of base until fut completes or timeout passes (NULL:
  * no timeout). The blocking wait, for tests, start-up and tools; never call
  * it from a callback of base, nor from a future's callback (there it returns

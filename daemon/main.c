@@ -38,16 +38,21 @@ struct pubsubd {
 	struct hub		 *hub;
 	struct client_set	 *clients;
 	struct client_conf	  cconf;
+	struct upstream_conf	  upconf;
 	struct listener		**listeners;
 	size_t			  nlisteners;
 	struct event		 *sigterm_ev;
 	struct event		 *sigint_ev;
+	struct event		 *stop_ev;
+	int			  stopping;
 };
 
 static void	usage(FILE *, int) __attribute__((noreturn));
 static void	main_on_message(void *, const struct upstream_msg *);
 static void	main_on_state(void *, int);
 static void	main_signal_cb(evutil_socket_t, short, void *);
+static void	main_clients_gone(void *);
+static void	main_stop_cb(evutil_socket_t, short, void *);
 static struct future *main_up_subscribe(void *, enum upstream_kind,
 		    const char *, size_t);
 static struct future *main_up_unsubscribe(void *, enum upstream_kind,
@@ -115,16 +120,58 @@ main_up_connected(void *up)
 	return upstream_connected(up);
 }
 
-/* SIGTERM or SIGINT: stop the loop; main() then closes everything. */
+/*
+ * SIGTERM or SIGINT: a graceful stop. Accept no one more, let every client
+ * be sent what it is owed (bounded by shutdown.timeout), then leave the
+ * loop; main() closes the upstream and frees the rest. A second signal
+ * stops at once.
+ */
 static void
 main_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct pubsubd	*d = arg;
+	struct timeval	 tv;
+	size_t		 i;
 
+	if (d->stopping) {
+		log_notice("received signal %d again, stopping now", (int)sig);
+		event_base_loopbreak(d->base);
+		return;
+	}
+	d->stopping = 1;
 	log_notice("received signal %d, stopping", (int)sig);
 #ifdef HAVE_LIBSYSTEMD
 	sd_notify(0, "STOPPING=1");
 #endif
+	for (i = 0; i < d->nlisteners; i++)
+		listener_free(d->listeners[i]);
+	d->nlisteners = 0;
+	tv.tv_sec = d->conf->shutdown_timeout / 1000;
+	tv.tv_usec = (d->conf->shutdown_timeout % 1000) * 1000;
+	if ((d->stop_ev = evtimer_new(d->base, main_stop_cb, d)) == NULL ||
+	    evtimer_add(d->stop_ev, &tv) == -1)
+		event_base_loopbreak(d->base);
+	client_set_shutdown(d->clients, main_clients_gone, d);
+}
+
+/* Every client is gone: leave the loop. */
+static void
+main_clients_gone(void *arg)
+{
+	struct pubsubd	*d = arg;
+
+	log_info("every client is gone");
+	event_base_loopbreak(d->base);
+}
+
+/* shutdown.timeout passed with clients still flushing. */
+static void
+main_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pubsubd	*d = arg;
+
+	log_warnx("stopping with clients still flushing after %d ms",
+	    d->conf->shutdown_timeout);
 	event_base_loopbreak(d->base);
 }
 
@@ -144,6 +191,8 @@ main_free(struct pubsubd *d)
 		event_free(d->sigterm_ev);
 	if (d->sigint_ev != NULL)
 		event_free(d->sigint_ev);
+	if (d->stop_ev != NULL)
+		event_free(d->stop_ev);
 	if (d->base != NULL)
 		event_base_free(d->base);
 	conf_free(d->conf);
@@ -200,10 +249,26 @@ main(int argc, char *argv[])
 	d.cconf.passthrough = d.conf->passthrough;
 	d.cconf.redis_host = d.conf->redis_host;
 	d.cconf.redis_port = d.conf->redis_port;
+	d.cconf.command_timeout = d.conf->command_timeout;
+	d.cconf.maxclients = d.conf->limits.maxclients;
+	d.cconf.output_hard = d.conf->limits.output_hard;
+	d.cconf.output_soft = d.conf->limits.output_soft;
+	d.cconf.output_soft_seconds = d.conf->limits.output_soft_seconds;
+	d.cconf.query_buffer = d.conf->limits.query_buffer;
+	d.cconf.multibulk_max = d.conf->limits.multibulk_max;
+	d.cconf.bulk_max = d.conf->limits.bulk_max;
+	d.cconf.max_subscriptions = d.conf->limits.max_subscriptions;
+	d.cconf.idle_timeout = d.conf->limits.idle_timeout;
+	d.cconf.tcp_keepalive = d.conf->limits.tcp_keepalive;
 	if ((d.base = event_base_new()) == NULL)
 		fatalx("cannot make the event loop");
-	d.up = upstream_new(d.base, d.conf->redis_host, d.conf->redis_port,
-	    &cbs, &d);
+	d.upconf.host = d.conf->redis_host;
+	d.upconf.port = d.conf->redis_port;
+	d.upconf.connect_timeout = d.conf->connect_timeout;
+	d.upconf.backoff_min = d.conf->backoff_min;
+	d.upconf.backoff_max = d.conf->backoff_max;
+	d.upconf.health_interval = d.conf->health_interval;
+	d.up = upstream_new(d.base, &d.upconf, &cbs, &d);
 	if (d.up == NULL ||
 	    (d.hub = hub_new(d.base, &main_hub_upstream, d.up)) == NULL ||
 	    (d.clients = client_set_new(d.base, d.hub, d.up, &d.cconf)) == NULL)
@@ -240,7 +305,7 @@ main(int argc, char *argv[])
 #endif
 	event_base_dispatch(d.base);
 
-	/* Stopping: a second signal must not cut the clean-up short. */
+	/* Stopping: a further signal must not cut the clean-up short. */
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	main_free(&d);

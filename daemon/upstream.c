@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <sys/queue.h>
 
 #include <event2/buffer.h>
@@ -43,8 +44,6 @@
 #include "map.h"
 #include "upstream.h"
 
-#define UPSTREAM_BACKOFF_MIN_MS	100
-#define UPSTREAM_BACKOFF_MAX_MS	5000
 
 #define UPSTREAM_FACTS	3	/* INFO, CONFIG GET databases, COMMAND */
 
@@ -94,6 +93,11 @@ struct upstream {
 	int			 up_freeing;
 	struct map		 up_ops;	/* of struct upstream_op */
 	struct event		*up_retry_ev;	/* owned: reconnect timer */
+	struct event		*up_timeout_ev;	/* owned: connect deadline */
+	struct event		*up_health_ev;	/* owned: heartbeat timer */
+	struct future		*up_heartbeat;	/* owned: in flight, or NULL */
+	struct upstream_conf	 up_conf;	/* up_conf.host is up_host */
+	struct upstream_stats	 up_stats;
 	int			 up_backoff_ms;
 	struct cmdconn		*up_cmd;	/* owned: pubsubd's commands */
 	struct future		*up_facts[UPSTREAM_FACTS];	/* owned */
@@ -108,6 +112,11 @@ struct upstream {
 };
 
 static void	upstream_connect(struct upstream *);
+static long long upstream_now_ms(void);
+static void	upstream_timeout_cb(evutil_socket_t, short, void *);
+static void	upstream_health_cb(evutil_socket_t, short, void *);
+static void	upstream_heartbeat_done(struct future *, void *);
+static void	upstream_heartbeat_drop(struct upstream *);
 static void	upstream_retry_later(struct upstream *);
 static void	upstream_retry_cb(evutil_socket_t, short, void *);
 static void	upstream_connect_cb(const redisAsyncContext *, int);
@@ -148,7 +157,7 @@ static const char *const upstream_unsub_cmd[UPSTREAM_KINDS] = {
 
 /* Returns a new, not yet connected upstream. */
 struct upstream *
-upstream_new(struct event_base *base, const char *host, int port,
+upstream_new(struct event_base *base, const struct upstream_conf *conf,
     const struct upstream_cbs *cbs, void *arg)
 {
 	struct upstream	*up;
@@ -156,10 +165,12 @@ upstream_new(struct event_base *base, const char *host, int port,
 	if ((up = calloc(1, sizeof(*up))) == NULL)
 		return NULL;
 	up->up_base = base;
-	up->up_port = port;
+	up->up_conf = *conf;
+	up->up_port = conf->port;
 	up->up_cbs = *cbs;
 	up->up_arg = arg;
-	up->up_backoff_ms = UPSTREAM_BACKOFF_MIN_MS;
+	up->up_backoff_ms = conf->backoff_min;
+	up->up_stats.down_since_ms = upstream_now_ms();
 	map_init(&up->up_ops);
 	map_init(&up->up_cmds);
 	TAILQ_INIT(&up->up_marks[0]);
@@ -169,9 +180,14 @@ upstream_new(struct event_base *base, const char *host, int port,
 	    (unsigned long)random());
 	snprintf(up->up_version, sizeof(up->up_version), "unknown");
 	up->up_databases = 16;
-	up->up_host = strdup(host);
+	up->up_host = strdup(conf->host);
+	up->up_conf.host = up->up_host;
 	up->up_retry_ev = evtimer_new(base, upstream_retry_cb, up);
-	if (up->up_host == NULL || up->up_retry_ev == NULL) {
+	up->up_timeout_ev = evtimer_new(base, upstream_timeout_cb, up);
+	up->up_health_ev = event_new(base, -1, EV_PERSIST, upstream_health_cb,
+	    up);
+	if (up->up_host == NULL || up->up_retry_ev == NULL ||
+	    up->up_timeout_ev == NULL || up->up_health_ev == NULL) {
 		upstream_free(up);
 		return NULL;
 	}
@@ -208,6 +224,11 @@ upstream_free(struct upstream *up)
 	upstream_cmds_clear(&up->up_cmds);
 	if (up->up_retry_ev != NULL)
 		event_free(up->up_retry_ev);
+	if (up->up_timeout_ev != NULL)
+		event_free(up->up_timeout_ev);
+	if (up->up_health_ev != NULL)
+		event_free(up->up_health_ev);
+	upstream_heartbeat_drop(up);
 	free(up->up_host);
 	free(up);
 }
@@ -224,8 +245,12 @@ static void
 upstream_connect(struct upstream *up)
 {
 	redisAsyncContext	*ac;
+	struct timeval		 tv;
 
 	log_debug("connecting to redis at %s:%d", up->up_host, up->up_port);
+	tv.tv_sec = up->up_conf.connect_timeout / 1000;
+	tv.tv_usec = (up->up_conf.connect_timeout % 1000) * 1000;
+	evtimer_add(up->up_timeout_ev, &tv);
 	ac = redisAsyncConnect(up->up_host, up->up_port);
 	if (ac == NULL) {
 		log_warnx("redis %s:%d: out of memory", up->up_host,
@@ -271,8 +296,8 @@ upstream_retry_later(struct upstream *up)
 	evtimer_add(up->up_retry_ev, &tv);
 	log_debug("reconnecting to redis in %d ms", ms);
 	up->up_backoff_ms *= 2;
-	if (up->up_backoff_ms > UPSTREAM_BACKOFF_MAX_MS)
-		up->up_backoff_ms = UPSTREAM_BACKOFF_MAX_MS;
+	if (up->up_backoff_ms > up->up_conf.backoff_max)
+		up->up_backoff_ms = up->up_conf.backoff_max;
 }
 
 /* The reconnect timer fired. */
@@ -306,6 +331,7 @@ static void
 upstream_maybe_up(struct upstream *up)
 {
 	struct future	*f;
+	struct timeval	 tv;
 	int		 k;
 
 	if (!up->up_ac_up || !up->up_shard_up || up->up_connected)
@@ -329,7 +355,20 @@ upstream_maybe_up(struct upstream *up)
 		return;
 	log_notice("connected to redis at %s:%d", up->up_host, up->up_port);
 	up->up_connected = 1;
-	up->up_backoff_ms = UPSTREAM_BACKOFF_MIN_MS;
+	up->up_backoff_ms = up->up_conf.backoff_min;
+	evtimer_del(up->up_timeout_ev);
+	if (up->up_stats.outages > 0) {
+		up->up_stats.last_outage_ms = upstream_now_ms() -
+		    up->up_stats.down_since_ms;
+		log_warnx("redis is back after an outage of %lld ms: what was "
+		    "published meanwhile is lost", up->up_stats.last_outage_ms);
+	}
+	up->up_stats.down_since_ms = 0;
+	if (up->up_conf.health_interval > 0) {
+		tv.tv_sec = up->up_conf.health_interval / 1000;
+		tv.tv_usec = (up->up_conf.health_interval % 1000) * 1000;
+		event_add(up->up_health_ev, &tv);
+	}
 	upstream_learn(up);
 	up->up_cbs.on_state(up->up_arg, 1);
 }
@@ -370,6 +409,13 @@ upstream_lost(struct upstream *up, const char *why)
 		    up->up_port, why);
 	up->up_connected = up->up_ac_up = 0;
 	up->up_private_ok = up->up_private_asked = 0;
+	evtimer_del(up->up_timeout_ev);
+	event_del(up->up_health_ev);
+	upstream_heartbeat_drop(up);
+	if (was) {
+		up->up_stats.outages++;
+		up->up_stats.down_since_ms = upstream_now_ms();
+	}
 	up->up_ac = NULL;
 	if (ac != NULL)
 		redisAsyncFree(ac);
@@ -985,4 +1031,79 @@ upstream_barrier(struct upstream *up, enum upstream_kind kind)
 	future_add_callback(sent, upstream_mark_sent, future_ref(fut));
 	future_unref(sent);
 	return fut;
+}
+
+/* Milliseconds of a monotonic clock. */
+static long long
+upstream_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Connecting (TCP, then the private channel's confirmations) took too long. */
+static void
+upstream_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream	*up = arg;
+
+	if (!up->up_connected)
+		upstream_lost(up, "connect timed out");
+}
+
+/*
+ * The heartbeat: a barrier through the private channel every interval. If
+ * the last one has not come back by the next, Redis is hung (or the network
+ * is): drop the connection and reconnect.
+ */
+static void
+upstream_health_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream	*up = arg;
+
+	if (!up->up_connected)
+		return;
+	if (up->up_heartbeat != NULL) {
+		up->up_stats.health_failures++;
+		upstream_lost(up, "health check failed: no heartbeat back "
+		    "within the interval");
+		return;
+	}
+	if ((up->up_heartbeat = upstream_barrier(up, UPSTREAM_CHANNEL)) == NULL)
+		return;
+	future_add_callback(up->up_heartbeat, upstream_heartbeat_done, up);
+}
+
+/* A heartbeat came back (or was let go when the connection was lost). */
+static void
+upstream_heartbeat_done(struct future *fut, void *arg)
+{
+	struct upstream	*up = arg;
+
+	if (fut != up->up_heartbeat)
+		return;
+	future_unref(up->up_heartbeat);
+	up->up_heartbeat = NULL;
+}
+
+/* Forgets the heartbeat in flight. */
+static void
+upstream_heartbeat_drop(struct upstream *up)
+{
+	struct future	*hb = up->up_heartbeat;
+
+	if (hb == NULL)
+		return;
+	up->up_heartbeat = NULL;
+	future_cancel(hb);
+	future_unref(hb);
+}
+
+/* The upstream's outage counters. */
+const struct upstream_stats *
+upstream_stats(const struct upstream *up)
+{
+	return &up->up_stats;
 }

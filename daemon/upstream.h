@@ -50,12 +50,33 @@ struct upstream_cbs {
 	void	(*on_state)(void *arg, int connected);
 };
 
+/* Where Redis is and how to keep the connection; times in milliseconds. */
+struct upstream_conf {
+	const char	*host;		/* copied */
+	int		 port;
+	int		 connect_timeout;	/* to be connected and ready */
+	int		 backoff_min;		/* first reconnect delay */
+	int		 backoff_max;		/* the cap of its doubling */
+	int		 health_interval;	/* heartbeat period; 0: none */
+};
+
+/* What the upstream counts of its outages. */
+struct upstream_stats {
+	unsigned long long	outages;	/* connections lost */
+	long long		last_outage_ms;	/* the last one's length */
+	long long		down_since_ms;	/* monotonic ms, 0 when up */
+	unsigned long long	health_failures;
+};
+
 /*
- * Returns a new upstream for Redis at host:port, owned by the caller, that
- * calls cbs with arg. It does not connect until upstream_start().
+ * Returns a new upstream for Redis, owned by the caller, that calls cbs
+ * with arg. It does not connect until upstream_start().
  */
-struct upstream	*upstream_new(struct event_base *base, const char *host,
-		    int port, const struct upstream_cbs *cbs, void *arg);
+struct upstream	*upstream_new(struct event_base *base,
+		    const struct upstream_conf *conf,
+		    const struct upstream_cbs *cbs, void *arg);
+
+const struct upstream_stats *upstream_stats(const struct upstream *up);
 
 /* Starts connecting (and reconnecting whenever the connection is lost). */
 void		 upstream_start(struct upstream *up);

@@ -656,6 +656,77 @@ START_TEST(test_wait_nothing_to_run)
 END_TEST
 
 /* Returns the future suite. */
+/* future_timeout(): the deadline fails the new future, src is untouched. */
+START_TEST(test_timeout_expires)
+{
+	struct event_base	*base = base_new();
+	struct timeval		 limit = { 5, 0 };
+	struct future		*src, *dst;
+
+	src = future_new();
+	dst = future_timeout(base, src, 30, "too slow");
+	ck_assert_ptr_nonnull(dst);
+	ck_assert_int_eq(future_wait(base, dst, &limit), 0);
+	ck_assert_int_eq(future_state(dst), FUTURE_FAILED);
+	ck_assert_str_eq(future_error(dst), "too slow");
+	ck_assert(future_is_pending(src));
+	/* src completing later changes nothing and runs nothing stale. */
+	ck_assert_int_eq(future_set_result(src, NULL, NULL), 0);
+	ck_assert_int_eq(future_state(dst), FUTURE_FAILED);
+	ck_assert_int_eq(event_base_loop(base, EVLOOP_NONBLOCK), 1);
+	future_unref(dst);
+	future_unref(src);
+	event_base_free(base);
+}
+END_TEST
+
+/* future_timeout(): src first: the result passes, the timer is gone. */
+START_TEST(test_timeout_beaten)
+{
+	struct event_base	*base = base_new();
+	struct future		*src, *dst, *done, *d2;
+	static int		 value = 42;
+
+	src = future_new();
+	dst = future_timeout(base, src, 60000, "too slow");
+	ck_assert(future_is_pending(dst));
+	ck_assert_int_eq(future_set_result(src, &value, NULL), 0);
+	ck_assert_int_eq(future_state(dst), FUTURE_DONE);
+	ck_assert_ptr_eq(future_result(dst), &value);
+	/* No timer is left behind: the loop has nothing to run. */
+	ck_assert_int_eq(event_base_loop(base, EVLOOP_NONBLOCK), 1);
+	/* An already complete src: complete at once. */
+	done = future_new();
+	future_set_error(done, "gone");
+	d2 = future_timeout(base, done, 10, "too slow");
+	ck_assert_int_eq(future_state(d2), FUTURE_FAILED);
+	ck_assert_str_eq(future_error(d2), "gone");
+	ck_assert_int_eq(event_base_loop(base, EVLOOP_NONBLOCK), 1);
+	future_unref(d2);
+	future_unref(done);
+	future_unref(dst);
+	future_unref(src);
+	event_base_free(base);
+}
+END_TEST
+
+/* Cancelling the timed future detaches it; src lives on. */
+START_TEST(test_timeout_cancelled)
+{
+	struct event_base	*base = base_new();
+	struct future		*src, *dst;
+
+	src = future_new();
+	dst = future_timeout(base, src, 60000, "too slow");
+	ck_assert_int_eq(future_cancel(dst), 0);
+	ck_assert(future_is_pending(src));
+	ck_assert_int_eq(event_base_loop(base, EVLOOP_NONBLOCK), 1);
+	future_unref(dst);
+	future_unref(src);
+	event_base_free(base);
+}
+END_TEST
+
 static Suite *
 future_suite(void)
 {
@@ -687,6 +758,9 @@ future_suite(void)
 	tcase_add_test(tc, test_wait_timer);
 	tcase_add_test(tc, test_wait_timeout);
 	tcase_add_test(tc, test_wait_nothing_to_run);
+	tcase_add_test(tc, test_timeout_expires);
+	tcase_add_test(tc, test_timeout_beaten);
+	tcase_add_test(tc, test_timeout_cancelled);
 	suite_add_tcase(s, tc);
 	return s;
 }
