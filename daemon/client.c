@@ -139,6 +139,16 @@ client_set_free(struct client_set *set)
 	free(set);
 }
 
+/* Milliseconds of a monotonic clock, for limits measured in time. */
+long long
+client_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Closes every client, flushing first; done(arg) once all are gone. */
 void
 client_set_shutdown(struct client_set *set, void (*done)(void *), void *arg)
@@ -161,14 +171,14 @@ client_idle_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct client_set	*set = arg;
 	struct client		*c, *next;
-	time_t			 now = time(NULL);
+	long long		 now = client_now_ms();
 
 	for (c = TAILQ_FIRST(&set->s_clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, c_entry);
 		if (c->c_nsubs + c->c_nshard > 0 || c->c_pending != NULL ||
 		    !TAILQ_EMPTY(&c->c_slots) ||
 		    (c->c_flags & (CLIENT_CLOSING | CLIENT_DEAD)) ||
-		    now - c->c_last < set->s_conf->idle_timeout)
+		    now - c->c_last_ms < set->s_conf->idle_timeout * 1000LL)
 			continue;
 		set->s_stats.idle_closed++;
 		client_close(c, 0, "idle timeout");
@@ -237,6 +247,7 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 	c->c_id = set->s_next_id++;
 	c->c_resp = 2;
 	c->c_created = c->c_last = time(NULL);
+	c->c_last_ms = client_now_ms();
 	snprintf(c->c_cmd, sizeof(c->c_cmd), "NULL");
 	len = sizeof(c->c_addr);
 	(void)getpeername(fd, (struct sockaddr *)&c->c_addr, &len);
@@ -520,6 +531,7 @@ client_command_begin(struct client *c)
 {
 	c->c_set->s_stats.commands++;
 	c->c_last = time(NULL);
+	c->c_last_ms = client_now_ms();
 	if (c->c_flags & CLIENT_REPLY_SKIP) {
 		c->c_flags &= ~CLIENT_REPLY_SKIP;
 		c->c_flags |= CLIENT_SKIP_THIS;
@@ -841,7 +853,7 @@ client_check_output(struct client *c)
 {
 	const struct client_conf	*conf = c->c_set->s_conf;
 	long long			 n = (long long)client_pending_output(c);
-	time_t				 now;
+	long long			 now;
 
 	if (conf->output_hard > 0 && n > conf->output_hard) {
 		c->c_set->s_stats.cut_hard++;
@@ -856,10 +868,10 @@ client_check_output(struct client *c)
 		c->c_soft_since = 0;
 		return 0;
 	}
-	now = time(NULL);
+	now = client_now_ms();
 	if (c->c_soft_since == 0)
 		c->c_soft_since = now;
-	else if (now - c->c_soft_since >= conf->output_soft_seconds) {
+	else if (now - c->c_soft_since >= conf->output_soft_seconds * 1000LL) {
 		c->c_set->s_stats.cut_soft++;
 		log_info("client %llu: closed: output over the soft limit "
 		    "(%lld) for %d seconds", (unsigned long long)c->c_id,

@@ -71,7 +71,8 @@ struct client {
 	time_t			 c_created;
 	time_t			 c_last;	/* last command */
 	char			 c_cmd[128];	/* last command's full name */
-	time_t			 c_soft_since;	/* above the soft limit since */
+	long long		 c_soft_since;	/* over the soft limit since, ms */
+	long long		 c_last_ms;	/* last command, monotonic ms */
 	const char		*c_close_reason;	/* static string */
 	struct sockaddr_storage	 c_addr;	/* the peer */
 	struct sockaddr_storage	 c_laddr;	/* our end */
@@ -153,6 +154,7 @@ void		 command_passthrough(struct client *c);
 size_t		 command_count(void);
 
 /* client.c, for command.c */
+long long	 client_now_ms(void);
 struct evbuffer	*client_out(struct client *c);
 struct evbuffer	*client_reply(struct client *c);
 void		 client_queue_write(struct client *c);

@@ -31,6 +31,7 @@ static void	h_die(const char *, ...) __attribute__((format(printf, 1, 2),
 static int	h_wait_ping(int, int);
 static size_t	h_resp_len(const char *, size_t);
 static int	h_fill(struct h_conn *, int);
+static void	h_exec_wrapped(char *const []);
 
 /* Reports a harness failure and exits (the fixture cannot go on). */
 static void
@@ -100,6 +101,32 @@ h_free_port6(void)
 	return port;
 }
 
+/*
+ * In the child: if argv runs pubsubd and PUBSUBD_WRAPPER is set (e.g.
+ * "valgrind --leak-check=full --error-exitcode=1"), runs it under that
+ * wrapper instead. Returns only if it did not exec.
+ */
+static void
+h_exec_wrapped(char *const argv[])
+{
+	const char	*w = getenv("PUBSUBD_WRAPPER"), *base;
+	char		*copy, *words[32], *tok, *save;
+	int		 n = 0, i;
+
+	base = strrchr(argv[0], '/');
+	base = base != NULL ? base + 1 : argv[0];
+	if (w == NULL || *w == '\0' || strcmp(base, "pubsubd") != 0 ||
+	    (copy = strdup(w)) == NULL)
+		return;
+	for (tok = strtok_r(copy, " ", &save); tok != NULL && n < 24;
+	    tok = strtok_r(NULL, " ", &save))
+		words[n++] = tok;
+	for (i = 0; argv[i] != NULL && n < 31; i++)
+		words[n++] = argv[i];
+	words[n] = NULL;
+	execvp(words[0], words);
+}
+
 /* Runs argv with stdout and stderr to logfile; dies with the test program. */
 pid_t
 h_spawn(char *const argv[], const char *logfile)
@@ -121,6 +148,7 @@ h_spawn(char *const argv[], const char *logfile)
 		}
 		fd = open("/dev/null", O_RDONLY);
 		dup2(fd, 0);
+		h_exec_wrapped(argv);
 		execvp(argv[0], argv);
 		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
@@ -626,4 +654,120 @@ size_t
 h_resp_size(const char *buf, size_t len)
 {
 	return h_resp_len(buf, len);
+}
+
+/* Starts a fresh redis-server, then pubsubd with extra configuration. */
+int
+h_start_with(struct h_env *env, const char *redis_extra, const char *extra)
+{
+	const char	*bin = getenv("PUBSUBD");
+	const char	*level = getenv("PUBSUBD_LOG_LEVEL");
+	char		 log[300], dir[sizeof(env->dir)];
+	char		*argv[4];
+	FILE		*f;
+	pid_t		 pid;
+	long long	 deadline;
+	int		 status;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (bin == NULL)
+		bin = "./daemon/pubsubd";
+	memcpy(dir, env->dir, sizeof(dir));
+	memset(env, 0, sizeof(*env));
+	memcpy(env->dir, dir, sizeof(env->dir));
+	if (env->dir[0] == '\0') {
+		snprintf(env->dir, sizeof(env->dir),
+		    "/tmp/pubsubd-test.XXXXXX");
+		if (mkdtemp(env->dir) == NULL)
+			h_die("mkdtemp: %s", strerror(errno));
+	}
+	env->redis_port = h_free_port();
+	h_start_redis(env);
+
+	env->pubsubd_port = h_free_port();
+	snprintf(env->conf, sizeof(env->conf), "%s/pubsubd.conf", env->dir);
+	snprintf(log, sizeof(log), "%s/pubsubd.log", env->dir);
+	if ((f = fopen(env->conf, "w")) == NULL)
+		return -1;
+	fprintf(f, "listen = ( { host = \"127.0.0.1\"; port = %d; } );\n"
+	    "redis = { host = \"127.0.0.1\"; port = %d; %s };\n"
+	    "log = { level = \"%s\"; };\n%s\n", env->pubsubd_port,
+	    env->redis_port, redis_extra != NULL ? redis_extra : "",
+	    level != NULL ? level : "info", extra != NULL ? extra : "");
+	fclose(f);
+	argv[0] = (char *)bin;
+	argv[1] = "-c";
+	argv[2] = env->conf;
+	argv[3] = NULL;
+	pid = h_spawn(argv, log);
+	deadline = h_now_ms() + 10000;
+	while (h_wait_ping(env->pubsubd_port, 200) == -1) {
+		if (waitpid(pid, &status, WNOHANG) == pid ||
+		    h_now_ms() >= deadline) {
+			if (h_now_ms() >= deadline)
+				h_kill(pid, 1000);
+			fprintf(stderr, "harness: pubsubd did not start with "
+			    "%s (see %s)\n", env->conf, log);
+			return -1;
+		}
+	}
+	env->pubsubd_pid = pid;
+	return 0;
+}
+
+/* The integer of one INFO field, asked on connection c. */
+long long
+h_info_on(struct h_conn *c, const char *section, const char *field,
+    int timeout_ms)
+{
+	char		*rep, *p, *end;
+	size_t		 flen = strlen(field);
+	long long	 n = -1;
+
+	if (h_command(c, "INFO", section, NULL) == -1 ||
+	    (rep = h_reply(c, NULL, timeout_ms)) == NULL)
+		return -1;
+	for (p = rep; (p = strstr(p, field)) != NULL; p += flen) {
+		if ((p == rep || p[-1] == '\n') && p[flen] == ':') {
+			n = strtoll(p + flen + 1, &end, 10);
+			if (end == p + flen + 1)
+				n = -1;
+			break;
+		}
+	}
+	free(rep);
+	return n;
+}
+
+/* The integer of one INFO field, asked on a connection of its own. */
+long long
+h_info_field(int port, const char *section, const char *field,
+    int timeout_ms)
+{
+	struct h_conn	*c;
+	long long	 n;
+
+	if ((c = h_connect(port)) == NULL)
+		return -1;
+	n = h_info_on(c, section, field, timeout_ms);
+	h_close(c);
+	return n;
+}
+
+/* VmRSS of pid in KiB. */
+long long
+h_rss_kb(pid_t pid)
+{
+	char		 path[64], line[256];
+	FILE		*f;
+	long long	 kb = -1;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %lld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
 }

@@ -121,4 +121,35 @@ int	 h_start_pubsubd(struct h_env *env, const char *tag, const char *extra,
  */
 size_t	 h_resp_size(const char *buf, size_t len);
 
+/*
+ * Starts a fresh redis-server (as h_start_redis(), which exits the program
+ * if it does not start) in env->dir if that is set (an existing directory:
+ * a parent process can make it, then look for what is left after a failed
+ * test), else in a new private directory; then a pubsubd against it on a
+ * free port of 127.0.0.1 with redis_extra (borrowed; may be NULL) inside
+ * its redis group, e.g. "health_interval = 200;", and extra
+ * (borrowed; may be NULL) appended to its configuration file, e.g.
+ * "limits = { maxclients = 5; };". Fills in env as h_start() does (no IPv6
+ * listener: pubsubd_port6 is 0); stop both with h_stop(). Returns 0, or -1
+ * if pubsubd did not answer PING within 10 s (then redis-server still runs
+ * and env->pubsubd_pid is 0; pubsubd's log is in env->dir).
+ */
+int	 h_start_with(struct h_env *env, const char *redis_extra,
+	    const char *extra);
+
+/*
+ * Asks pubsubd (or any server) on port for INFO section on a connection of
+ * its own and returns the integer of field (e.g. "upstream_connected"), or
+ * -1 if there is no answer within timeout_ms or no such field.
+ */
+long long h_info_field(int port, const char *section, const char *field,
+	    int timeout_ms);
+
+/* The same on an open connection c (its next reply must be INFO's). */
+long long h_info_on(struct h_conn *c, const char *section, const char *field,
+	    int timeout_ms);
+
+/* The resident set size of process pid in KiB (VmRSS), or -1. */
+long long h_rss_kb(pid_t pid);
+
 #endif /* PUBSUBD_HARNESS_H */
