@@ -835,9 +835,36 @@ resp_add_array(struct evbuffer *out, long long n)
 }
 
 /*
+ * Reads the decimal integer of a reply header that spans exactly
+ * [p, p + len) (no terminator is needed); -1 if it is not one.
+ */
+static int
+resp_header_number(const char *p, size_t len, long long *out)
+{
+	long long	v = 0;
+	size_t		i = 0;
+	int		neg = 0;
+
+	if (len > 0 && p[0] == '-') {
+		neg = 1;
+		i = 1;
+	}
+	if (i == len || len - i > 18)
+		return -1;
+	for (; i < len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		v = v * 10 + (p[i] - '0');
+	}
+	*out = neg ? -v : v;
+	return 0;
+}
+
+/*
  * Measures one whole reply without recursion: "pending" counts the values
  * still to read, each aggregate header adding its elements (twice for maps
- * and attributes), so that any depth of nesting costs nothing more.
+ * and attributes), so that any depth of nesting costs nothing more. The
+ * buffer need not be NUL-terminated.
  */
 long long
 resp_reply_size(const char *buf, size_t len)
@@ -845,7 +872,6 @@ resp_reply_size(const char *buf, size_t len)
 	const char	*eol;
 	size_t		 off = 0, hdr;
 	long long	 pending = 1, n;
-	char		*end;
 
 	while (pending > 0) {
 		if (off >= len)
@@ -863,8 +889,8 @@ resp_reply_size(const char *buf, size_t len)
 			off += hdr;
 			break;
 		case '$': case '!': case '=':
-			n = strtoll(buf + off + 1, &end, 10);
-			if (end != buf + off + hdr - 2 || n < -1)
+			if (resp_header_number(buf + off + 1, hdr - 3, &n) == -1 ||
+			    n < -1)
 				return -1;
 			off += hdr;
 			if (n >= 0) {
@@ -874,9 +900,8 @@ resp_reply_size(const char *buf, size_t len)
 			}
 			break;
 		case '*': case '>': case '~': case '%': case '|':
-			n = strtoll(buf + off + 1, &end, 10);
-			if (end != buf + off + hdr - 2 || n < -1 ||
-			    n > INT32_MAX)
+			if (resp_header_number(buf + off + 1, hdr - 3, &n) == -1 ||
+			    n < -1 || n > INT32_MAX)
 				return -1;
 			if (buf[off] == '%' || buf[off] == '|')
 				n *= 2;

@@ -118,8 +118,8 @@ h_exec_wrapped(char *const argv[])
 	if (w == NULL || *w == '\0' || strcmp(base, "pubsubd") != 0 ||
 	    (copy = strdup(w)) == NULL)
 		return;
-	for (tok = strtok_r(copy, " ", &save); tok != NULL && n < 24;
-	    tok = strtok_r(NULL, " ", &save))
+	for (tok = strtok_r(copy, " \t\n", &save); tok != NULL && n < 24;
+	    tok = strtok_r(NULL, " \t\n", &save))
 		words[n++] = tok;
 	for (i = 0; argv[i] != NULL && n < 31; i++)
 		words[n++] = argv[i];

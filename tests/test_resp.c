@@ -72,6 +72,11 @@ START_TEST(test_reply_size)
 		{ "?x\r\n", -1 },
 		{ "$x\r\n", -1 },
 		{ "+OK\n", -1 },
+		/* Found by fuzzing: a header number read past the buffer. */
+		{ "*\r\n", -1 },
+		{ "$\r\n", -1 },
+		{ "*1 \r\n", -1 },
+		{ "*\r\n\r\n", -1 },
 	};
 	char		 deep[4096];
 	size_t		 i, n = 0;
