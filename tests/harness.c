@@ -771,3 +771,37 @@ h_rss_kb(pid_t pid)
 	fclose(f);
 	return kb;
 }
+
+/* A (un)subscribe confirmation frame: [kind, name, count]. */
+char *
+h_frame_confirm(const char *kind, const char *name, int count)
+{
+	char	*s;
+
+	if (asprintf(&s, "*3\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n:%d\r\n",
+	    strlen(kind), kind, strlen(name), name, count) == -1)
+		h_die("out of memory");
+	return s;
+}
+
+/* A message frame of channel. */
+char *
+h_frame_message(const char *channel, const char *payload)
+{
+	char	*s;
+
+	if (asprintf(&s, "*3\r\n$7\r\nmessage\r\n$%zu\r\n%s\r\n$%zu\r\n"
+	    "%s\r\n", strlen(channel), channel, strlen(payload), payload) == -1)
+		h_die("out of memory");
+	return s;
+}
+
+/* Expects frame next, then frees it. */
+int
+h_expect_free(struct h_conn *c, char *frame)
+{
+	int	ok = h_expect(c, frame);
+
+	free(frame);
+	return ok;
+}

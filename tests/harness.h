@@ -101,6 +101,16 @@ long long h_wait_numsub(struct h_conn *r, const char *channel, long long want,
 /* PUBLISH on conn r (to redis directly); returns the receivers, or -1. */
 long long h_publish(struct h_conn *r, const char *channel, const char *msg);
 
+/*
+ * Frames as Redis sends them (RESP2), malloc'd: a (un)subscribe
+ * confirmation [kind, name, count], and a message of channel.
+ */
+char	*h_frame_confirm(const char *kind, const char *name, int count);
+char	*h_frame_message(const char *channel, const char *payload);
+
+/* Expects the next reply to be frame (as h_expect()), then frees frame. */
+int	 h_expect_free(struct h_conn *c, char *frame);
+
 /* Milliseconds of a monotonic clock. */
 long long h_now_ms(void);
 

@@ -55,9 +55,6 @@ static void		 test_teardown(void);
 static void		 env_start(const char *, const char *);
 static void		 redis_kill9(void);
 static void		 redis_restart(void);
-static char		*confirm(const char *, const char *, int);
-static char		*message(const char *, const char *);
-static int		 expect_owned(struct h_conn *, char *);
 static struct h_conn	*subscriber(const char *, const char *, int);
 static struct h_conn	*connect_small(int, int);
 static void		 close_rst(struct h_conn *);
@@ -204,39 +201,6 @@ redis_restart(void)
 	ck_assert_ptr_nonnull(redis);
 }
 
-/* The confirmation frame Redis sends: [kind, name, count]. */
-static char *
-confirm(const char *kind, const char *name, int count)
-{
-	char	*s;
-
-	ck_assert_int_ne(asprintf(&s, "*3\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n"
-	    ":%d\r\n", strlen(kind), kind, strlen(name), name, count), -1);
-	return s;
-}
-
-/* A message frame. */
-static char *
-message(const char *channel, const char *payload)
-{
-	char	*s;
-
-	ck_assert_int_ne(asprintf(&s, "*3\r\n$7\r\nmessage\r\n$%zu\r\n%s\r\n"
-	    "$%zu\r\n%s\r\n", strlen(channel), channel, strlen(payload),
-	    payload), -1);
-	return s;
-}
-
-/* Expects a formatted frame, then frees it. */
-static int
-expect_owned(struct h_conn *c, char *frame)
-{
-	int	ok = h_expect(c, frame);
-
-	free(frame);
-	return ok;
-}
-
 /*
  * Connects to pubsubd (with a receive buffer of rcvbuf bytes if not 0) and
  * subscribes with cmd ("SUBSCRIBE", ...) to name, its only subscription.
@@ -255,7 +219,7 @@ subscriber(const char *cmd, const char *name, int rcvbuf)
 		kind[i] = (char)(cmd[i] | 0x20);
 	kind[i] = '\0';
 	ck_assert_int_eq(h_command(c, cmd, name, NULL), 0);
-	ck_assert(expect_owned(c, confirm(kind, name, 1)));
+	ck_assert(h_expect_free(c, h_frame_confirm(kind, name, 1)));
 	return c;
 }
 
@@ -681,18 +645,18 @@ START_TEST(redis_kill9_restart_resubscribes_all_100_clients_exactly_once)
 		c = xs[i].c = h_connect(env.pubsubd_port);
 		ck_assert_ptr_nonnull(c);
 		ck_assert_int_eq(h_command(c, "SUBSCRIBE", "t1.ch", NULL), 0);
-		ck_assert(expect_owned(c, confirm("subscribe", "t1.ch", 1)));
+		ck_assert(h_expect_free(c, h_frame_confirm("subscribe", "t1.ch", 1)));
 		xs[i].want[0] = 200;
 		if (i < 20) {
 			ck_assert_int_eq(h_command(c, "PSUBSCRIBE", "t1.pat.*",
 			    NULL), 0);
-			ck_assert(expect_owned(c, confirm("psubscribe",
+			ck_assert(h_expect_free(c, h_frame_confirm("psubscribe",
 			    "t1.pat.*", 2)));
 			xs[i].want[1] = 200;
 		} else if (i < 40) {
 			ck_assert_int_eq(h_command(c, "SSUBSCRIBE", "t1.shard",
 			    NULL), 0);
-			ck_assert(expect_owned(c, confirm("ssubscribe",
+			ck_assert(h_expect_free(c, h_frame_confirm("ssubscribe",
 			    "t1.shard", 1)));
 			xs[i].want[2] = 200;
 		}
@@ -785,7 +749,7 @@ START_TEST(redis_hung_sigstop_detected_and_recovered_by_health_check)
 	memset(&x, 0, sizeof(x));
 	x.c = subscriber("SUBSCRIBE", "t2.ch", 0);
 	ck_assert_int_eq(h_publish(redis, "t2.ch", "warm"), 1);
-	ck_assert(expect_owned(x.c, message("t2.ch", "warm")));
+	ck_assert(h_expect_free(x.c, h_frame_message("t2.ch", "warm")));
 	ck_assert_int_eq(info_wait("upstream", "upstream_connected", 1, 2000),
 	    1);
 
@@ -1101,7 +1065,7 @@ START_TEST(query_buffer_limit_closes_unfinished_request)
 	h_close(pl);
 
 	ck_assert_int_eq(h_publish(redis, "t6.ch", "unaffected"), 1);
-	ck_assert(expect_owned(by, message("t6.ch", "unaffected")));
+	ck_assert(h_expect_free(by, h_frame_message("t6.ch", "unaffected")));
 	h_close(by);
 }
 END_TEST
@@ -1121,9 +1085,9 @@ START_TEST(max_subscriptions_refuses_past_the_limit)
 	ck_assert_ptr_nonnull(c);
 	ck_assert_int_eq(h_command(c, "SUBSCRIBE", "t7a", "t7b", "t7c", "t7d",
 	    NULL), 0);
-	ck_assert(expect_owned(c, confirm("subscribe", "t7a", 1)));
-	ck_assert(expect_owned(c, confirm("subscribe", "t7b", 2)));
-	ck_assert(expect_owned(c, confirm("subscribe", "t7c", 3)));
+	ck_assert(h_expect_free(c, h_frame_confirm("subscribe", "t7a", 1)));
+	ck_assert(h_expect_free(c, h_frame_confirm("subscribe", "t7b", 2)));
+	ck_assert(h_expect_free(c, h_frame_confirm("subscribe", "t7c", 3)));
 	r = h_reply(c, NULL, H_TIMEOUT_MS);
 	ck_assert_ptr_nonnull(r);
 	ck_assert_msg(strncmp(r, "-ERR max subscriptions per client reached",
@@ -1142,11 +1106,11 @@ START_TEST(max_subscriptions_refuses_past_the_limit)
 	    41) == 0, "got [%s]", r);
 	free(r);
 	ck_assert_int_eq(h_command(c, "UNSUBSCRIBE", "t7a", NULL), 0);
-	ck_assert(expect_owned(c, confirm("unsubscribe", "t7a", 2)));
+	ck_assert(h_expect_free(c, h_frame_confirm("unsubscribe", "t7a", 2)));
 	ck_assert_int_eq(h_command(c, "SUBSCRIBE", "t7d", NULL), 0);
-	ck_assert(expect_owned(c, confirm("subscribe", "t7d", 3)));
+	ck_assert(h_expect_free(c, h_frame_confirm("subscribe", "t7d", 3)));
 	ck_assert_int_eq(h_publish(redis, "t7d", "in"), 1);
-	ck_assert(expect_owned(c, message("t7d", "in")));
+	ck_assert(h_expect_free(c, h_frame_message("t7d", "in")));
 	h_close(c);
 }
 END_TEST
@@ -1221,7 +1185,7 @@ START_TEST(idle_timeout_closes_idle_unsubscribed_client_only)
 	    "before idle_timeout", lo);
 	ck_assert_int_le(hi, 3500);	/* a once-a-second sweep: up to 3 s */
 	ck_assert_int_eq(h_publish(redis, "t8.ch", "still"), 1);
-	ck_assert_msg(expect_owned(sub, message("t8.ch", "still")),
+	ck_assert_msg(h_expect_free(sub, h_frame_message("t8.ch", "still")),
 	    "the idle subscriber was closed");
 	ck_assert_int_eq(h_sendstr(busy, "PING\r\n"), 0);
 	ck_assert(h_expect(busy, "+PONG\r\n"));
@@ -1296,10 +1260,10 @@ START_TEST(subscribe_and_publish_while_redis_down_get_errors)
 	}
 	ck_assert_msg(ok, "SUBSCRIBE still failing 10 s after redis is back");
 	ck_assert_int_eq(h_publish(redis, "t9.ch", "back"), 1);
-	ck_assert(expect_owned(c, message("t9.ch", "back")));
+	ck_assert(h_expect_free(c, h_frame_message("t9.ch", "back")));
 	ck_assert_int_eq(h_wait_numsub(redis, "t9.held", 1, 5000), 1);
 	ck_assert_int_eq(h_publish(redis, "t9.held", "kept"), 1);
-	ck_assert(expect_owned(held, message("t9.held", "kept")));
+	ck_assert(h_expect_free(held, h_frame_message("t9.held", "kept")));
 	h_close(c);
 	h_close(held);
 }

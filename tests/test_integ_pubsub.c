@@ -51,39 +51,6 @@ test_teardown(void)
 	redis = NULL;
 }
 
-/* The confirmation frame Redis sends: [kind, name, count]. */
-static char *
-confirm(const char *kind, const char *name, int count)
-{
-	char	*s;
-
-	ck_assert_int_ne(asprintf(&s, "*3\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n:%d\r\n",
-	    strlen(kind), kind, strlen(name), name, count), -1);
-	return s;
-}
-
-/* A message frame. */
-static char *
-message(const char *channel, const char *payload)
-{
-	char	*s;
-
-	ck_assert_int_ne(asprintf(&s, "*3\r\n$7\r\nmessage\r\n$%zu\r\n%s\r\n"
-	    "$%zu\r\n%s\r\n", strlen(channel), channel, strlen(payload),
-	    payload), -1);
-	return s;
-}
-
-/* Expects a formatted frame, then frees it. */
-static int
-expect_owned(struct h_conn *c, char *frame)
-{
-	int	ok = h_expect(c, frame);
-
-	free(frame);
-	return ok;
-}
-
 /* Connects to pubsubd and subscribes to one channel. */
 static struct h_conn *
 subscriber(const char *channel)
@@ -92,7 +59,7 @@ subscriber(const char *channel)
 
 	ck_assert_ptr_nonnull(c);
 	ck_assert_int_eq(h_command(c, "SUBSCRIBE", channel, NULL), 0);
-	ck_assert(expect_owned(c, confirm("subscribe", channel, 1)));
+	ck_assert(h_expect_free(c, h_frame_confirm("subscribe", channel, 1)));
 	return c;
 }
 
@@ -193,12 +160,12 @@ START_TEST(rule2_every_kind)
 			snprintf(name, sizeof(name), "%s", channel);
 		snprintf(payload, sizeof(payload), "p%d", i);
 		ck_assert_int_eq(h_command(c, k->sub, name, NULL), 0);
-		ck_assert(expect_owned(c, confirm(k->confirm, name, 1)));
+		ck_assert(h_expect_free(c, h_frame_confirm(k->confirm, name, 1)));
 		ck_assert_int_eq(kind_publish(k, channel, payload), 1);
-		ck_assert(expect_owned(c, kind_message(k, name, channel,
+		ck_assert(h_expect_free(c, kind_message(k, name, channel,
 		    payload)));
 		ck_assert_int_eq(h_command(c, k->unsub, name, NULL), 0);
-		ck_assert(expect_owned(c, confirm(k->unconfirm, name, 0)));
+		ck_assert(h_expect_free(c, h_frame_confirm(k->unconfirm, name, 0)));
 	}
 	h_close(c);
 }
@@ -220,16 +187,16 @@ START_TEST(rule4_every_kind)
 		else
 			snprintf(name, sizeof(name), "%s", channel);
 		ck_assert_int_eq(h_command(c, k->sub, name, NULL), 0);
-		ck_assert(expect_owned(c, confirm(k->confirm, name, 1)));
+		ck_assert(h_expect_free(c, h_frame_confirm(k->confirm, name, 1)));
 		ck_assert_int_eq(h_command(c, k->unsub, name, NULL), 0);
 		ck_assert_int_eq(h_command(c, k->sub, name, NULL), 0);
-		ck_assert(expect_owned(c, confirm(k->unconfirm, name, 0)));
-		ck_assert(expect_owned(c, confirm(k->confirm, name, 1)));
+		ck_assert(h_expect_free(c, h_frame_confirm(k->unconfirm, name, 0)));
+		ck_assert(h_expect_free(c, h_frame_confirm(k->confirm, name, 1)));
 		ck_assert_int_eq(kind_publish(k, channel, "after"), 1);
-		ck_assert(expect_owned(c, kind_message(k, name, channel,
+		ck_assert(h_expect_free(c, kind_message(k, name, channel,
 		    "after")));
 		ck_assert_int_eq(h_command(c, k->unsub, name, NULL), 0);
-		ck_assert(expect_owned(c, confirm(k->unconfirm, name, 0)));
+		ck_assert(h_expect_free(c, h_frame_confirm(k->unconfirm, name, 0)));
 	}
 	h_close(c);
 }
@@ -249,13 +216,13 @@ START_TEST(rule3_channel_and_pattern_both_delivered)
 	ck_assert_ptr_nonnull(p);
 	ck_assert_int_eq(h_command(c, "SUBSCRIBE", "r3.news", NULL), 0);
 	ck_assert_int_eq(h_command(c, "PSUBSCRIBE", "r3.*", NULL), 0);
-	ck_assert(expect_owned(c, confirm("subscribe", "r3.news", 1)));
-	ck_assert(expect_owned(c, confirm("psubscribe", "r3.*", 2)));
+	ck_assert(h_expect_free(c, h_frame_confirm("subscribe", "r3.news", 1)));
+	ck_assert(h_expect_free(c, h_frame_confirm("psubscribe", "r3.*", 2)));
 	ck_assert_int_eq(h_command(p, "PUBLISH", "r3.news", "both", NULL), 0);
 	r = h_reply(p, NULL, H_TIMEOUT_MS);
 	ck_assert_str_eq(r, ":2\r\n");
 	free(r);
-	ck_assert(expect_owned(c, message("r3.news", "both")));
+	ck_assert(h_expect_free(c, h_frame_message("r3.news", "both")));
 	ck_assert(h_expect(c, "*4\r\n$8\r\npmessage\r\n$4\r\nr3.*\r\n"
 	    "$7\r\nr3.news\r\n$4\r\nboth\r\n"));
 	/* Redis itself counts pubsubd once per upstream subscription. */
@@ -295,9 +262,9 @@ START_TEST(subscribe_publish_one_client)
 
 	ck_assert_int_eq(h_numsub(redis, "one"), 1);
 	ck_assert_int_eq(h_publish(redis, "one", "hello"), 1);
-	ck_assert(expect_owned(c, message("one", "hello")));
+	ck_assert(h_expect_free(c, h_frame_message("one", "hello")));
 	ck_assert_int_eq(h_command(c, "UNSUBSCRIBE", "one", NULL), 0);
-	ck_assert(expect_owned(c, confirm("unsubscribe", "one", 0)));
+	ck_assert(h_expect_free(c, h_frame_confirm("unsubscribe", "one", 0)));
 	ck_assert_int_eq(h_wait_numsub(redis, "one", 0, 2000), 0);
 	ck_assert_int_eq(h_publish(redis, "one", "lost"), 0);
 	h_close(c);
@@ -321,7 +288,7 @@ START_TEST(fifty_clients_one_channel)
 	for (i = 0; i < 50; i++) {
 		for (m = 0; m < 20; m++) {
 			snprintf(payload, sizeof(payload), "m%d", m);
-			ck_assert(expect_owned(c[i], message("fifty",
+			ck_assert(h_expect_free(c[i], h_frame_message("fifty",
 			    payload)));
 		}
 	}
@@ -330,7 +297,7 @@ START_TEST(fifty_clients_one_channel)
 		if (i % 2 == 0) {
 			ck_assert_int_eq(h_command(c[i], "UNSUBSCRIBE", NULL),
 			    0);
-			ck_assert(expect_owned(c[i], confirm("unsubscribe",
+			ck_assert(h_expect_free(c[i], h_frame_confirm("unsubscribe",
 			    "fifty", 0)));
 		}
 		if (i < 49)
@@ -377,11 +344,11 @@ START_TEST(rule1_ping_waits_for_pending_subscribe)
 		ck_assert_int_eq(h_command(c, "SUBSCRIBE", name, NULL), 0);
 		ck_assert_int_eq(h_command(c, "PING", name, NULL), 0);
 		ck_assert_int_eq(h_command(c, "UNSUBSCRIBE", name, NULL), 0);
-		ck_assert(expect_owned(c, confirm("subscribe", name, 1)));
+		ck_assert(h_expect_free(c, h_frame_confirm("subscribe", name, 1)));
 		ck_assert_int_gt(snprintf(pong, sizeof(pong), "*2\r\n$4\r\n"
 		    "pong\r\n$%zu\r\n%s\r\n", strlen(name), name), 0);
 		ck_assert(h_expect(c, pong));
-		ck_assert(expect_owned(c, confirm("unsubscribe", name, 0)));
+		ck_assert(h_expect_free(c, h_frame_confirm("unsubscribe", name, 0)));
 	}
 	h_close(c);
 }
@@ -402,11 +369,11 @@ START_TEST(rule2_publish_after_confirmation_arrives)
 		snprintf(name, sizeof(name), "r2:%d", i);
 		snprintf(payload, sizeof(payload), "p%d", i);
 		ck_assert_int_eq(h_command(c, "SUBSCRIBE", name, NULL), 0);
-		ck_assert(expect_owned(c, confirm("subscribe", name, 1)));
+		ck_assert(h_expect_free(c, h_frame_confirm("subscribe", name, 1)));
 		ck_assert_int_eq(h_publish(redis, name, payload), 1);
-		ck_assert(expect_owned(c, message(name, payload)));
+		ck_assert(h_expect_free(c, h_frame_message(name, payload)));
 		ck_assert_int_eq(h_command(c, "UNSUBSCRIBE", name, NULL), 0);
-		ck_assert(expect_owned(c, confirm("unsubscribe", name, 0)));
+		ck_assert(h_expect_free(c, h_frame_confirm("unsubscribe", name, 0)));
 	}
 	h_close(c);
 }
@@ -453,8 +420,8 @@ START_TEST(rule2_no_message_before_confirmation)
 		ck_assert_ptr_nonnull(c);
 		ck_assert_int_eq(h_command(c, "SUBSCRIBE", "r2flood", NULL),
 		    0);
-		ck_assert(expect_owned(c, confirm("subscribe", "r2flood", 1)));
-		ck_assert(expect_owned(c, message("r2flood", "flood")));
+		ck_assert(h_expect_free(c, h_frame_confirm("subscribe", "r2flood", 1)));
+		ck_assert(h_expect_free(c, h_frame_message("r2flood", "flood")));
 		h_close(c);
 	}
 	kill(pid, SIGKILL);
@@ -479,20 +446,20 @@ START_TEST(rule4_subscribe_during_upstream_unsubscribe)
 		/* One client leaves and comes back in one write. */
 		ck_assert_int_eq(h_command(c, "UNSUBSCRIBE", name, NULL), 0);
 		ck_assert_int_eq(h_command(c, "SUBSCRIBE", name, NULL), 0);
-		ck_assert(expect_owned(c, confirm("unsubscribe", name, 0)));
-		ck_assert(expect_owned(c, confirm("subscribe", name, 1)));
+		ck_assert(h_expect_free(c, h_frame_confirm("unsubscribe", name, 0)));
+		ck_assert(h_expect_free(c, h_frame_confirm("subscribe", name, 1)));
 		ck_assert_int_eq(h_publish(redis, name, "after"), 1);
-		ck_assert(expect_owned(c, message(name, "after")));
+		ck_assert(h_expect_free(c, h_frame_message(name, "after")));
 		/* One client leaves while another arrives. */
 		ck_assert_int_eq(h_command(c, "UNSUBSCRIBE", name, NULL), 0);
 		d = h_connect(env.pubsubd_port);
 		ck_assert_ptr_nonnull(d);
 		ck_assert_int_eq(h_command(d, "SUBSCRIBE", name, NULL), 0);
-		ck_assert(expect_owned(c, confirm("unsubscribe", name, 0)));
-		ck_assert(expect_owned(d, confirm("subscribe", name, 1)));
+		ck_assert(h_expect_free(c, h_frame_confirm("unsubscribe", name, 0)));
+		ck_assert(h_expect_free(d, h_frame_confirm("subscribe", name, 1)));
 		ck_assert_int_eq(h_numsub(redis, name), 1);
 		ck_assert_int_eq(h_publish(redis, name, "again"), 1);
-		ck_assert(expect_owned(d, message(name, "again")));
+		ck_assert(h_expect_free(d, h_frame_message(name, "again")));
 		h_close(c);
 		h_close(d);
 		ck_assert_int_eq(h_wait_numsub(redis, name, 0, 2000), 0);
@@ -516,15 +483,15 @@ START_TEST(last_unsubscribe_and_new_subscribe_in_flight_together)
 	ck_assert_ptr_nonnull(c);
 	snprintf(a, sizeof(a), "swap:0");
 	ck_assert_int_eq(h_command(c, "SUBSCRIBE", a, NULL), 0);
-	ck_assert(expect_owned(c, confirm("subscribe", a, 1)));
+	ck_assert(h_expect_free(c, h_frame_confirm("subscribe", a, 1)));
 	for (i = 1; i <= 100; i++) {
 		snprintf(b, sizeof(b), "swap:%d", i);
 		ck_assert_int_eq(h_command(c, "UNSUBSCRIBE", a, NULL), 0);
 		ck_assert_int_eq(h_command(c, "SUBSCRIBE", b, NULL), 0);
-		ck_assert(expect_owned(c, confirm("unsubscribe", a, 0)));
-		ck_assert(expect_owned(c, confirm("subscribe", b, 1)));
+		ck_assert(h_expect_free(c, h_frame_confirm("unsubscribe", a, 0)));
+		ck_assert(h_expect_free(c, h_frame_confirm("subscribe", b, 1)));
 		ck_assert_int_eq(h_publish(redis, b, "next"), 1);
-		ck_assert(expect_owned(c, message(b, "next")));
+		ck_assert(h_expect_free(c, h_frame_message(b, "next")));
 		ck_assert_int_eq(h_wait_numsub(redis, a, 0, 2000), 0);
 		memcpy(a, b, sizeof(a));
 	}
@@ -552,7 +519,7 @@ START_TEST(disconnect_while_subscribing_leaves_nothing_upstream)
 	}
 	c = subscriber("gone:0");
 	ck_assert_int_eq(h_publish(redis, "gone:0", "x"), 1);
-	ck_assert(expect_owned(c, message("gone:0", "x")));
+	ck_assert(h_expect_free(c, h_frame_message("gone:0", "x")));
 	h_close(c);
 }
 END_TEST
@@ -574,11 +541,11 @@ START_TEST(many_channels_then_unsubscribe_all)
 	ck_assert_int_eq(h_sendstr(c, cmd), 0);
 	for (i = 0; i < 100; i++) {
 		snprintf(name, sizeof(name), "many:%d", i);
-		ck_assert(expect_owned(c, confirm("subscribe", name, i + 1)));
+		ck_assert(h_expect_free(c, h_frame_confirm("subscribe", name, i + 1)));
 	}
 	ck_assert_int_eq(h_numsub(redis, "many:99"), 1);
 	ck_assert_int_eq(h_publish(redis, "many:42", "x"), 1);
-	ck_assert(expect_owned(c, message("many:42", "x")));
+	ck_assert(h_expect_free(c, h_frame_message("many:42", "x")));
 	ck_assert_int_eq(h_sendstr(c, "UNSUBSCRIBE\r\n"), 0);
 	for (i = 0; i < 100; i++) {
 		r = h_reply(c, NULL, H_TIMEOUT_MS);
@@ -694,9 +661,9 @@ START_TEST(ipv6_listener_serves_clients)
 	c = h_connect_host("::1", env.pubsubd_port6);
 	ck_assert_ptr_nonnull(c);
 	ck_assert_int_eq(h_command(c, "SUBSCRIBE", "six", NULL), 0);
-	ck_assert(expect_owned(c, confirm("subscribe", "six", 1)));
+	ck_assert(h_expect_free(c, h_frame_confirm("subscribe", "six", 1)));
 	ck_assert_int_eq(h_publish(redis, "six", "over v6"), 1);
-	ck_assert(expect_owned(c, message("six", "over v6")));
+	ck_assert(h_expect_free(c, h_frame_message("six", "over v6")));
 	h_close(c);
 }
 END_TEST
@@ -729,7 +696,7 @@ START_TEST(bad_input_answered_like_redis)
 		ck_assert_msg(same_as_redis(cases[i].in, cases[i].len, 300),
 		    "case %zu", i);
 	ck_assert_int_eq(h_publish(redis, "bystander", "still here"), 1);
-	ck_assert(expect_owned(bystander, message("bystander",
+	ck_assert(h_expect_free(bystander, h_frame_message("bystander",
 	    "still here")));
 	h_close(bystander);
 }
@@ -760,7 +727,7 @@ START_TEST(bad_input_long_lines_and_abrupt_close)
 		h_close(c);
 	}
 	ck_assert_int_eq(h_publish(redis, "bystander2", "fine"), 1);
-	ck_assert(expect_owned(bystander, message("bystander2", "fine")));
+	ck_assert(h_expect_free(bystander, h_frame_message("bystander2", "fine")));
 	h_close(bystander);
 }
 END_TEST
