@@ -43,6 +43,8 @@ struct pubsubd {
 	size_t			  nlisteners;
 	struct event		 *sigterm_ev;
 	struct event		 *sigint_ev;
+	struct event		 *sighup_ev;
+	const char		 *path;		/* borrowed: argv */
 	struct event		 *stop_ev;
 	int			  stopping;
 };
@@ -52,6 +54,8 @@ static void	main_on_message(void *, const struct upstream_msg *);
 static void	main_on_state(void *, int);
 static void	main_signal_cb(evutil_socket_t, short, void *);
 static void	main_clients_gone(void *);
+static void	main_reload_cb(evutil_socket_t, short, void *);
+static void	main_apply(struct pubsubd *, const struct conf *);
 static void	main_stop_cb(evutil_socket_t, short, void *);
 static struct future *main_up_subscribe(void *, enum upstream_kind,
 		    const char *, size_t);
@@ -175,6 +179,132 @@ main_stop_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(d->base);
 }
 
+/*
+ * Copies what the modules read of a configuration into their own structs
+ * (the clients and the upstream read these live). Strings stay borrowed
+ * from conf, which must outlive the next call.
+ */
+static void
+main_apply(struct pubsubd *d, const struct conf *c)
+{
+	log_set_level(c->log_level);
+	d->cconf.passthrough = c->passthrough;
+	d->cconf.redis_host = c->redis_host;
+	d->cconf.redis_port = c->redis_port;
+	d->cconf.command_timeout = c->command_timeout;
+	d->cconf.maxclients = c->limits.maxclients;
+	d->cconf.output_hard = c->limits.output_hard;
+	d->cconf.output_soft = c->limits.output_soft;
+	d->cconf.output_soft_seconds = c->limits.output_soft_seconds;
+	d->cconf.query_buffer = c->limits.query_buffer;
+	d->cconf.multibulk_max = c->limits.multibulk_max;
+	d->cconf.bulk_max = c->limits.bulk_max;
+	d->cconf.max_subscriptions = c->limits.max_subscriptions;
+	d->cconf.idle_timeout = c->limits.idle_timeout;
+	d->cconf.tcp_keepalive = c->limits.tcp_keepalive;
+	d->upconf.host = c->redis_host;
+	d->upconf.port = c->redis_port;
+	d->upconf.connect_timeout = c->connect_timeout;
+	d->upconf.backoff_min = c->backoff_min;
+	d->upconf.backoff_max = c->backoff_max;
+	d->upconf.health_interval = c->health_interval;
+}
+
+/*
+ * SIGHUP: reads the file again. A file that does not load keeps the running
+ * configuration (and says why); a good one is applied live: log level,
+ * limits, passthrough, Redis' address and timings (a new address
+ * reconnects and resubscribes), and the listeners (new ones opened first:
+ * if one cannot be, nothing changes). Connected clients stay.
+ */
+static void
+main_reload_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct pubsubd	 *d = arg;
+	struct conf	 *nc, *old = d->conf;
+	struct listener	**nl;
+	char		  err[1024];
+	size_t		  i, j;
+	int		 *kept;
+
+#ifdef HAVE_LIBSYSTEMD
+	sd_notify(0, "RELOADING=1");
+#endif
+	if (d->path == NULL || d->stopping) {
+		log_notice("SIGHUP: %s", d->stopping ? "stopping, not "
+		    "reloading" : "no configuration file to reload");
+		goto done;
+	}
+	if ((nc = conf_load(d->path, err, sizeof(err))) == NULL) {
+		log_warnx("reload failed, keeping the running configuration: "
+		    "%s", err);
+		goto done;
+	}
+	nl = calloc(nc->nlisten, sizeof(*nl));
+	kept = calloc(old->nlisten + 1, sizeof(*kept));
+	if (nl == NULL || kept == NULL) {
+		log_warnx("reload failed: out of memory");
+		goto fail;
+	}
+	for (j = 0; j < nc->nlisten; j++) {
+		for (i = 0; i < old->nlisten && i < d->nlisteners; i++) {
+			if (!kept[i] && old->listen[i].port != 0 &&
+			    old->listen[i].port == nc->listen[j].port &&
+			    strcmp(old->listen[i].host,
+			    nc->listen[j].host) == 0) {
+				nl[j] = d->listeners[i];
+				kept[i] = 1;
+				break;
+			}
+		}
+		if (nl[j] == NULL && (nl[j] = listener_new(d->base, d->clients,
+		    nc->listen[j].host, nc->listen[j].port, err,
+		    sizeof(err))) == NULL) {
+			log_warnx("reload failed, keeping the running "
+			    "configuration: %s", err);
+			goto fail;
+		}
+	}
+	for (i = 0; i < d->nlisteners; i++) {
+		if (!kept[i]) {
+			log_notice("no longer listening on %s",
+			    listener_name(d->listeners[i]));
+			listener_free(d->listeners[i]);
+		}
+	}
+	for (j = 0; j < nc->nlisten; j++)
+		if (nl[j] != NULL)
+			log_notice("listening on %s", listener_name(nl[j]));
+	free(d->listeners);
+	free(kept);
+	d->listeners = nl;
+	d->nlisteners = nc->nlisten;
+	main_apply(d, nc);
+	if (upstream_set_conf(d->up, &d->upconf) == -1)
+		log_warnx("reload: out of memory changing the redis address");
+	d->conf = nc;
+	conf_free(old);
+	log_notice("configuration reloaded from %s", d->path);
+	goto done;
+fail:
+	/* Close the listeners this reload opened; keep the old ones. */
+	for (j = 0; nl != NULL && j < nc->nlisten; j++) {
+		for (i = 0; i < d->nlisteners; i++)
+			if (nl[j] == d->listeners[i])
+				break;
+		if (nl[j] != NULL && i == d->nlisteners)
+			listener_free(nl[j]);
+	}
+	free(nl);
+	free(kept);
+	conf_free(nc);
+done:
+#ifdef HAVE_LIBSYSTEMD
+	sd_notify(0, "READY=1");
+#endif
+	return;
+}
+
 /* Frees the context in the reverse order of its making. */
 static void
 main_free(struct pubsubd *d)
@@ -193,6 +323,8 @@ main_free(struct pubsubd *d)
 		event_free(d->sigint_ev);
 	if (d->stop_ev != NULL)
 		event_free(d->stop_ev);
+	if (d->sighup_ev != NULL)
+		event_free(d->sighup_ev);
 	if (d->base != NULL)
 		event_base_free(d->base);
 	conf_free(d->conf);
@@ -246,28 +378,10 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	srandom((unsigned int)(time(NULL) ^ getpid()));
 
-	d.cconf.passthrough = d.conf->passthrough;
-	d.cconf.redis_host = d.conf->redis_host;
-	d.cconf.redis_port = d.conf->redis_port;
-	d.cconf.command_timeout = d.conf->command_timeout;
-	d.cconf.maxclients = d.conf->limits.maxclients;
-	d.cconf.output_hard = d.conf->limits.output_hard;
-	d.cconf.output_soft = d.conf->limits.output_soft;
-	d.cconf.output_soft_seconds = d.conf->limits.output_soft_seconds;
-	d.cconf.query_buffer = d.conf->limits.query_buffer;
-	d.cconf.multibulk_max = d.conf->limits.multibulk_max;
-	d.cconf.bulk_max = d.conf->limits.bulk_max;
-	d.cconf.max_subscriptions = d.conf->limits.max_subscriptions;
-	d.cconf.idle_timeout = d.conf->limits.idle_timeout;
-	d.cconf.tcp_keepalive = d.conf->limits.tcp_keepalive;
+	d.path = path;
+	main_apply(&d, d.conf);
 	if ((d.base = event_base_new()) == NULL)
 		fatalx("cannot make the event loop");
-	d.upconf.host = d.conf->redis_host;
-	d.upconf.port = d.conf->redis_port;
-	d.upconf.connect_timeout = d.conf->connect_timeout;
-	d.upconf.backoff_min = d.conf->backoff_min;
-	d.upconf.backoff_max = d.conf->backoff_max;
-	d.upconf.health_interval = d.conf->health_interval;
 	d.up = upstream_new(d.base, &d.upconf, &cbs, &d);
 	if (d.up == NULL ||
 	    (d.hub = hub_new(d.base, &main_hub_upstream, d.up)) == NULL ||
@@ -292,9 +406,11 @@ main(int argc, char *argv[])
 
 	d.sigterm_ev = evsignal_new(d.base, SIGTERM, main_signal_cb, &d);
 	d.sigint_ev = evsignal_new(d.base, SIGINT, main_signal_cb, &d);
+	d.sighup_ev = evsignal_new(d.base, SIGHUP, main_reload_cb, &d);
 	if (d.sigterm_ev == NULL || d.sigint_ev == NULL ||
-	    evsignal_add(d.sigterm_ev, NULL) == -1 ||
-	    evsignal_add(d.sigint_ev, NULL) == -1)
+	    d.sighup_ev == NULL || evsignal_add(d.sigterm_ev, NULL) == -1 ||
+	    evsignal_add(d.sigint_ev, NULL) == -1 ||
+	    evsignal_add(d.sighup_ev, NULL) == -1)
 		fatalx("cannot handle signals");
 
 	log_notice("pubsubd %s started, redis at %s:%d", PACKAGE_VERSION,

@@ -194,6 +194,51 @@ upstream_new(struct event_base *base, const struct upstream_conf *conf,
 	return up;
 }
 
+/* Takes a reloaded configuration; see upstream.h. */
+int
+upstream_set_conf(struct upstream *up, const struct upstream_conf *conf)
+{
+	struct timeval	 tv;
+	char		*host;
+	int		 moved;
+
+	moved = strcmp(conf->host, up->up_host) != 0 ||
+	    conf->port != up->up_port;
+	if (moved) {
+		if ((host = strdup(conf->host)) == NULL)
+			return -1;
+		free(up->up_host);
+		up->up_host = host;
+		up->up_port = conf->port;
+	}
+	up->up_conf = *conf;
+	up->up_conf.host = up->up_host;
+	if (up->up_backoff_ms < conf->backoff_min ||
+	    up->up_backoff_ms > conf->backoff_max)
+		up->up_backoff_ms = conf->backoff_min;
+	if (up->up_connected) {
+		event_del(up->up_health_ev);
+		if (conf->health_interval > 0) {
+			tv.tv_sec = conf->health_interval / 1000;
+			tv.tv_usec = (conf->health_interval % 1000) * 1000;
+			event_add(up->up_health_ev, &tv);
+		}
+	}
+	if (moved && up->up_started) {
+		log_notice("redis moves to %s:%d", up->up_host, up->up_port);
+		/* Drop the old connections and the shared command one. */
+		cmdconn_free(up->up_cmd);
+		up->up_cmd = NULL;
+		if (up->up_ac != NULL || up->up_shard != NULL ||
+		    up->up_connected) {
+			up->up_backoff_ms = conf->backoff_min;
+			upstream_lost(up, "redis address changed");
+		} else if (!evtimer_pending(up->up_retry_ev, NULL))
+			upstream_connect(up);
+	}
+	return 0;
+}
+
 /* Starts connecting. */
 void
 upstream_start(struct upstream *up)

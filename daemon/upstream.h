@@ -78,6 +78,15 @@ struct upstream	*upstream_new(struct event_base *base,
 
 const struct upstream_stats *upstream_stats(const struct upstream *up);
 
+/*
+ * Takes a new configuration (a reload): the timings apply from now on; a
+ * new address drops the connections and reconnects there, after which the
+ * owner subscribes everything again. Returns 0, or -1 on allocation failure
+ * (nothing changed).
+ */
+int		 upstream_set_conf(struct upstream *up,
+		    const struct upstream_conf *conf);
+
 /* Starts connecting (and reconnecting whenever the connection is lost). */
 void		 upstream_start(struct upstream *up);
 

@@ -1512,6 +1512,97 @@ START_TEST(sigterm_flushes_pending_output_and_exits_zero)
 }
 END_TEST
 
+/* Rewrites pubsubd's configuration file (for a reload). */
+static void
+conf_write(const char *text)
+{
+	FILE	*f = fopen(env.conf, "w");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(fputs(text, f), 0);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Waits (bounded) until something accepts connections on port. */
+static struct h_conn *
+connect_within(int port, int ms)
+{
+	long long	 deadline = h_now_ms() + ms;
+	struct h_conn	*c;
+
+	while ((c = h_connect(port)) == NULL && h_now_ms() < deadline)
+		usleep(20000);
+	return c;
+}
+
+/*
+ * 12. SIGHUP reloads the file live: a new listener opens, new limits apply,
+ * a broken file keeps the running configuration, and a new Redis address
+ * reconnects there and resubscribes; the connected client notices nothing.
+ */
+START_TEST(sighup_reloads_live_and_keeps_a_good_config)
+{
+	struct h_env	 env2;
+	struct h_conn	*a, *b, *c, *r2;
+	char		 text[1024];
+	int		 port2 = h_free_port();
+
+	env_start(NULL, NULL);
+	a = subscriber("SUBSCRIBE", "rl", 0);
+
+	/* A second listener and maxclients = 2. */
+	snprintf(text, sizeof(text), "listen = ( { host = \"127.0.0.1\"; "
+	    "port = %d; }, { host = \"127.0.0.1\"; port = %d; } );\n"
+	    "redis = { host = \"127.0.0.1\"; port = %d; };\n"
+	    "limits = { maxclients = 2; };\n", env.pubsubd_port, port2,
+	    env.redis_port);
+	conf_write(text);
+	ck_assert_int_eq(kill(env.pubsubd_pid, SIGHUP), 0);
+	b = connect_within(port2, 3000);
+	ck_assert_msg(b != NULL, "the new listener did not open");
+	ck_assert_int_eq(h_sendstr(b, "PING\r\n"), 0);
+	ck_assert(h_expect(b, "+PONG\r\n"));
+	c = h_connect(env.pubsubd_port);
+	ck_assert_ptr_nonnull(c);
+	ck_assert(h_expect(c, "-ERR max number of clients reached\r\n"));
+	h_close(c);
+	ck_assert_int_eq(h_publish(redis, "rl", "one"), 1);
+	ck_assert(h_expect_free(a, h_frame_message("rl", "one")));
+
+	/* A broken file: nothing changes. */
+	conf_write("listen = ( { host = \"127.0.0.1\"; port = oops; } );\n");
+	ck_assert_int_eq(kill(env.pubsubd_pid, SIGHUP), 0);
+	usleep(300000);
+	ck_assert_int_eq(h_sendstr(b, "PING\r\n"), 0);
+	ck_assert(h_expect(b, "+PONG\r\n"));
+	ck_assert_int_eq(h_publish(redis, "rl", "two"), 1);
+	ck_assert(h_expect_free(a, h_frame_message("rl", "two")));
+
+	/* Redis moves: pubsubd follows and resubscribes there. */
+	memset(&env2, 0, sizeof(env2));
+	snprintf(env2.dir, sizeof(env2.dir), "%s", env.dir);
+	env2.redis_port = h_free_port();
+	h_start_redis(&env2);
+	r2 = h_connect(env2.redis_port);
+	ck_assert_ptr_nonnull(r2);
+	snprintf(text, sizeof(text), "listen = ( { host = \"127.0.0.1\"; "
+	    "port = %d; }, { host = \"127.0.0.1\"; port = %d; } );\n"
+	    "redis = { host = \"127.0.0.1\"; port = %d; };\n",
+	    env.pubsubd_port, port2, env2.redis_port);
+	conf_write(text);
+	ck_assert_int_eq(kill(env.pubsubd_pid, SIGHUP), 0);
+	ck_assert_int_eq(h_wait_numsub(r2, "rl", 1, 5000), 1);
+	ck_assert_int_eq(h_publish(r2, "rl", "three"), 1);
+	ck_assert(h_expect_free(a, h_frame_message("rl", "three")));
+	ck_assert_int_eq(h_wait_numsub(redis, "rl", 0, 5000), 0);
+
+	h_close(r2);
+	h_close(b);
+	h_close(a);
+	h_kill(env2.redis_pid, 5000);
+}
+END_TEST
+
 /* Adds test fn as a case of its own, with the fixtures and a timeout. */
 static void
 add(Suite *s, const char *name, const TTest *fn)
@@ -1546,6 +1637,7 @@ faults_suite(void)
 	add(s, "redis_down", subscribe_and_publish_while_redis_down_get_errors);
 	add(s, "churn", churn_of_abrupt_clients_leaves_nothing_upstream);
 	add(s, "sigterm", sigterm_flushes_pending_output_and_exits_zero);
+	add(s, "sighup", sighup_reloads_live_and_keeps_a_good_config);
 	return s;
 }
 
