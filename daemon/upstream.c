@@ -96,6 +96,8 @@ struct upstream {
 	struct event		*up_timeout_ev;	/* owned: connect deadline */
 	struct event		*up_health_ev;	/* owned: heartbeat timer */
 	struct future		*up_heartbeat;	/* owned: in flight, or NULL */
+	unsigned long long	 up_rx;		/* replies read, both links */
+	unsigned long long	 up_rx_seen;	/* up_rx at the last check */
 	struct upstream_conf	 up_conf;	/* up_conf.host is up_host */
 	struct upstream_stats	 up_stats;
 	int			 up_backoff_ms;
@@ -722,6 +724,7 @@ upstream_dispatch(struct upstream *up, const redisReply *r)
 	struct upstream_msg	 m;
 	const char		*type;
 
+	up->up_rx++;		/* the connection lives: see the health check */
 	if (r->type == REDIS_REPLY_ERROR) {
 		log_warnx("redis: %s", r->str);
 		return;
@@ -1100,19 +1103,25 @@ upstream_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 /*
  * The heartbeat: a barrier through the private channel every interval. If
- * the last one has not come back by the next, Redis is hung (or the network
- * is): drop the connection and reconnect.
+ * the last one has not come back by the next and nothing at all came from
+ * Redis meanwhile, Redis is hung (or the network is): drop the connection
+ * and reconnect. A heartbeat that is late behind a flood of messages is not
+ * a failure: the messages show that the connection lives.
  */
 static void
 upstream_health_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct upstream	*up = arg;
+	int		 progress = up->up_rx != up->up_rx_seen;
 
+	up->up_rx_seen = up->up_rx;
 	if (!up->up_connected)
 		return;
 	if (up->up_heartbeat != NULL) {
+		if (progress)
+			return;		/* late, behind data: wait on */
 		up->up_stats.health_failures++;
-		upstream_lost(up, "health check failed: no heartbeat back "
+		upstream_lost(up, "health check failed: nothing from redis "
 		    "within the interval");
 		return;
 	}
