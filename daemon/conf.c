@@ -44,6 +44,8 @@ static int	conf_group(struct conf_ctx *, const config_setting_t *,
 		    const char *, const config_setting_t **);
 static int	conf_listen(struct conf_ctx *, struct conf *,
 		    const config_setting_t *);
+static int	conf_check_includes(const char *, FILE *, int, char *,
+		    size_t);
 
 static const char *const conf_root_keys[] = {
 	"listen", "redis", "log", "passthrough", "limits", "shutdown", NULL
@@ -310,6 +312,56 @@ conf_listen(struct conf_ctx *ctx, struct conf *conf,
 	return 0;
 }
 
+/*
+ * Checks that every @include of the file open as f (and of what it
+ * includes, up to a depth) names a regular, readable file: libconfig 1.5's
+ * scanner exits the whole process on one it cannot read (a directory),
+ * which would end a running daemon on a reload. Rewinds f. Returns 0, or
+ * -1 with "FILE:LINE: message" in err.
+ */
+static int
+conf_check_includes(const char *path, FILE *f, int depth, char *err,
+    size_t errlen)
+{
+	struct stat	 st;
+	char		 line[4096], inc[4096], *p, *q;
+	unsigned int	 n = 0;
+	FILE		*g;
+	int		 rc = 0;
+
+	while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+		n++;
+		for (p = line; *p == ' ' || *p == '\t'; p++)
+			;
+		if (strncmp(p, "@include", 8) != 0)
+			continue;
+		if ((p = strchr(p, '"')) == NULL ||
+		    (q = strchr(p + 1, '"')) == NULL)
+			continue;	/* libconfig reports the syntax */
+		*q = '\0';
+		/* libconfig 1.5 takes a relative include from the cwd. */
+		snprintf(inc, sizeof(inc), "%s", p + 1);
+		if (depth >= 10) {
+			snprintf(err, errlen, "%s:%u: includes nested too "
+			    "deep", path, n);
+			rc = -1;
+		} else if (stat(inc, &st) == -1 || !S_ISREG(st.st_mode) ||
+		    (g = fopen(inc, "r")) == NULL) {
+			snprintf(err, errlen, "%s:%u: cannot include '%s': %s",
+			    path, n, inc, errno != 0 && !S_ISDIR(st.st_mode) ?
+			    strerror(errno) : "not a regular file");
+			rc = -1;
+		} else {
+			rc = conf_check_includes(inc, g, depth + 1, err,
+			    errlen);
+			fclose(g);
+		}
+		errno = 0;
+	}
+	rewind(f);
+	return rc;
+}
+
 /* Reads and validates a configuration file. */
 struct conf *
 conf_load(const char *path, char *err, size_t errlen)
@@ -339,6 +391,11 @@ conf_load(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: cannot read: %s", path,
 		    strerror(errno));
 		ctx.failed = 1;
+		goto out;
+	}
+	if (conf_check_includes(path, f, 0, err, errlen) == -1) {
+		ctx.failed = 1;
+		fclose(f);
 		goto out;
 	}
 	if (config_read(&cfg, f) != CONFIG_TRUE) {

@@ -465,6 +465,45 @@ START_TEST(test_daemon_check_bad)
 END_TEST
 
 /* Returns the conf suite. */
+/*
+ * An @include of something that is not a regular file is refused with the
+ * line (libconfig 1.5 would exit the process reading it: a reload must
+ * never do that); a good include is read.
+ */
+START_TEST(test_include_checked)
+{
+	char	good[64], bad[64], inc[64], text[256], err[512];
+	struct conf *conf;
+	int	fd;
+
+	snprintf(inc, sizeof(inc), "/tmp/pubsubd-inc-XXXXXX");
+	ck_assert_int_ne(fd = mkstemp(inc), -1);
+	ck_assert_int_gt(write(fd, "log = { level = \"debug\"; };\n", 28), 0);
+	close(fd);
+	snprintf(text, sizeof(text), "# good\n@include \"%s\"\n", inc);
+	snprintf(good, sizeof(good), "/tmp/pubsubd-good-XXXXXX");
+	ck_assert_int_ne(fd = mkstemp(good), -1);
+	ck_assert_int_gt(write(fd, text, strlen(text)), 0);
+	close(fd);
+	conf = conf_load(good, err, sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_int_eq(conf->log_level, LOG_LEVEL_DEBUG);
+	conf_free(conf);
+
+	snprintf(bad, sizeof(bad), "/tmp/pubsubd-bad-XXXXXX");
+	ck_assert_int_ne(fd = mkstemp(bad), -1);
+	ck_assert_int_gt(write(fd, "\n  @include \"/\"\n", 16), 0);
+	close(fd);
+	ck_assert_ptr_null(conf_load(bad, err, sizeof(err)));
+	snprintf(text, sizeof(text), "%s:2: cannot include '/': not a "
+	    "regular file", bad);
+	ck_assert_str_eq(err, text);
+	unlink(inc);
+	unlink(good);
+	unlink(bad);
+}
+END_TEST
+
 static Suite *
 conf_suite(void)
 {
@@ -492,6 +531,7 @@ conf_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_daemon_check_good);
 	tcase_add_test(tc, test_daemon_check_bad);
+	tcase_add_test(tc, test_include_checked);
 	suite_add_tcase(s, tc);
 	return s;
 }
