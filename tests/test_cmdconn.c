@@ -21,6 +21,8 @@
 #include <sys/stat.h>
 
 #include <check.h>
+
+#include "check_run.h"
 #include <event2/buffer.h>
 #include <event2/event.h>
 
@@ -1062,11 +1064,5 @@ cmdconn_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(cmdconn_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return check_run(cmdconn_suite());
 }

@@ -33,6 +33,8 @@
 
 #include <check.h>
 
+#include "check_run.h"
+
 #include "harness.h"
 
 #define PRIVATE_PREFIX	"__pubsubd__:"	/* pubsubd's own channels */
@@ -1645,11 +1647,5 @@ faults_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(faults_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return check_run(faults_suite());
 }

@@ -18,6 +18,8 @@
 
 #include <check.h>
 
+#include "check_run.h"
+
 #include "harness.h"
 
 static struct h_env	env;
@@ -795,12 +797,8 @@ integ_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(integ_suite());
-	int	 failed;
+	int	failed = check_run_failed(integ_suite());
 
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
 	if (env_failed)
 		fprintf(stderr, "pubsubd did not stop cleanly: FAIL\n");
 	return failed == 0 && !env_failed ? 0 : 1;

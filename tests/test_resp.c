@@ -13,6 +13,8 @@
 #endif
 
 #include <check.h>
+
+#include "check_run.h"
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -774,12 +776,5 @@ resp_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(resp_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(resp_suite());
 }
