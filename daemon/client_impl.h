@@ -151,9 +151,8 @@ const struct command *command_lookup(struct client *c);
 int		 command_subscribe_start(struct client *c);
 void		 command_subscribe_finish(struct client *c, int i);
 void		 command_passthrough(struct client *c);
-size_t		 command_count(void);
 
-/* client.c, for command.c */
+/* client.c, for command.c (the clock is the upstream's too: monotonic ms) */
 long long	 client_now_ms(void);
 struct evbuffer	*client_out(struct client *c);
 struct evbuffer	*client_reply(struct client *c);

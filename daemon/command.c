@@ -127,13 +127,6 @@ static const char *const command_verbs[UPSTREAM_KINDS][2] = {
 	{ "ssubscribe", "sunsubscribe" }
 };
 
-/* Number of commands pubsubd serves itself. */
-size_t
-command_count(void)
-{
-	return COMMAND_N;
-}
-
 /* Whether argument i of r is word (case-insensitive). */
 static int
 command_is(const struct resp_req *r, int i, const char *word)
@@ -1043,16 +1036,6 @@ cmd_client(struct client *c)
 	    r->argv[1]);
 }
 
-/* Milliseconds of a monotonic clock (the upstream's outage clock). */
-static long long
-command_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* INFO [section ...]: Redis' sections that clients probe, and pubsubd's. */
 static void
 cmd_info(struct client *c)
@@ -1145,7 +1128,7 @@ cmd_info(struct client *c)
 		    (unsigned long long)hs->upstream_subscribes,
 		    (unsigned long long)hs->upstream_unsubscribes,
 		    us->outages, us->last_outage_ms, us->down_since_ms ?
-		    command_now_ms() - us->down_since_ms : 0,
+		    client_now_ms() - us->down_since_ms : 0,
 		    us->health_failures);
 	if (all || want[4])
 		evbuffer_add_printf(txt, "%s# Cluster\r\ncluster_enabled:0\r\n",

@@ -928,13 +928,6 @@ upstream_learnt(struct future *fut, void *arg)
 	}
 }
 
-/* pubsubd's private channel (barriers), which clients must not be shown. */
-const char *
-upstream_private_channel(const struct upstream *up)
-{
-	return up->up_private;
-}
-
 /* Redis' version, as INFO said. */
 const char *
 upstream_redis_version(const struct upstream *up)

@@ -125,14 +125,13 @@ struct future	*upstream_command(struct upstream *up, int argc,
  * A barrier: returns a new future owned by the caller, done once every
  * message of kind that Redis sent before now has been handed to the message
  * callback (at once if not connected). It publishes a token to pubsubd's
- * private channel (upstream_private_channel(), held on the subscriber and
- * shard connections) and waits for it to come back.
+ * private channel (UPSTREAM_PRIVATE_PREFIX and a random name, held on the
+ * subscriber and shard connections) and waits for it to come back.
  */
 struct future	*upstream_barrier(struct upstream *up, enum upstream_kind kind);
 
 /* Every pubsubd's private channel starts so; they are never shown. */
 #define UPSTREAM_PRIVATE_PREFIX	"__pubsubd__:"
-const char	*upstream_private_channel(const struct upstream *up);
 
 /*
  * What pubsubd learnt of Redis when it connected: its version ("unknown"
