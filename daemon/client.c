@@ -61,7 +61,7 @@ static void	client_co_done(struct future *, void *);
 static int	client_run(struct coro *, void *);
 static void	client_deliver(struct hub_subscriber *, struct hub_batch *,
 		    const char *, size_t);
-static void	client_finish(struct client *);
+static void	client_finish(struct client *, enum client_reason);
 static void	client_free(struct client *);
 static void	client_wake(struct client *);
 static void	client_write(struct client *);
@@ -76,6 +76,39 @@ static const char *client_addr_string(const struct sockaddr_storage *,
 		    char *, size_t);
 
 static const struct hub_subscriber_ops client_hs_ops = { client_deliver };
+
+/* Each reason's label (metrics) and what the log says. */
+static const struct {
+	const char	*label;
+	const char	*text;
+} client_reasons[CLIENT_REASONS] = {
+	[CLIENT_R_QUIT] = { "quit", "quit" },
+	[CLIENT_R_EOF] = { "eof", "end of input" },
+	[CLIENT_R_PROTOCOL] = { "protocol_error", "protocol error" },
+	[CLIENT_R_READ_ERROR] = { "read_error", "read error" },
+	[CLIENT_R_WRITE_ERROR] = { "write_error", "write error" },
+	[CLIENT_R_OUTPUT_HARD] = { "output_hard",
+	    "output over the hard limit" },
+	[CLIENT_R_OUTPUT_SOFT] = { "output_soft",
+	    "output over the soft limit" },
+	[CLIENT_R_QUERY_BUFFER] = { "query_buffer", "query buffer limit" },
+	[CLIENT_R_IDLE] = { "idle", "idle timeout" },
+	[CLIENT_R_KILLED] = { "killed", "killed by CLIENT KILL" },
+	[CLIENT_R_PASSTHROUGH] = { "passthrough_lost",
+	    "passthrough connection to redis lost" },
+	[CLIENT_R_SHUTDOWN] = { "shutdown", "shutting down" },
+	[CLIENT_R_INTERNAL] = { "internal_error",
+	    "out of memory or internal error" },
+};
+
+/* The label of a reason. */
+const char *
+client_reason_name(enum client_reason why)
+{
+	if ((unsigned int)why >= CLIENT_REASONS)
+		return "unknown";
+	return client_reasons[why].label;
+}
 
 /* Returns a new, empty client set. */
 struct client_set *
@@ -120,10 +153,8 @@ client_set_free(struct client_set *set)
 
 	if (set == NULL)
 		return;
-	while ((c = TAILQ_FIRST(&set->s_clients)) != NULL) {
-		c->c_close_reason = "shutting down";
-		client_finish(c);	/* also those still flushing */
-	}
+	while ((c = TAILQ_FIRST(&set->s_clients)) != NULL)
+		client_finish(c, CLIENT_R_SHUTDOWN);	/* also the flushing */
 	while ((c = TAILQ_FIRST(&set->s_dead)) != NULL) {
 		TAILQ_REMOVE(&set->s_dead, c, c_entry);
 		client_free(c);
@@ -159,7 +190,7 @@ client_set_shutdown(struct client_set *set, void (*done)(void *), void *arg)
 	set->s_done_arg = arg;
 	for (c = TAILQ_FIRST(&set->s_clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, c_entry);
-		client_close(c, 1, "shutting down");
+		client_close(c, 1, CLIENT_R_SHUTDOWN);
 	}
 	if (TAILQ_EMPTY(&set->s_clients))
 		event_active(set->s_reap_ev, 0, 0);
@@ -180,8 +211,7 @@ client_idle_cb(evutil_socket_t fd, short what, void *arg)
 		    (c->c_flags & (CLIENT_CLOSING | CLIENT_DEAD)) ||
 		    now - c->c_last_ms < set->s_conf->idle_timeout * 1000LL)
 			continue;
-		set->s_stats.idle_closed++;
-		client_close(c, 0, "idle timeout");
+		client_close(c, 0, CLIENT_R_IDLE);
 	}
 }
 
@@ -190,6 +220,32 @@ const struct client_stats *
 client_set_stats(const struct client_set *set)
 {
 	return &set->s_stats;
+}
+
+/* When the set was made. */
+time_t
+client_set_started(const struct client_set *set)
+{
+	return set->s_started;
+}
+
+/* What the clients hold in memory now. */
+void
+client_set_memory(const struct client_set *set, struct client_mem *mem)
+{
+	const struct client	*c;
+	size_t			 out;
+
+	memset(mem, 0, sizeof(*mem));
+	TAILQ_FOREACH(c, &set->s_clients, c_entry) {
+		mem->clients += sizeof(*c);
+		mem->input += evbuffer_get_length(c->c_in) +
+		    resp_parser_pending(c->c_parser);
+		out = client_pending_output(c);
+		mem->output += out;
+		if (out > mem->output_max)
+			mem->output_max = out;
+	}
 }
 
 /* Finds a live client by id. */
@@ -273,7 +329,7 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 	    (c->c_co = coro_spawn(set->s_base, client_run, c, NULL)) == NULL) {
 		log_warnx("client %llu: out of memory",
 		    (unsigned long long)c->c_id);
-		client_close(c, 0, "out of memory");
+		client_close(c, 0, CLIENT_R_INTERNAL);
 		return NULL;
 	}
 	future_add_callback(c->c_co, client_co_done, c);
@@ -283,13 +339,13 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 
 /* Stops a client; teardown follows on a later loop turn. */
 void
-client_close(struct client *c, int flush, const char *reason)
+client_close(struct client *c, int flush, enum client_reason why)
 {
 	struct timeval	tv = { CLIENT_CLOSE_FLUSH_SEC, 0 };
 
 	if (c->c_flags & (CLIENT_DEAD | CLIENT_CLOSING))
 		return;
-	c->c_close_reason = reason;
+	c->c_why = why;
 	if (c->c_rev != NULL)
 		event_del(c->c_rev);
 	if (c->c_co != NULL)
@@ -306,7 +362,7 @@ client_close(struct client *c, int flush, const char *reason)
 			return;
 		}
 	}
-	client_finish(c);
+	client_finish(c, why);
 }
 
 /* A closing client took too long to flush. */
@@ -315,20 +371,32 @@ client_close_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct client	*c = arg;
 
-	c->c_close_reason = "timed out flushing output";
-	client_finish(c);
+	log_debug("client %llu: timed out flushing output",
+	    (unsigned long long)c->c_id);
+	client_finish(c, c->c_why);
 }
 
-/* Marks a client dead and queues its teardown. */
+/*
+ * Marks a client dead and queues its teardown. why counts unless the client
+ * was already closing: then the reason it started closing for counts.
+ */
 static void
-client_finish(struct client *c)
+client_finish(struct client *c, enum client_reason why)
 {
 	struct client_set	*set = c->c_set;
 
 	if (c->c_flags & CLIENT_DEAD)
 		return;
+	if (c->c_flags & CLIENT_CLOSING) {
+		if (why != c->c_why)
+			log_debug("client %llu: %s while closing",
+			    (unsigned long long)c->c_id,
+			    client_reasons[why].text);
+	} else
+		c->c_why = why;
 	log_debug("client %llu: closed: %s", (unsigned long long)c->c_id,
-	    c->c_close_reason ? c->c_close_reason : "closed");
+	    client_reasons[c->c_why].text);
+	set->s_stats.disconnects[c->c_why]++;
 	c->c_flags |= CLIENT_DEAD;
 	if (c->c_co != NULL)
 		future_cancel(c->c_co);	/* no-op once it has finished */
@@ -355,6 +423,7 @@ client_free(struct client *c)
 	struct client_slot	*slot;
 	int			 k;
 
+	c->c_set->s_stats.output_discarded += client_pending_output(c);
 	hub_subscriber_forget(c->c_set->s_hub, &c->c_hs);
 	client_pending_free(c);
 	client_release_waits(c);
@@ -421,6 +490,7 @@ client_drop_sub(struct client *c, struct hub_sub *sub)
 			c->c_nshard--;
 		else
 			c->c_nsubs--;
+		c->c_set->s_stats.subscriptions[kind]--;
 	}
 	hub_unsubscribe(c->c_set->s_hub, sub);
 }
@@ -471,12 +541,13 @@ client_co_done(struct future *co, void *arg)
 
 	switch (future_state(co)) {
 	case FUTURE_DONE:
-		client_close(c, 1, future_result(co));
+		client_close(c, 1,
+		    (enum client_reason)(uintptr_t)future_result(co));
 		break;
 	case FUTURE_FAILED:
 		log_warnx("client %llu: %s", (unsigned long long)c->c_id,
 		    future_error(co));
-		client_close(c, 1, "internal error");
+		client_close(c, 1, CLIENT_R_INTERNAL);
 		break;
 	default:
 		break;		/* cancelled: client_close() is under way */
@@ -505,8 +576,7 @@ client_read_cb(evutil_socket_t fd, short what, void *arg)
 		    c->c_set->s_conf->query_buffer) {
 			log_info("client %llu: closed: over the query buffer "
 			    "limit", (unsigned long long)c->c_id);
-			c->c_set->s_stats.query_cut++;
-			client_close(c, 0, "query buffer limit");
+			client_close(c, 0, CLIENT_R_QUERY_BUFFER);
 			return;
 		}
 		client_wake(c);
@@ -516,7 +586,7 @@ client_read_cb(evutil_socket_t fd, short what, void *arg)
 	    errno == EINTR))
 		return;
 	if (n == -1) {
-		client_close(c, 0, "read error");
+		client_close(c, 0, CLIENT_R_READ_ERROR);
 		return;
 	}
 	/* End of input: serve what was read, then close. */
@@ -563,7 +633,7 @@ client_run(struct coro *co, void *arg)
 		st = resp_parse(c->c_parser, c->c_in, &c->c_req);
 		if (st == RESP_NEED_MORE) {
 			if (c->c_flags & CLIENT_EOF)
-				CO_RETURN(co, (void *)"end of input", NULL);
+				CO_RETURN(co, (void *)(uintptr_t)CLIENT_R_EOF, NULL);
 			if ((c->c_input = future_new()) == NULL)
 				CO_FAIL(co, "out of memory");
 			CO_AWAIT(co, c->c_input);
@@ -576,7 +646,7 @@ client_run(struct coro *co, void *arg)
 			resp_add_error(client_out(c), "ERR %s",
 			    resp_parser_error(c->c_parser));
 			client_queue_write(c);
-			CO_RETURN(co, (void *)"protocol error", NULL);
+			CO_RETURN(co, (void *)(uintptr_t)CLIENT_R_PROTOCOL, NULL);
 		}
 		client_command_begin(c);
 		if ((c->c_command = command_lookup(c)) == NULL) {
@@ -609,7 +679,7 @@ client_run(struct coro *co, void *arg)
 			resp_add_simple(client_reply(c), "OK");
 			client_queue_write(c);
 			client_command_end(c);
-			CO_RETURN(co, (void *)"quit", NULL);
+			CO_RETURN(co, (void *)(uintptr_t)CLIENT_R_QUIT, NULL);
 		} else
 			c->c_command->fn(c);
 		client_command_end(c);
@@ -739,19 +809,18 @@ client_write(struct client *c)
 		return;
 	while (c->c_out != NULL && evbuffer_get_length(c->c_out) > 0) {
 		n = evbuffer_write(c->c_out, c->c_fd);
-		if (n > 0)
+		if (n > 0) {
+			c->c_set->s_stats.bytes_out += (uint64_t)n;
 			continue;
+		}
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 		    errno == EINTR)) {
 			if (!(c->c_flags & CLIENT_WAIT_WRITE) &&
-			    client_wait_write(c) == -1) {
-				c->c_close_reason = "out of memory";
-				client_finish(c);
-			}
+			    client_wait_write(c) == -1)
+				client_finish(c, CLIENT_R_INTERNAL);
 			return;
 		}
-		c->c_close_reason = "write error";
-		client_finish(c);
+		client_finish(c, CLIENT_R_WRITE_ERROR);
 		return;
 	}
 	if (c->c_flags & CLIENT_WAIT_WRITE) {
@@ -759,7 +828,7 @@ client_write(struct client *c)
 		c->c_flags &= ~CLIENT_WAIT_WRITE;
 	}
 	if ((c->c_flags & CLIENT_CLOSING) && TAILQ_EMPTY(&c->c_slots))
-		client_finish(c);
+		client_finish(c, c->c_why);
 }
 
 /* The socket takes more. */
@@ -790,12 +859,13 @@ client_deliver(struct hub_subscriber *hs, struct hub_batch *batch,
 	    (c->c_out == NULL || evbuffer_get_length(c->c_out) == 0) &&
 	    !(c->c_flags & CLIENT_WAIT_WRITE)) {
 		n = send(c->c_fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0)
+			c->c_set->s_stats.bytes_out += (uint64_t)n;
 		if (n == (ssize_t)len)
 			return;
 		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
 		    errno != EINTR) {
-			c->c_close_reason = "write error";
-			client_finish(c);
+			client_finish(c, CLIENT_R_WRITE_ERROR);
 			return;
 		}
 		if (n < 0)
@@ -823,8 +893,7 @@ client_deliver(struct hub_subscriber *hs, struct hub_batch *batch,
 	client_check_output(c);
 	return;
 nomem:
-	c->c_close_reason = "out of memory";
-	client_finish(c);
+	client_finish(c, CLIENT_R_INTERNAL);
 }
 
 /* Bytes queued for the client and not yet taken by its socket. */
@@ -856,12 +925,10 @@ client_check_output(struct client *c)
 	long long			 now;
 
 	if (conf->output_hard > 0 && n > conf->output_hard) {
-		c->c_set->s_stats.cut_hard++;
 		log_info("client %llu: closed: %lld bytes of output, over the "
 		    "hard limit (%lld)", (unsigned long long)c->c_id, n,
 		    conf->output_hard);
-		c->c_close_reason = "output over the hard limit";
-		client_finish(c);
+		client_finish(c, CLIENT_R_OUTPUT_HARD);
 		return -1;
 	}
 	if (conf->output_soft == 0 || n <= conf->output_soft) {
@@ -872,12 +939,10 @@ client_check_output(struct client *c)
 	if (c->c_soft_since == 0)
 		c->c_soft_since = now;
 	else if (now - c->c_soft_since >= conf->output_soft_seconds * 1000LL) {
-		c->c_set->s_stats.cut_soft++;
 		log_info("client %llu: closed: output over the soft limit "
 		    "(%lld) for %d seconds", (unsigned long long)c->c_id,
 		    conf->output_soft, conf->output_soft_seconds);
-		c->c_close_reason = "output over the soft limit";
-		client_finish(c);
+		client_finish(c, CLIENT_R_OUTPUT_SOFT);
 		return -1;
 	}
 	return 0;
@@ -954,7 +1019,7 @@ client_slots_advance(struct client *c)
 	}
 	client_queue_write(c);
 	if ((c->c_flags & CLIENT_PT_LOST) && TAILQ_EMPTY(&c->c_slots))
-		client_close(c, 1, "passthrough connection to redis lost");
+		client_close(c, 1, CLIENT_R_PASSTHROUGH);
 }
 
 /* Unlinks and frees a slot. */

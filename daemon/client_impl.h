@@ -73,7 +73,7 @@ struct client {
 	char			 c_cmd[128];	/* last command's full name */
 	long long		 c_soft_since;	/* over the soft limit since, ms */
 	long long		 c_last_ms;	/* last command, monotonic ms */
-	const char		*c_close_reason;	/* static string */
+	enum client_reason	 c_why;		/* why it is closing */
 	struct sockaddr_storage	 c_addr;	/* the peer */
 	struct sockaddr_storage	 c_laddr;	/* our end */
 	struct event		*c_rev;		/* owned: persistent read */

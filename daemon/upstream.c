@@ -302,6 +302,7 @@ upstream_connect(struct upstream *up)
 	if (ac == NULL) {
 		log_warnx("redis %s:%d: out of memory", up->up_host,
 		    up->up_port);
+		up->up_stats.connect_failures++;
 		upstream_retry_later(up);
 		return;
 	}
@@ -309,6 +310,7 @@ upstream_connect(struct upstream *up)
 		log_warnx("redis %s:%d: %s", up->up_host, up->up_port,
 		    ac->errstr);
 		redisAsyncFree(ac);
+		up->up_stats.connect_failures++;
 		upstream_retry_later(up);
 		return;
 	}
@@ -317,6 +319,7 @@ upstream_connect(struct upstream *up)
 		log_warnx("redis %s:%d: cannot attach to the event loop",
 		    up->up_host, up->up_port);
 		redisAsyncFree(ac);
+		up->up_stats.connect_failures++;
 		upstream_retry_later(up);
 		return;
 	}
@@ -402,6 +405,7 @@ upstream_maybe_up(struct upstream *up)
 		return;
 	log_notice("connected to redis at %s:%d", up->up_host, up->up_port);
 	up->up_connected = 1;
+	up->up_stats.connects++;
 	up->up_backoff_ms = up->up_conf.backoff_min;
 	evtimer_del(up->up_timeout_ev);
 	if (up->up_stats.outages > 0) {
@@ -462,7 +466,8 @@ upstream_lost(struct upstream *up, const char *why)
 	if (was) {
 		up->up_stats.outages++;
 		up->up_stats.down_since_ms = upstream_now_ms();
-	}
+	} else
+		up->up_stats.connect_failures++;
 	up->up_ac = NULL;
 	if (ac != NULL)
 		redisAsyncFree(ac);
@@ -1146,6 +1151,15 @@ upstream_heartbeat_drop(struct upstream *up)
 	up->up_heartbeat = NULL;
 	future_cancel(hb);
 	future_unref(hb);
+}
+
+/* How long the upstream has been down. */
+long long
+upstream_down_ms(const struct upstream *up)
+{
+	if (up->up_stats.down_since_ms == 0)
+		return 0;
+	return upstream_now_ms() - up->up_stats.down_since_ms;
 }
 
 /* The upstream's outage counters. */

@@ -66,6 +66,8 @@ struct upstream_stats {
 	long long		last_outage_ms;	/* the last one's length */
 	long long		down_since_ms;	/* monotonic ms, 0 when up */
 	unsigned long long	health_failures;
+	unsigned long long	connects;	/* came up, the first included */
+	unsigned long long	connect_failures;	/* attempts that failed */
 };
 
 /*
@@ -77,6 +79,9 @@ struct upstream	*upstream_new(struct event_base *base,
 		    const struct upstream_cbs *cbs, void *arg);
 
 const struct upstream_stats *upstream_stats(const struct upstream *up);
+
+/* How long, in ms, the upstream has been down now; 0 while it is up. */
+long long	 upstream_down_ms(const struct upstream *up);
 
 /*
  * Takes a new configuration (a reload): the timings apply from now on; a
