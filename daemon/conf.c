@@ -46,9 +46,12 @@ static int	conf_listen(struct conf_ctx *, struct conf *,
 		    const config_setting_t *);
 static int	conf_check_includes(const char *, FILE *, int, char *,
 		    size_t);
+static int	conf_metrics(struct conf_ctx *, struct conf *,
+		    const config_setting_t *);
 
 static const char *const conf_root_keys[] = {
-	"listen", "redis", "log", "passthrough", "limits", "shutdown", NULL
+	"listen", "redis", "log", "passthrough", "limits", "shutdown",
+	"metrics", NULL
 };
 static const char *const conf_listen_keys[] = { "host", "port", NULL };
 static const char *const conf_redis_keys[] = {
@@ -62,6 +65,9 @@ static const char *const conf_limits_keys[] = {
 };
 static const char *const conf_shutdown_keys[] = { "timeout", NULL };
 static const char *const conf_log_keys[] = { "level", NULL };
+static const char *const conf_metrics_keys[] = {
+	"enabled", "host", "port", "path", NULL
+};
 
 /* Returns a configuration holding the built-in defaults. */
 struct conf *
@@ -73,7 +79,10 @@ conf_new_defaults(void)
 		return NULL;
 	conf->listen = calloc(1, sizeof(*conf->listen));
 	conf->redis_host = strdup(CONF_DEFAULT_REDIS_HOST);
-	if (conf->listen == NULL || conf->redis_host == NULL)
+	conf->metrics.host = strdup(CONF_DEFAULT_METRICS_HOST);
+	conf->metrics.path = strdup(CONF_DEFAULT_METRICS_PATH);
+	if (conf->listen == NULL || conf->redis_host == NULL ||
+	    conf->metrics.host == NULL || conf->metrics.path == NULL)
 		goto fail;
 	conf->nlisten = 1;
 	conf->listen[0].port = CONF_DEFAULT_LISTEN_PORT;
@@ -97,6 +106,7 @@ conf_new_defaults(void)
 	conf->limits.tcp_keepalive = 300;
 	conf->shutdown_timeout = 5000;
 	conf->log_level = LOG_LEVEL_INFO;
+	conf->metrics.port = CONF_DEFAULT_METRICS_PORT;
 	return conf;
 fail:
 	conf_free(conf);
@@ -115,6 +125,8 @@ conf_free(struct conf *conf)
 		free(conf->listen[i].host);
 	free(conf->listen);
 	free(conf->redis_host);
+	free(conf->metrics.host);
+	free(conf->metrics.path);
 	free(conf);
 }
 
@@ -313,6 +325,55 @@ conf_listen(struct conf_ctx *ctx, struct conf *conf,
 }
 
 /*
+ * Reads the metrics group. The path is matched byte for byte against the
+ * request's (not decoded), so it may hold only what needs no escaping.
+ */
+static int
+conf_metrics(struct conf_ctx *ctx, struct conf *conf,
+    const config_setting_t *g)
+{
+	const config_setting_t	*s;
+	const char		*p;
+	size_t			 i;
+
+	if (conf_check_keys(ctx, g, conf_metrics_keys) == -1 ||
+	    conf_bool(ctx, g, "enabled", &conf->metrics.enabled) == -1 ||
+	    conf_string(ctx, g, "host", &conf->metrics.host) == -1 ||
+	    conf_int(ctx, g, "port", 0, 65535, &conf->metrics.port) == -1 ||
+	    conf_string(ctx, g, "path", &conf->metrics.path) == -1)
+		return -1;
+	p = conf->metrics.path;
+	if ((s = config_setting_get_member(g, "path")) != NULL) {
+		if (p[0] != '/' || strlen(p) > 256) {
+			conf_error(ctx, s, "'path' must start with '/' and be "
+			    "at most 256 bytes");
+			return -1;
+		}
+		for (i = 0; p[i] != '\0'; i++) {
+			if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+			    "qrstuvwxyz0123456789/-._~", p[i]) == NULL) {
+				conf_error(ctx, s, "'path' may hold only "
+				    "letters, digits and / - . _ ~");
+				return -1;
+			}
+		}
+	}
+	if (!conf->metrics.enabled || conf->metrics.port == 0)
+		return 0;
+	for (i = 0; i < conf->nlisten; i++) {
+		if (conf->listen[i].port == conf->metrics.port &&
+		    strcmp(conf->listen[i].host, conf->metrics.host) == 0) {
+			s = config_setting_get_member(g, "port");
+			conf_error(ctx, s != NULL ? s : g, "metrics' %s:%d is "
+			    "also a listen address", conf->metrics.host,
+			    conf->metrics.port);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
  * Checks that every @include of the file open as f (and of what it
  * includes, up to a depth) names a regular, readable file: libconfig 1.5's
  * scanner exits the whole process on one it cannot read (a directory),
@@ -472,6 +533,10 @@ conf_load(const char *path, char *err, size_t errlen)
 	if (g != NULL && (conf_check_keys(&ctx, g, conf_shutdown_keys) == -1 ||
 	    conf_int(&ctx, g, "timeout", 0, 3600000,
 	    &conf->shutdown_timeout) == -1))
+		goto out;
+
+	if (conf_group(&ctx, root, "metrics", &g) == -1 ||
+	    (g != NULL && conf_metrics(&ctx, conf, g) == -1))
 		goto out;
 
 	if (conf_group(&ctx, root, "log", &g) == -1)

@@ -14,6 +14,9 @@
 #define CONF_DEFAULT_LISTEN_PORT	6479
 #define CONF_DEFAULT_REDIS_HOST		"127.0.0.1"
 #define CONF_DEFAULT_REDIS_PORT		6379
+#define CONF_DEFAULT_METRICS_HOST	"127.0.0.1"
+#define CONF_DEFAULT_METRICS_PORT	9479
+#define CONF_DEFAULT_METRICS_PATH	"/metrics"
 
 /* sysexits.h' EX_CONFIG: the exit status for a bad configuration file. */
 #define CONF_EXIT_BAD	78
@@ -37,6 +40,18 @@ struct conf_limits {
 	int		tcp_keepalive;		/* seconds; 0: off */
 };
 
+/*
+ * The Prometheus endpoint. Off by default: it is one more listening socket,
+ * and two pubsubd on one host (or anything already on the port) would
+ * collide on a fixed default port; enabling it is one line.
+ */
+struct conf_metrics {
+	int	 enabled;
+	char	*host;		/* owned */
+	int	 port;		/* 0 picks a free port */
+	char	*path;		/* owned; '/' and URL-safe characters */
+};
+
 struct conf {
 	struct conf_listen	*listen;	/* owned array of nlisten */
 	size_t			 nlisten;
@@ -51,6 +66,7 @@ struct conf {
 	int			 shutdown_timeout;	/* ms */
 	enum log_level		 log_level;
 	int			 passthrough;	/* forward other commands */
+	struct conf_metrics	 metrics;
 };
 
 /* Returns a configuration holding the built-in defaults, or NULL. */

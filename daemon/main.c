@@ -28,6 +28,7 @@
 #include "hub.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "upstream.h"
 
 /* The daemon's one context; everything in it is owned. */
@@ -41,6 +42,7 @@ struct pubsubd {
 	struct upstream_conf	  upconf;
 	struct listener		**listeners;
 	size_t			  nlisteners;
+	struct metrics		 *metrics;	/* owned, or NULL: disabled */
 	struct event		 *sigterm_ev;
 	struct event		 *sigint_ev;
 	struct event		 *sighup_ev;
@@ -63,6 +65,10 @@ static struct future *main_up_unsubscribe(void *, enum upstream_kind,
 		    const char *, size_t);
 static int	main_up_connected(void *);
 static void	main_free(struct pubsubd *);
+static struct metrics *main_metrics_new(struct pubsubd *,
+		    const struct conf *, char *, size_t);
+static int	main_metrics_moved(const struct pubsubd *,
+		    const struct conf *, const struct conf *);
 
 static const struct hub_upstream main_hub_upstream = {
 	main_up_subscribe, main_up_unsubscribe, main_up_connected
@@ -210,12 +216,42 @@ main_apply(struct pubsubd *d, const struct conf *c)
 	d->upconf.health_interval = c->health_interval;
 }
 
+/* Opens the metrics endpoint of configuration c; NULL with err on failure. */
+static struct metrics *
+main_metrics_new(struct pubsubd *d, const struct conf *c, char *err,
+    size_t errlen)
+{
+	struct metrics_src	src;
+
+	src.clients = d->clients;
+	src.hub = d->hub;
+	src.up = d->up;
+	return metrics_new(d->base, &src, c->metrics.host, c->metrics.port,
+	    c->metrics.path, err, errlen);
+}
+
+/*
+ * Whether a reload from old to nc needs a new metrics endpoint: it is
+ * turned on, or its address changes (port 0 always asks for a new one).
+ */
+static int
+main_metrics_moved(const struct pubsubd *d, const struct conf *old,
+    const struct conf *nc)
+{
+	if (!nc->metrics.enabled)
+		return 0;
+	return d->metrics == NULL || nc->metrics.port == 0 ||
+	    nc->metrics.port != old->metrics.port ||
+	    strcmp(nc->metrics.host, old->metrics.host) != 0;
+}
+
 /*
  * SIGHUP: reads the file again. A file that does not load keeps the running
  * configuration (and says why); a good one is applied live: log level,
  * limits, passthrough, Redis' address and timings (a new address
- * reconnects and resubscribes), and the listeners (new ones opened first:
- * if one cannot be, nothing changes). Connected clients stay.
+ * reconnects and resubscribes), the listeners and the metrics endpoint
+ * (new ones opened first: if one cannot be, nothing changes). Connected
+ * clients stay.
  */
 static void
 main_reload_cb(evutil_socket_t sig, short what, void *arg)
@@ -223,6 +259,7 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 	struct pubsubd	 *d = arg;
 	struct conf	 *nc, *old = d->conf;
 	struct listener	**nl;
+	struct metrics	 *nm = NULL;
 	char		  err[1024];
 	size_t		  i, j;
 	int		 *kept;
@@ -265,6 +302,12 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 			goto fail;
 		}
 	}
+	if (main_metrics_moved(d, old, nc) &&
+	    (nm = main_metrics_new(d, nc, err, sizeof(err))) == NULL) {
+		log_warnx("reload failed, keeping the running configuration: "
+		    "%s", err);
+		goto fail;
+	}
 	for (i = 0; i < d->nlisteners; i++) {
 		if (!kept[i]) {
 			log_notice("no longer listening on %s",
@@ -279,6 +322,27 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 	free(kept);
 	d->listeners = nl;
 	d->nlisteners = nc->nlisten;
+	if (nm != NULL) {
+		if (d->metrics != NULL)
+			log_notice("metrics no longer on %s",
+			    metrics_name(d->metrics));
+		metrics_free(d->metrics);
+		d->metrics = nm;
+		log_notice("metrics on http://%s%s", metrics_name(nm),
+		    nc->metrics.path);
+	} else if (!nc->metrics.enabled && d->metrics != NULL) {
+		log_notice("metrics no longer on %s", metrics_name(d->metrics));
+		metrics_free(d->metrics);
+		d->metrics = NULL;
+	} else if (d->metrics != NULL &&
+	    strcmp(nc->metrics.path, old->metrics.path) != 0) {
+		if (metrics_set_path(d->metrics, nc->metrics.path) == -1)
+			log_warnx("reload: out of memory changing the metrics "
+			    "path");
+		else
+			log_notice("metrics on http://%s%s",
+			    metrics_name(d->metrics), nc->metrics.path);
+	}
 	main_apply(d, nc);
 	if (upstream_set_conf(d->up, &d->upconf) == -1)
 		log_warnx("reload: out of memory changing the redis address");
@@ -297,6 +361,7 @@ fail:
 	}
 	free(nl);
 	free(kept);
+	metrics_free(nm);
 	conf_free(nc);
 done:
 #ifdef HAVE_LIBSYSTEMD
@@ -314,6 +379,7 @@ main_free(struct pubsubd *d)
 	for (i = 0; i < d->nlisteners; i++)
 		listener_free(d->listeners[i]);
 	free(d->listeners);
+	metrics_free(d->metrics);
 	client_set_free(d->clients);
 	upstream_free(d->up);
 	hub_free(d->hub);
@@ -402,6 +468,16 @@ main(int argc, char *argv[])
 		}
 		d.nlisteners++;
 		log_notice("listening on %s", listener_name(d.listeners[i]));
+	}
+	if (d.conf->metrics.enabled) {
+		if ((d.metrics = main_metrics_new(&d, d.conf, err,
+		    sizeof(err))) == NULL) {
+			log_warnx("%s", err);
+			main_free(&d);
+			return 1;
+		}
+		log_notice("metrics on http://%s%s", metrics_name(d.metrics),
+		    d.conf->metrics.path);
 	}
 
 	d.sigterm_ev = evsignal_new(d.base, SIGTERM, main_signal_cb, &d);

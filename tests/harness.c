@@ -805,3 +805,108 @@ h_expect_free(struct h_conn *c, char *frame)
 	free(frame);
 	return ok;
 }
+
+/*
+ * ---- HTTP and INFO text, for the metrics suite (test_integ_metrics).
+ * Kept together at the end: other suites extend this file too. ----
+ */
+
+/* One HTTP request written by hand; the response read until close. */
+int
+h_http(int port, const char *method, const char *path,
+    struct h_http_resp *resp, int timeout_ms)
+{
+	struct h_conn	*c;
+	char		 req[1024], *all, *eoh;
+	size_t		 len;
+	int		 n;
+
+	memset(resp, 0, sizeof(*resp));
+	if ((c = h_connect(port)) == NULL)
+		return -1;
+	n = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d"
+	    "\r\nUser-Agent: pubsubd-harness\r\nConnection: close\r\n\r\n",
+	    method, path, port);
+	if (n < 0 || (size_t)n >= sizeof(req) ||
+	    h_send(c, req, (size_t)n) == -1) {
+		h_close(c);
+		return -1;
+	}
+	all = h_read_all(c, &len, timeout_ms);
+	h_close(c);
+	if (all == NULL)
+		return -1;
+	if ((eoh = memmem(all, len, "\r\n\r\n", 4)) == NULL ||
+	    sscanf(all, "HTTP/1.%*1[01] %3d ", &resp->status) != 1) {
+		free(all);
+		return -1;
+	}
+	eoh[2] = '\0';		/* the headers keep their last CRLF */
+	resp->headers = all;
+	resp->bodylen = len - (size_t)(eoh + 4 - all);
+	if ((resp->body = malloc(resp->bodylen + 1)) == NULL) {
+		h_http_free(resp);
+		return -1;
+	}
+	memcpy(resp->body, eoh + 4, resp->bodylen);
+	resp->body[resp->bodylen] = '\0';
+	return 0;
+}
+
+/* Frees what h_http() filled in. */
+void
+h_http_free(struct h_http_resp *resp)
+{
+	free(resp->headers);
+	free(resp->body);
+	memset(resp, 0, sizeof(*resp));
+}
+
+/* A header's value (leading blanks dropped), or NULL. */
+const char *
+h_http_header(const struct h_http_resp *resp, const char *name, char *buf,
+    size_t len)
+{
+	const char	*line, *end, *v;
+	size_t		 nlen = strlen(name);
+
+	if (resp->headers == NULL || (line = strstr(resp->headers, "\r\n")) ==
+	    NULL)
+		return NULL;
+	for (line += 2; (end = strstr(line, "\r\n")) != NULL; line = end + 2) {
+		if ((size_t)(end - line) <= nlen || line[nlen] != ':' ||
+		    strncasecmp(line, name, nlen) != 0)
+			continue;
+		for (v = line + nlen + 1; *v == ' ' || *v == '\t'; v++)
+			;
+		snprintf(buf, len, "%.*s", (int)(end - v), v);
+		return buf;
+	}
+	return NULL;
+}
+
+/* The text of one INFO section. */
+char *
+h_info_text(int port, const char *section, int timeout_ms)
+{
+	struct h_conn	*c;
+	char		*rep, *text = NULL, *p;
+	size_t		 len;
+	long long	 n;
+
+	if ((c = h_connect(port)) == NULL)
+		return NULL;
+	if (h_command(c, "INFO", section, NULL) == 0 &&
+	    (rep = h_reply(c, &len, timeout_ms)) != NULL) {
+		if (rep[0] == '$' && (n = strtoll(rep + 1, &p, 10)) >= 0 &&
+		    strncmp(p, "\r\n", 2) == 0 &&
+		    (size_t)n + (size_t)(p + 2 - rep) + 2 == len &&
+		    (text = malloc((size_t)n + 1)) != NULL) {
+			memcpy(text, p + 2, (size_t)n);
+			text[n] = '\0';
+		}
+		free(rep);
+	}
+	h_close(c);
+	return text;
+}

@@ -162,4 +162,42 @@ long long h_info_on(struct h_conn *c, const char *section, const char *field,
 /* The resident set size of process pid in KiB (VmRSS), or -1. */
 long long h_rss_kb(pid_t pid);
 
+/*
+ * ---- HTTP and INFO text, for the metrics suite (test_integ_metrics).
+ * Kept together at the end: other suites extend this file too. ----
+ */
+
+/* An HTTP response, read whole. */
+struct h_http_resp {
+	int	 status;	/* 200, 404, ... */
+	char	*headers;	/* owned: the header lines, each ending CRLF */
+	char	*body;		/* owned, NUL-terminated */
+	size_t	 bodylen;
+};
+
+/*
+ * Writes "METHOD path HTTP/1.1" (Host, Connection: close) to 127.0.0.1:port
+ * on a connection of its own and reads the response until the server
+ * closes, waiting at most timeout_ms for each read. Returns 0 with *resp
+ * filled (free it with h_http_free()), or -1 if the connection was refused
+ * or no whole status line and header block came.
+ */
+int	 h_http(int port, const char *method, const char *path,
+	    struct h_http_resp *resp, int timeout_ms);
+void	 h_http_free(struct h_http_resp *resp);
+
+/*
+ * Copies the value of header name (case-insensitive) into buf; returns buf,
+ * or NULL if resp has no such header.
+ */
+const char *h_http_header(const struct h_http_resp *resp, const char *name,
+	    char *buf, size_t len);
+
+/*
+ * Asks INFO section on a connection of its own; returns the text of the
+ * reply (the bulk string's content, "# Section\r\nkey:value\r\n..."),
+ * malloc'd, or NULL on timeout or if the reply is not a bulk string.
+ */
+char	*h_info_text(int port, const char *section, int timeout_ms);
+
 #endif /* PUBSUBD_HARNESS_H */

@@ -262,6 +262,97 @@ START_TEST(test_partial_and_empty)
 }
 END_TEST
 
+/* The metrics group: off by default, loopback, 9479, /metrics. */
+START_TEST(test_metrics_defaults_and_full)
+{
+	static const char text[] =
+	    "metrics = {\n"
+	    "  enabled = true;\n"
+	    "  host = \"::1\";\n"
+	    "  port = 9100;\n"
+	    "  path = \"/pubsubd/metrics-v1_x~\";\n"
+	    "};\n";
+	struct conf	*conf;
+	char		 err[1024];
+
+	conf = conf_new_defaults();
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_int_eq(conf->metrics.enabled, 0);
+	ck_assert_str_eq(conf->metrics.host, "127.0.0.1");
+	ck_assert_int_eq(conf->metrics.port, 9479);
+	ck_assert_str_eq(conf->metrics.path, "/metrics");
+	conf_free(conf);
+
+	conf = load(text, err, sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_int_eq(conf->metrics.enabled, 1);
+	ck_assert_str_eq(conf->metrics.host, "::1");
+	ck_assert_int_eq(conf->metrics.port, 9100);
+	ck_assert_str_eq(conf->metrics.path, "/pubsubd/metrics-v1_x~");
+	conf_free(conf);
+
+	/* Partial: the rest keeps its default; port 0 picks a free one. */
+	conf = load("metrics = { enabled = true; port = 0; };\n", err,
+	    sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_int_eq(conf->metrics.enabled, 1);
+	ck_assert_int_eq(conf->metrics.port, 0);
+	ck_assert_str_eq(conf->metrics.host, "127.0.0.1");
+	ck_assert_str_eq(conf->metrics.path, "/metrics");
+	conf_free(conf);
+
+	/* The listen port is free to reuse while metrics are off. */
+	conf = load("listen = ( { port = 9479; } );\nmetrics = { };\n", err,
+	    sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	conf_free(conf);
+}
+END_TEST
+
+/* Bad metrics settings, each with its line. */
+START_TEST(test_metrics_errors)
+{
+	char	long_path[300], text[400];
+
+	expect_error("metrics = {\n  enabled = 1;\n};\n", 2,
+	    "'enabled' must be true or false");
+	expect_error("metrics = {\n  port = 65536;\n};\n", 2,
+	    "'port' must be between 0 and 65535, not 65536");
+	expect_error("metrics = {\n  port = -1;\n};\n", 2,
+	    "'port' must be between 0 and 65535, not -1");
+	expect_error("metrics = {\n  host = \"\";\n};\n", 2,
+	    "'host' must not be empty");
+	expect_error("metrics = {\n  host = 1;\n};\n", 2,
+	    "'host' must be a string");
+	expect_error("metrics = {\n\n  path = \"metrics\";\n};\n", 3,
+	    "'path' must start with '/' and be at most 256 bytes");
+	expect_error("metrics = { path = \"/a b\"; };\n", 1,
+	    "'path' may hold only letters, digits and / - . _ ~");
+	expect_error("metrics = { path = \"/m?x=1\"; };\n", 1,
+	    "'path' may hold only letters, digits and / - . _ ~");
+	expect_error("metrics = { path = \"/m%20\"; };\n", 1,
+	    "'path' may hold only letters, digits and / - . _ ~");
+	expect_error("metrics = {\n  bogus = 1;\n};\n", 2,
+	    "unknown key 'bogus'");
+	expect_error("\nmetrics = 9479;\n", 2,
+	    "'metrics' must be a group { ... }");
+	memset(long_path, 'a', sizeof(long_path));
+	long_path[0] = '/';
+	long_path[257] = '\0';
+	snprintf(text, sizeof(text), "metrics = { path = \"%s\"; };\n",
+	    long_path);
+	expect_error(text, 1, "'path' must start with '/' and be at most 256 "
+	    "bytes");
+	/* The same address as a listener, with the line of its port. */
+	expect_error("listen = ( { host = \"127.0.0.1\"; port = 7000; } );\n"
+	    "metrics = {\n  enabled = true;\n  port = 7000;\n};\n", 4,
+	    "metrics' 127.0.0.1:7000 is also a listen address");
+	expect_error("listen = ( { port = 9479; } );\n"
+	    "metrics = { enabled = true; };\n", 2,
+	    "metrics' 127.0.0.1:9479 is also a listen address");
+}
+END_TEST
+
 /* Unknown keys, at the top and in each group, with their own line. */
 START_TEST(test_unknown_keys)
 {
@@ -527,6 +618,8 @@ conf_suite(void)
 	tcase_add_test(tc, test_syntax_error);
 	tcase_add_test(tc, test_cannot_read);
 	tcase_add_test(tc, test_small_error_buffer);
+	tcase_add_test(tc, test_metrics_defaults_and_full);
+	tcase_add_test(tc, test_metrics_errors);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("daemon");
