@@ -707,8 +707,8 @@ command_passthrough(struct client *c)
 	struct future			*fut;
 
 	if (c->c_pt == NULL) {
-		c->c_pt = cmdconn_new(c->c_set->s_base, conf->redis_host,
-		    conf->redis_port, c->c_db, command_pt_lost, c);
+		c->c_pt = cmdconn_new_at(c->c_set->s_base, conf->redis, c->c_db,
+		    command_pt_lost, c);
 		if (c->c_pt == NULL) {
 			client_reply_error(c, "ERR out of memory");
 			return;
@@ -914,7 +914,7 @@ client_cmd_kill(struct client *c)
 	const struct resp_req	*r = &c->c_req;
 	struct client		*o, *next;
 	const char		*addr = NULL, *laddr = NULL;
-	char			 buf[64];
+	char			 buf[CLIENT_ADDR_MAX];
 	long long		 id = 0, n = 0;
 	int			 i, type = -1, skipme = 1;
 
@@ -1123,7 +1123,11 @@ cmd_info(struct client *c)
 		    "upstream_down_since_ms:%lld\r\n"
 		    "upstream_health_failures:%llu\r\n",
 		    evbuffer_get_length(txt) ? "\r\n" : "",
-		    c->c_set->s_conf->redis_host, c->c_set->s_conf->redis_port,
+		    c->c_set->s_conf->redis->path != NULL ?
+		    c->c_set->s_conf->redis->path :
+		    c->c_set->s_conf->redis->host,
+		    c->c_set->s_conf->redis->path != NULL ? 0 :
+		    c->c_set->s_conf->redis->port,
 		    upstream_connected(up), hub_synced(c->c_set->s_hub),
 		    (unsigned long long)hs->upstream_subscribes,
 		    (unsigned long long)hs->upstream_unsubscribes,
@@ -1192,8 +1196,8 @@ command_upstream(struct client *c, int i, int argc, const char *const *argv,
 	if (argc >= 2 && argvlen[0] == 7 && strncasecmp(argv[0], "command",
 	    7) == 0 && argvlen[1] == 4 && strncasecmp(argv[1], "docs", 4) == 0) {
 		c->c_raw = 1;
-		c->c_wait[i] = rawcmd_send(c->c_set->s_base, conf->redis_host,
-		    conf->redis_port, c->c_resp, argc, argv, argvlen);
+		c->c_wait[i] = rawcmd_send(c->c_set->s_base, conf->redis,
+		    c->c_resp, argc, argv, argvlen);
 	} else
 		c->c_wait[i] = upstream_command(c->c_set->s_up, argc, argv,
 		    argvlen);

@@ -117,7 +117,16 @@ fuzz_check_conf(const struct conf *conf)
 
 	FUZZ_ASSERT(conf->nlisten > 0 && conf->listen != NULL);
 	for (i = 0; i < conf->nlisten; i++) {
-		FUZZ_ASSERT(conf->listen[i].host != NULL);
+		/* Exactly one of a TCP address and a Unix socket path. */
+		FUZZ_ASSERT((conf->listen[i].host == NULL) !=
+		    (conf->listen[i].path == NULL));
+		if (conf->listen[i].path != NULL) {
+			FUZZ_ASSERT(conf->listen[i].path[0] == '/');
+			FUZZ_ASSERT(strlen(conf->listen[i].path) < 108);
+			FUZZ_ASSERT(conf->listen[i].mode >= 0 &&
+			    conf->listen[i].mode <= 0777);
+			continue;
+		}
 		FUZZ_ASSERT(conf->listen[i].host[0] != '\0');
 		FUZZ_ASSERT(conf->listen[i].port >= 0 &&
 		    conf->listen[i].port <= 65535);
@@ -127,6 +136,12 @@ fuzz_check_conf(const struct conf *conf)
 	FUZZ_ASSERT(conf->log_level >= LOG_LEVEL_ERROR &&
 	    conf->log_level <= LOG_LEVEL_DEBUG);
 	FUZZ_ASSERT(conf->passthrough == 0 || conf->passthrough == 1);
+	FUZZ_ASSERT(conf->redis_path == NULL || conf->redis_path[0] == '/');
+	FUZZ_ASSERT(conf->redis_username == NULL ||
+	    conf->redis_password != NULL);
+	FUZZ_ASSERT(conf->log_ident != NULL && conf->log_ident[0] != '\0' &&
+	    strlen(conf->log_ident) < LOG_IDENT_MAX);
+	FUZZ_ASSERT(conf->log_facility >= 0);
 }
 
 /* The libFuzzer entry point: writes the input and loads it. */
