@@ -36,6 +36,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -287,8 +288,22 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 		evutil_closesocket(fd);
 		return NULL;
 	}
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if ((idle = conf->tcp_keepalive) > 0) {
+	len = sizeof(c->c_laddr);
+	(void)getsockname(fd, (struct sockaddr *)&c->c_laddr, &len);
+	if (c->c_laddr.ss_family == AF_UNIX) {
+		/*
+		 * The peer of a Unix socket has no name: Redis shows the
+		 * socket's path for both ends, and so do we.
+		 */
+		c->c_addr = c->c_laddr;
+	} else {
+		len = sizeof(c->c_addr);
+		(void)getpeername(fd, (struct sockaddr *)&c->c_addr, &len);
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
+	}
+	if ((idle = conf->tcp_keepalive) > 0 &&
+	    c->c_laddr.ss_family != AF_UNIX) {
 		(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one,
 		    sizeof(one));
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle,
@@ -305,10 +320,6 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 	c->c_created = c->c_last = time(NULL);
 	c->c_last_ms = client_now_ms();
 	snprintf(c->c_cmd, sizeof(c->c_cmd), "NULL");
-	len = sizeof(c->c_addr);
-	(void)getpeername(fd, (struct sockaddr *)&c->c_addr, &len);
-	len = sizeof(c->c_laddr);
-	(void)getsockname(fd, (struct sockaddr *)&c->c_laddr, &len);
 	hub_subscriber_init(&c->c_hs, &client_hs_ops);
 	for (k = 0; k < UPSTREAM_KINDS; k++) {
 		map_init(&c->c_subs[k]);
@@ -1035,7 +1046,10 @@ client_slot_free(struct client_slot *slot)
 	free(slot);
 }
 
-/* Formats an address as Redis does: "ip:port" ("[v6]:port" not used). */
+/*
+ * Formats an address as Redis does: "ip:port" ("[v6]:port" not used), or
+ * "path:0" for a Unix socket.
+ */
 static const char *
 client_addr_string(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
@@ -1051,6 +1065,12 @@ client_addr_string(const struct sockaddr_storage *ss, char *buf, size_t len)
 
 		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
 		snprintf(buf, len, "%s:%u", ip, ntohs(s4->sin_port));
+	} else if (ss->ss_family == AF_UNIX) {
+		const struct sockaddr_un *su = (const void *)ss;
+
+		/* conf.c keeps paths short enough to end in a NUL. */
+		snprintf(buf, len, "%.*s:0", (int)sizeof(su->sun_path),
+		    su->sun_path);
 	} else
 		snprintf(buf, len, "?:0");
 	return buf;
@@ -1074,12 +1094,13 @@ client_local_name(struct client *c, char *buf, size_t len)
 void
 client_format_info(struct client *c, struct evbuffer *out)
 {
-	char		 addr[INET6_ADDRSTRLEN + 8], laddr[INET6_ADDRSTRLEN + 8];
+	char		 addr[CLIENT_ADDR_MAX], laddr[CLIENT_ADDR_MAX];
 	time_t		 now = time(NULL);
 	size_t		 qbuf = evbuffer_get_length(c->c_in) +
 			    resp_parser_pending(c->c_parser);
 	size_t		 omem = c->c_out ? evbuffer_get_length(c->c_out) : 0;
 	int		 pubsub = c->c_nsubs + c->c_nshard > 0;
+	int		 local = c->c_laddr.ss_family == AF_UNIX;
 
 	evbuffer_add_printf(out, "id=%llu addr=%s laddr=%s fd=%d name=%s "
 	    "age=%lld idle=%lld flags=%s db=%d sub=%u psub=%u ssub=%u "
@@ -1090,7 +1111,8 @@ client_format_info(struct client *c, struct evbuffer *out)
 	    client_addr_string(&c->c_addr, addr, sizeof(addr)),
 	    client_addr_string(&c->c_laddr, laddr, sizeof(laddr)), c->c_fd,
 	    c->c_name ? c->c_name : "", (long long)(now - c->c_created),
-	    (long long)(now - c->c_last), pubsub ? "P" : "N", c->c_db,
+	    (long long)(now - c->c_last), pubsub ? (local ? "PU" : "P") :
+	    (local ? "U" : "N"), c->c_db,
 	    (unsigned)map_count(&c->c_subs[UPSTREAM_CHANNEL]),
 	    (unsigned)map_count(&c->c_subs[UPSTREAM_PATTERN]),
 	    (unsigned)map_count(&c->c_subs[UPSTREAM_SHARD]),

@@ -1,7 +1,7 @@
 /*
  * client.h: the clients' side of pubsubd.
  *
- * A client owns one TCP connection: a read event, its input buffer and
+ * A client owns one connection (TCP or a Unix socket): a read event, its input buffer and
  * request parser, a coroutine that serves its commands one at a time in the
  * order they came, its subscriptions, and its pending output. Replies and
  * messages are written straight to the nonblocking socket at the end of a
@@ -23,6 +23,7 @@
 
 #include "upstream.h"
 
+struct endpoint;
 struct event_base;
 struct hub;
 struct upstream;
@@ -32,8 +33,7 @@ struct client_set;
 /* What the clients need to know of the configuration. */
 struct client_conf {
 	int		 passthrough;	/* forward other commands to Redis */
-	const char	*redis_host;	/* borrowed: for passthrough */
-	int		 redis_port;
+	const struct endpoint *redis;	/* borrowed: for passthrough */
 	int		 command_timeout;	/* ms Redis has to answer */
 	int		 maxclients;
 	long long	 output_hard;		/* bytes; 0: none */

@@ -33,6 +33,7 @@
 
 #include "client_impl.h"
 #include "cmdconn.h"
+#include "endpoint.h"
 #include "future.h"
 #include "hub.h"
 #include "log.h"
@@ -718,8 +719,8 @@ command_passthrough(struct client *c)
 	struct future			*fut;
 
 	if (c->c_pt == NULL) {
-		c->c_pt = cmdconn_new(c->c_set->s_base, conf->redis_host,
-		    conf->redis_port, c->c_db, command_pt_lost, c);
+		c->c_pt = cmdconn_new_at(c->c_set->s_base, conf->redis, c->c_db,
+		    command_pt_lost, c);
 		if (c->c_pt == NULL) {
 			client_reply_error(c, "ERR out of memory");
 			return;
@@ -925,7 +926,7 @@ client_cmd_kill(struct client *c)
 	const struct resp_req	*r = &c->c_req;
 	struct client		*o, *next;
 	const char		*addr = NULL, *laddr = NULL;
-	char			 buf[64];
+	char			 buf[CLIENT_ADDR_MAX];
 	long long		 id = 0, n = 0;
 	int			 i, type = -1, skipme = 1;
 
@@ -1195,7 +1196,9 @@ info_upstream(struct client *c, struct evbuffer *txt)
 {
 	const struct hub_stats		*hs = hub_stats(c->c_set->s_hub);
 	const struct upstream_stats	*us = upstream_stats(c->c_set->s_up);
+	const struct endpoint		*ep = c->c_set->s_conf->redis;
 
+	/* Redis over a Unix socket: its path, and port 0 (as Redis shows). */
 	evbuffer_add_printf(txt, "# Upstream\r\n"
 	    "upstream_host:%s\r\nupstream_port:%d\r\n"
 	    "upstream_connected:%d\r\nupstream_synced:%d\r\n"
@@ -1207,7 +1210,8 @@ info_upstream(struct client *c, struct evbuffer *txt)
 	    "upstream_outages:%llu\r\nupstream_last_outage_ms:%lld\r\n"
 	    "upstream_down_since_ms:%lld\r\n"
 	    "upstream_health_failures:%llu\r\n",
-	    c->c_set->s_conf->redis_host, c->c_set->s_conf->redis_port,
+	    ep->path != NULL ? ep->path : ep->host,
+	    ep->path != NULL ? 0 : ep->port,
 	    upstream_connected(c->c_set->s_up), hub_synced(c->c_set->s_hub),
 	    (unsigned long long)hs->held[UPSTREAM_CHANNEL],
 	    (unsigned long long)hs->held[UPSTREAM_PATTERN],
@@ -1323,8 +1327,8 @@ command_upstream(struct client *c, int i, int argc, const char *const *argv,
 	if (argc >= 2 && argvlen[0] == 7 && strncasecmp(argv[0], "command",
 	    7) == 0 && argvlen[1] == 4 && strncasecmp(argv[1], "docs", 4) == 0) {
 		c->c_raw = 1;
-		c->c_wait[i] = rawcmd_send(c->c_set->s_base, conf->redis_host,
-		    conf->redis_port, c->c_resp, argc, argv, argvlen);
+		c->c_wait[i] = rawcmd_send(c->c_set->s_base, conf->redis,
+		    c->c_resp, argc, argv, argvlen);
 	} else
 		c->c_wait[i] = upstream_command(c->c_set->s_up, argc, argv,
 		    argvlen);

@@ -21,10 +21,20 @@
 /* sysexits.h' EX_CONFIG: the exit status for a bad configuration file. */
 #define CONF_EXIT_BAD	78
 
+/*
+ * One listen entry: a TCP address (host and port) or a Unix socket (path
+ * and mode); exactly one of host and path is set.
+ */
 struct conf_listen {
 	char	*host;		/* owned; an address or name, IPv4 or IPv6 */
 	int	 port;		/* 0 picks a free port */
+	char	*path;		/* owned; a Unix socket's absolute path */
+	int	 mode;		/* its permission bits, 0 to 0777 */
 };
+
+#define CONF_DEFAULT_UNIX_MODE		0660
+#define CONF_DEFAULT_SYSLOG_FACILITY	"daemon"
+#define CONF_DEFAULT_SYSLOG_IDENT	"pubsubd"
 
 /* Limits on clients (Redis' defaults, for its pubsub client class). */
 struct conf_limits {
@@ -57,6 +67,9 @@ struct conf {
 	size_t			 nlisten;
 	char			*redis_host;	/* owned */
 	int			 redis_port;
+	char			*redis_path;	/* owned; a Unix socket, or NULL */
+	char			*redis_username;	/* owned, or NULL */
+	char			*redis_password;	/* owned, or NULL */
 	int			 connect_timeout;	/* ms */
 	int			 backoff_min;		/* ms */
 	int			 backoff_max;		/* ms */
@@ -65,8 +78,12 @@ struct conf {
 	struct conf_limits	 limits;
 	int			 shutdown_timeout;	/* ms */
 	enum log_level		 log_level;
+	int			 log_syslog;	/* to syslog(3), not stderr */
+	int			 log_facility;	/* LOG_DAEMON, ... */
+	char			*log_ident;	/* owned */
 	int			 passthrough;	/* forward other commands */
 	struct conf_metrics	 metrics;
+	char			*pidfile;	/* owned, or NULL: none */
 };
 
 /* Returns a configuration holding the built-in defaults, or NULL. */

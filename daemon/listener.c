@@ -1,5 +1,12 @@
 /*
- * listener.c: accepting TCP clients with libevent's evconnlistener.
+ * listener.c: accepting clients with libevent's evconnlistener, on TCP
+ * addresses and on Unix sockets.
+ *
+ * A Unix socket is a file that outlives a process killed before it could
+ * remove it, and binding fails while the file is there: so a socket file
+ * is removed at start-up if connecting to it is refused (nobody listens),
+ * and kept (and the start fails) if something answers. Ours is removed
+ * when its listener is freed, unless another file took its place.
  */
 #include "config.h"
 
@@ -10,7 +17,11 @@
 #include <netdb.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -22,12 +33,17 @@
 struct listener {
 	struct evconnlistener	*l_evl;		/* owned; owns the socket */
 	struct client_set	*l_set;		/* borrowed */
-	char			 l_name[INET6_ADDRSTRLEN + 16];
+	char			 l_name[sizeof(((struct sockaddr_un *)0)->
+				    sun_path) + INET6_ADDRSTRLEN + 16];
+	int			 l_unix;	/* l_name is a socket's path */
+	dev_t			 l_dev;		/* that socket file's */
+	ino_t			 l_ino;
 };
 
 static void	listener_accept_cb(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
 static void	listener_error_cb(struct evconnlistener *, void *);
+static int	listener_clear_stale(const char *, char *, size_t);
 
 /* Binds host:port and starts accepting. */
 struct listener *
@@ -85,13 +101,155 @@ listener_new(struct event_base *base, struct client_set *set,
 	return l;
 }
 
-/* Stops accepting. */
+/*
+ * Makes way for a Unix socket at path: nothing there, or a socket that
+ * refuses connections (stale: removed). Returns 0, or -1 with err filled.
+ */
+static int
+listener_clear_stale(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un	sun;
+	struct stat		st;
+	int			fd, rc;
+
+	if (lstat(path, &st) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "cannot listen on %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "cannot listen on %s: a file that is not "
+		    "a socket is in the way", path);
+		return -1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	/* Nonblocking: a full backlog must not hang us (EAGAIN: alive). */
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1) {
+		snprintf(err, errlen, "cannot listen on %s: socket: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	if (rc == -1 && errno == ECONNREFUSED) {
+		close(fd);
+		if (unlink(path) == -1 && errno != ENOENT) {
+			snprintf(err, errlen, "cannot remove the stale socket "
+			    "%s: %s", path, strerror(errno));
+			return -1;
+		}
+		log_notice("removed the stale socket %s (nothing listened "
+		    "on it)", path);
+		return 0;
+	}
+	if (rc == 0 || errno == EAGAIN || errno == EINPROGRESS)
+		snprintf(err, errlen, "cannot listen on %s: another process "
+		    "is listening on it (is pubsubd already running?)", path);
+	else
+		snprintf(err, errlen, "cannot listen on %s: cannot tell "
+		    "whether the socket there is in use: %s", path,
+		    strerror(errno));
+	close(fd);
+	return -1;
+}
+
+/* Binds a Unix socket and starts accepting. */
+struct listener *
+listener_new_unix(struct event_base *base, struct client_set *set,
+    const char *path, int mode, char *err, size_t errlen)
+{
+	struct listener		*l;
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	mode_t			 old;
+	int			 fd, rc;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "cannot listen on %s: the path is too "
+		    "long", path);
+		return NULL;
+	}
+	if (listener_clear_stale(path, err, errlen) == -1)
+		return NULL;
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	l->l_set = set;
+	l->l_unix = 1;
+	snprintf(l->l_name, sizeof(l->l_name), "%s", path);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1) {
+		snprintf(err, errlen, "cannot listen on %s: socket: %s", path,
+		    strerror(errno));
+		free(l);
+		return NULL;
+	}
+	/* Never more open than mode, not even until the chmod below. */
+	old = umask(0777 & ~(mode_t)mode);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc == -1) {
+		snprintf(err, errlen, "cannot listen on %s: %s", path,
+		    strerror(errno));
+		close(fd);
+		free(l);
+		return NULL;
+	}
+	if (chmod(path, (mode_t)mode) == -1 || lstat(path, &st) == -1) {
+		snprintf(err, errlen, "cannot set the mode of %s: %s", path,
+		    strerror(errno));
+		close(fd);
+		unlink(path);
+		free(l);
+		return NULL;
+	}
+	l->l_dev = st.st_dev;
+	l->l_ino = st.st_ino;
+	l->l_evl = evconnlistener_new(base, listener_accept_cb, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 511, fd);
+	if (l->l_evl == NULL) {
+		snprintf(err, errlen, "cannot listen on %s: %s", path,
+		    strerror(errno));
+		close(fd);
+		unlink(path);
+		free(l);
+		return NULL;
+	}
+	evconnlistener_set_error_cb(l->l_evl, listener_error_cb);
+	return l;
+}
+
+/* Sets a Unix socket's permissions. */
+int
+listener_chmod(struct listener *l, int mode)
+{
+	if (!l->l_unix)
+		return 0;
+	return chmod(l->l_name, (mode_t)mode);
+}
+
+/* Stops accepting; removes our socket file. */
 void
 listener_free(struct listener *l)
 {
+	struct stat	st;
+
 	if (l == NULL)
 		return;
 	evconnlistener_free(l->l_evl);
+	/* Not a file someone else put there since (a newer pubsubd's). */
+	if (l->l_unix && lstat(l->l_name, &st) == 0 &&
+	    st.st_dev == l->l_dev && st.st_ino == l->l_ino &&
+	    unlink(l->l_name) == -1)
+		log_warn("cannot remove %s", l->l_name);
 	free(l);
 }
 

@@ -4,7 +4,8 @@
  * The daemon is one event_base and one context (struct pubsubd) that wires
  * the upstream (Redis), the hub (who is subscribed to what) and the clients
  * (served from the listeners). It runs in the foreground, as systemd
- * expects; SIGTERM and SIGINT stop it.
+ * expects; SIGTERM and SIGINT stop it. It may write a pid file (-p, or
+ * pidfile in the configuration) once its listeners are bound.
  */
 #include "config.h"
 
@@ -24,11 +25,13 @@
 
 #include "client.h"
 #include "conf.h"
+#include "endpoint.h"
 #include "future.h"
 #include "hub.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "pidfile.h"
 #include "upstream.h"
 
 /* The daemon's one context; everything in it is owned. */
@@ -40,6 +43,7 @@ struct pubsubd {
 	struct client_set	 *clients;
 	struct client_conf	  cconf;
 	struct upstream_conf	  upconf;
+	struct endpoint		  redis;	/* its strings: conf's */
 	struct listener		**listeners;
 	size_t			  nlisteners;
 	struct metrics		 *metrics;	/* owned, or NULL: disabled */
@@ -47,6 +51,8 @@ struct pubsubd {
 	struct event		 *sigint_ev;
 	struct event		 *sighup_ev;
 	const char		 *path;		/* borrowed: argv */
+	char			 *pidfile;	/* owned, or NULL: none */
+	int			  pidfile_written;
 	struct event		 *stop_ev;
 	int			  stopping;
 };
@@ -58,6 +64,10 @@ static void	main_signal_cb(evutil_socket_t, short, void *);
 static void	main_clients_gone(void *);
 static void	main_reload_cb(evutil_socket_t, short, void *);
 static void	main_apply(struct pubsubd *, const struct conf *);
+static int	main_listen_same(const struct conf_listen *,
+		    const struct conf_listen *);
+static struct listener *main_listener_new(struct pubsubd *,
+		    const struct conf_listen *, char *, size_t);
 static void	main_stop_cb(evutil_socket_t, short, void *);
 static struct future *main_up_subscribe(void *, enum upstream_kind,
 		    const char *, size_t);
@@ -78,9 +88,11 @@ static const struct hub_upstream main_hub_upstream = {
 static void
 usage(FILE *f, int status)
 {
-	fprintf(f, "usage: pubsubd [-htv] [-c file]\n"
+	fprintf(f, "usage: pubsubd [-htv] [-c file] [-p pidfile]\n"
 	    "  -c file  read the configuration from file "
 	    "(default: built-in defaults)\n"
+	    "  -p file  write the process id to file (instead of the "
+	    "configuration's pidfile)\n"
 	    "  -t       check the configuration and exit\n"
 	    "  -v       print the version and exit\n"
 	    "  -h       print this help and exit\n");
@@ -101,11 +113,14 @@ static void
 main_on_state(void *arg, int connected)
 {
 	struct pubsubd	*d = arg;
+#ifdef HAVE_LIBSYSTEMD
+	char		 name[ENDPOINT_NAME_MAX];
+#endif
 
 	hub_upstream_state(d->hub, connected);
 #ifdef HAVE_LIBSYSTEMD
-	sd_notifyf(0, "STATUS=%s redis at %s:%d", connected ? "connected to" :
-	    "waiting for", d->conf->redis_host, d->conf->redis_port);
+	sd_notifyf(0, "STATUS=%s redis at %s", connected ? "connected to" :
+	    "waiting for", endpoint_name(&d->redis, name, sizeof(name)));
 #endif
 }
 
@@ -194,9 +209,18 @@ static void
 main_apply(struct pubsubd *d, const struct conf *c)
 {
 	log_set_level(c->log_level);
+	log_set_syslog(c->log_syslog, c->log_facility, c->log_ident);
+	memset(&d->redis, 0, sizeof(d->redis));
+	if (c->redis_path != NULL)
+		d->redis.path = c->redis_path;
+	else {
+		d->redis.host = c->redis_host;
+		d->redis.port = c->redis_port;
+	}
+	d->redis.username = c->redis_username;
+	d->redis.password = c->redis_password;
 	d->cconf.passthrough = c->passthrough;
-	d->cconf.redis_host = c->redis_host;
-	d->cconf.redis_port = c->redis_port;
+	d->cconf.redis = &d->redis;
 	d->cconf.command_timeout = c->command_timeout;
 	d->cconf.maxclients = c->limits.maxclients;
 	d->cconf.output_hard = c->limits.output_hard;
@@ -208,12 +232,35 @@ main_apply(struct pubsubd *d, const struct conf *c)
 	d->cconf.max_subscriptions = c->limits.max_subscriptions;
 	d->cconf.idle_timeout = c->limits.idle_timeout;
 	d->cconf.tcp_keepalive = c->limits.tcp_keepalive;
-	d->upconf.host = c->redis_host;
-	d->upconf.port = c->redis_port;
+	d->upconf.redis = d->redis;
 	d->upconf.connect_timeout = c->connect_timeout;
 	d->upconf.backoff_min = c->backoff_min;
 	d->upconf.backoff_max = c->backoff_max;
 	d->upconf.health_interval = c->health_interval;
+}
+
+/* Whether two listen entries are the same socket (a reload keeps it). */
+static int
+main_listen_same(const struct conf_listen *a, const struct conf_listen *b)
+{
+	if (a->path != NULL || b->path != NULL)
+		return a->path != NULL && b->path != NULL &&
+		    strcmp(a->path, b->path) == 0;
+	/* Port 0 is a new free port each time: never the same. */
+	return a->port != 0 && a->port == b->port &&
+	    strcmp(a->host, b->host) == 0;
+}
+
+/* Opens the listener of one listen entry; NULL with err filled. */
+static struct listener *
+main_listener_new(struct pubsubd *d, const struct conf_listen *cl, char *err,
+    size_t errlen)
+{
+	if (cl->path != NULL)
+		return listener_new_unix(d->base, d->clients, cl->path,
+		    cl->mode, err, errlen);
+	return listener_new(d->base, d->clients, cl->host, cl->port, err,
+	    errlen);
 }
 
 /* Opens the metrics endpoint of configuration c; NULL with err on failure. */
@@ -247,11 +294,12 @@ main_metrics_moved(const struct pubsubd *d, const struct conf *old,
 
 /*
  * SIGHUP: reads the file again. A file that does not load keeps the running
- * configuration (and says why); a good one is applied live: log level,
- * limits, passthrough, Redis' address and timings (a new address
- * reconnects and resubscribes), the listeners and the metrics endpoint
- * (new ones opened first: if one cannot be, nothing changes). Connected
- * clients stay.
+ * configuration (and says why); a good one is applied live: log level and
+ * syslog, limits, passthrough, Redis' address, credentials and timings (a
+ * new address or new credentials reconnect and resubscribe), the listeners,
+ * TCP and Unix, and the metrics endpoint (new ones opened first: if one
+ * cannot be, nothing changes). Connected clients stay. The pid file is only
+ * read at start.
  */
 static void
 main_reload_cb(evutil_socket_t sig, short what, void *arg)
@@ -285,18 +333,15 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	for (j = 0; j < nc->nlisten; j++) {
 		for (i = 0; i < old->nlisten && i < d->nlisteners; i++) {
-			if (!kept[i] && old->listen[i].port != 0 &&
-			    old->listen[i].port == nc->listen[j].port &&
-			    strcmp(old->listen[i].host,
-			    nc->listen[j].host) == 0) {
+			if (!kept[i] && main_listen_same(&old->listen[i],
+			    &nc->listen[j])) {
 				nl[j] = d->listeners[i];
 				kept[i] = 1;
 				break;
 			}
 		}
-		if (nl[j] == NULL && (nl[j] = listener_new(d->base, d->clients,
-		    nc->listen[j].host, nc->listen[j].port, err,
-		    sizeof(err))) == NULL) {
+		if (nl[j] == NULL && (nl[j] = main_listener_new(d,
+		    &nc->listen[j], err, sizeof(err))) == NULL) {
 			log_warnx("reload failed, keeping the running "
 			    "configuration: %s", err);
 			goto fail;
@@ -314,6 +359,16 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 			    listener_name(d->listeners[i]));
 			listener_free(d->listeners[i]);
 		}
+	}
+	for (j = 0; j < nc->nlisten; j++) {
+		for (i = 0; i < d->nlisteners; i++)
+			if (kept[i] && nl[j] == d->listeners[i])
+				break;
+		if (i < d->nlisteners && nc->listen[j].path != NULL &&
+		    nc->listen[j].mode != old->listen[i].mode &&
+		    listener_chmod(nl[j], nc->listen[j].mode) == -1)
+			log_warn("cannot set the mode of %s",
+			    nc->listen[j].path);
 	}
 	for (j = 0; j < nc->nlisten; j++)
 		if (nl[j] != NULL)
@@ -343,6 +398,10 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 			log_notice("metrics on http://%s%s",
 			    metrics_name(d->metrics), nc->metrics.path);
 	}
+	if ((nc->pidfile == NULL) != (old->pidfile == NULL) ||
+	    (nc->pidfile != NULL && strcmp(nc->pidfile, old->pidfile) != 0))
+		log_notice("reload: a new 'pidfile' takes effect at the next "
+		    "start");
 	main_apply(d, nc);
 	if (upstream_set_conf(d->up, &d->upconf) == -1)
 		log_warnx("reload: out of memory changing the redis address");
@@ -394,6 +453,9 @@ main_free(struct pubsubd *d)
 	if (d->base != NULL)
 		event_base_free(d->base);
 	conf_free(d->conf);
+	if (d->pidfile_written)
+		pidfile_remove(d->pidfile);
+	free(d->pidfile);
 }
 
 int
@@ -403,15 +465,18 @@ main(int argc, char *argv[])
 		main_on_message, main_on_state
 	};
 	struct pubsubd	 d;
-	const char	*path = NULL;
-	char		 err[1024];
+	const char	*path = NULL, *pidpath = NULL;
+	char		 err[1024], name[ENDPOINT_NAME_MAX];
 	int		 ch, test = 0;
 	size_t		 i;
 
-	while ((ch = getopt(argc, argv, "c:htv")) != -1) {
+	while ((ch = getopt(argc, argv, "c:hp:tv")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
+			break;
+		case 'p':
+			pidpath = optarg;
 			break;
 		case 't':
 			test = 1;
@@ -440,6 +505,15 @@ main(int argc, char *argv[])
 		conf_free(d.conf);
 		return 0;
 	}
+	if (pidpath == NULL)
+		pidpath = d.conf->pidfile;
+	if (pidpath != NULL && ((d.pidfile = strdup(pidpath)) == NULL ||
+	    pidfile_check(d.pidfile, err, sizeof(err)) == -1)) {
+		fprintf(stderr, "%s\n", d.pidfile ? err : "out of memory");
+		free(d.pidfile);
+		conf_free(d.conf);
+		return 1;
+	}
 	log_set_level(d.conf->log_level);
 	signal(SIGPIPE, SIG_IGN);
 	srandom((unsigned int)(time(NULL) ^ getpid()));
@@ -458,8 +532,7 @@ main(int argc, char *argv[])
 	if (d.listeners == NULL)
 		fatalx("out of memory");
 	for (i = 0; i < d.conf->nlisten; i++) {
-		d.listeners[i] = listener_new(d.base, d.clients,
-		    d.conf->listen[i].host, d.conf->listen[i].port, err,
+		d.listeners[i] = main_listener_new(&d, &d.conf->listen[i], err,
 		    sizeof(err));
 		if (d.listeners[i] == NULL) {
 			log_warnx("%s", err);
@@ -489,8 +562,17 @@ main(int argc, char *argv[])
 	    evsignal_add(d.sighup_ev, NULL) == -1)
 		fatalx("cannot handle signals");
 
-	log_notice("pubsubd %s started, redis at %s:%d", PACKAGE_VERSION,
-	    d.conf->redis_host, d.conf->redis_port);
+	if (d.pidfile != NULL) {
+		/* Checked at start; written once the listeners are bound. */
+		if (pidfile_write(d.pidfile, err, sizeof(err)) == -1) {
+			log_warnx("%s", err);
+			main_free(&d);
+			return 1;
+		}
+		d.pidfile_written = 1;
+	}
+	log_notice("pubsubd %s started, redis at %s", PACKAGE_VERSION,
+	    endpoint_name(&d.redis, name, sizeof(name)));
 	upstream_start(d.up);
 #ifdef HAVE_LIBSYSTEMD
 	sd_notify(0, "READY=1");
@@ -502,5 +584,6 @@ main(int argc, char *argv[])
 	signal(SIGINT, SIG_IGN);
 	main_free(&d);
 	log_notice("stopped");
+	log_set_syslog(0, 0, NULL);
 	return 0;
 }

@@ -808,7 +808,7 @@ h_expect_free(struct h_conn *c, char *frame)
 
 /*
  * ---- HTTP and INFO text, for the metrics suite (test_integ_metrics).
- * Kept together at the end: other suites extend this file too. ----
+ * Kept together: other suites extend this file too. ----
  */
 
 /* One HTTP request written by hand; the response read until close. */
@@ -909,4 +909,167 @@ h_info_text(int port, const char *section, int timeout_ms)
 	}
 	h_close(c);
 	return text;
+}
+
+/*
+ * ---- For the service suite (test_integ_service.c): Unix sockets,
+ * redis-server with arguments, pubsubd with a whole configuration file.
+ * Kept together here, at the end, includes and all.
+ */
+#include <sys/un.h>
+
+static int	h_answers(struct h_conn *);
+
+/* Connects to the Unix socket at path. */
+struct h_conn *
+h_connect_unix(const char *path)
+{
+	struct sockaddr_un	 sun;
+	struct h_conn		*c;
+	int			 fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return NULL;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return NULL;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    (c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	c->fd = fd;
+	return c;
+}
+
+/* Whether c (then closed) answers PING with +PONG or -NOAUTH. */
+static int
+h_answers(struct h_conn *c)
+{
+	char	*r;
+	int	 ok = 0;
+
+	if (c == NULL)
+		return 0;
+	if (h_sendstr(c, "PING\r\n") == 0 &&
+	    (r = h_reply(c, NULL, 500)) != NULL) {
+		ok = strcmp(r, "+PONG\r\n") == 0 ||
+		    strncmp(r, "-NOAUTH", 7) == 0;
+		free(r);
+	}
+	h_close(c);
+	return ok;
+}
+
+/* Waits until the server at path answers PING. */
+int
+h_wait_ping_unix(const char *path, int timeout_ms)
+{
+	long long	deadline = h_now_ms() + timeout_ms;
+
+	while (h_now_ms() < deadline) {
+		if (h_answers(h_connect_unix(path)))
+			return 0;
+		usleep(20000);
+	}
+	return -1;
+}
+
+/* Starts redis-server with extra arguments, on TCP and/or a Unix socket. */
+void
+h_start_redis_argv(struct h_env *env, const char *unixsock,
+    const char *const *extra)
+{
+	char		 port[16], log[300];
+	const char	*argv[64];
+	long long	 deadline;
+	int		 n = 0, up = 0;
+
+	snprintf(port, sizeof(port), "%d", env->redis_port);
+	snprintf(log, sizeof(log), "%s/redis.log", env->dir);
+	argv[n++] = "redis-server";
+	argv[n++] = "--port";
+	argv[n++] = port;
+	argv[n++] = "--bind";
+	argv[n++] = "127.0.0.1";
+	argv[n++] = "--save";
+	argv[n++] = "";
+	argv[n++] = "--appendonly";
+	argv[n++] = "no";
+	argv[n++] = "--dir";
+	argv[n++] = env->dir;
+	argv[n++] = "--daemonize";
+	argv[n++] = "no";
+	if (unixsock != NULL) {
+		argv[n++] = "--unixsocket";
+		argv[n++] = unixsock;
+		argv[n++] = "--unixsocketperm";
+		argv[n++] = "700";
+	}
+	while (extra != NULL && *extra != NULL && n < 63)
+		argv[n++] = *extra++;
+	argv[n] = NULL;
+	env->redis_pid = h_spawn((char *const *)argv, log);
+	deadline = h_now_ms() + 10000;
+	while (!up && h_now_ms() < deadline) {
+		up = (env->redis_port != 0 &&
+		    h_answers(h_connect(env->redis_port))) ||
+		    (unixsock != NULL && h_answers(h_connect_unix(unixsock)));
+		if (!up)
+			usleep(20000);
+	}
+	if (!up)
+		h_die("redis-server did not start (see %s)", log);
+}
+
+/* Writes a configuration file and spawns pubsubd with it. */
+pid_t
+h_spawn_pubsubd(struct h_env *env, const char *tag, const char *text,
+    const char *const *args)
+{
+	const char	*bin = getenv("PUBSUBD");
+	const char	*argv[32];
+	char		 conf[300], log[300];
+	FILE		*f;
+	int		 n = 0;
+
+	if (bin == NULL)
+		bin = "./daemon/pubsubd";
+	snprintf(conf, sizeof(conf), "%s/pubsubd-%s.conf", env->dir, tag);
+	snprintf(log, sizeof(log), "%s/pubsubd-%s.log", env->dir, tag);
+	if ((f = fopen(conf, "w")) == NULL || fputs(text, f) == EOF ||
+	    fclose(f) == EOF)
+		h_die("%s: %s", conf, strerror(errno));
+	argv[n++] = bin;
+	argv[n++] = "-c";
+	argv[n++] = conf;
+	while (args != NULL && *args != NULL && n < 31)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	return h_spawn((char *const *)argv, log);
+}
+
+/* Whether the file at path holds needle. */
+int
+h_file_has(const char *path, const char *needle)
+{
+	FILE	*f;
+	char	*buf;
+	size_t	 len;
+	int	 found;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	if ((buf = malloc(4 << 20)) == NULL) {
+		fclose(f);
+		return 0;
+	}
+	len = fread(buf, 1, (4 << 20) - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	found = memmem(buf, len, needle, strlen(needle)) != NULL;
+	free(buf);
+	return found;
 }

@@ -164,7 +164,7 @@ long long h_rss_kb(pid_t pid);
 
 /*
  * ---- HTTP and INFO text, for the metrics suite (test_integ_metrics).
- * Kept together at the end: other suites extend this file too. ----
+ * Kept together: other suites extend this file too. ----
  */
 
 /* An HTTP response, read whole. */
@@ -199,5 +199,43 @@ const char *h_http_header(const struct h_http_resp *resp, const char *name,
  * malloc'd, or NULL on timeout or if the reply is not a bulk string.
  */
 char	*h_info_text(int port, const char *section, int timeout_ms);
+
+/*
+ * ---- For the service suite (test_integ_service.c): Unix sockets,
+ * redis-server with arguments of a test's choosing, pubsubd with a whole
+ * configuration file. Kept together here, at the end.
+ */
+
+/* Connects to the Unix socket at path; NULL on failure. */
+struct h_conn *h_connect_unix(const char *path);
+
+/*
+ * Waits until the server at the Unix socket path answers PING with +PONG
+ * (or, if it wants a password, -NOAUTH); 0, or -1 after timeout_ms.
+ */
+int	 h_wait_ping_unix(const char *path, int timeout_ms);
+
+/*
+ * Starts redis-server in env->dir (an existing directory) with extra
+ * (borrowed, NULL-terminated; may be NULL) after the harness' own
+ * arguments, e.g. { "--requirepass", "pw", NULL }: on TCP port
+ * env->redis_port if it is not 0 (else no TCP at all), and on the Unix
+ * socket unixsock if it is not NULL. Waits until it answers PING (+PONG or
+ * -NOAUTH) on one of them; exits the program if it does not within 10 s.
+ */
+void	 h_start_redis_argv(struct h_env *env, const char *unixsock,
+	    const char *const *extra);
+
+/*
+ * Writes text to env->dir/pubsubd-TAG.conf and spawns pubsubd -c that file,
+ * with args (borrowed, NULL-terminated; may be NULL) after it, its output
+ * to env->dir/pubsubd-TAG.log. Returns its pid at once (stop it with
+ * h_kill()); exits the program if the file cannot be written.
+ */
+pid_t	 h_spawn_pubsubd(struct h_env *env, const char *tag, const char *text,
+	    const char *const *args);
+
+/* Whether the file at path holds needle (0 if it cannot be read). */
+int	 h_file_has(const char *path, const char *needle);
 
 #endif /* PUBSUBD_HARNESS_H */
