@@ -36,6 +36,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -253,6 +254,9 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 	(void)getpeername(fd, (struct sockaddr *)&c->c_addr, &len);
 	len = sizeof(c->c_laddr);
 	(void)getsockname(fd, (struct sockaddr *)&c->c_laddr, &len);
+	/* A Unix socket's peer has no name: show ours for both, as Redis. */
+	if (c->c_addr.ss_family == AF_UNIX)
+		memcpy(&c->c_addr, &c->c_laddr, sizeof(c->c_addr));
 	hub_subscriber_init(&c->c_hs, &client_hs_ops);
 	for (k = 0; k < UPSTREAM_KINDS; k++) {
 		map_init(&c->c_subs[k]);
@@ -986,6 +990,12 @@ client_addr_string(const struct sockaddr_storage *ss, char *buf, size_t len)
 
 		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
 		snprintf(buf, len, "%s:%u", ip, ntohs(s4->sin_port));
+	} else if (ss->ss_family == AF_UNIX) {
+		const struct sockaddr_un *su = (const void *)ss;
+
+		/* Redis shows a Unix socket client as "path:0". */
+		snprintf(buf, len, "%.*s:0", (int)sizeof(su->sun_path),
+		    su->sun_path);
 	} else
 		snprintf(buf, len, "?:0");
 	return buf;

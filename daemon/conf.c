@@ -48,7 +48,8 @@ static int	conf_check_includes(const char *, FILE *, int, char *,
 		    size_t);
 
 static const char *const conf_root_keys[] = {
-	"listen", "redis", "log", "passthrough", "limits", "shutdown", NULL
+	"listen", "redis", "log", "passthrough", "limits", "shutdown",
+	"systemd", NULL
 };
 static const char *const conf_listen_keys[] = { "host", "port", NULL };
 static const char *const conf_redis_keys[] = {
@@ -62,6 +63,7 @@ static const char *const conf_limits_keys[] = {
 };
 static const char *const conf_shutdown_keys[] = { "timeout", NULL };
 static const char *const conf_log_keys[] = { "level", NULL };
+static const char *const conf_systemd_keys[] = { "ready_timeout", NULL };
 
 /* Returns a configuration holding the built-in defaults. */
 struct conf *
@@ -96,6 +98,7 @@ conf_new_defaults(void)
 	conf->limits.idle_timeout = 0;
 	conf->limits.tcp_keepalive = 300;
 	conf->shutdown_timeout = 5000;
+	conf->ready_timeout = 10000;
 	conf->log_level = LOG_LEVEL_INFO;
 	return conf;
 fail:
@@ -472,6 +475,13 @@ conf_load(const char *path, char *err, size_t errlen)
 	if (g != NULL && (conf_check_keys(&ctx, g, conf_shutdown_keys) == -1 ||
 	    conf_int(&ctx, g, "timeout", 0, 3600000,
 	    &conf->shutdown_timeout) == -1))
+		goto out;
+
+	if (conf_group(&ctx, root, "systemd", &g) == -1)
+		goto out;
+	if (g != NULL && (conf_check_keys(&ctx, g, conf_systemd_keys) == -1 ||
+	    conf_int(&ctx, g, "ready_timeout", 0, 3600000,
+	    &conf->ready_timeout) == -1))
 		goto out;
 
 	if (conf_group(&ctx, root, "log", &g) == -1)

@@ -49,6 +49,8 @@ struct conf {
 	int			 command_timeout;	/* ms */
 	struct conf_limits	 limits;
 	int			 shutdown_timeout;	/* ms */
+	int			 ready_timeout;	/* ms to wait for Redis before
+						   READY=1; 0: don't wait */
 	enum log_level		 log_level;
 	int			 passthrough;	/* forward other commands */
 };

@@ -1,7 +1,8 @@
 /*
- * listener.h: the TCP sockets pubsubd accepts clients on (IPv4 and IPv6),
- * one evconnlistener per configured address, handing each new connection
- * to the client set.
+ * listener.h: the sockets pubsubd accepts clients on, one evconnlistener
+ * each, handing each new connection to the client set: TCP addresses it
+ * binds itself (IPv4 and IPv6), or sockets systemd passed already
+ * listening (TCP or Unix).
  */
 #ifndef PUBSUBD_LISTENER_H
 #define PUBSUBD_LISTENER_H
@@ -19,10 +20,22 @@ struct listener;
 struct listener	*listener_new(struct event_base *base, struct client_set *set,
 		    const char *host, int port, char *err, size_t errlen);
 
+/*
+ * Accepts into set on fd, a stream socket already bound and listening (as
+ * systemd passes them). Takes ownership of fd on every path: it is made
+ * nonblocking and close-on-exec, and closed by listener_free() or on
+ * failure. Returns a new listener owned by the caller, or NULL with err.
+ */
+struct listener	*listener_new_fd(struct event_base *base,
+		    struct client_set *set, int fd, char *err, size_t errlen);
+
 /* Stops accepting and closes the socket. */
 void		 listener_free(struct listener *l);
 
-/* "host:port" (or "[v6]:port") as actually bound; borrowed. */
+/*
+ * "host:port", "[v6]:port" or "unix:/path" as actually bound; borrowed,
+ * valid while l is.
+ */
 const char	*listener_name(const struct listener *l);
 
 #endif /* PUBSUBD_LISTENER_H */

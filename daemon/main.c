@@ -4,23 +4,28 @@
  * The daemon is one event_base and one context (struct pubsubd) that wires
  * the upstream (Redis), the hub (who is subscribed to what) and the clients
  * (served from the listeners). It runs in the foreground, as systemd
- * expects; SIGTERM and SIGINT stop it.
+ * expects; SIGTERM and SIGINT stop it, SIGHUP reloads the configuration.
+ *
+ * Under systemd (service.h): the listeners are the sockets systemd passed,
+ * if it passed any (socket activation: the `listen` setting is then
+ * ignored, on reloads too); READY=1 waits for Redis (or
+ * systemd.ready_timeout); STATUS=, WATCHDOG=1, RELOADING=1 and STOPPING=1
+ * follow. At start the soft limit on open files is raised to the hard one,
+ * and maxclients lowered (with a warning) if even that is too few.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 
 #include <event2/event.h>
-
-#ifdef HAVE_LIBSYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 #include "client.h"
 #include "conf.h"
@@ -28,7 +33,17 @@
 #include "hub.h"
 #include "listener.h"
 #include "log.h"
+#include "service.h"
 #include "upstream.h"
+
+/*
+ * Open files pubsubd needs besides one per client: standard streams, the
+ * event loop's own, the connections to Redis, the listeners (counted
+ * apart), the log, the notify socket, with room to spare (as Redis' 32).
+ */
+#define MAIN_FD_RESERVE		32
+/* What to try when the hard limit is "unlimited" (Linux' fs.nr_open). */
+#define MAIN_NOFILE_FALLBACK	1048576
 
 /* The daemon's one context; everything in it is owned. */
 struct pubsubd {
@@ -41,6 +56,10 @@ struct pubsubd {
 	struct upstream_conf	  upconf;
 	struct listener		**listeners;
 	size_t			  nlisteners;
+	int			  activated;	/* listeners from systemd */
+	struct service		 *svc;
+	long long		  nofile;	/* the open file limit; -1:
+						   unknown or none */
 	struct event		 *sigterm_ev;
 	struct event		 *sigint_ev;
 	struct event		 *sighup_ev;
@@ -56,6 +75,12 @@ static void	main_signal_cb(evutil_socket_t, short, void *);
 static void	main_clients_gone(void *);
 static void	main_reload_cb(evutil_socket_t, short, void *);
 static void	main_apply(struct pubsubd *, const struct conf *);
+static int	main_relisten(struct pubsubd *, const struct conf *);
+static int	main_listen_passed(struct pubsubd *);
+static long long main_raise_nofile(void);
+static int	main_fit_maxclients(const struct pubsubd *,
+		    const struct conf *);
+static void	main_status(void *, char *, size_t);
 static void	main_stop_cb(evutil_socket_t, short, void *);
 static struct future *main_up_subscribe(void *, enum upstream_kind,
 		    const char *, size_t);
@@ -97,10 +122,24 @@ main_on_state(void *arg, int connected)
 	struct pubsubd	*d = arg;
 
 	hub_upstream_state(d->hub, connected);
-#ifdef HAVE_LIBSYSTEMD
-	sd_notifyf(0, "STATUS=%s redis at %s:%d", connected ? "connected to" :
-	    "waiting for", d->conf->redis_host, d->conf->redis_port);
-#endif
+	service_upstream(d->svc, connected);
+}
+
+/* The STATUS= text systemd shows: what is served, and Redis' state. */
+static void
+main_status(void *arg, char *buf, size_t len)
+{
+	struct pubsubd	*d = arg;
+	unsigned long long n = client_set_stats(d->clients)->connected;
+	size_t		 ch = hub_count(d->hub, UPSTREAM_CHANNEL);
+	size_t		 pa = hub_count(d->hub, UPSTREAM_PATTERN);
+	size_t		 sh = hub_count(d->hub, UPSTREAM_SHARD);
+
+	snprintf(buf, len, "%llu client%s, %zu channel%s, %zu pattern%s, "
+	    "%zu shard channel%s; redis %s %s:%d", n, n == 1 ? "" : "s",
+	    ch, ch == 1 ? "" : "s", pa, pa == 1 ? "" : "s", sh,
+	    sh == 1 ? "" : "s", upstream_connected(d->up) ? "connected to" :
+	    "down, retrying", d->conf->redis_host, d->conf->redis_port);
 }
 
 /* The hub's view of the upstream. */
@@ -144,9 +183,7 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	d->stopping = 1;
 	log_notice("received signal %d, stopping", (int)sig);
-#ifdef HAVE_LIBSYSTEMD
-	sd_notify(0, "STOPPING=1");
-#endif
+	service_stopping(d->svc);
 	for (i = 0; i < d->nlisteners; i++)
 		listener_free(d->listeners[i]);
 	d->nlisteners = 0;
@@ -192,7 +229,7 @@ main_apply(struct pubsubd *d, const struct conf *c)
 	d->cconf.redis_host = c->redis_host;
 	d->cconf.redis_port = c->redis_port;
 	d->cconf.command_timeout = c->command_timeout;
-	d->cconf.maxclients = c->limits.maxclients;
+	d->cconf.maxclients = main_fit_maxclients(d, c);
 	d->cconf.output_hard = c->limits.output_hard;
 	d->cconf.output_soft = c->limits.output_soft;
 	d->cconf.output_soft_seconds = c->limits.output_soft_seconds;
@@ -211,35 +248,128 @@ main_apply(struct pubsubd *d, const struct conf *c)
 }
 
 /*
- * SIGHUP: reads the file again. A file that does not load keeps the running
- * configuration (and says why); a good one is applied live: log level,
- * limits, passthrough, Redis' address and timings (a new address
- * reconnects and resubscribes), and the listeners (new ones opened first:
- * if one cannot be, nothing changes). Connected clients stay.
+ * Raises the soft limit on open files to the hard one (systemd's
+ * LimitNOFILE= sets both, but a login's soft limit is often 1024 under a
+ * much higher hard one).
+ * Returns the soft limit now, or -1 if there is none or it is unknown.
  */
-static void
-main_reload_cb(evutil_socket_t sig, short what, void *arg)
+static long long
+main_raise_nofile(void)
 {
-	struct pubsubd	 *d = arg;
-	struct conf	 *nc, *old = d->conf;
-	struct listener	**nl;
-	char		  err[1024];
-	size_t		  i, j;
-	int		 *kept;
+	struct rlimit	rl;
+	rlim_t		old;
 
-#ifdef HAVE_LIBSYSTEMD
-	sd_notify(0, "RELOADING=1");
-#endif
-	if (d->path == NULL || d->stopping) {
-		log_notice("SIGHUP: %s", d->stopping ? "stopping, not "
-		    "reloading" : "no configuration file to reload");
-		goto done;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("getrlimit(RLIMIT_NOFILE)");
+		return -1;
 	}
-	if ((nc = conf_load(d->path, err, sizeof(err))) == NULL) {
-		log_warnx("reload failed, keeping the running configuration: "
-		    "%s", err);
-		goto done;
+	old = rl.rlim_cur;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		/* The kernel refuses more than fs.nr_open, "unlimited" too. */
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1 &&
+		    rl.rlim_max > MAIN_NOFILE_FALLBACK &&
+		    old < MAIN_NOFILE_FALLBACK) {
+			rl.rlim_cur = MAIN_NOFILE_FALLBACK;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+		}
+		if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+			rl.rlim_cur = old;
 	}
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return -1;
+	if (rl.rlim_cur != old)
+		log_info("raised the open file limit from %llu to %llu",
+		    (unsigned long long)old, (unsigned long long)rl.rlim_cur);
+	else
+		log_info("open file limit: %llu", (unsigned long long)old);
+	return rl.rlim_cur > (rlim_t)LLONG_MAX ? -1 : (long long)rl.rlim_cur;
+}
+
+/*
+ * The maxclients c allows within the open file limit: each client takes a
+ * descriptor (two with passthrough: its own connection to Redis), and
+ * MAIN_FD_RESERVE and the listeners are kept apart. Lower than c's (with a
+ * warning) when the limit is too low, as Redis does; at least 1.
+ */
+static int
+main_fit_maxclients(const struct pubsubd *d, const struct conf *c)
+{
+	long long	per = c->passthrough ? 2 : 1, spare, max;
+	long long	reserve = MAIN_FD_RESERVE + (long long)c->nlisten;
+
+	if (d->nofile < 0 ||
+	    (long long)c->limits.maxclients * per + reserve <= d->nofile)
+		return c->limits.maxclients;
+	spare = d->nofile - reserve;
+	max = spare > per ? spare / per : 1;
+	log_warnx("maxclients %d needs %lld open files (%lld per client, "
+	    "%lld kept for pubsubd) but the limit is %lld: maxclients "
+	    "lowered to %lld; raise LimitNOFILE= (or ulimit -n)",
+	    c->limits.maxclients, (long long)c->limits.maxclients * per +
+	    reserve, per, reserve, d->nofile, max);
+	return (int)max;
+}
+
+/*
+ * Serves the sockets systemd passed, if any (socket activation). Returns
+ * 1 if it did, 0 if none were passed, -1 (logged) on failure.
+ */
+static int
+main_listen_passed(struct pubsubd *d)
+{
+	char	err[1024];
+	int	first, n, i;
+
+	if ((n = service_listen_fds(&first, err, sizeof(err))) == -1) {
+		log_warnx("%s", err);
+		return -1;
+	}
+	if (n == 0)
+		return 0;
+	if ((d->listeners = calloc((size_t)n, sizeof(*d->listeners))) ==
+	    NULL) {
+		log_warnx("out of memory");
+		for (i = 0; i < n; i++)
+			close(first + i);
+		return -1;
+	}
+	d->activated = 1;
+	for (i = 0; i < n; i++) {
+		d->listeners[i] = listener_new_fd(d->base, d->clients,
+		    first + i, err, sizeof(err));
+		if (d->listeners[i] == NULL) {
+			log_warnx("%s", err);
+			/* listener_new_fd() closed its own; close the rest. */
+			while (++i < n)
+				close(first + i);
+			return -1;
+		}
+		d->nlisteners++;
+		log_notice("listening on %s (passed by systemd)",
+		    listener_name(d->listeners[i]));
+	}
+	log_notice("socket activation: serving the %d socket%s systemd "
+	    "passed; the configured listen addresses are ignored", n,
+	    n == 1 ? "" : "s");
+	return 1;
+}
+
+/*
+ * Makes the listeners of a new configuration: keeps the ones whose address
+ * did not change, opens the new ones first, and only when all of them are
+ * open closes the ones no longer wanted. Returns 0, or -1 (logged) with
+ * nothing changed.
+ */
+static int
+main_relisten(struct pubsubd *d, const struct conf *nc)
+{
+	const struct conf	 *old = d->conf;
+	struct listener		**nl;
+	char			  err[1024];
+	size_t			  i, j;
+	int			 *kept;
+
 	nl = calloc(nc->nlisten, sizeof(*nl));
 	kept = calloc(old->nlisten + 1, sizeof(*kept));
 	if (nl == NULL || kept == NULL) {
@@ -279,13 +409,7 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 	free(kept);
 	d->listeners = nl;
 	d->nlisteners = nc->nlisten;
-	main_apply(d, nc);
-	if (upstream_set_conf(d->up, &d->upconf) == -1)
-		log_warnx("reload: out of memory changing the redis address");
-	d->conf = nc;
-	conf_free(old);
-	log_notice("configuration reloaded from %s", d->path);
-	goto done;
+	return 0;
 fail:
 	/* Close the listeners this reload opened; keep the old ones. */
 	for (j = 0; nl != NULL && j < nc->nlisten; j++) {
@@ -297,12 +421,51 @@ fail:
 	}
 	free(nl);
 	free(kept);
-	conf_free(nc);
+	return -1;
+}
+
+/*
+ * SIGHUP: reads the file again. A file that does not load keeps the running
+ * configuration (and says why); a good one is applied live: log level,
+ * limits, passthrough, Redis' address and timings (a new address
+ * reconnects and resubscribes), and the listeners (new ones opened first:
+ * if one cannot be, nothing changes; with sockets from systemd, they stay
+ * and `listen` is ignored). Connected clients stay. systemd hears
+ * RELOADING=1, then READY=1 whatever the outcome.
+ */
+static void
+main_reload_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct pubsubd	 *d = arg;
+	struct conf	 *nc, *old = d->conf;
+	char		  err[1024];
+
+	service_reloading(d->svc);
+	if (d->path == NULL || d->stopping) {
+		log_notice("SIGHUP: %s", d->stopping ? "stopping, not "
+		    "reloading" : "no configuration file to reload");
+		goto done;
+	}
+	if ((nc = conf_load(d->path, err, sizeof(err))) == NULL) {
+		log_warnx("reload failed, keeping the running configuration: "
+		    "%s", err);
+		goto done;
+	}
+	if (d->activated)
+		log_info("reload: the listen addresses are ignored: serving "
+		    "the sockets systemd passed");
+	else if (main_relisten(d, nc) == -1) {
+		conf_free(nc);
+		goto done;
+	}
+	main_apply(d, nc);
+	if (upstream_set_conf(d->up, &d->upconf) == -1)
+		log_warnx("reload: out of memory changing the redis address");
+	d->conf = nc;
+	conf_free(old);
+	log_notice("configuration reloaded from %s", d->path);
 done:
-#ifdef HAVE_LIBSYSTEMD
-	sd_notify(0, "READY=1");
-#endif
-	return;
+	service_reloaded(d->svc);
 }
 
 /* Frees the context in the reverse order of its making. */
@@ -314,6 +477,7 @@ main_free(struct pubsubd *d)
 	for (i = 0; i < d->nlisteners; i++)
 		listener_free(d->listeners[i]);
 	free(d->listeners);
+	service_free(d->svc);
 	client_set_free(d->clients);
 	upstream_free(d->up);
 	hub_free(d->hub);
@@ -338,8 +502,8 @@ main(int argc, char *argv[])
 	};
 	struct pubsubd	 d;
 	const char	*path = NULL;
-	char		 err[1024];
-	int		 ch, test = 0;
+	char		 err[1024], redis[300];
+	int		 ch, test = 0, passed;
 	size_t		 i;
 
 	while ((ch = getopt(argc, argv, "c:htv")) != -1) {
@@ -379,19 +543,32 @@ main(int argc, char *argv[])
 	srandom((unsigned int)(time(NULL) ^ getpid()));
 
 	d.path = path;
+	d.nofile = main_raise_nofile();
+	if (d.nofile >= 0 && d.nofile < MAIN_FD_RESERVE +
+	    (long long)d.conf->nlisten + (d.conf->passthrough ? 2 : 1)) {
+		log_warnx("the open file limit (%lld) leaves no room for a "
+		    "client: raise LimitNOFILE= (or ulimit -n)", d.nofile);
+		conf_free(d.conf);
+		return 1;
+	}
 	main_apply(&d, d.conf);
 	if ((d.base = event_base_new()) == NULL)
 		fatalx("cannot make the event loop");
 	d.up = upstream_new(d.base, &d.upconf, &cbs, &d);
 	if (d.up == NULL ||
 	    (d.hub = hub_new(d.base, &main_hub_upstream, d.up)) == NULL ||
-	    (d.clients = client_set_new(d.base, d.hub, d.up, &d.cconf)) == NULL)
+	    (d.clients = client_set_new(d.base, d.hub, d.up, &d.cconf)) == NULL ||
+	    (d.svc = service_new(d.base, main_status, &d)) == NULL)
 		fatalx("out of memory");
 
-	d.listeners = calloc(d.conf->nlisten, sizeof(*d.listeners));
-	if (d.listeners == NULL)
+	if ((passed = main_listen_passed(&d)) == -1) {
+		main_free(&d);
+		return 1;
+	}
+	if (!passed && (d.listeners = calloc(d.conf->nlisten,
+	    sizeof(*d.listeners))) == NULL)
 		fatalx("out of memory");
-	for (i = 0; i < d.conf->nlisten; i++) {
+	for (i = 0; !passed && i < d.conf->nlisten; i++) {
 		d.listeners[i] = listener_new(d.base, d.clients,
 		    d.conf->listen[i].host, d.conf->listen[i].port, err,
 		    sizeof(err));
@@ -413,12 +590,13 @@ main(int argc, char *argv[])
 	    evsignal_add(d.sighup_ev, NULL) == -1)
 		fatalx("cannot handle signals");
 
-	log_notice("pubsubd %s started, redis at %s:%d", PACKAGE_VERSION,
-	    d.conf->redis_host, d.conf->redis_port);
+	log_notice("pubsubd %s started, redis at %s:%d, maxclients %d",
+	    PACKAGE_VERSION, d.conf->redis_host, d.conf->redis_port,
+	    d.cconf.maxclients);
+	snprintf(redis, sizeof(redis), "%s:%d", d.conf->redis_host,
+	    d.conf->redis_port);
+	service_start(d.svc, d.conf->ready_timeout, redis);
 	upstream_start(d.up);
-#ifdef HAVE_LIBSYSTEMD
-	sd_notify(0, "READY=1");
-#endif
 	event_base_dispatch(d.base);
 
 	/* Stopping: a further signal must not cut the clean-up short. */
