@@ -23,11 +23,13 @@
 #include "listener.h"
 #include "log.h"
 
+/* "unix:" and a path (sun_path is 108 bytes), or "[v6]:port". */
+#define LISTENER_NAME_MAX	128
+
 struct listener {
 	struct evconnlistener	*l_evl;		/* owned; owns the socket */
 	struct client_set	*l_set;		/* borrowed */
-	char			 l_name[sizeof(((struct sockaddr_un *)0)->sun_path)
-				    + 16];
+	char			 l_name[LISTENER_NAME_MAX];
 };
 
 static void	listener_accept_cb(struct evconnlistener *, evutil_socket_t,

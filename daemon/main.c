@@ -557,7 +557,8 @@ main(int argc, char *argv[])
 	d.up = upstream_new(d.base, &d.upconf, &cbs, &d);
 	if (d.up == NULL ||
 	    (d.hub = hub_new(d.base, &main_hub_upstream, d.up)) == NULL ||
-	    (d.clients = client_set_new(d.base, d.hub, d.up, &d.cconf)) == NULL ||
+	    (d.clients = client_set_new(d.base, d.hub, d.up,
+	    &d.cconf)) == NULL ||
 	    (d.svc = service_new(d.base, main_status, &d)) == NULL)
 		fatalx("out of memory");
 

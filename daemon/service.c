@@ -235,7 +235,8 @@ service_start(struct service *svc, int ready_timeout, const char *redis)
 	if (svc->s_ready)
 		return;
 	if (ready_timeout == 0) {
-		service_ready_now(svc, "listening (systemd.ready_timeout is 0)");
+		service_ready_now(svc,
+		    "listening (systemd.ready_timeout is 0)");
 		return;
 	}
 	service_send(svc, "", 1);
@@ -255,7 +256,8 @@ service_ready_cb(evutil_socket_t fd, short what, void *arg)
 
 	log_warnx("redis at %s is not connected after %d ms: telling systemd "
 	    "pubsubd is ready anyway (clients are served; their commands "
-	    "wait for redis)", svc->s_redis, svc->s_ready_timeout);
+	    "wait for redis up to redis.command_timeout)", svc->s_redis,
+	    svc->s_ready_timeout);
 	service_ready_now(svc, "listening, but redis is down");
 }
 

@@ -200,7 +200,8 @@ START_TEST(test_systemd_group)
 	    "'ready_timeout' must be an integer");
 	expect_error("systemd = {\n  watchdog = 1;\n};\n", 2,
 	    "unknown key 'watchdog'");
-	expect_error("\nsystemd = 1;\n", 2, "'systemd' must be a group { ... }");
+	expect_error("\nsystemd = 1;\n", 2,
+	    "'systemd' must be a group { ... }");
 }
 END_TEST
 

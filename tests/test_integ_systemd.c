@@ -693,8 +693,8 @@ END_TEST
 /* 9. A soft limit below the hard one is raised to it, and logged. */
 START_TEST(soft_fd_limit_is_raised_to_the_hard_one)
 {
-	char		*argv[] = { "prlimit", "--nofile=64:2048", (char *)bin(),
-			    "-c", env.conf, NULL };
+	char		*argv[] = { "prlimit", "--nofile=64:2048",
+			    (char *)bin(), "-c", env.conf, NULL };
 	struct h_conn	*c;
 
 	h_start_redis(&env);
