@@ -52,7 +52,9 @@ static int	service_status_changed(struct service *);
 static void	service_ready_now(struct service *, const char *);
 static void	service_ready_cb(evutil_socket_t, short, void *);
 static void	service_status_cb(evutil_socket_t, short, void *);
+#ifdef HAVE_LIBSYSTEMD
 static void	service_watchdog_cb(evutil_socket_t, short, void *);
+#endif
 static long long service_now_ms(void);
 
 /* The passed sockets, checked; see service.h. */
@@ -274,12 +276,14 @@ service_status_cb(evutil_socket_t fd, short what, void *arg)
 		service_send(svc, "", 1);
 }
 
+#ifdef HAVE_LIBSYSTEMD
 /* The loop turned: tell the watchdog. */
 static void
 service_watchdog_cb(evutil_socket_t fd, short what, void *arg)
 {
 	service_send(arg, "WATCHDOG=1", 0);
 }
+#endif
 
 /* The upstream came or went; see service.h. */
 void
