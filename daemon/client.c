@@ -62,7 +62,7 @@ static void	client_co_done(struct future *, void *);
 static int	client_run(struct coro *, void *);
 static void	client_deliver(struct hub_subscriber *, struct hub_batch *,
 		    const char *, size_t);
-static void	client_finish(struct client *);
+static void	client_finish(struct client *, enum client_reason);
 static void	client_free(struct client *);
 static void	client_wake(struct client *);
 static void	client_write(struct client *);
@@ -77,6 +77,39 @@ static const char *client_addr_string(const struct sockaddr_storage *,
 		    char *, size_t);
 
 static const struct hub_subscriber_ops client_hs_ops = { client_deliver };
+
+/* Each reason's label (metrics) and what the log says. */
+static const struct {
+	const char	*label;
+	const char	*text;
+} client_reasons[CLIENT_REASONS] = {
+	[CLIENT_R_QUIT] = { "quit", "quit" },
+	[CLIENT_R_EOF] = { "eof", "end of input" },
+	[CLIENT_R_PROTOCOL] = { "protocol_error", "protocol error" },
+	[CLIENT_R_READ_ERROR] = { "read_error", "read error" },
+	[CLIENT_R_WRITE_ERROR] = { "write_error", "write error" },
+	[CLIENT_R_OUTPUT_HARD] = { "output_hard",
+	    "output over the hard limit" },
+	[CLIENT_R_OUTPUT_SOFT] = { "output_soft",
+	    "output over the soft limit" },
+	[CLIENT_R_QUERY_BUFFER] = { "query_buffer", "query buffer limit" },
+	[CLIENT_R_IDLE] = { "idle", "idle timeout" },
+	[CLIENT_R_KILLED] = { "killed", "killed by CLIENT KILL" },
+	[CLIENT_R_PASSTHROUGH] = { "passthrough_lost",
+	    "passthrough connection to redis lost" },
+	[CLIENT_R_SHUTDOWN] = { "shutdown", "shutting down" },
+	[CLIENT_R_INTERNAL] = { "internal_error",
+	    "out of memory or internal error" },
+};
+
+/* The label of a reason. */
+const char *
+client_reason_name(enum client_reason why)
+{
+	if ((unsigned int)why >= CLIENT_REASONS)
+		return "unknown";
+	return client_reasons[why].label;
+}
 
 /* Returns a new, empty client set. */
 struct client_set *
@@ -121,10 +154,8 @@ client_set_free(struct client_set *set)
 
 	if (set == NULL)
 		return;
-	while ((c = TAILQ_FIRST(&set->s_clients)) != NULL) {
-		c->c_close_reason = "shutting down";
-		client_finish(c);	/* also those still flushing */
-	}
+	while ((c = TAILQ_FIRST(&set->s_clients)) != NULL)
+		client_finish(c, CLIENT_R_SHUTDOWN);	/* also the flushing */
 	while ((c = TAILQ_FIRST(&set->s_dead)) != NULL) {
 		TAILQ_REMOVE(&set->s_dead, c, c_entry);
 		client_free(c);
@@ -160,7 +191,7 @@ client_set_shutdown(struct client_set *set, void (*done)(void *), void *arg)
 	set->s_done_arg = arg;
 	for (c = TAILQ_FIRST(&set->s_clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, c_entry);
-		client_close(c, 1, "shutting down");
+		client_close(c, 1, CLIENT_R_SHUTDOWN);
 	}
 	if (TAILQ_EMPTY(&set->s_clients))
 		event_active(set->s_reap_ev, 0, 0);
@@ -181,8 +212,7 @@ client_idle_cb(evutil_socket_t fd, short what, void *arg)
 		    (c->c_flags & (CLIENT_CLOSING | CLIENT_DEAD)) ||
 		    now - c->c_last_ms < set->s_conf->idle_timeout * 1000LL)
 			continue;
-		set->s_stats.idle_closed++;
-		client_close(c, 0, "idle timeout");
+		client_close(c, 0, CLIENT_R_IDLE);
 	}
 }
 
@@ -191,6 +221,32 @@ const struct client_stats *
 client_set_stats(const struct client_set *set)
 {
 	return &set->s_stats;
+}
+
+/* When the set was made. */
+time_t
+client_set_started(const struct client_set *set)
+{
+	return set->s_started;
+}
+
+/* What the clients hold in memory now. */
+void
+client_set_memory(const struct client_set *set, struct client_mem *mem)
+{
+	const struct client	*c;
+	size_t			 out;
+
+	memset(mem, 0, sizeof(*mem));
+	TAILQ_FOREACH(c, &set->s_clients, c_entry) {
+		mem->clients += sizeof(*c);
+		mem->input += evbuffer_get_length(c->c_in) +
+		    resp_parser_pending(c->c_parser);
+		out = client_pending_output(c);
+		mem->output += out;
+		if (out > mem->output_max)
+			mem->output_max = out;
+	}
 }
 
 /* Finds a live client by id. */
@@ -232,8 +288,22 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 		evutil_closesocket(fd);
 		return NULL;
 	}
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if ((idle = conf->tcp_keepalive) > 0) {
+	len = sizeof(c->c_laddr);
+	(void)getsockname(fd, (struct sockaddr *)&c->c_laddr, &len);
+	if (c->c_laddr.ss_family == AF_UNIX) {
+		/*
+		 * The peer of a Unix socket has no name: Redis shows the
+		 * socket's path for both ends, and so do we.
+		 */
+		c->c_addr = c->c_laddr;
+	} else {
+		len = sizeof(c->c_addr);
+		(void)getpeername(fd, (struct sockaddr *)&c->c_addr, &len);
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
+	}
+	if ((idle = conf->tcp_keepalive) > 0 &&
+	    c->c_laddr.ss_family != AF_UNIX) {
 		(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one,
 		    sizeof(one));
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle,
@@ -250,13 +320,6 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 	c->c_created = c->c_last = time(NULL);
 	c->c_last_ms = client_now_ms();
 	snprintf(c->c_cmd, sizeof(c->c_cmd), "NULL");
-	len = sizeof(c->c_addr);
-	(void)getpeername(fd, (struct sockaddr *)&c->c_addr, &len);
-	len = sizeof(c->c_laddr);
-	(void)getsockname(fd, (struct sockaddr *)&c->c_laddr, &len);
-	/* A Unix socket's peer has no name: show ours for both, as Redis. */
-	if (c->c_addr.ss_family == AF_UNIX)
-		memcpy(&c->c_addr, &c->c_laddr, sizeof(c->c_addr));
 	hub_subscriber_init(&c->c_hs, &client_hs_ops);
 	for (k = 0; k < UPSTREAM_KINDS; k++) {
 		map_init(&c->c_subs[k]);
@@ -277,7 +340,7 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 	    (c->c_co = coro_spawn(set->s_base, client_run, c, NULL)) == NULL) {
 		log_warnx("client %llu: out of memory",
 		    (unsigned long long)c->c_id);
-		client_close(c, 0, "out of memory");
+		client_close(c, 0, CLIENT_R_INTERNAL);
 		return NULL;
 	}
 	future_add_callback(c->c_co, client_co_done, c);
@@ -287,13 +350,13 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 
 /* Stops a client; teardown follows on a later loop turn. */
 void
-client_close(struct client *c, int flush, const char *reason)
+client_close(struct client *c, int flush, enum client_reason why)
 {
 	struct timeval	tv = { CLIENT_CLOSE_FLUSH_SEC, 0 };
 
 	if (c->c_flags & (CLIENT_DEAD | CLIENT_CLOSING))
 		return;
-	c->c_close_reason = reason;
+	c->c_why = why;
 	if (c->c_rev != NULL)
 		event_del(c->c_rev);
 	if (c->c_co != NULL)
@@ -310,7 +373,7 @@ client_close(struct client *c, int flush, const char *reason)
 			return;
 		}
 	}
-	client_finish(c);
+	client_finish(c, why);
 }
 
 /* A closing client took too long to flush. */
@@ -319,20 +382,32 @@ client_close_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct client	*c = arg;
 
-	c->c_close_reason = "timed out flushing output";
-	client_finish(c);
+	log_debug("client %llu: timed out flushing output",
+	    (unsigned long long)c->c_id);
+	client_finish(c, c->c_why);
 }
 
-/* Marks a client dead and queues its teardown. */
+/*
+ * Marks a client dead and queues its teardown. why counts unless the client
+ * was already closing: then the reason it started closing for counts.
+ */
 static void
-client_finish(struct client *c)
+client_finish(struct client *c, enum client_reason why)
 {
 	struct client_set	*set = c->c_set;
 
 	if (c->c_flags & CLIENT_DEAD)
 		return;
+	if (c->c_flags & CLIENT_CLOSING) {
+		if (why != c->c_why)
+			log_debug("client %llu: %s while closing",
+			    (unsigned long long)c->c_id,
+			    client_reasons[why].text);
+	} else
+		c->c_why = why;
 	log_debug("client %llu: closed: %s", (unsigned long long)c->c_id,
-	    c->c_close_reason ? c->c_close_reason : "closed");
+	    client_reasons[c->c_why].text);
+	set->s_stats.disconnects[c->c_why]++;
 	c->c_flags |= CLIENT_DEAD;
 	if (c->c_co != NULL)
 		future_cancel(c->c_co);	/* no-op once it has finished */
@@ -359,6 +434,7 @@ client_free(struct client *c)
 	struct client_slot	*slot;
 	int			 k;
 
+	c->c_set->s_stats.output_discarded += client_pending_output(c);
 	hub_subscriber_forget(c->c_set->s_hub, &c->c_hs);
 	client_pending_free(c);
 	client_release_waits(c);
@@ -425,6 +501,7 @@ client_drop_sub(struct client *c, struct hub_sub *sub)
 			c->c_nshard--;
 		else
 			c->c_nsubs--;
+		c->c_set->s_stats.subscriptions[kind]--;
 	}
 	hub_unsubscribe(c->c_set->s_hub, sub);
 }
@@ -475,12 +552,13 @@ client_co_done(struct future *co, void *arg)
 
 	switch (future_state(co)) {
 	case FUTURE_DONE:
-		client_close(c, 1, future_result(co));
+		client_close(c, 1,
+		    (enum client_reason)(uintptr_t)future_result(co));
 		break;
 	case FUTURE_FAILED:
 		log_warnx("client %llu: %s", (unsigned long long)c->c_id,
 		    future_error(co));
-		client_close(c, 1, "internal error");
+		client_close(c, 1, CLIENT_R_INTERNAL);
 		break;
 	default:
 		break;		/* cancelled: client_close() is under way */
@@ -509,8 +587,7 @@ client_read_cb(evutil_socket_t fd, short what, void *arg)
 		    c->c_set->s_conf->query_buffer) {
 			log_info("client %llu: closed: over the query buffer "
 			    "limit", (unsigned long long)c->c_id);
-			c->c_set->s_stats.query_cut++;
-			client_close(c, 0, "query buffer limit");
+			client_close(c, 0, CLIENT_R_QUERY_BUFFER);
 			return;
 		}
 		client_wake(c);
@@ -520,7 +597,7 @@ client_read_cb(evutil_socket_t fd, short what, void *arg)
 	    errno == EINTR))
 		return;
 	if (n == -1) {
-		client_close(c, 0, "read error");
+		client_close(c, 0, CLIENT_R_READ_ERROR);
 		return;
 	}
 	/* End of input: serve what was read, then close. */
@@ -567,7 +644,7 @@ client_run(struct coro *co, void *arg)
 		st = resp_parse(c->c_parser, c->c_in, &c->c_req);
 		if (st == RESP_NEED_MORE) {
 			if (c->c_flags & CLIENT_EOF)
-				CO_RETURN(co, (void *)"end of input", NULL);
+				CO_RETURN(co, (void *)(uintptr_t)CLIENT_R_EOF, NULL);
 			if ((c->c_input = future_new()) == NULL)
 				CO_FAIL(co, "out of memory");
 			CO_AWAIT(co, c->c_input);
@@ -580,7 +657,7 @@ client_run(struct coro *co, void *arg)
 			resp_add_error(client_out(c), "ERR %s",
 			    resp_parser_error(c->c_parser));
 			client_queue_write(c);
-			CO_RETURN(co, (void *)"protocol error", NULL);
+			CO_RETURN(co, (void *)(uintptr_t)CLIENT_R_PROTOCOL, NULL);
 		}
 		client_command_begin(c);
 		if ((c->c_command = command_lookup(c)) == NULL) {
@@ -613,7 +690,7 @@ client_run(struct coro *co, void *arg)
 			resp_add_simple(client_reply(c), "OK");
 			client_queue_write(c);
 			client_command_end(c);
-			CO_RETURN(co, (void *)"quit", NULL);
+			CO_RETURN(co, (void *)(uintptr_t)CLIENT_R_QUIT, NULL);
 		} else
 			c->c_command->fn(c);
 		client_command_end(c);
@@ -743,19 +820,18 @@ client_write(struct client *c)
 		return;
 	while (c->c_out != NULL && evbuffer_get_length(c->c_out) > 0) {
 		n = evbuffer_write(c->c_out, c->c_fd);
-		if (n > 0)
+		if (n > 0) {
+			c->c_set->s_stats.bytes_out += (uint64_t)n;
 			continue;
+		}
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 		    errno == EINTR)) {
 			if (!(c->c_flags & CLIENT_WAIT_WRITE) &&
-			    client_wait_write(c) == -1) {
-				c->c_close_reason = "out of memory";
-				client_finish(c);
-			}
+			    client_wait_write(c) == -1)
+				client_finish(c, CLIENT_R_INTERNAL);
 			return;
 		}
-		c->c_close_reason = "write error";
-		client_finish(c);
+		client_finish(c, CLIENT_R_WRITE_ERROR);
 		return;
 	}
 	if (c->c_flags & CLIENT_WAIT_WRITE) {
@@ -763,7 +839,7 @@ client_write(struct client *c)
 		c->c_flags &= ~CLIENT_WAIT_WRITE;
 	}
 	if ((c->c_flags & CLIENT_CLOSING) && TAILQ_EMPTY(&c->c_slots))
-		client_finish(c);
+		client_finish(c, c->c_why);
 }
 
 /* The socket takes more. */
@@ -794,12 +870,13 @@ client_deliver(struct hub_subscriber *hs, struct hub_batch *batch,
 	    (c->c_out == NULL || evbuffer_get_length(c->c_out) == 0) &&
 	    !(c->c_flags & CLIENT_WAIT_WRITE)) {
 		n = send(c->c_fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0)
+			c->c_set->s_stats.bytes_out += (uint64_t)n;
 		if (n == (ssize_t)len)
 			return;
 		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
 		    errno != EINTR) {
-			c->c_close_reason = "write error";
-			client_finish(c);
+			client_finish(c, CLIENT_R_WRITE_ERROR);
 			return;
 		}
 		if (n < 0)
@@ -827,8 +904,7 @@ client_deliver(struct hub_subscriber *hs, struct hub_batch *batch,
 	client_check_output(c);
 	return;
 nomem:
-	c->c_close_reason = "out of memory";
-	client_finish(c);
+	client_finish(c, CLIENT_R_INTERNAL);
 }
 
 /* Bytes queued for the client and not yet taken by its socket. */
@@ -860,12 +936,10 @@ client_check_output(struct client *c)
 	long long			 now;
 
 	if (conf->output_hard > 0 && n > conf->output_hard) {
-		c->c_set->s_stats.cut_hard++;
 		log_info("client %llu: closed: %lld bytes of output, over the "
 		    "hard limit (%lld)", (unsigned long long)c->c_id, n,
 		    conf->output_hard);
-		c->c_close_reason = "output over the hard limit";
-		client_finish(c);
+		client_finish(c, CLIENT_R_OUTPUT_HARD);
 		return -1;
 	}
 	if (conf->output_soft == 0 || n <= conf->output_soft) {
@@ -876,12 +950,10 @@ client_check_output(struct client *c)
 	if (c->c_soft_since == 0)
 		c->c_soft_since = now;
 	else if (now - c->c_soft_since >= conf->output_soft_seconds * 1000LL) {
-		c->c_set->s_stats.cut_soft++;
 		log_info("client %llu: closed: output over the soft limit "
 		    "(%lld) for %d seconds", (unsigned long long)c->c_id,
 		    conf->output_soft, conf->output_soft_seconds);
-		c->c_close_reason = "output over the soft limit";
-		client_finish(c);
+		client_finish(c, CLIENT_R_OUTPUT_SOFT);
 		return -1;
 	}
 	return 0;
@@ -958,7 +1030,7 @@ client_slots_advance(struct client *c)
 	}
 	client_queue_write(c);
 	if ((c->c_flags & CLIENT_PT_LOST) && TAILQ_EMPTY(&c->c_slots))
-		client_close(c, 1, "passthrough connection to redis lost");
+		client_close(c, 1, CLIENT_R_PASSTHROUGH);
 }
 
 /* Unlinks and frees a slot. */
@@ -974,7 +1046,10 @@ client_slot_free(struct client_slot *slot)
 	free(slot);
 }
 
-/* Formats an address as Redis does: "ip:port" ("[v6]:port" not used). */
+/*
+ * Formats an address as Redis does: "ip:port" ("[v6]:port" not used), or
+ * "path:0" for a Unix socket.
+ */
 static const char *
 client_addr_string(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
@@ -993,7 +1068,7 @@ client_addr_string(const struct sockaddr_storage *ss, char *buf, size_t len)
 	} else if (ss->ss_family == AF_UNIX) {
 		const struct sockaddr_un *su = (const void *)ss;
 
-		/* Redis shows a Unix socket client as "path:0". */
+		/* conf.c keeps paths short enough to end in a NUL. */
 		snprintf(buf, len, "%.*s:0", (int)sizeof(su->sun_path),
 		    su->sun_path);
 	} else
@@ -1019,12 +1094,13 @@ client_local_name(struct client *c, char *buf, size_t len)
 void
 client_format_info(struct client *c, struct evbuffer *out)
 {
-	char		 addr[INET6_ADDRSTRLEN + 8], laddr[INET6_ADDRSTRLEN + 8];
+	char		 addr[CLIENT_ADDR_MAX], laddr[CLIENT_ADDR_MAX];
 	time_t		 now = time(NULL);
 	size_t		 qbuf = evbuffer_get_length(c->c_in) +
 			    resp_parser_pending(c->c_parser);
 	size_t		 omem = c->c_out ? evbuffer_get_length(c->c_out) : 0;
 	int		 pubsub = c->c_nsubs + c->c_nshard > 0;
+	int		 local = c->c_laddr.ss_family == AF_UNIX;
 
 	evbuffer_add_printf(out, "id=%llu addr=%s laddr=%s fd=%d name=%s "
 	    "age=%lld idle=%lld flags=%s db=%d sub=%u psub=%u ssub=%u "
@@ -1035,7 +1111,8 @@ client_format_info(struct client *c, struct evbuffer *out)
 	    client_addr_string(&c->c_addr, addr, sizeof(addr)),
 	    client_addr_string(&c->c_laddr, laddr, sizeof(laddr)), c->c_fd,
 	    c->c_name ? c->c_name : "", (long long)(now - c->c_created),
-	    (long long)(now - c->c_last), pubsub ? "P" : "N", c->c_db,
+	    (long long)(now - c->c_last), pubsub ? (local ? "PU" : "P") :
+	    (local ? "U" : "N"), c->c_db,
 	    (unsigned)map_count(&c->c_subs[UPSTREAM_CHANNEL]),
 	    (unsigned)map_count(&c->c_subs[UPSTREAM_PATTERN]),
 	    (unsigned)map_count(&c->c_subs[UPSTREAM_SHARD]),

@@ -1,7 +1,7 @@
 /*
  * client.h: the clients' side of pubsubd.
  *
- * A client owns one TCP connection: a read event, its input buffer and
+ * A client owns one connection (TCP or a Unix socket): a read event, its input buffer and
  * request parser, a coroutine that serves its commands one at a time in the
  * order they came, its subscriptions, and its pending output. Replies and
  * messages are written straight to the nonblocking socket at the end of a
@@ -17,9 +17,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <event2/util.h>
 
+#include "upstream.h"
+
+struct endpoint;
 struct event_base;
 struct hub;
 struct upstream;
@@ -29,8 +33,7 @@ struct client_set;
 /* What the clients need to know of the configuration. */
 struct client_conf {
 	int		 passthrough;	/* forward other commands to Redis */
-	const char	*redis_host;	/* borrowed: for passthrough */
-	int		 redis_port;
+	const struct endpoint *redis;	/* borrowed: for passthrough */
 	int		 command_timeout;	/* ms Redis has to answer */
 	int		 maxclients;
 	long long	 output_hard;		/* bytes; 0: none */
@@ -44,16 +47,49 @@ struct client_conf {
 	int		 tcp_keepalive;		/* seconds; 0: off */
 };
 
+/*
+ * Why a client was disconnected: the reason that started its closing (a
+ * client told to QUIT whose flush then fails still counts as quit).
+ */
+enum client_reason {
+	CLIENT_R_QUIT = 0,	/* it sent QUIT */
+	CLIENT_R_EOF,		/* it closed its side */
+	CLIENT_R_PROTOCOL,	/* a protocol error */
+	CLIENT_R_READ_ERROR,	/* reading failed (a reset) */
+	CLIENT_R_WRITE_ERROR,	/* writing failed */
+	CLIENT_R_OUTPUT_HARD,	/* output over limits.output_hard */
+	CLIENT_R_OUTPUT_SOFT,	/* over limits.output_soft too long */
+	CLIENT_R_QUERY_BUFFER,	/* unfinished request over the limit */
+	CLIENT_R_IDLE,		/* limits.idle_timeout */
+	CLIENT_R_KILLED,	/* CLIENT KILL */
+	CLIENT_R_PASSTHROUGH,	/* its passthrough connection was lost */
+	CLIENT_R_SHUTDOWN,	/* pubsubd is stopping */
+	CLIENT_R_INTERNAL	/* out of memory, or a bug */
+};
+#define CLIENT_REASONS	13
+
+/*
+ * The clients' counters: plain integers bumped where things happen (no
+ * allocation, no clock). accepted - sum(disconnects) == connected.
+ */
 struct client_stats {
 	uint64_t	connected;	/* clients now */
 	uint64_t	accepted;	/* since start */
 	uint64_t	commands;
 	uint64_t	protocol_errors;
-	uint64_t	cut_hard;	/* over the output hard limit */
-	uint64_t	cut_soft;	/* over the soft limit too long */
-	uint64_t	rejected_max;	/* maxclients */
-	uint64_t	idle_closed;	/* idle_timeout */
-	uint64_t	query_cut;	/* query buffer limit */
+	uint64_t	rejected_max;	/* refused: maxclients, or stopping */
+	uint64_t	disconnects[CLIENT_REASONS];
+	uint64_t	subscriptions[UPSTREAM_KINDS];	/* confirmed, now */
+	uint64_t	bytes_out;	/* written to client sockets */
+	uint64_t	output_discarded;	/* bytes never written */
+};
+
+/* What the clients hold in memory now (a walk over them: not hot). */
+struct client_mem {
+	size_t		clients;	/* the structs themselves */
+	size_t		input;		/* query buffers */
+	size_t		output;		/* output not yet taken by sockets */
+	size_t		output_max;	/* the largest of one client */
 };
 
 /*
@@ -79,10 +115,22 @@ struct client	*client_accept(struct client_set *set, evutil_socket_t fd);
 /*
  * Closes a client: stops reading and serving at once; its subscriptions
  * are released and it is freed on a later loop turn. If flush is set, what
- * it has to write is sent first (for a bounded time). reason is logged.
+ * it has to write is sent first (for a bounded time). why is logged and
+ * counted.
  */
-void		 client_close(struct client *c, int flush, const char *reason);
+void		 client_close(struct client *c, int flush,
+		    enum client_reason why);
+
+/* The label of a reason ("quit", "eof", ...), for logs and metrics. */
+const char	*client_reason_name(enum client_reason why);
 
 const struct client_stats *client_set_stats(const struct client_set *set);
+
+/* When the set was made (the daemon's start), in seconds since the epoch. */
+time_t		 client_set_started(const struct client_set *set);
+
+/* Fills *mem with what the clients hold now; walks every client. */
+void		 client_set_memory(const struct client_set *set,
+		    struct client_mem *mem);
 
 #endif /* PUBSUBD_CLIENT_H */

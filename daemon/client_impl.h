@@ -73,7 +73,7 @@ struct client {
 	char			 c_cmd[128];	/* last command's full name */
 	long long		 c_soft_since;	/* over the soft limit since, ms */
 	long long		 c_last_ms;	/* last command, monotonic ms */
-	const char		*c_close_reason;	/* static string */
+	enum client_reason	 c_why;		/* why it is closing */
 	struct sockaddr_storage	 c_addr;	/* the peer */
 	struct sockaddr_storage	 c_laddr;	/* our end */
 	struct event		*c_rev;		/* owned: persistent read */
@@ -166,6 +166,12 @@ void		 client_unsubscribe_all(struct client *c);
 struct client_slot *client_slot_add(struct client *c, struct future *fut);
 struct future	*client_slots_last(struct client *c);
 void		 client_format_info(struct client *c, struct evbuffer *out);
+
+/*
+ * The room client_peer_name() and client_local_name() need: "ip:port", or
+ * for a Unix socket client "path:0" (both ends), as Redis shows them.
+ */
+#define CLIENT_ADDR_MAX	128
 const char	*client_peer_name(struct client *c, char *buf, size_t len);
 const char	*client_local_name(struct client *c, char *buf, size_t len);
 struct client	*client_find(struct client_set *set, uint64_t id);

@@ -48,6 +48,7 @@
 #include <hiredis/adapters/libevent.h>
 
 #include "cmdconn.h"
+#include "endpoint.h"
 #include "future.h"
 #include "log.h"
 
@@ -76,8 +77,7 @@ TAILQ_HEAD(cmdconn_cmds, cmdconn_cmd);
 
 struct cmdconn {
 	struct event_base	*cc_base;	/* borrowed */
-	char			*cc_host;	/* owned, for logs */
-	int			 cc_port;
+	char			 cc_name[ENDPOINT_NAME_MAX];	/* for logs */
 	cmdconn_lost_fn		 cc_lost_fn;
 	void			*cc_arg;	/* borrowed */
 	redisAsyncContext	*cc_ac;		/* owned while not NULL */
@@ -97,6 +97,7 @@ static void	cmdconn_deferred(evutil_socket_t, short, void *);
 static void	cmdconn_connect_cb(const redisAsyncContext *, int);
 static void	cmdconn_disconnect_cb(const redisAsyncContext *, int);
 static void	cmdconn_select_cb(redisAsyncContext *, void *, void *);
+static void	cmdconn_auth_cb(redisAsyncContext *, void *, void *);
 static void	cmdconn_reply_cb(redisAsyncContext *, void *, void *);
 static const char *cmdconn_refused(int, const char *const *,
 		    const size_t *);
@@ -143,30 +144,48 @@ static const char *const cmdconn_refused_cmds[] = {
 	"MONITOR", "SYNC", "PSYNC"
 };
 
-/* Returns a new connection that starts connecting at once. */
+/* Returns a new connection to host:port that starts connecting at once. */
 struct cmdconn *
 cmdconn_new(struct event_base *base, const char *host, int port, int db,
     cmdconn_lost_fn lost, void *arg)
 {
+	struct endpoint	ep;
+
+	memset(&ep, 0, sizeof(ep));
+	ep.host = host;
+	ep.port = port;
+	return cmdconn_new_at(base, &ep, db, lost, arg);
+}
+
+/* Returns a new connection to ep that starts connecting at once. */
+struct cmdconn *
+cmdconn_new_at(struct event_base *base, const struct endpoint *ep, int db,
+    cmdconn_lost_fn lost, void *arg)
+{
 	struct cmdconn		*conn;
 	redisAsyncContext	*ac;
-	const char		*argv[2];
+	const char		*argv[3];
+	size_t			 argvlen[3];
 	char			 dbstr[16];
+	int			 argc;
 
 	if ((conn = calloc(1, sizeof(*conn))) == NULL)
 		return NULL;
 	conn->cc_base = base;
-	conn->cc_port = port;
 	conn->cc_lost_fn = lost;
 	conn->cc_arg = arg;
 	TAILQ_INIT(&conn->cc_cmds);
-	conn->cc_host = strdup(host);
+	endpoint_name(ep, conn->cc_name, sizeof(conn->cc_name));
 	conn->cc_defer_ev = event_new(base, -1, 0, cmdconn_deferred, conn);
-	if (conn->cc_host == NULL || conn->cc_defer_ev == NULL) {
+	if (conn->cc_defer_ev == NULL) {
 		cmdconn_destroy(conn);
 		return NULL;
 	}
-	if ((ac = redisAsyncConnect(host, port)) == NULL) {
+	if (ep->path != NULL)
+		ac = redisAsyncConnectUnix(ep->path);
+	else
+		ac = redisAsyncConnect(ep->host, ep->port);
+	if (ac == NULL) {
 		cmdconn_destroy(conn);
 		return NULL;
 	}
@@ -186,7 +205,11 @@ cmdconn_new(struct event_base *base, const char *host, int port, int db,
 	redisAsyncSetConnectCallback(ac, cmdconn_connect_cb);
 	redisAsyncSetDisconnectCallback(ac, cmdconn_disconnect_cb);
 	conn->cc_ac = ac;
-	log_debug("connecting to redis at %s:%d", host, port);
+	log_debug("connecting to redis at %s", conn->cc_name);
+	if ((argc = endpoint_auth_argv(ep, argv, argvlen)) > 0 &&
+	    redisAsyncCommandArgv(ac, cmdconn_auth_cb, conn, argc, argv,
+	    argvlen) != REDIS_OK)
+		cmdconn_lose(conn, "cannot queue AUTH");
 	if (db > 0) {
 		/* First in the queue, with its own callback. */
 		snprintf(dbstr, sizeof(dbstr), "%d", db);
@@ -379,7 +402,6 @@ cmdconn_destroy(struct cmdconn *conn)
 	if (conn->cc_defer_ev != NULL)
 		event_free(conn->cc_defer_ev);
 	free(conn->cc_why);
-	free(conn->cc_host);
 	free(conn);
 }
 
@@ -395,8 +417,8 @@ cmdconn_lose(struct cmdconn *conn, const char *why)
 		return;
 	conn->cc_lost = 1;
 	conn->cc_why = strdup(why);
-	log_debug("lost connection to redis at %s:%d: %s", conn->cc_host,
-	    conn->cc_port, cmdconn_why(conn));
+	log_debug("lost connection to redis at %s: %s", conn->cc_name,
+	    cmdconn_why(conn));
 	event_active(conn->cc_defer_ev, EV_TIMEOUT, 1);
 }
 
@@ -448,8 +470,7 @@ cmdconn_connect_cb(const redisAsyncContext *ac, int status)
 		conn->cc_ac = NULL;
 		cmdconn_lose(conn, ac->errstr);
 	} else
-		log_debug("connected to redis at %s:%d", conn->cc_host,
-		    conn->cc_port);
+		log_debug("connected to redis at %s", conn->cc_name);
 	conn->cc_incb--;
 }
 
@@ -480,6 +501,31 @@ cmdconn_select_cb(redisAsyncContext *ac, void *obj, void *privdata)
 	} else if (n->n_reply.type == CMDCONN_ERROR)
 		cmdconn_lose(conn, n->n_reply.str);
 	/* hiredis frees n (our only reference) when we return. */
+	conn->cc_incb--;
+}
+
+/*
+ * The reply to AUTH: a refusal loses the connection, so that every command
+ * sent behind it fails rather than getting Redis' NOAUTH as its reply.
+ */
+static void
+cmdconn_auth_cb(redisAsyncContext *ac, void *obj, void *privdata)
+{
+	struct cmdconn		*conn = privdata;
+	struct cmdconn_node	*n = obj;
+	char			 why[512];
+
+	conn->cc_incb++;
+	if (n == NULL) {
+		conn->cc_ac = NULL;
+		cmdconn_lose(conn, ac->err ? ac->errstr : "connection closed");
+	} else if (n->n_reply.type == CMDCONN_ERROR) {
+		snprintf(why, sizeof(why), "authentication failed: %s",
+		    n->n_reply.str);
+		log_info("redis at %s refused AUTH: %s", conn->cc_name,
+		    n->n_reply.str);
+		cmdconn_lose(conn, why);
+	}
 	conn->cc_incb--;
 }
 

@@ -20,6 +20,7 @@
 
 struct event_base;
 struct evbuffer;
+struct endpoint;
 struct future;
 struct cmdconn;
 
@@ -69,6 +70,16 @@ typedef void (*cmdconn_lost_fn)(struct cmdconn *conn, const char *why,
  */
 struct cmdconn	*cmdconn_new(struct event_base *base, const char *host,
 		    int port, int db, cmdconn_lost_fn lost, void *arg);
+
+/*
+ * The same for Redis at ep (copied): over TCP or a Unix socket, and if ep
+ * has a password, with AUTH as the very first command (before SELECT). A
+ * refused AUTH loses the connection with "authentication failed: " and
+ * Redis' error text, so that every command sent meanwhile fails.
+ */
+struct cmdconn	*cmdconn_new_at(struct event_base *base,
+		    const struct endpoint *ep, int db, cmdconn_lost_fn lost,
+		    void *arg);
 
 /*
  * Closes the connection and frees it (NULL is ignored); conn must not be

@@ -33,10 +33,12 @@
 
 #include "client_impl.h"
 #include "cmdconn.h"
+#include "endpoint.h"
 #include "future.h"
 #include "hub.h"
 #include "log.h"
 #include "pattern.h"
+#include "procmem.h"
 #include "rawcmd.h"
 #include "upstream.h"
 
@@ -48,6 +50,12 @@ static void	cmd_auth(struct client *);
 static void	cmd_select(struct client *);
 static void	cmd_client(struct client *);
 static void	cmd_info(struct client *);
+static void	info_server(struct client *, struct evbuffer *);
+static void	info_clients(struct client *, struct evbuffer *);
+static void	info_memory(struct client *, struct evbuffer *);
+static void	info_stats(struct client *, struct evbuffer *);
+static void	info_upstream(struct client *, struct evbuffer *);
+static void	info_cluster(struct client *, struct evbuffer *);
 static void	cmd_reset_start(struct client *);
 static void	cmd_reset_finish(struct client *);
 static void	cmd_publish_start(struct client *);
@@ -438,10 +446,14 @@ command_subscribe_finish(struct client *c, int i)
 			return;
 		}
 		hub_activate(c->c_set->s_hub, p->p_sub);
-		if (c->c_kind == UPSTREAM_SHARD)
-			c->c_nshard++;
-		else
-			c->c_nsubs++;
+		/* Counted only if active, as client_drop_sub() uncounts. */
+		if (hub_sub_active(p->p_sub)) {
+			if (c->c_kind == UPSTREAM_SHARD)
+				c->c_nshard++;
+			else
+				c->c_nsubs++;
+			c->c_set->s_stats.subscriptions[c->c_kind]++;
+		}
 		p->p_sub = NULL;
 	}
 	command_confirm(c, c->c_kind, 0, c->c_req.argv[i],
@@ -691,7 +703,7 @@ command_pt_lost(struct cmdconn *conn, const char *why, void *arg)
 	    (unsigned long long)c->c_id, why);
 	c->c_flags |= CLIENT_PT_LOST;
 	if (TAILQ_EMPTY(&c->c_slots))
-		client_close(c, 1, "passthrough connection to redis lost");
+		client_close(c, 1, CLIENT_R_PASSTHROUGH);
 }
 
 /*
@@ -707,8 +719,8 @@ command_passthrough(struct client *c)
 	struct future			*fut;
 
 	if (c->c_pt == NULL) {
-		c->c_pt = cmdconn_new(c->c_set->s_base, conf->redis_host,
-		    conf->redis_port, c->c_db, command_pt_lost, c);
+		c->c_pt = cmdconn_new_at(c->c_set->s_base, conf->redis, c->c_db,
+		    command_pt_lost, c);
 		if (c->c_pt == NULL) {
 			client_reply_error(c, "ERR out of memory");
 			return;
@@ -914,7 +926,7 @@ client_cmd_kill(struct client *c)
 	const struct resp_req	*r = &c->c_req;
 	struct client		*o, *next;
 	const char		*addr = NULL, *laddr = NULL;
-	char			 buf[64];
+	char			 buf[CLIENT_ADDR_MAX];
 	long long		 id = 0, n = 0;
 	int			 i, type = -1, skipme = 1;
 
@@ -965,7 +977,7 @@ client_cmd_kill(struct client *c)
 		    (skipme && o == c))
 			continue;
 		n++;
-		client_close(o, o == c, "killed by CLIENT KILL");
+		client_close(o, o == c, CLIENT_R_KILLED);
 	}
 	if (r->argc > 3)
 		resp_add_int(client_reply(c), n);
@@ -1036,103 +1048,226 @@ cmd_client(struct client *c)
 	    r->argv[1]);
 }
 
-/* INFO [section ...]: Redis' sections that clients probe, and pubsubd's. */
+/* INFO server: who we are, and Redis' version (clients look at it). */
+static void
+info_server(struct client *c, struct evbuffer *txt)
+{
+	struct utsname	u;
+	long long	uptime;
+
+	uptime = (long long)(time(NULL) - client_set_started(c->c_set));
+	if (uname(&u) == -1)
+		memset(&u, 0, sizeof(u));
+	evbuffer_add_printf(txt, "# Server\r\nredis_version:%s\r\n"
+	    "pubsubd_version:%s\r\nredis_mode:standalone\r\n"
+	    "os:%s %s %s\r\narch_bits:%d\r\nprocess_id:%ld\r\n"
+	    "uptime_in_seconds:%lld\r\nuptime_in_days:%lld\r\n",
+	    upstream_redis_version(c->c_set->s_up), PACKAGE_VERSION,
+	    u.sysname, u.release, u.machine, (int)(sizeof(long) * 8),
+	    (long)getpid(), uptime, uptime / 86400);
+}
+
+/* INFO clients: how many, and their subscriptions. */
+static void
+info_clients(struct client *c, struct evbuffer *txt)
+{
+	const struct client_stats	*cs = client_set_stats(c->c_set);
+	struct client			*o;
+	uint64_t			 pubsub = 0;
+
+	TAILQ_FOREACH(o, &c->c_set->s_clients, c_entry)
+		pubsub += o->c_nsubs + o->c_nshard > 0;
+	evbuffer_add_printf(txt, "# Clients\r\n"
+	    "connected_clients:%llu\r\npubsub_clients:%llu\r\n"
+	    "maxclients:%d\r\nsubscribed_channels:%llu\r\n"
+	    "subscribed_patterns:%llu\r\nsubscribed_shardchannels:%llu\r\n",
+	    (unsigned long long)cs->connected, (unsigned long long)pubsub,
+	    c->c_set->s_conf->maxclients,
+	    (unsigned long long)cs->subscriptions[UPSTREAM_CHANNEL],
+	    (unsigned long long)cs->subscriptions[UPSTREAM_PATTERN],
+	    (unsigned long long)cs->subscriptions[UPSTREAM_SHARD]);
+}
+
+/*
+ * INFO memory: Redis' fields where the meaning is the same (used_memory is
+ * what malloc has handed out; used_memory_rss what is resident), and
+ * pubsubd's own for the rest.
+ */
+static void
+info_memory(struct client *c, struct evbuffer *txt)
+{
+	struct procmem		pm;
+	struct client_mem	cm;
+	char			h[3][32];
+
+	(void)procmem_read(&pm);
+	client_set_memory(c->c_set, &cm);
+	evbuffer_add_printf(txt, "# Memory\r\n");
+	if (pm.has_malloc)
+		evbuffer_add_printf(txt, "used_memory:%llu\r\n"
+		    "used_memory_human:%s\r\n",
+		    (unsigned long long)pm.malloc_used,
+		    procmem_human(pm.malloc_used, h[0], sizeof(h[0])));
+	evbuffer_add_printf(txt, "used_memory_rss:%llu\r\n"
+	    "used_memory_rss_human:%s\r\nused_memory_rss_peak:%llu\r\n"
+	    "used_memory_rss_peak_human:%s\r\n",
+	    (unsigned long long)pm.rss, procmem_human(pm.rss, h[1],
+	    sizeof(h[1])), (unsigned long long)pm.rss_peak,
+	    procmem_human(pm.rss_peak, h[2], sizeof(h[2])));
+	if (pm.has_malloc)
+		evbuffer_add_printf(txt, "allocator_arena:%llu\r\n"
+		    "allocator_mmapped:%llu\r\nallocator_free:%llu\r\n"
+		    "mem_fragmentation_ratio:%.2f\r\n"
+		    "mem_fragmentation_bytes:%lld\r\n",
+		    (unsigned long long)pm.malloc_arena,
+		    (unsigned long long)pm.malloc_mmapped,
+		    (unsigned long long)pm.malloc_free,
+		    pm.malloc_used > 0 ? (double)pm.rss /
+		    (double)pm.malloc_used : 0.0,
+		    (long long)pm.rss - (long long)pm.malloc_used);
+	evbuffer_add_printf(txt, "mem_clients_normal:%zu\r\n"
+	    "client_query_buffers:%zu\r\nclient_output_pending:%zu\r\n"
+	    "client_output_pending_max:%zu\r\n"
+	    "hub_channels:%zu\r\nhub_patterns:%zu\r\nhub_shardchannels:%zu\r\n"
+	    "mem_allocator:libc\r\n",
+	    cm.clients + cm.input + cm.output, cm.input, cm.output,
+	    cm.output_max,
+	    hub_count(c->c_set->s_hub, UPSTREAM_CHANNEL),
+	    hub_count(c->c_set->s_hub, UPSTREAM_PATTERN),
+	    hub_count(c->c_set->s_hub, UPSTREAM_SHARD));
+}
+
+/* INFO stats: what went through, and why clients left. */
+static void
+info_stats(struct client *c, struct evbuffer *txt)
+{
+	const struct client_stats	*cs = client_set_stats(c->c_set);
+	const struct hub_stats		*hs = hub_stats(c->c_set->s_hub);
+	int				 i;
+
+	evbuffer_add_printf(txt, "# Stats\r\n"
+	    "total_connections_received:%llu\r\n"
+	    "total_commands_processed:%llu\r\n"
+	    "total_net_output_bytes:%llu\r\n"
+	    "rejected_connections:%llu\r\n"
+	    "total_protocol_errors:%llu\r\n"
+	    "pubsub_channels:%zu\r\npubsub_patterns:%zu\r\n"
+	    "pubsub_shardchannels:%zu\r\n"
+	    "messages_received:%llu\r\nmessages_delivered:%llu\r\n"
+	    "messages_unrouted:%llu\r\nmessages_dropped:%llu\r\n"
+	    "fanout_batches:%llu\r\n"
+	    "fanout_latency_count:%llu\r\nfanout_latency_sum_us:%llu\r\n"
+	    "client_output_discarded_bytes:%llu\r\n"
+	    "clients_cut_hard:%llu\r\nclients_cut_soft:%llu\r\n"
+	    "clients_rejected_max:%llu\r\n"
+	    "clients_idle_closed:%llu\r\nquery_buffer_cut:%llu\r\n"
+	    "client_disconnects:",
+	    (unsigned long long)cs->accepted,
+	    (unsigned long long)cs->commands,
+	    (unsigned long long)cs->bytes_out,
+	    (unsigned long long)cs->rejected_max,
+	    (unsigned long long)cs->protocol_errors,
+	    hub_count(c->c_set->s_hub, UPSTREAM_CHANNEL),
+	    hub_count(c->c_set->s_hub, UPSTREAM_PATTERN),
+	    hub_count(c->c_set->s_hub, UPSTREAM_SHARD),
+	    (unsigned long long)hs->messages_in,
+	    (unsigned long long)hs->deliveries,
+	    (unsigned long long)hs->unrouted,
+	    (unsigned long long)hs->dropped,
+	    (unsigned long long)hs->batches,
+	    (unsigned long long)hs->latency_count,
+	    (unsigned long long)(hs->latency_sum_ns / 1000),
+	    (unsigned long long)cs->output_discarded,
+	    (unsigned long long)cs->disconnects[CLIENT_R_OUTPUT_HARD],
+	    (unsigned long long)cs->disconnects[CLIENT_R_OUTPUT_SOFT],
+	    (unsigned long long)cs->rejected_max,
+	    (unsigned long long)cs->disconnects[CLIENT_R_IDLE],
+	    (unsigned long long)cs->disconnects[CLIENT_R_QUERY_BUFFER]);
+	for (i = 0; i < CLIENT_REASONS; i++)
+		evbuffer_add_printf(txt, "%s%s=%llu", i ? "," : "",
+		    client_reason_name((enum client_reason)i),
+		    (unsigned long long)cs->disconnects[i]);
+	evbuffer_add_printf(txt, "\r\n");
+}
+
+/* INFO upstream: the connection to Redis and its history. */
+static void
+info_upstream(struct client *c, struct evbuffer *txt)
+{
+	const struct hub_stats		*hs = hub_stats(c->c_set->s_hub);
+	const struct upstream_stats	*us = upstream_stats(c->c_set->s_up);
+	const struct endpoint		*ep = c->c_set->s_conf->redis;
+
+	/* Redis over a Unix socket: its path, and port 0 (as Redis shows). */
+	evbuffer_add_printf(txt, "# Upstream\r\n"
+	    "upstream_host:%s\r\nupstream_port:%d\r\n"
+	    "upstream_connected:%d\r\nupstream_synced:%d\r\n"
+	    "upstream_channels:%llu\r\nupstream_patterns:%llu\r\n"
+	    "upstream_shardchannels:%llu\r\n"
+	    "upstream_subscribes:%llu\r\n"
+	    "upstream_unsubscribes:%llu\r\n"
+	    "upstream_connects:%llu\r\nupstream_connect_failures:%llu\r\n"
+	    "upstream_outages:%llu\r\nupstream_last_outage_ms:%lld\r\n"
+	    "upstream_down_since_ms:%lld\r\n"
+	    "upstream_health_failures:%llu\r\n",
+	    ep->path != NULL ? ep->path : ep->host,
+	    ep->path != NULL ? 0 : ep->port,
+	    upstream_connected(c->c_set->s_up), hub_synced(c->c_set->s_hub),
+	    (unsigned long long)hs->held[UPSTREAM_CHANNEL],
+	    (unsigned long long)hs->held[UPSTREAM_PATTERN],
+	    (unsigned long long)hs->held[UPSTREAM_SHARD],
+	    (unsigned long long)hs->upstream_subscribes,
+	    (unsigned long long)hs->upstream_unsubscribes,
+	    us->connects, us->connect_failures,
+	    us->outages, us->last_outage_ms, upstream_down_ms(c->c_set->s_up),
+	    us->health_failures);
+}
+
+/* INFO cluster: clients ask; pubsubd is not one. */
+static void
+info_cluster(struct client *c, struct evbuffer *txt)
+{
+	evbuffer_add_printf(txt, "# Cluster\r\ncluster_enabled:0\r\n");
+}
+
+/*
+ * INFO [section ...]: Redis' sections that clients probe, and pubsubd's, in
+ * Redis' order; "all", "default" and "everything" (or none) give them all.
+ */
 static void
 cmd_info(struct client *c)
 {
-	static const char *const sections[] = {
-		"server", "clients", "stats", "upstream", "cluster", NULL
+	static const struct {
+		const char	*name;
+		void		(*fn)(struct client *, struct evbuffer *);
+	} sections[] = {
+		{ "server", info_server },
+		{ "clients", info_clients },
+		{ "memory", info_memory },
+		{ "stats", info_stats },
+		{ "upstream", info_upstream },
+		{ "cluster", info_cluster },
 	};
-	const struct resp_req		*r = &c->c_req;
-	const struct client_stats	*cs = &c->c_set->s_stats;
-	const struct hub_stats		*hs = hub_stats(c->c_set->s_hub);
-	const struct upstream_stats	*us = upstream_stats(c->c_set->s_up);
-	struct upstream			*up = c->c_set->s_up;
-	struct evbuffer			*txt;
-	struct utsname			 u;
-	struct client			*o;
-	long long			 uptime;
-	uint64_t			 pubsub = 0;
-	int				 want[5] = { 0 }, i, k, all = r->argc == 1;
+	const struct resp_req	*r = &c->c_req;
+	struct evbuffer		*txt;
+	size_t			 k;
+	int			 i, want, all = r->argc == 1;
 
-	for (i = 1; i < r->argc; i++) {
+	for (i = 1; i < r->argc; i++)
 		if (command_is(r, i, "all") || command_is(r, i, "default") ||
 		    command_is(r, i, "everything"))
 			all = 1;
-		for (k = 0; sections[k] != NULL; k++)
-			if (command_is(r, i, sections[k]))
-				want[k] = 1;
-	}
 	if ((txt = evbuffer_new()) == NULL)
 		fatalx("out of memory");
-	uptime = (long long)(time(NULL) - c->c_set->s_started);
-	if (all || want[0]) {
-		if (uname(&u) == -1)
-			memset(&u, 0, sizeof(u));
-		evbuffer_add_printf(txt, "# Server\r\nredis_version:%s\r\n"
-		    "pubsubd_version:%s\r\nredis_mode:standalone\r\n"
-		    "os:%s %s %s\r\narch_bits:%d\r\nprocess_id:%ld\r\n"
-		    "uptime_in_seconds:%lld\r\nuptime_in_days:%lld\r\n",
-		    upstream_redis_version(up), PACKAGE_VERSION, u.sysname,
-		    u.release, u.machine, (int)(sizeof(long) * 8),
-		    (long)getpid(), uptime, uptime / 86400);
+	for (k = 0; k < sizeof(sections) / sizeof(sections[0]); k++) {
+		for (want = all, i = 1; !want && i < r->argc; i++)
+			want = command_is(r, i, sections[k].name);
+		if (!want)
+			continue;
+		if (evbuffer_get_length(txt) > 0)
+			evbuffer_add(txt, "\r\n", 2);
+		sections[k].fn(c, txt);
 	}
-	if (all || want[1]) {
-		TAILQ_FOREACH(o, &c->c_set->s_clients, c_entry)
-			pubsub += o->c_nsubs + o->c_nshard > 0;
-		evbuffer_add_printf(txt, "%s# Clients\r\n"
-		    "connected_clients:%llu\r\npubsub_clients:%llu\r\n",
-		    evbuffer_get_length(txt) ? "\r\n" : "",
-		    (unsigned long long)cs->connected,
-		    (unsigned long long)pubsub);
-	}
-	if (all || want[2])
-		evbuffer_add_printf(txt, "%s# Stats\r\n"
-		    "total_connections_received:%llu\r\n"
-		    "total_commands_processed:%llu\r\n"
-		    "total_protocol_errors:%llu\r\n"
-		    "pubsub_channels:%zu\r\npubsub_patterns:%zu\r\n"
-		    "pubsub_shardchannels:%zu\r\n"
-		    "messages_received:%llu\r\nmessages_delivered:%llu\r\n"
-		    "fanout_batches:%llu\r\n"
-		    "clients_cut_hard:%llu\r\nclients_cut_soft:%llu\r\n"
-		    "clients_rejected_max:%llu\r\n"
-		    "clients_idle_closed:%llu\r\nquery_buffer_cut:%llu\r\n",
-		    evbuffer_get_length(txt) ? "\r\n" : "",
-		    (unsigned long long)cs->accepted,
-		    (unsigned long long)cs->commands,
-		    (unsigned long long)cs->protocol_errors,
-		    hub_count(c->c_set->s_hub, UPSTREAM_CHANNEL),
-		    hub_count(c->c_set->s_hub, UPSTREAM_PATTERN),
-		    hub_count(c->c_set->s_hub, UPSTREAM_SHARD),
-		    (unsigned long long)hs->messages_in,
-		    (unsigned long long)hs->deliveries,
-		    (unsigned long long)hs->batches,
-		    (unsigned long long)cs->cut_hard,
-		    (unsigned long long)cs->cut_soft,
-		    (unsigned long long)cs->rejected_max,
-		    (unsigned long long)cs->idle_closed,
-		    (unsigned long long)cs->query_cut);
-	if (all || want[3])
-		evbuffer_add_printf(txt, "%s# Upstream\r\n"
-		    "upstream_host:%s\r\nupstream_port:%d\r\n"
-		    "upstream_connected:%d\r\nupstream_synced:%d\r\n"
-		    "upstream_subscribes:%llu\r\n"
-		    "upstream_unsubscribes:%llu\r\n"
-		    "upstream_outages:%llu\r\nupstream_last_outage_ms:%lld\r\n"
-		    "upstream_down_since_ms:%lld\r\n"
-		    "upstream_health_failures:%llu\r\n",
-		    evbuffer_get_length(txt) ? "\r\n" : "",
-		    c->c_set->s_conf->redis_host, c->c_set->s_conf->redis_port,
-		    upstream_connected(up), hub_synced(c->c_set->s_hub),
-		    (unsigned long long)hs->upstream_subscribes,
-		    (unsigned long long)hs->upstream_unsubscribes,
-		    us->outages, us->last_outage_ms, us->down_since_ms ?
-		    client_now_ms() - us->down_since_ms : 0,
-		    us->health_failures);
-	if (all || want[4])
-		evbuffer_add_printf(txt, "%s# Cluster\r\ncluster_enabled:0\r\n",
-		    evbuffer_get_length(txt) ? "\r\n" : "");
 	command_verbatim(c, client_reply(c), txt);
 	evbuffer_free(txt);
 	client_queue_write(c);
@@ -1192,8 +1327,8 @@ command_upstream(struct client *c, int i, int argc, const char *const *argv,
 	if (argc >= 2 && argvlen[0] == 7 && strncasecmp(argv[0], "command",
 	    7) == 0 && argvlen[1] == 4 && strncasecmp(argv[1], "docs", 4) == 0) {
 		c->c_raw = 1;
-		c->c_wait[i] = rawcmd_send(c->c_set->s_base, conf->redis_host,
-		    conf->redis_port, c->c_resp, argc, argv, argvlen);
+		c->c_wait[i] = rawcmd_send(c->c_set->s_base, conf->redis,
+		    c->c_resp, argc, argv, argvlen);
 	} else
 		c->c_wait[i] = upstream_command(c->c_set->s_up, argc, argv,
 		    argvlen);

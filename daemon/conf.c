@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <libconfig.h>
 
@@ -44,17 +45,32 @@ static int	conf_group(struct conf_ctx *, const config_setting_t *,
 		    const char *, const config_setting_t **);
 static int	conf_listen(struct conf_ctx *, struct conf *,
 		    const config_setting_t *);
+static int	conf_listen_unix(struct conf_ctx *, const config_setting_t *,
+		    struct conf_listen *);
+static int	conf_socket_path(struct conf_ctx *, const config_setting_t *,
+		    const char *, char **);
+static int	conf_mode(struct conf_ctx *, const config_setting_t *,
+		    const char *, int *);
+static int	conf_redis(struct conf_ctx *, struct conf *,
+		    const config_setting_t *);
+static int	conf_log(struct conf_ctx *, struct conf *,
+		    const config_setting_t *);
 static int	conf_check_includes(const char *, FILE *, int, char *,
 		    size_t);
+static int	conf_metrics(struct conf_ctx *, struct conf *,
+		    const config_setting_t *);
 
 static const char *const conf_root_keys[] = {
 	"listen", "redis", "log", "passthrough", "limits", "shutdown",
-	"systemd", NULL
+	"pidfile", "metrics", "systemd", NULL
 };
-static const char *const conf_listen_keys[] = { "host", "port", NULL };
+static const char *const conf_listen_keys[] = {
+	"host", "port", "path", "mode", NULL
+};
 static const char *const conf_redis_keys[] = {
-	"host", "port", "connect_timeout", "backoff_min", "backoff_max",
-	"health_interval", "command_timeout", NULL
+	"host", "port", "path", "username", "password", "connect_timeout",
+	"backoff_min", "backoff_max", "health_interval", "command_timeout",
+	NULL
 };
 static const char *const conf_limits_keys[] = {
 	"maxclients", "output_hard", "output_soft", "output_soft_seconds",
@@ -62,7 +78,12 @@ static const char *const conf_limits_keys[] = {
 	"idle_timeout", "tcp_keepalive", NULL
 };
 static const char *const conf_shutdown_keys[] = { "timeout", NULL };
-static const char *const conf_log_keys[] = { "level", NULL };
+static const char *const conf_log_keys[] = {
+	"level", "syslog", "syslog_facility", "ident", NULL
+};
+static const char *const conf_metrics_keys[] = {
+	"enabled", "host", "port", "path", NULL
+};
 static const char *const conf_systemd_keys[] = { "ready_timeout", NULL };
 
 /* Returns a configuration holding the built-in defaults. */
@@ -75,7 +96,10 @@ conf_new_defaults(void)
 		return NULL;
 	conf->listen = calloc(1, sizeof(*conf->listen));
 	conf->redis_host = strdup(CONF_DEFAULT_REDIS_HOST);
-	if (conf->listen == NULL || conf->redis_host == NULL)
+	conf->metrics.host = strdup(CONF_DEFAULT_METRICS_HOST);
+	conf->metrics.path = strdup(CONF_DEFAULT_METRICS_PATH);
+	if (conf->listen == NULL || conf->redis_host == NULL ||
+	    conf->metrics.host == NULL || conf->metrics.path == NULL)
 		goto fail;
 	conf->nlisten = 1;
 	conf->listen[0].port = CONF_DEFAULT_LISTEN_PORT;
@@ -100,6 +124,11 @@ conf_new_defaults(void)
 	conf->shutdown_timeout = 5000;
 	conf->ready_timeout = 10000;
 	conf->log_level = LOG_LEVEL_INFO;
+	conf->metrics.port = CONF_DEFAULT_METRICS_PORT;
+	conf->log_facility = log_syslog_facility_parse(
+	    CONF_DEFAULT_SYSLOG_FACILITY);
+	if ((conf->log_ident = strdup(CONF_DEFAULT_SYSLOG_IDENT)) == NULL)
+		goto fail;
 	return conf;
 fail:
 	conf_free(conf);
@@ -114,10 +143,24 @@ conf_free(struct conf *conf)
 
 	if (conf == NULL)
 		return;
-	for (i = 0; i < conf->nlisten; i++)
+	for (i = 0; i < conf->nlisten; i++) {
 		free(conf->listen[i].host);
+		free(conf->listen[i].path);
+	}
 	free(conf->listen);
 	free(conf->redis_host);
+	free(conf->metrics.host);
+	free(conf->metrics.path);
+	free(conf->redis_path);
+	free(conf->redis_username);
+	if (conf->redis_password != NULL) {
+		/* Not left in freed memory for a core dump to show. */
+		explicit_bzero(conf->redis_password,
+		    strlen(conf->redis_password));
+		free(conf->redis_password);
+	}
+	free(conf->log_ident);
+	free(conf->pidfile);
 	free(conf);
 }
 
@@ -289,8 +332,10 @@ conf_listen(struct conf_ctx *ctx, struct conf *conf,
 		conf_error(ctx, s, "out of memory");
 		return -1;
 	}
-	for (j = 0; j < conf->nlisten; j++)
+	for (j = 0; j < conf->nlisten; j++) {
 		free(conf->listen[j].host);
+		free(conf->listen[j].path);
+	}
 	free(conf->listen);
 	conf->listen = l;
 	conf->nlisten = (size_t)n;
@@ -303,6 +348,25 @@ conf_listen(struct conf_ctx *ctx, struct conf *conf,
 		}
 		if (conf_check_keys(ctx, e, conf_listen_keys) == -1)
 			return -1;
+		if (config_setting_get_member(e, "path") != NULL) {
+			if (conf_listen_unix(ctx, e, &l[i]) == -1)
+				return -1;
+			for (j = 0; j < (size_t)i; j++) {
+				if (l[j].path == NULL ||
+				    strcmp(l[j].path, l[i].path) != 0)
+					continue;
+				conf_error(ctx, config_setting_get_member(e,
+				    "path"), "'path' \"%s\" is listed twice",
+				    l[i].path);
+				return -1;
+			}
+			continue;
+		}
+		if (config_setting_get_member(e, "mode") != NULL) {
+			conf_error(ctx, config_setting_get_member(e, "mode"),
+			    "'mode' is only for a Unix socket's 'path'");
+			return -1;
+		}
 		if ((l[i].host = strdup(CONF_DEFAULT_LISTEN_HOST)) == NULL) {
 			conf_error(ctx, e, "out of memory");
 			return -1;
@@ -311,6 +375,221 @@ conf_listen(struct conf_ctx *ctx, struct conf *conf,
 		if (conf_string(ctx, e, "host", &l[i].host) == -1 ||
 		    conf_int(ctx, e, "port", 0, 65535, &l[i].port) == -1)
 			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Reads a Unix socket listen entry e: { path = "..."; mode = "0660"; },
+ * which must have neither host nor port.
+ */
+static int
+conf_listen_unix(struct conf_ctx *ctx, const config_setting_t *e,
+    struct conf_listen *l)
+{
+	if (config_setting_get_member(e, "host") != NULL ||
+	    config_setting_get_member(e, "port") != NULL) {
+		conf_error(ctx, config_setting_get_member(e, "path"),
+		    "a 'listen' entry has either 'path' or 'host' and "
+		    "'port', not both");
+		return -1;
+	}
+	l->mode = CONF_DEFAULT_UNIX_MODE;
+	if (conf_socket_path(ctx, e, "path", &l->path) == -1 ||
+	    conf_mode(ctx, e, "mode", &l->mode) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * Reads an optional Unix socket path member into *dst: absolute, and short
+ * enough for sun_path with its NUL.
+ */
+static int
+conf_socket_path(struct conf_ctx *ctx, const config_setting_t *parent,
+    const char *name, char **dst)
+{
+	struct sockaddr_un	sun;
+	const char		*p;
+
+	if (conf_string(ctx, parent, name, dst) == -1 || *dst == NULL)
+		return ctx->failed ? -1 : 0;
+	p = *dst;
+	if (p[0] != '/') {
+		conf_error(ctx, config_setting_get_member(parent, name),
+		    "'%s' must be an absolute path, not '%s'", name, p);
+		return -1;
+	}
+	if (strlen(p) >= sizeof(sun.sun_path)) {
+		conf_error(ctx, config_setting_get_member(parent, name),
+		    "'%s' is %zu bytes long; a Unix socket's path has at most "
+		    "%zu", name, strlen(p), sizeof(sun.sun_path) - 1);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads an optional permission mode, a string of octal digits ("0660"). */
+static int
+conf_mode(struct conf_ctx *ctx, const config_setting_t *parent,
+    const char *name, int *dst)
+{
+	const config_setting_t	*s;
+	const char		*p;
+	long			 v = 0;
+
+	if ((s = config_setting_get_member(parent, name)) == NULL)
+		return 0;
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		p = config_setting_get_string(s);
+		for (; *p >= '0' && *p <= '7' && v <= 0777; p++)
+			v = v * 8 + (*p - '0');
+		if (*p == '\0' && p != config_setting_get_string(s) &&
+		    v <= 0777) {
+			*dst = (int)v;
+			return 0;
+		}
+	}
+	conf_error(ctx, s, "'%s' must be a string of octal digits up to "
+	    "\"0777\", such as \"0660\"", name);
+	return -1;
+}
+
+/* Reads the redis group. */
+static int
+conf_redis(struct conf_ctx *ctx, struct conf *conf, const config_setting_t *g)
+{
+	const config_setting_t	*s;
+
+	if (conf_check_keys(ctx, g, conf_redis_keys) == -1 ||
+	    conf_string(ctx, g, "host", &conf->redis_host) == -1 ||
+	    conf_int(ctx, g, "port", 1, 65535, &conf->redis_port) == -1 ||
+	    conf_socket_path(ctx, g, "path", &conf->redis_path) == -1 ||
+	    conf_string(ctx, g, "username", &conf->redis_username) == -1 ||
+	    conf_string(ctx, g, "password", &conf->redis_password) == -1 ||
+	    conf_int(ctx, g, "connect_timeout", 10, 3600000,
+	    &conf->connect_timeout) == -1 ||
+	    conf_int(ctx, g, "backoff_min", 1, 3600000,
+	    &conf->backoff_min) == -1 ||
+	    conf_int(ctx, g, "backoff_max", 1, 3600000,
+	    &conf->backoff_max) == -1 ||
+	    conf_int(ctx, g, "health_interval", 0, 3600000,
+	    &conf->health_interval) == -1 ||
+	    conf_int(ctx, g, "command_timeout", 10, 3600000,
+	    &conf->command_timeout) == -1)
+		return -1;
+	if (conf->backoff_max < conf->backoff_min) {
+		s = config_setting_get_member(g, "backoff_max");
+		conf_error(ctx, s != NULL ? s : g, "'backoff_max' must not be "
+		    "below 'backoff_min' (%d)", conf->backoff_min);
+		return -1;
+	}
+	if (conf->redis_path != NULL &&
+	    (config_setting_get_member(g, "host") != NULL ||
+	    config_setting_get_member(g, "port") != NULL)) {
+		conf_error(ctx, config_setting_get_member(g, "path"),
+		    "'redis' has either 'path' or 'host' and 'port', not both");
+		return -1;
+	}
+	if (conf->redis_username != NULL && conf->redis_password == NULL) {
+		conf_error(ctx, config_setting_get_member(g, "username"),
+		    "'username' needs a 'password'");
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads the log group. */
+static int
+conf_log(struct conf_ctx *ctx, struct conf *conf, const config_setting_t *g)
+{
+	char	*level = NULL, *facility = NULL;
+	int	 v, rc = -1;
+
+	if (conf_check_keys(ctx, g, conf_log_keys) == -1 ||
+	    conf_string(ctx, g, "level", &level) == -1 ||
+	    conf_bool(ctx, g, "syslog", &conf->log_syslog) == -1 ||
+	    conf_string(ctx, g, "syslog_facility", &facility) == -1 ||
+	    conf_string(ctx, g, "ident", &conf->log_ident) == -1)
+		goto out;
+	if (level != NULL) {
+		if ((v = log_level_parse(level)) == -1) {
+			conf_error(ctx, config_setting_get_member(g, "level"),
+			    "'level' must be one of error, warning, notice, "
+			    "info, debug; not '%s'", level);
+			goto out;
+		}
+		conf->log_level = (enum log_level)v;
+	}
+	if (facility != NULL) {
+		if ((v = log_syslog_facility_parse(facility)) == -1) {
+			conf_error(ctx, config_setting_get_member(g,
+			    "syslog_facility"), "'syslog_facility' must be one "
+			    "of %s; not '%s'", LOG_FACILITY_NAMES, facility);
+			goto out;
+		}
+		conf->log_facility = v;
+	}
+	if (strlen(conf->log_ident) >= LOG_IDENT_MAX) {
+		conf_error(ctx, config_setting_get_member(g, "ident"),
+		    "'ident' must be shorter than %d bytes", LOG_IDENT_MAX);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(level);
+	free(facility);
+	return rc;
+}
+
+/*
+ * Reads the metrics group. The path is matched byte for byte against the
+ * request's (not decoded), so it may hold only what needs no escaping.
+ */
+static int
+conf_metrics(struct conf_ctx *ctx, struct conf *conf,
+    const config_setting_t *g)
+{
+	const config_setting_t	*s;
+	const char		*p;
+	size_t			 i;
+
+	if (conf_check_keys(ctx, g, conf_metrics_keys) == -1 ||
+	    conf_bool(ctx, g, "enabled", &conf->metrics.enabled) == -1 ||
+	    conf_string(ctx, g, "host", &conf->metrics.host) == -1 ||
+	    conf_int(ctx, g, "port", 0, 65535, &conf->metrics.port) == -1 ||
+	    conf_string(ctx, g, "path", &conf->metrics.path) == -1)
+		return -1;
+	p = conf->metrics.path;
+	if ((s = config_setting_get_member(g, "path")) != NULL) {
+		if (p[0] != '/' || strlen(p) > 256) {
+			conf_error(ctx, s, "'path' must start with '/' and be "
+			    "at most 256 bytes");
+			return -1;
+		}
+		for (i = 0; p[i] != '\0'; i++) {
+			if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+			    "qrstuvwxyz0123456789/-._~", p[i]) == NULL) {
+				conf_error(ctx, s, "'path' may hold only "
+				    "letters, digits and / - . _ ~");
+				return -1;
+			}
+		}
+	}
+	if (!conf->metrics.enabled || conf->metrics.port == 0)
+		return 0;
+	for (i = 0; i < conf->nlisten; i++) {
+		/* A Unix socket entry has a path, no host: no clash. */
+		if (conf->listen[i].host == NULL)
+			continue;
+		if (conf->listen[i].port == conf->metrics.port &&
+		    strcmp(conf->listen[i].host, conf->metrics.host) == 0) {
+			s = config_setting_get_member(g, "port");
+			conf_error(ctx, s != NULL ? s : g, "metrics' %s:%d is "
+			    "also a listen address", conf->metrics.host,
+			    conf->metrics.port);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -373,8 +652,6 @@ conf_load(const char *path, char *err, size_t errlen)
 	config_t		 cfg;
 	const config_setting_t	*root, *s, *g;
 	struct conf		*conf;
-	char			*level = NULL;
-	int			 lv;
 	FILE			*f;
 	struct stat		 st;
 
@@ -418,32 +695,14 @@ conf_load(const char *path, char *err, size_t errlen)
 	    conf_listen(&ctx, conf, s) == -1)
 		goto out;
 
-	if (conf_bool(&ctx, root, "passthrough", &conf->passthrough) == -1)
+	if (conf_bool(&ctx, root, "passthrough", &conf->passthrough) == -1 ||
+	    conf_string(&ctx, root, "pidfile", &conf->pidfile) == -1)
 		goto out;
 
 	if (conf_group(&ctx, root, "redis", &g) == -1)
 		goto out;
-	if (g != NULL && (conf_check_keys(&ctx, g, conf_redis_keys) == -1 ||
-	    conf_string(&ctx, g, "host", &conf->redis_host) == -1 ||
-	    conf_int(&ctx, g, "port", 1, 65535, &conf->redis_port) == -1 ||
-	    conf_int(&ctx, g, "connect_timeout", 10, 3600000,
-	    &conf->connect_timeout) == -1 ||
-	    conf_int(&ctx, g, "backoff_min", 1, 3600000,
-	    &conf->backoff_min) == -1 ||
-	    conf_int(&ctx, g, "backoff_max", 1, 3600000,
-	    &conf->backoff_max) == -1 ||
-	    conf_int(&ctx, g, "health_interval", 0, 3600000,
-	    &conf->health_interval) == -1 ||
-	    conf_int(&ctx, g, "command_timeout", 10, 3600000,
-	    &conf->command_timeout) == -1))
+	if (g != NULL && conf_redis(&ctx, conf, g) == -1)
 		goto out;
-	if (g != NULL && conf->backoff_max < conf->backoff_min) {
-		conf_error(&ctx, config_setting_get_member(g, "backoff_max") ?
-		    config_setting_get_member(g, "backoff_max") : g,
-		    "'backoff_max' must not be below 'backoff_min' (%d)",
-		    conf->backoff_min);
-		goto out;
-	}
 
 	if (conf_group(&ctx, root, "limits", &g) == -1)
 		goto out;
@@ -477,6 +736,10 @@ conf_load(const char *path, char *err, size_t errlen)
 	    &conf->shutdown_timeout) == -1))
 		goto out;
 
+	if (conf_group(&ctx, root, "metrics", &g) == -1 ||
+	    (g != NULL && conf_metrics(&ctx, conf, g) == -1))
+		goto out;
+
 	if (conf_group(&ctx, root, "systemd", &g) == -1)
 		goto out;
 	if (g != NULL && (conf_check_keys(&ctx, g, conf_systemd_keys) == -1 ||
@@ -486,20 +749,9 @@ conf_load(const char *path, char *err, size_t errlen)
 
 	if (conf_group(&ctx, root, "log", &g) == -1)
 		goto out;
-	if (g != NULL && (conf_check_keys(&ctx, g, conf_log_keys) == -1 ||
-	    conf_string(&ctx, g, "level", &level) == -1))
+	if (g != NULL && conf_log(&ctx, conf, g) == -1)
 		goto out;
-	if (level != NULL) {
-		if ((lv = log_level_parse(level)) == -1) {
-			conf_error(&ctx, config_setting_get_member(g, "level"),
-			    "'level' must be one of error, warning, notice, "
-			    "info, debug; not '%s'", level);
-			goto out;
-		}
-		conf->log_level = (enum log_level)lv;
-	}
 out:
-	free(level);
 	config_destroy(&cfg);
 	if (ctx.failed) {
 		conf_free(conf);

@@ -14,14 +14,27 @@
 #define CONF_DEFAULT_LISTEN_PORT	6479
 #define CONF_DEFAULT_REDIS_HOST		"127.0.0.1"
 #define CONF_DEFAULT_REDIS_PORT		6379
+#define CONF_DEFAULT_METRICS_HOST	"127.0.0.1"
+#define CONF_DEFAULT_METRICS_PORT	9479
+#define CONF_DEFAULT_METRICS_PATH	"/metrics"
 
 /* sysexits.h' EX_CONFIG: the exit status for a bad configuration file. */
 #define CONF_EXIT_BAD	78
 
+/*
+ * One listen entry: a TCP address (host and port) or a Unix socket (path
+ * and mode); exactly one of host and path is set.
+ */
 struct conf_listen {
 	char	*host;		/* owned; an address or name, IPv4 or IPv6 */
 	int	 port;		/* 0 picks a free port */
+	char	*path;		/* owned; a Unix socket's absolute path */
+	int	 mode;		/* its permission bits, 0 to 0777 */
 };
+
+#define CONF_DEFAULT_UNIX_MODE		0660
+#define CONF_DEFAULT_SYSLOG_FACILITY	"daemon"
+#define CONF_DEFAULT_SYSLOG_IDENT	"pubsubd"
 
 /* Limits on clients (Redis' defaults, for its pubsub client class). */
 struct conf_limits {
@@ -37,11 +50,26 @@ struct conf_limits {
 	int		tcp_keepalive;		/* seconds; 0: off */
 };
 
+/*
+ * The Prometheus endpoint. Off by default: it is one more listening socket,
+ * and two pubsubd on one host (or anything already on the port) would
+ * collide on a fixed default port; enabling it is one line.
+ */
+struct conf_metrics {
+	int	 enabled;
+	char	*host;		/* owned */
+	int	 port;		/* 0 picks a free port */
+	char	*path;		/* owned; '/' and URL-safe characters */
+};
+
 struct conf {
 	struct conf_listen	*listen;	/* owned array of nlisten */
 	size_t			 nlisten;
 	char			*redis_host;	/* owned */
 	int			 redis_port;
+	char			*redis_path;	/* owned; a Unix socket, or NULL */
+	char			*redis_username;	/* owned, or NULL */
+	char			*redis_password;	/* owned, or NULL */
 	int			 connect_timeout;	/* ms */
 	int			 backoff_min;		/* ms */
 	int			 backoff_max;		/* ms */
@@ -52,7 +80,12 @@ struct conf {
 	int			 ready_timeout;	/* ms to wait for Redis before
 						   READY=1; 0: don't wait */
 	enum log_level		 log_level;
+	int			 log_syslog;	/* to syslog(3), not stderr */
+	int			 log_facility;	/* LOG_DAEMON, ... */
+	char			*log_ident;	/* owned */
 	int			 passthrough;	/* forward other commands */
+	struct conf_metrics	 metrics;
+	char			*pidfile;	/* owned, or NULL: none */
 };
 
 /* Returns a configuration holding the built-in defaults, or NULL. */

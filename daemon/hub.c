@@ -21,6 +21,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -77,7 +78,21 @@ struct hub {
 	uint32_t			  h_dirtycap;
 	struct event			 *h_flush_ev;	/* owned */
 	int				  h_flush_scheduled;
+	uint32_t			  h_batch_msgs;	/* in this batch */
+	uint64_t			  h_batch_t0;	/* its start, ns */
 	struct hub_stats		  h_stats;
+};
+
+/* The fan-out latency buckets' upper bounds: 50 us to 1 s. */
+static const struct {
+	uint64_t	 ns;
+	const char	*text;
+} hub_latency_bounds[HUB_LATENCY_BUCKETS] = {
+	{ 50000, "0.00005" }, { 100000, "0.0001" }, { 250000, "0.00025" },
+	{ 500000, "0.0005" }, { 1000000, "0.001" }, { 2500000, "0.0025" },
+	{ 5000000, "0.005" }, { 10000000, "0.01" }, { 25000000, "0.025" },
+	{ 50000000, "0.05" }, { 100000000, "0.1" }, { 250000000, "0.25" },
+	{ 500000000, "0.5" }, { 1000000000, "1" }
 };
 
 static struct hub_chan *hub_chan_get(struct hub *, enum upstream_kind,
@@ -92,6 +107,11 @@ static size_t	hub_frame_size(const struct upstream_msg *);
 static char	*hub_put_bulk(char *, const char *, size_t);
 static int	hub_deliver(struct hub *, struct hub_chan *,
 		    const struct upstream_msg *);
+static void	hub_chan_set_state(struct hub *, struct hub_chan *,
+		    enum hub_chan_state);
+static int	hub_chan_held(const struct hub_chan *);
+static uint64_t	hub_now_ns(void);
+static void	hub_observe(struct hub *, uint64_t, uint32_t);
 
 /* The frames' fixed first elements. */
 static const char *const hub_msg_type[UPSTREAM_KINDS] = {
@@ -178,6 +198,7 @@ hub_chan_get(struct hub *hub, enum upstream_kind kind, const char *name,
 static void
 hub_chan_free(struct hub *hub, struct hub_chan *ch)
 {
+	hub_chan_set_state(hub, ch, HUB_IDLE);
 	map_remove(&hub->h_chans[ch->ch_kind], &ch->ch_entry);
 	if (ch->ch_op != NULL) {
 		future_cancel(ch->ch_op);
@@ -210,7 +231,7 @@ hub_reconcile(struct hub *hub, struct hub_chan *ch)
 		}
 		if (!hub->h_ops->connected(hub->h_up))
 			return;		/* hub_upstream_state() resumes */
-		ch->ch_state = HUB_SUBSCRIBING;
+		hub_chan_set_state(hub, ch, HUB_SUBSCRIBING);
 		ch->ch_op_sub = 1;
 		hub->h_stats.upstream_subscribes++;
 		ch->ch_op = hub->h_ops->subscribe(hub->h_up, ch->ch_kind,
@@ -219,7 +240,7 @@ hub_reconcile(struct hub *hub, struct hub_chan *ch)
 	case HUB_ACTIVE:
 		if (want)
 			return;
-		ch->ch_state = HUB_UNSUBSCRIBING;
+		hub_chan_set_state(hub, ch, HUB_UNSUBSCRIBING);
 		ch->ch_op_sub = 0;
 		hub->h_stats.upstream_unsubscribes++;
 		ch->ch_op = hub->h_ops->unsubscribe(hub->h_up, ch->ch_kind,
@@ -232,7 +253,8 @@ hub_reconcile(struct hub *hub, struct hub_chan *ch)
 		/* Out of memory in the upstream: treat as a failed op. */
 		log_warnx("upstream operation on '%s' could not start",
 		    ch->ch_name);
-		ch->ch_state = ch->ch_op_sub ? HUB_IDLE : HUB_ACTIVE;
+		hub_chan_set_state(hub, ch, ch->ch_op_sub ? HUB_IDLE :
+		    HUB_ACTIVE);
 		return;
 	}
 	future_add_callback(ch->ch_op, hub_op_done, ch);
@@ -255,7 +277,8 @@ hub_op_done(struct future *op, void *arg)
 		return;		/* hub_chan_free() is abandoning it */
 	ch->ch_op = NULL;
 	if (future_state(op) == FUTURE_DONE) {
-		ch->ch_state = ch->ch_op_sub ? HUB_ACTIVE : HUB_IDLE;
+		hub_chan_set_state(hub, ch, ch->ch_op_sub ? HUB_ACTIVE :
+		    HUB_IDLE);
 		if (ch->ch_op_sub && (ready = ch->ch_ready) != NULL) {
 			ch->ch_ready = NULL;
 			future_set_result(ready, NULL, NULL);
@@ -268,7 +291,7 @@ hub_op_done(struct future *op, void *arg)
 	log_info("upstream %s of '%s' failed: %s",
 	    ch->ch_op_sub ? "subscribe" : "unsubscribe", ch->ch_name,
 	    future_error(op));
-	ch->ch_state = HUB_IDLE;
+	hub_chan_set_state(hub, ch, HUB_IDLE);
 	if ((ready = ch->ch_ready) != NULL &&
 	    hub->h_ops->connected(hub->h_up)) {
 		ch->ch_ready = NULL;
@@ -598,16 +621,22 @@ hub_message(struct hub *hub, const struct upstream_msg *msg)
 		key = msg->pattern;
 		keylen = msg->patternlen;
 	}
-	if ((e = map_find(&hub->h_chans[msg->kind], key, keylen)) == NULL)
+	e = map_find(&hub->h_chans[msg->kind], key, keylen);
+	ch = e != NULL ? MAP_ITEM(e, struct hub_chan, ch_entry) : NULL;
+	if (ch == NULL || ch->ch_nsubs == 0) {
+		hub->h_stats.unrouted++;
 		return;
-	ch = MAP_ITEM(e, struct hub_chan, ch_entry);
-	if (ch->ch_nsubs == 0)
-		return;
+	}
+	/* The first message of a loop turn starts the batch's clock. */
+	if (hub->h_batch_msgs == 0)
+		hub->h_batch_t0 = hub_now_ns();
 	if (hub_deliver(hub, ch, msg) == -1) {
+		hub->h_stats.dropped++;
 		log_warnx("out of memory: message on '%s' dropped",
 		    ch->ch_name);
 		return;
 	}
+	hub->h_batch_msgs++;
 	if (!hub->h_flush_scheduled) {
 		hub->h_flush_scheduled = 1;
 		event_active(hub->h_flush_ev, 0, 0);
@@ -620,6 +649,7 @@ hub_flush(struct hub *hub)
 {
 	struct hub_subscriber	*hs;
 	struct hub_batch	*b;
+	uint64_t		 now;
 	uint32_t		 i;
 	int			 p;
 
@@ -634,6 +664,13 @@ hub_flush(struct hub *hub)
 		}
 		hub->h_ndirty = 0;
 		hub->h_stats.batches++;
+	}
+	if (hub->h_batch_msgs > 0) {
+		/* A flush in mid-turn (a full batch) starts the next one. */
+		now = hub_now_ns();
+		hub_observe(hub, now - hub->h_batch_t0, hub->h_batch_msgs);
+		hub->h_batch_t0 = now;
+		hub->h_batch_msgs = 0;
 	}
 	for (p = 0; p < 2; p++) {
 		if ((b = hub->h_batch[p]) == NULL || b->b_len == 0)
@@ -668,7 +705,7 @@ hub_upstream_state(struct hub *hub, int connected)
 		while ((e = map_iter_next(&it)) != NULL) {
 			ch = MAP_ITEM(e, struct hub_chan, ch_entry);
 			if (!connected && ch->ch_op == NULL)
-				ch->ch_state = HUB_IDLE;
+				hub_chan_set_state(hub, ch, HUB_IDLE);
 			hub_reconcile(hub, ch);
 		}
 	}
@@ -789,6 +826,52 @@ const struct hub_stats *
 hub_stats(const struct hub *hub)
 {
 	return &hub->h_stats;
+}
+
+/* The upper bound of a latency bucket. */
+uint64_t
+hub_latency_bound(int i, const char **text)
+{
+	*text = hub_latency_bounds[i].text;
+	return hub_latency_bounds[i].ns;
+}
+
+/* Nanoseconds of a monotonic clock (the latency's; the others use ms). */
+static uint64_t
+hub_now_ns(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+/* Records n messages that took ns each to fan out. */
+static void
+hub_observe(struct hub *hub, uint64_t ns, uint32_t n)
+{
+	int	i;
+
+	for (i = 0; i < HUB_LATENCY_BUCKETS; i++)
+		if (ns <= hub_latency_bounds[i].ns)
+			break;
+	hub->h_stats.latency[i] += n;
+	hub->h_stats.latency_count += n;
+	hub->h_stats.latency_sum_ns += ns * n;
+}
+
+/* Moves a channel to a state, keeping the count of held names. */
+static void
+hub_chan_set_state(struct hub *hub, struct hub_chan *ch,
+    enum hub_chan_state st)
+{
+	int	was = hub_chan_held(ch);
+
+	ch->ch_state = st;
+	if (was && !hub_chan_held(ch))
+		hub->h_stats.held[ch->ch_kind]--;
+	else if (!was && hub_chan_held(ch))
+		hub->h_stats.held[ch->ch_kind]++;
 }
 
 /* Takes a reference on a batch. */

@@ -91,13 +91,33 @@ struct hub_sub {
 	uint32_t		 hs_index;	/* in the channel's active list */
 };
 
-/* Counters the hub keeps. */
+/* The fan-out latency histogram's buckets (and one more: +Inf). */
+#define HUB_LATENCY_BUCKETS	14
+
+/*
+ * Counters the hub keeps: plain integers, bumped per message (never per
+ * message per receiver) or per batch.
+ *
+ * The fan-out latency of a message is the time from the moment the first
+ * message of its batch (what one loop turn read from Redis) reached the
+ * hub, just after hiredis parsed it, to the moment every subscriber of the
+ * batch had been handed its part (written to its socket with one send(), or
+ * queued behind the output it already had). Every message of a batch is
+ * one observation of the same value: an upper bound of its own latency.
+ */
 struct hub_stats {
 	uint64_t	messages_in;	/* messages from Redis */
 	uint64_t	deliveries;	/* messages x receivers */
 	uint64_t	batches;	/* flushes */
 	uint64_t	upstream_subscribes;
 	uint64_t	upstream_unsubscribes;
+	uint64_t	unrouted;	/* messages no active subscriber had */
+	uint64_t	dropped;	/* messages lost: out of memory */
+	uint64_t	held[UPSTREAM_KINDS];	/* names Redis holds, now */
+	uint64_t	latency_count;	/* messages measured */
+	uint64_t	latency_sum_ns;
+	/* Per bucket (not cumulative); the last is above every bound. */
+	uint64_t	latency[HUB_LATENCY_BUCKETS + 1];
 };
 
 /*
@@ -197,6 +217,12 @@ size_t		 hub_count(const struct hub *hub, enum upstream_kind kind);
 int		 hub_synced(const struct hub *hub);
 
 const struct hub_stats *hub_stats(const struct hub *hub);
+
+/*
+ * The upper bound of fan-out latency bucket i (0 to HUB_LATENCY_BUCKETS - 1)
+ * in nanoseconds; *text gets it in seconds, as a static string ("0.0001").
+ */
+uint64_t	 hub_latency_bound(int i, const char **text);
 
 /* A reference on a batch, for subscribers that keep its bytes. */
 void		 hub_batch_ref(struct hub_batch *batch);

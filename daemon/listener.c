@@ -1,7 +1,15 @@
 /*
- * listener.c: accepting clients with libevent's evconnlistener, on a socket
- * bound here (TCP) or on one handed over already listening (systemd's
- * socket activation: TCP or a Unix socket).
+ * listener.c: accepting clients with libevent's evconnlistener, on TCP
+ * addresses and Unix sockets bound here, or on sockets handed over already
+ * listening (systemd's socket activation: TCP or Unix). All three end in
+ * listener_start(), which wraps a listening socket.
+ *
+ * A Unix socket is a file that outlives a process killed before it could
+ * remove it, and binding fails while the file is there: so a socket file
+ * is removed at start-up if connecting to it is refused (nobody listens),
+ * and kept (and the start fails) if something answers. One bound here is
+ * removed when its listener is freed, unless another file took its place;
+ * one systemd passed is systemd's, and left alone.
  */
 #include "config.h"
 
@@ -13,7 +21,10 @@
 #include <netdb.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <event2/event.h>
@@ -23,6 +34,8 @@
 #include "listener.h"
 #include "log.h"
 
+/* The backlog of the sockets bound here (as Redis' tcp-backlog). */
+#define LISTENER_BACKLOG	511
 /* "unix:" and a path (sun_path is 108 bytes), or "[v6]:port". */
 #define LISTENER_NAME_MAX	128
 
@@ -30,57 +43,29 @@ struct listener {
 	struct evconnlistener	*l_evl;		/* owned; owns the socket */
 	struct client_set	*l_set;		/* borrowed */
 	char			 l_name[LISTENER_NAME_MAX];
+	/* A Unix socket file made here, ours to remove; "" otherwise. */
+	char			 l_path[sizeof(((struct sockaddr_un *)0)->
+				    sun_path)];
+	dev_t			 l_dev;		/* that file's */
+	ino_t			 l_ino;
 };
 
+static struct listener *listener_start(struct event_base *,
+		    struct client_set *, int, int, char *, size_t);
 static void	listener_accept_cb(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
 static void	listener_error_cb(struct evconnlistener *, void *);
 static void	listener_set_name(struct listener *);
+static int	listener_clear_stale(const char *, char *, size_t);
 
-/* Binds host:port and starts accepting. */
-struct listener *
-listener_new(struct event_base *base, struct client_set *set,
-    const char *host, int port, char *err, size_t errlen)
-{
-	struct listener		*l;
-	struct addrinfo		 hints, *res = NULL;
-	char			 portstr[16];
-	int			 rc;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	snprintf(portstr, sizeof(portstr), "%d", port);
-	if ((rc = getaddrinfo(host, portstr, &hints, &res)) != 0) {
-		snprintf(err, errlen, "%s: %s", host, gai_strerror(rc));
-		return NULL;
-	}
-	if ((l = calloc(1, sizeof(*l))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		freeaddrinfo(res);
-		return NULL;
-	}
-	l->l_set = set;
-	l->l_evl = evconnlistener_new_bind(base, listener_accept_cb, l,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-	    511, res->ai_addr, (int)res->ai_addrlen);
-	freeaddrinfo(res);
-	if (l->l_evl == NULL) {
-		snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port,
-		    strerror(errno));
-		free(l);
-		return NULL;
-	}
-	evconnlistener_set_error_cb(l->l_evl, listener_error_cb);
-	listener_set_name(l);
-	return l;
-}
-
-/* Accepts on fd, a socket already bound and listening; owns it. */
-struct listener *
-listener_new_fd(struct event_base *base, struct client_set *set, int fd,
-    char *err, size_t errlen)
+/*
+ * Accepts into set on fd, a bound socket, listening already or with
+ * backlog (0: leave its backlog alone). Owns fd on every path. Returns the
+ * listener, or NULL with err filled.
+ */
+static struct listener *
+listener_start(struct event_base *base, struct client_set *set, int fd,
+    int backlog, char *err, size_t errlen)
 {
 	struct listener	*l;
 
@@ -97,18 +82,68 @@ listener_new_fd(struct event_base *base, struct client_set *set, int fd,
 		return NULL;
 	}
 	l->l_set = set;
-	/* A backlog of 0: it listens already, with the backlog it was given. */
 	l->l_evl = evconnlistener_new(base, listener_accept_cb, l,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, backlog, fd);
 	if (l->l_evl == NULL) {
-		snprintf(err, errlen, "cannot accept on socket %d: %s", fd,
-		    strerror(errno));
+		snprintf(err, errlen, "socket %d: %s", fd, strerror(errno));
 		evutil_closesocket(fd);
 		free(l);
 		return NULL;
 	}
 	evconnlistener_set_error_cb(l->l_evl, listener_error_cb);
 	listener_set_name(l);
+	return l;
+}
+
+/* Binds host:port and starts accepting. */
+struct listener *
+listener_new(struct event_base *base, struct client_set *set,
+    const char *host, int port, char *err, size_t errlen)
+{
+	struct listener		*l;
+	struct addrinfo		 hints, *res = NULL;
+	char			 portstr[16], why[256];
+	int			 fd, rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	if ((rc = getaddrinfo(host, portstr, &hints, &res)) != 0) {
+		snprintf(err, errlen, "%s: %s", host, gai_strerror(rc));
+		return NULL;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1 || evutil_make_listen_socket_reuseable(fd) == -1 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) == -1) {
+		snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port,
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
+		freeaddrinfo(res);
+		return NULL;
+	}
+	freeaddrinfo(res);
+	if ((l = listener_start(base, set, fd, LISTENER_BACKLOG, why,
+	    sizeof(why))) == NULL)
+		snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port,
+		    why);
+	return l;
+}
+
+/* Accepts on fd, a socket already bound and listening; owns it. */
+struct listener *
+listener_new_fd(struct event_base *base, struct client_set *set, int fd,
+    char *err, size_t errlen)
+{
+	struct listener	*l;
+	char		 why[256];
+
+	/* A backlog of 0: it listens already, with the backlog it was given. */
+	if ((l = listener_start(base, set, fd, 0, why, sizeof(why))) == NULL)
+		snprintf(err, errlen, "cannot accept on a socket from "
+		    "systemd: %s", why);
 	return l;
 }
 
@@ -154,13 +189,145 @@ listener_set_name(struct listener *l)
 		    (int)evconnlistener_get_fd(l->l_evl));
 }
 
-/* Stops accepting. */
+/*
+ * Makes way for a Unix socket at path: nothing there, or a socket that
+ * refuses connections (stale: removed). Returns 0, or -1 with err filled.
+ */
+static int
+listener_clear_stale(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un	sun;
+	struct stat		st;
+	int			fd, rc;
+
+	if (lstat(path, &st) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "cannot listen on %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "cannot listen on %s: a file that is not "
+		    "a socket is in the way", path);
+		return -1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	/* Nonblocking: a full backlog must not hang us (EAGAIN: alive). */
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1) {
+		snprintf(err, errlen, "cannot listen on %s: socket: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	if (rc == -1 && errno == ECONNREFUSED) {
+		close(fd);
+		if (unlink(path) == -1 && errno != ENOENT) {
+			snprintf(err, errlen, "cannot remove the stale socket "
+			    "%s: %s", path, strerror(errno));
+			return -1;
+		}
+		log_notice("removed the stale socket %s (nothing listened "
+		    "on it)", path);
+		return 0;
+	}
+	if (rc == 0 || errno == EAGAIN || errno == EINPROGRESS)
+		snprintf(err, errlen, "cannot listen on %s: another process "
+		    "is listening on it (is pubsubd already running?)", path);
+	else
+		snprintf(err, errlen, "cannot listen on %s: cannot tell "
+		    "whether the socket there is in use: %s", path,
+		    strerror(errno));
+	close(fd);
+	return -1;
+}
+
+/* Binds a Unix socket and starts accepting. */
+struct listener *
+listener_new_unix(struct event_base *base, struct client_set *set,
+    const char *path, int mode, char *err, size_t errlen)
+{
+	struct listener		*l;
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	mode_t			 old;
+	char			 why[256];
+	int			 fd, rc;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "cannot listen on %s: the path is too "
+		    "long", path);
+		return NULL;
+	}
+	if (listener_clear_stale(path, err, errlen) == -1)
+		return NULL;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		snprintf(err, errlen, "cannot listen on %s: socket: %s", path,
+		    strerror(errno));
+		return NULL;
+	}
+	/* Never more open than mode, not even until the chmod below. */
+	old = umask(0777 & ~(mode_t)mode);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc == -1) {
+		snprintf(err, errlen, "cannot listen on %s: %s", path,
+		    strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (chmod(path, (mode_t)mode) == -1 || lstat(path, &st) == -1) {
+		snprintf(err, errlen, "cannot set the mode of %s: %s", path,
+		    strerror(errno));
+		close(fd);
+		unlink(path);
+		return NULL;
+	}
+	if ((l = listener_start(base, set, fd, LISTENER_BACKLOG, why,
+	    sizeof(why))) == NULL) {
+		snprintf(err, errlen, "cannot listen on %s: %s", path, why);
+		unlink(path);
+		return NULL;
+	}
+	/* This file is ours: listener_free() removes it. */
+	memcpy(l->l_path, path, strlen(path) + 1);
+	l->l_dev = st.st_dev;
+	l->l_ino = st.st_ino;
+	return l;
+}
+
+/* Sets the permissions of a Unix socket file made here. */
+int
+listener_chmod(struct listener *l, int mode)
+{
+	if (l->l_path[0] == '\0')
+		return 0;
+	return chmod(l->l_path, (mode_t)mode);
+}
+
+/*
+ * Stops accepting; removes the socket file made here (never one systemd
+ * passed: those are systemd's).
+ */
 void
 listener_free(struct listener *l)
 {
+	struct stat	st;
+
 	if (l == NULL)
 		return;
 	evconnlistener_free(l->l_evl);
+	/* Not a file someone else put there since (a newer pubsubd's). */
+	if (l->l_path[0] != '\0' && lstat(l->l_path, &st) == 0 &&
+	    st.st_dev == l->l_dev && st.st_ino == l->l_ino &&
+	    unlink(l->l_path) == -1)
+		log_warn("cannot remove %s", l->l_path);
 	free(l);
 }
 

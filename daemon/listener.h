@@ -1,8 +1,8 @@
 /*
  * listener.h: the sockets pubsubd accepts clients on, one evconnlistener
- * each, handing each new connection to the client set: TCP addresses it
- * binds itself (IPv4 and IPv6), or sockets systemd passed already
- * listening (TCP or Unix).
+ * each, handing each new connection to the client set: TCP addresses
+ * (IPv4 and IPv6) and Unix sockets it binds itself, or sockets systemd
+ * passed already listening (TCP or Unix).
  */
 #ifndef PUBSUBD_LISTENER_H
 #define PUBSUBD_LISTENER_H
@@ -21,15 +21,37 @@ struct listener	*listener_new(struct event_base *base, struct client_set *set,
 		    const char *host, int port, char *err, size_t errlen);
 
 /*
+ * Binds a Unix socket at path (absolute, shorter than sun_path) with
+ * permissions mode, and starts accepting into set. A file already at path
+ * is removed first if it is a socket nothing listens on (left by a process
+ * that died); anything else there (a live socket, another kind of file) is
+ * refused. Returns a new listener owned by the caller, or NULL with err
+ * filled.
+ */
+struct listener	*listener_new_unix(struct event_base *base,
+		    struct client_set *set, const char *path, int mode,
+		    char *err, size_t errlen);
+
+/*
  * Accepts into set on fd, a stream socket already bound and listening (as
  * systemd passes them). Takes ownership of fd on every path: it is made
  * nonblocking and close-on-exec, and closed by listener_free() or on
- * failure. Returns a new listener owned by the caller, or NULL with err.
+ * failure. A Unix socket's file stays systemd's: it is never removed here.
+ * Returns a new listener owned by the caller, or NULL with err.
  */
 struct listener	*listener_new_fd(struct event_base *base,
 		    struct client_set *set, int fd, char *err, size_t errlen);
 
-/* Stops accepting and closes the socket. */
+/*
+ * Sets the permissions of a Unix socket bound by listener_new_unix() (as a
+ * reload does; other listeners are left alone); 0, or -1.
+ */
+int		 listener_chmod(struct listener *l, int mode);
+
+/*
+ * Stops accepting and closes the socket; the file of a Unix socket made by
+ * listener_new_unix() is removed too (if it still is the one it made).
+ */
 void		 listener_free(struct listener *l);
 
 /*

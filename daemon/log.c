@@ -1,5 +1,5 @@
 /*
- * log.c: leveled logging to stderr, journal-aware.
+ * log.c: leveled logging to stderr, journal-aware, or to syslog(3).
  */
 #include "config.h"
 
@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <syslog.h>
 #include <sys/time.h>
 
 #include <event2/event.h>
@@ -16,13 +17,32 @@
 
 static enum log_level	log_level = LOG_LEVEL_INFO;
 static int		log_journal = -1;	/* -1: not yet checked */
+static int		log_syslog;		/* openlog() is in force */
+static char		log_ident[LOG_IDENT_MAX];	/* openlog keeps it */
 
 static const char *const log_names[] = {
 	"error", "warning", "notice", "info", "debug"
 };
 
-/* syslog priorities for the journal's "<N>" prefix, by level. */
-static const int log_prio[] = { 3, 4, 5, 6, 7 };
+/* syslog priorities, by level (also the journal's "<N>" prefix). */
+static const int log_prio[] = {
+	LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG
+};
+
+/* The facilities a configuration may name. */
+static const struct {
+	const char	*name;
+	int		 code;
+} log_facilities[] = {
+	{ "auth", LOG_AUTH }, { "authpriv", LOG_AUTHPRIV },
+	{ "cron", LOG_CRON }, { "daemon", LOG_DAEMON }, { "ftp", LOG_FTP },
+	{ "lpr", LOG_LPR }, { "mail", LOG_MAIL }, { "news", LOG_NEWS },
+	{ "syslog", LOG_SYSLOG }, { "user", LOG_USER }, { "uucp", LOG_UUCP },
+	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 }
+};
 
 static void	log_vwrite(enum log_level, const char *, const char *, va_list)
 		    __attribute__((format(printf, 3, 0)));
@@ -70,6 +90,33 @@ log_level_name(enum log_level level)
 	return log_names[level];
 }
 
+/* Parses a syslog facility name; -1 if it is not one. */
+int
+log_syslog_facility_parse(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(log_facilities) / sizeof(log_facilities[0]);
+	    i++)
+		if (strcmp(name, log_facilities[i].name) == 0)
+			return log_facilities[i].code;
+	return -1;
+}
+
+/* Sends messages to syslog with facility and ident, or back to stderr. */
+void
+log_set_syslog(int on, int facility, const char *ident)
+{
+	if (log_syslog)
+		closelog();
+	log_syslog = on;
+	if (!on)
+		return;
+	snprintf(log_ident, sizeof(log_ident), "%s", ident);
+	/* Connect now: a later chroot or sandbox may hide /dev/log. */
+	openlog(log_ident, LOG_PID | LOG_NDELAY, facility);
+}
+
 /* Writes one line at level, with an optional suffix (strerror). */
 static void
 log_vwrite(enum log_level level, const char *suffix, const char *fmt,
@@ -82,6 +129,11 @@ log_vwrite(enum log_level level, const char *suffix, const char *fmt,
 	if (level > log_level)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (log_syslog) {
+		syslog(log_prio[level], "%s%s%s", msg, suffix ? ": " : "",
+		    suffix ? suffix : "");
+		return;
+	}
 	if (log_journal == -1)
 		log_journal = getenv("JOURNAL_STREAM") != NULL;
 	if (log_journal) {

@@ -3,7 +3,10 @@
  *
  * Messages go to stderr: with a "<N>" priority prefix the journal
  * understands when JOURNAL_STREAM is set (running under systemd), with a
- * timestamp otherwise. log_warn() appends strerror(errno); fatal()/fatalx()
+ * timestamp otherwise; or, once log_set_syslog() turned it on, to syslog(3)
+ * instead, with the matching priorities (LOG_ERR ... LOG_DEBUG). Instead,
+ * not as well: under systemd both would reach the journal, each line twice.
+ * log_warn() appends strerror(errno); fatal()/fatalx()
  * log and exit, and are only for start-up or broken invariants, never for
  * one client's error. The level is file-static state, set by log_init().
  */
@@ -28,6 +31,24 @@ enum log_level log_get_level(void);
 /* Parses "error", "warning", "notice", "info" or "debug"; -1 if unknown. */
 int	log_level_parse(const char *name);
 const char *log_level_name(enum log_level level);
+
+/* The longest syslog ident, with its NUL. */
+#define LOG_IDENT_MAX	64
+
+/* The facility names log_syslog_facility_parse() knows, for messages. */
+#define LOG_FACILITY_NAMES \
+	"auth, authpriv, cron, daemon, ftp, lpr, mail, news, syslog, user, " \
+	"uucp, local0 to local7"
+
+/* Parses a syslog facility name ("daemon", "local0", ...); -1 if unknown. */
+int	log_syslog_facility_parse(const char *name);
+
+/*
+ * Sends messages to syslog(3) (on = 1) with facility (a LOG_* facility
+ * code) and ident (copied; at most LOG_IDENT_MAX - 1 bytes are kept), or
+ * back to stderr (on = 0). May be called again, as a reload does.
+ */
+void	log_set_syslog(int on, int facility, const char *ident);
 
 void	log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -5,6 +5,8 @@
  * the upstream (Redis), the hub (who is subscribed to what) and the clients
  * (served from the listeners). It runs in the foreground, as systemd
  * expects; SIGTERM and SIGINT stop it, SIGHUP reloads the configuration.
+ * It may write a pid file (-p, or pidfile in the configuration) once its
+ * listeners are bound.
  *
  * Under systemd (service.h): the listeners are the sockets systemd passed,
  * if it passed any (socket activation: the `listen` setting is then
@@ -29,10 +31,13 @@
 
 #include "client.h"
 #include "conf.h"
+#include "endpoint.h"
 #include "future.h"
 #include "hub.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
+#include "pidfile.h"
 #include "service.h"
 #include "upstream.h"
 
@@ -54,16 +59,21 @@ struct pubsubd {
 	struct client_set	 *clients;
 	struct client_conf	  cconf;
 	struct upstream_conf	  upconf;
+	struct endpoint		  redis;	/* its strings: conf's */
 	struct listener		**listeners;
 	size_t			  nlisteners;
 	int			  activated;	/* listeners from systemd */
+	int			  npassed;	/* how many systemd passed */
 	struct service		 *svc;
 	long long		  nofile;	/* the open file limit; -1:
 						   unknown or none */
+	struct metrics		 *metrics;	/* owned, or NULL: disabled */
 	struct event		 *sigterm_ev;
 	struct event		 *sigint_ev;
 	struct event		 *sighup_ev;
 	const char		 *path;		/* borrowed: argv */
+	char			 *pidfile;	/* owned, or NULL: none */
+	int			  pidfile_written;
 	struct event		 *stop_ev;
 	int			  stopping;
 };
@@ -75,9 +85,17 @@ static void	main_signal_cb(evutil_socket_t, short, void *);
 static void	main_clients_gone(void *);
 static void	main_reload_cb(evutil_socket_t, short, void *);
 static void	main_apply(struct pubsubd *, const struct conf *);
+static int	main_listen_same(const struct conf_listen *,
+		    const struct conf_listen *);
+static struct listener *main_listener_new(struct pubsubd *,
+		    const struct conf_listen *, char *, size_t);
 static int	main_relisten(struct pubsubd *, const struct conf *);
-static int	main_listen_passed(struct pubsubd *);
+static int	main_listen_passed(struct pubsubd *, int);
+static void	main_remetrics(struct pubsubd *, const struct conf *,
+		    struct metrics *);
 static long long main_raise_nofile(void);
+static long long main_fd_reserve(const struct pubsubd *,
+		    const struct conf *);
 static int	main_fit_maxclients(const struct pubsubd *,
 		    const struct conf *);
 static void	main_status(void *, char *, size_t);
@@ -88,6 +106,10 @@ static struct future *main_up_unsubscribe(void *, enum upstream_kind,
 		    const char *, size_t);
 static int	main_up_connected(void *);
 static void	main_free(struct pubsubd *);
+static struct metrics *main_metrics_new(struct pubsubd *,
+		    const struct conf *, char *, size_t);
+static int	main_metrics_moved(const struct pubsubd *,
+		    const struct conf *, const struct conf *);
 
 static const struct hub_upstream main_hub_upstream = {
 	main_up_subscribe, main_up_unsubscribe, main_up_connected
@@ -97,9 +119,11 @@ static const struct hub_upstream main_hub_upstream = {
 static void
 usage(FILE *f, int status)
 {
-	fprintf(f, "usage: pubsubd [-htv] [-c file]\n"
+	fprintf(f, "usage: pubsubd [-htv] [-c file] [-p pidfile]\n"
 	    "  -c file  read the configuration from file "
 	    "(default: built-in defaults)\n"
+	    "  -p file  write the process id to file (instead of the "
+	    "configuration's pidfile)\n"
 	    "  -t       check the configuration and exit\n"
 	    "  -v       print the version and exit\n"
 	    "  -h       print this help and exit\n");
@@ -125,7 +149,10 @@ main_on_state(void *arg, int connected)
 	service_upstream(d->svc, connected);
 }
 
-/* The STATUS= text systemd shows: what is served, and Redis' state. */
+/*
+ * The STATUS= text systemd shows: what is served, the messages so far, and
+ * Redis' state.
+ */
 static void
 main_status(void *arg, char *buf, size_t len)
 {
@@ -134,12 +161,18 @@ main_status(void *arg, char *buf, size_t len)
 	size_t		 ch = hub_count(d->hub, UPSTREAM_CHANNEL);
 	size_t		 pa = hub_count(d->hub, UPSTREAM_PATTERN);
 	size_t		 sh = hub_count(d->hub, UPSTREAM_SHARD);
+	const struct hub_stats *hs = hub_stats(d->hub);
+	char		 name[ENDPOINT_NAME_MAX];
 
 	snprintf(buf, len, "%llu client%s, %zu channel%s, %zu pattern%s, "
-	    "%zu shard channel%s; redis %s %s:%d", n, n == 1 ? "" : "s",
-	    ch, ch == 1 ? "" : "s", pa, pa == 1 ? "" : "s", sh,
-	    sh == 1 ? "" : "s", upstream_connected(d->up) ? "connected to" :
-	    "down, retrying", d->conf->redis_host, d->conf->redis_port);
+	    "%zu shard channel%s; %llu message%s in, %llu delivered; "
+	    "redis %s %s", n, n == 1 ? "" : "s", ch, ch == 1 ? "" : "s", pa,
+	    pa == 1 ? "" : "s", sh, sh == 1 ? "" : "s",
+	    (unsigned long long)hs->messages_in,
+	    hs->messages_in == 1 ? "" : "s",
+	    (unsigned long long)hs->deliveries, upstream_connected(d->up) ?
+	    "connected to" : "down, retrying", endpoint_name(&d->redis, name,
+	    sizeof(name)));
 }
 
 /* The hub's view of the upstream. */
@@ -225,9 +258,18 @@ static void
 main_apply(struct pubsubd *d, const struct conf *c)
 {
 	log_set_level(c->log_level);
+	log_set_syslog(c->log_syslog, c->log_facility, c->log_ident);
+	memset(&d->redis, 0, sizeof(d->redis));
+	if (c->redis_path != NULL)
+		d->redis.path = c->redis_path;
+	else {
+		d->redis.host = c->redis_host;
+		d->redis.port = c->redis_port;
+	}
+	d->redis.username = c->redis_username;
+	d->redis.password = c->redis_password;
 	d->cconf.passthrough = c->passthrough;
-	d->cconf.redis_host = c->redis_host;
-	d->cconf.redis_port = c->redis_port;
+	d->cconf.redis = &d->redis;
 	d->cconf.command_timeout = c->command_timeout;
 	d->cconf.maxclients = main_fit_maxclients(d, c);
 	d->cconf.output_hard = c->limits.output_hard;
@@ -239,12 +281,64 @@ main_apply(struct pubsubd *d, const struct conf *c)
 	d->cconf.max_subscriptions = c->limits.max_subscriptions;
 	d->cconf.idle_timeout = c->limits.idle_timeout;
 	d->cconf.tcp_keepalive = c->limits.tcp_keepalive;
-	d->upconf.host = c->redis_host;
-	d->upconf.port = c->redis_port;
+	d->upconf.redis = d->redis;
 	d->upconf.connect_timeout = c->connect_timeout;
 	d->upconf.backoff_min = c->backoff_min;
 	d->upconf.backoff_max = c->backoff_max;
 	d->upconf.health_interval = c->health_interval;
+}
+
+/* Whether two listen entries are the same socket (a reload keeps it). */
+static int
+main_listen_same(const struct conf_listen *a, const struct conf_listen *b)
+{
+	if (a->path != NULL || b->path != NULL)
+		return a->path != NULL && b->path != NULL &&
+		    strcmp(a->path, b->path) == 0;
+	/* Port 0 is a new free port each time: never the same. */
+	return a->port != 0 && a->port == b->port &&
+	    strcmp(a->host, b->host) == 0;
+}
+
+/* Opens the listener of one listen entry; NULL with err filled. */
+static struct listener *
+main_listener_new(struct pubsubd *d, const struct conf_listen *cl, char *err,
+    size_t errlen)
+{
+	if (cl->path != NULL)
+		return listener_new_unix(d->base, d->clients, cl->path,
+		    cl->mode, err, errlen);
+	return listener_new(d->base, d->clients, cl->host, cl->port, err,
+	    errlen);
+}
+
+/* Opens the metrics endpoint of configuration c; NULL with err on failure. */
+static struct metrics *
+main_metrics_new(struct pubsubd *d, const struct conf *c, char *err,
+    size_t errlen)
+{
+	struct metrics_src	src;
+
+	src.clients = d->clients;
+	src.hub = d->hub;
+	src.up = d->up;
+	return metrics_new(d->base, &src, c->metrics.host, c->metrics.port,
+	    c->metrics.path, err, errlen);
+}
+
+/*
+ * Whether a reload from old to nc needs a new metrics endpoint: it is
+ * turned on, or its address changes (port 0 always asks for a new one).
+ */
+static int
+main_metrics_moved(const struct pubsubd *d, const struct conf *old,
+    const struct conf *nc)
+{
+	if (!nc->metrics.enabled)
+		return 0;
+	return d->metrics == NULL || nc->metrics.port == 0 ||
+	    nc->metrics.port != old->metrics.port ||
+	    strcmp(nc->metrics.host, old->metrics.host) != 0;
 }
 
 /*
@@ -287,16 +381,30 @@ main_raise_nofile(void)
 }
 
 /*
+ * Open files kept apart from the clients under configuration c:
+ * MAIN_FD_RESERVE, one per listening socket (TCP or Unix, from c or from
+ * systemd) and one for the metrics endpoint.
+ */
+static long long
+main_fd_reserve(const struct pubsubd *d, const struct conf *c)
+{
+	long long	listeners = d->activated ? d->npassed :
+			    (long long)c->nlisten;
+
+	return MAIN_FD_RESERVE + listeners + (c->metrics.enabled ? 1 : 0);
+}
+
+/*
  * The maxclients c allows within the open file limit: each client takes a
  * descriptor (two with passthrough: its own connection to Redis), and
- * MAIN_FD_RESERVE and the listeners are kept apart. Lower than c's (with a
- * warning) when the limit is too low, as Redis does; at least 1.
+ * main_fd_reserve() are kept apart. Lower than c's (with a warning) when
+ * the limit is too low, as Redis does; at least 1.
  */
 static int
 main_fit_maxclients(const struct pubsubd *d, const struct conf *c)
 {
 	long long	per = c->passthrough ? 2 : 1, spare, max;
-	long long	reserve = MAIN_FD_RESERVE + (long long)c->nlisten;
+	long long	reserve = main_fd_reserve(d, c);
 
 	if (d->nofile < 0 ||
 	    (long long)c->limits.maxclients * per + reserve <= d->nofile)
@@ -312,21 +420,16 @@ main_fit_maxclients(const struct pubsubd *d, const struct conf *c)
 }
 
 /*
- * Serves the sockets systemd passed, if any (socket activation). Returns
- * 1 if it did, 0 if none were passed, -1 (logged) on failure.
+ * Serves the d->npassed sockets systemd passed from first on (socket
+ * activation), owning them. Returns 0, or -1 (logged) on failure, with
+ * every one of them closed.
  */
 static int
-main_listen_passed(struct pubsubd *d)
+main_listen_passed(struct pubsubd *d, int first)
 {
 	char	err[1024];
-	int	first, n, i;
+	int	n = d->npassed, i;
 
-	if ((n = service_listen_fds(&first, err, sizeof(err))) == -1) {
-		log_warnx("%s", err);
-		return -1;
-	}
-	if (n == 0)
-		return 0;
 	if ((d->listeners = calloc((size_t)n, sizeof(*d->listeners))) ==
 	    NULL) {
 		log_warnx("out of memory");
@@ -334,8 +437,11 @@ main_listen_passed(struct pubsubd *d)
 			close(first + i);
 		return -1;
 	}
-	d->activated = 1;
 	for (i = 0; i < n; i++) {
+		/*
+		 * Served as a configured socket is (AF_UNIX ones too), but
+		 * a Unix socket's file stays systemd's: never removed.
+		 */
 		d->listeners[i] = listener_new_fd(d->base, d->clients,
 		    first + i, err, sizeof(err));
 		if (d->listeners[i] == NULL) {
@@ -352,14 +458,15 @@ main_listen_passed(struct pubsubd *d)
 	log_notice("socket activation: serving the %d socket%s systemd "
 	    "passed; the configured listen addresses are ignored", n,
 	    n == 1 ? "" : "s");
-	return 1;
+	return 0;
 }
 
 /*
- * Makes the listeners of a new configuration: keeps the ones whose address
- * did not change, opens the new ones first, and only when all of them are
- * open closes the ones no longer wanted. Returns 0, or -1 (logged) with
- * nothing changed.
+ * Makes the listeners of a new configuration, TCP and Unix: keeps the ones
+ * whose address did not change (a kept Unix socket takes its new mode),
+ * opens the new ones first, and only when all of them are open closes the
+ * ones no longer wanted (removing their socket files). Returns 0, or -1
+ * (logged) with nothing changed.
  */
 static int
 main_relisten(struct pubsubd *d, const struct conf *nc)
@@ -378,18 +485,15 @@ main_relisten(struct pubsubd *d, const struct conf *nc)
 	}
 	for (j = 0; j < nc->nlisten; j++) {
 		for (i = 0; i < old->nlisten && i < d->nlisteners; i++) {
-			if (!kept[i] && old->listen[i].port != 0 &&
-			    old->listen[i].port == nc->listen[j].port &&
-			    strcmp(old->listen[i].host,
-			    nc->listen[j].host) == 0) {
+			if (!kept[i] && main_listen_same(&old->listen[i],
+			    &nc->listen[j])) {
 				nl[j] = d->listeners[i];
 				kept[i] = 1;
 				break;
 			}
 		}
-		if (nl[j] == NULL && (nl[j] = listener_new(d->base, d->clients,
-		    nc->listen[j].host, nc->listen[j].port, err,
-		    sizeof(err))) == NULL) {
+		if (nl[j] == NULL && (nl[j] = main_listener_new(d,
+		    &nc->listen[j], err, sizeof(err))) == NULL) {
 			log_warnx("reload failed, keeping the running "
 			    "configuration: %s", err);
 			goto fail;
@@ -401,6 +505,16 @@ main_relisten(struct pubsubd *d, const struct conf *nc)
 			    listener_name(d->listeners[i]));
 			listener_free(d->listeners[i]);
 		}
+	}
+	for (j = 0; j < nc->nlisten; j++) {
+		for (i = 0; i < d->nlisteners; i++)
+			if (kept[i] && nl[j] == d->listeners[i])
+				break;
+		if (i < d->nlisteners && nc->listen[j].path != NULL &&
+		    nc->listen[j].mode != old->listen[i].mode &&
+		    listener_chmod(nl[j], nc->listen[j].mode) == -1)
+			log_warn("cannot set the mode of %s",
+			    nc->listen[j].path);
 	}
 	for (j = 0; j < nc->nlisten; j++)
 		if (nl[j] != NULL)
@@ -425,19 +539,56 @@ fail:
 }
 
 /*
+ * Applies the metrics endpoint of a reloaded configuration nc: nm (owned
+ * from here on) is the new endpoint already open when it moved or was
+ * turned on (main_metrics_moved()), else NULL; turned off, it closes; a
+ * new path alone is set in place.
+ */
+static void
+main_remetrics(struct pubsubd *d, const struct conf *nc, struct metrics *nm)
+{
+	const struct conf	*old = d->conf;
+
+	if (nm != NULL) {
+		if (d->metrics != NULL)
+			log_notice("metrics no longer on %s",
+			    metrics_name(d->metrics));
+		metrics_free(d->metrics);
+		d->metrics = nm;
+		log_notice("metrics on http://%s%s", metrics_name(nm),
+		    nc->metrics.path);
+	} else if (!nc->metrics.enabled && d->metrics != NULL) {
+		log_notice("metrics no longer on %s", metrics_name(d->metrics));
+		metrics_free(d->metrics);
+		d->metrics = NULL;
+	} else if (d->metrics != NULL &&
+	    strcmp(nc->metrics.path, old->metrics.path) != 0) {
+		if (metrics_set_path(d->metrics, nc->metrics.path) == -1)
+			log_warnx("reload: out of memory changing the metrics "
+			    "path");
+		else
+			log_notice("metrics on http://%s%s",
+			    metrics_name(d->metrics), nc->metrics.path);
+	}
+}
+
+/*
  * SIGHUP: reads the file again. A file that does not load keeps the running
- * configuration (and says why); a good one is applied live: log level,
- * limits, passthrough, Redis' address and timings (a new address
- * reconnects and resubscribes), and the listeners (new ones opened first:
- * if one cannot be, nothing changes; with sockets from systemd, they stay
- * and `listen` is ignored). Connected clients stay. systemd hears
- * RELOADING=1, then READY=1 whatever the outcome.
+ * configuration (and says why); a good one is applied live: log level and
+ * syslog, limits, passthrough, Redis' address, credentials and timings (a
+ * new address or new credentials reconnect and resubscribe), the listeners,
+ * TCP and Unix, and the metrics endpoint (new ones opened first: if one
+ * cannot be, nothing changes; with sockets from systemd, those stay, never
+ * closed before pubsubd stops, and `listen` is ignored). Connected clients
+ * stay. The pid file is only read at start. systemd hears RELOADING=1,
+ * then READY=1 whatever the outcome.
  */
 static void
 main_reload_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct pubsubd	 *d = arg;
 	struct conf	 *nc, *old = d->conf;
+	struct metrics	 *nm = NULL;
 	char		  err[1024];
 
 	service_reloading(d->svc);
@@ -451,13 +602,27 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 		    "%s", err);
 		goto done;
 	}
+	/* Everything new is opened before anything old is closed. */
+	if (main_metrics_moved(d, old, nc) &&
+	    (nm = main_metrics_new(d, nc, err, sizeof(err))) == NULL) {
+		log_warnx("reload failed, keeping the running configuration: "
+		    "%s", err);
+		conf_free(nc);
+		goto done;
+	}
 	if (d->activated)
 		log_info("reload: the listen addresses are ignored: serving "
 		    "the sockets systemd passed");
 	else if (main_relisten(d, nc) == -1) {
+		metrics_free(nm);
 		conf_free(nc);
 		goto done;
 	}
+	main_remetrics(d, nc, nm);
+	if ((nc->pidfile == NULL) != (old->pidfile == NULL) ||
+	    (nc->pidfile != NULL && strcmp(nc->pidfile, old->pidfile) != 0))
+		log_notice("reload: a new 'pidfile' takes effect at the next "
+		    "start");
 	main_apply(d, nc);
 	if (upstream_set_conf(d->up, &d->upconf) == -1)
 		log_warnx("reload: out of memory changing the redis address");
@@ -477,6 +642,7 @@ main_free(struct pubsubd *d)
 	for (i = 0; i < d->nlisteners; i++)
 		listener_free(d->listeners[i]);
 	free(d->listeners);
+	metrics_free(d->metrics);
 	service_free(d->svc);
 	client_set_free(d->clients);
 	upstream_free(d->up);
@@ -492,6 +658,9 @@ main_free(struct pubsubd *d)
 	if (d->base != NULL)
 		event_base_free(d->base);
 	conf_free(d->conf);
+	if (d->pidfile_written)
+		pidfile_remove(d->pidfile);
+	free(d->pidfile);
 }
 
 int
@@ -501,15 +670,18 @@ main(int argc, char *argv[])
 		main_on_message, main_on_state
 	};
 	struct pubsubd	 d;
-	const char	*path = NULL;
-	char		 err[1024], redis[300];
-	int		 ch, test = 0, passed;
+	const char	*path = NULL, *pidpath = NULL;
+	char		 err[1024], name[ENDPOINT_NAME_MAX];
+	int		 ch, test = 0, first = -1;
 	size_t		 i;
 
-	while ((ch = getopt(argc, argv, "c:htv")) != -1) {
+	while ((ch = getopt(argc, argv, "c:hp:tv")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
+			break;
+		case 'p':
+			pidpath = optarg;
 			break;
 		case 't':
 			test = 1;
@@ -538,16 +710,34 @@ main(int argc, char *argv[])
 		conf_free(d.conf);
 		return 0;
 	}
+	if (pidpath == NULL)
+		pidpath = d.conf->pidfile;
+	if (pidpath != NULL && ((d.pidfile = strdup(pidpath)) == NULL ||
+	    pidfile_check(d.pidfile, err, sizeof(err)) == -1)) {
+		fprintf(stderr, "%s\n", d.pidfile ? err : "out of memory");
+		free(d.pidfile);
+		conf_free(d.conf);
+		return 1;
+	}
 	log_set_level(d.conf->log_level);
 	signal(SIGPIPE, SIG_IGN);
 	srandom((unsigned int)(time(NULL) ^ getpid()));
 
 	d.path = path;
+	/* Socket activation: systemd's sockets replace the listen entries. */
+	if ((d.npassed = service_listen_fds(&first, err, sizeof(err))) == -1) {
+		log_warnx("%s", err);
+		free(d.pidfile);
+		conf_free(d.conf);
+		return 1;
+	}
+	d.activated = d.npassed > 0;
 	d.nofile = main_raise_nofile();
-	if (d.nofile >= 0 && d.nofile < MAIN_FD_RESERVE +
-	    (long long)d.conf->nlisten + (d.conf->passthrough ? 2 : 1)) {
+	if (d.nofile >= 0 && d.nofile < main_fd_reserve(&d, d.conf) +
+	    (d.conf->passthrough ? 2 : 1)) {
 		log_warnx("the open file limit (%lld) leaves no room for a "
 		    "client: raise LimitNOFILE= (or ulimit -n)", d.nofile);
+		free(d.pidfile);
 		conf_free(d.conf);
 		return 1;
 	}
@@ -562,16 +752,15 @@ main(int argc, char *argv[])
 	    (d.svc = service_new(d.base, main_status, &d)) == NULL)
 		fatalx("out of memory");
 
-	if ((passed = main_listen_passed(&d)) == -1) {
+	if (d.activated && main_listen_passed(&d, first) == -1) {
 		main_free(&d);
 		return 1;
 	}
-	if (!passed && (d.listeners = calloc(d.conf->nlisten,
+	if (!d.activated && (d.listeners = calloc(d.conf->nlisten,
 	    sizeof(*d.listeners))) == NULL)
 		fatalx("out of memory");
-	for (i = 0; !passed && i < d.conf->nlisten; i++) {
-		d.listeners[i] = listener_new(d.base, d.clients,
-		    d.conf->listen[i].host, d.conf->listen[i].port, err,
+	for (i = 0; !d.activated && i < d.conf->nlisten; i++) {
+		d.listeners[i] = main_listener_new(&d, &d.conf->listen[i], err,
 		    sizeof(err));
 		if (d.listeners[i] == NULL) {
 			log_warnx("%s", err);
@@ -580,6 +769,16 @@ main(int argc, char *argv[])
 		}
 		d.nlisteners++;
 		log_notice("listening on %s", listener_name(d.listeners[i]));
+	}
+	if (d.conf->metrics.enabled) {
+		if ((d.metrics = main_metrics_new(&d, d.conf, err,
+		    sizeof(err))) == NULL) {
+			log_warnx("%s", err);
+			main_free(&d);
+			return 1;
+		}
+		log_notice("metrics on http://%s%s", metrics_name(d.metrics),
+		    d.conf->metrics.path);
 	}
 
 	d.sigterm_ev = evsignal_new(d.base, SIGTERM, main_signal_cb, &d);
@@ -591,12 +790,19 @@ main(int argc, char *argv[])
 	    evsignal_add(d.sighup_ev, NULL) == -1)
 		fatalx("cannot handle signals");
 
-	log_notice("pubsubd %s started, redis at %s:%d, maxclients %d",
-	    PACKAGE_VERSION, d.conf->redis_host, d.conf->redis_port,
+	if (d.pidfile != NULL) {
+		/* Checked at start; written once the listeners are bound. */
+		if (pidfile_write(d.pidfile, err, sizeof(err)) == -1) {
+			log_warnx("%s", err);
+			main_free(&d);
+			return 1;
+		}
+		d.pidfile_written = 1;
+	}
+	log_notice("pubsubd %s started, redis at %s, maxclients %d",
+	    PACKAGE_VERSION, endpoint_name(&d.redis, name, sizeof(name)),
 	    d.cconf.maxclients);
-	snprintf(redis, sizeof(redis), "%s:%d", d.conf->redis_host,
-	    d.conf->redis_port);
-	service_start(d.svc, d.conf->ready_timeout, redis);
+	service_start(d.svc, d.conf->ready_timeout, name);
 	upstream_start(d.up);
 	event_base_dispatch(d.base);
 
@@ -605,5 +811,6 @@ main(int argc, char *argv[])
 	signal(SIGINT, SIG_IGN);
 	main_free(&d);
 	log_notice("stopped");
+	log_set_syslog(0, 0, NULL);
 	return 0;
 }

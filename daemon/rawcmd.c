@@ -16,6 +16,7 @@
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
 
+#include "endpoint.h"
 #include "future.h"
 #include "rawcmd.h"
 #include "resp.h"
@@ -25,6 +26,7 @@
 struct rawcmd {
 	struct bufferevent	*r_bev;		/* owned */
 	struct future		*r_fut;		/* owned ref */
+	int			 r_auth;	/* AUTH's reply comes first */
 	int			 r_skip;	/* replies to drop first (HELLO) */
 };
 
@@ -36,7 +38,7 @@ static void	rawcmd_evbuffer_free(void *);
 
 /* Sends one command on a new connection; see rawcmd.h. */
 struct future *
-rawcmd_send(struct event_base *base, const char *host, int port, int resp,
+rawcmd_send(struct event_base *base, const struct endpoint *ep, int resp,
     int argc, const char *const *argv, const size_t *argvlen)
 {
 	struct rawcmd	*r;
@@ -55,6 +57,8 @@ rawcmd_send(struct event_base *base, const char *host, int port, int resp,
 	if (r->r_bev == NULL)
 		goto fail;
 	bufferevent_setcb(r->r_bev, rawcmd_read_cb, NULL, rawcmd_event_cb, r);
+	if ((r->r_auth = endpoint_auth_bev(ep, r->r_bev)) == -1)
+		goto fail;
 	if (resp == 3) {
 		r->r_skip = 1;
 		if (bufferevent_write(r->r_bev, "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n",
@@ -70,8 +74,7 @@ rawcmd_send(struct event_base *base, const char *host, int port, int resp,
 	}
 	redisFreeCommand(cmd);
 	if (bufferevent_enable(r->r_bev, EV_READ) == -1 ||
-	    bufferevent_socket_connect_hostname(r->r_bev, NULL, AF_UNSPEC,
-	    host, port) == -1)
+	    endpoint_connect_bev(ep, r->r_bev) == -1)
 		goto fail;
 	future_set_cancel_hook(fut, rawcmd_cancelled, r);
 	return fut;
@@ -99,6 +102,18 @@ rawcmd_read_cb(struct bufferevent *bev, void *arg)
 		if (size <= 0) {
 			future_set_error(r->r_fut, "bad reply from redis");
 			break;
+		}
+		if (r->r_auth) {
+			r->r_auth = 0;
+			if (*(const char *)evbuffer_pullup(in, 1) == '-') {
+				future_set_error(r->r_fut, "authentication "
+				    "failed: %.*s", (int)(size > 3 ? size - 3 :
+				    0), (const char *)evbuffer_pullup(in, -1) +
+				    1);
+				break;
+			}
+			evbuffer_drain(in, (size_t)size);
+			continue;
 		}
 		if (r->r_skip > 0) {
 			r->r_skip--;

@@ -22,6 +22,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "endpoint.h"
 #include "log.h"
 #include "service.h"
 
@@ -38,7 +39,7 @@ struct service {
 	int			 s_ready;	/* READY=1 sent */
 	int			 s_stopping;
 	int			 s_warned;	/* a failed send was logged */
-	char			 s_redis[300];
+	char			 s_redis[ENDPOINT_NAME_MAX];
 	int			 s_ready_timeout;	/* ms */
 	struct event		*s_ready_ev;	/* owned: the ready timeout */
 	struct event		*s_status_ev;	/* owned: persistent, 1 s */

@@ -55,7 +55,7 @@ void		 service_free(struct service *svc);
  * pubsubd listens: starts the watchdog (if systemd asked for one) and the
  * status updates, and sends READY=1 once service_upstream(svc, 1) is
  * called or ready_timeout ms have passed (at once if ready_timeout is 0).
- * redis names Redis for the log ("host:port"; copied).
+ * redis names Redis for the log ("host:port" or a path; copied).
  */
 void		 service_start(struct service *svc, int ready_timeout,
 		    const char *redis);

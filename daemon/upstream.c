@@ -15,6 +15,11 @@
  * reader parses. The two connections live and die together: the upstream is
  * connected when both are, and the loss of either resets both.
  *
+ * When Redis wants credentials, AUTH is the first command on each
+ * connection, and that connection counts as up only once Redis accepted
+ * it; a refusal is a failed connection like any other (logged with Redis'
+ * reason, retried after the backoff).
+ *
  * hiredis' lifetime rules, followed here: a reply is borrowed for the
  * callback only; a NULL reply means the context is going away; after a failed
  * connect or a disconnect hiredis frees the context itself, so our pointer is
@@ -78,8 +83,8 @@ struct upstream_op {
 
 struct upstream {
 	struct event_base	*up_base;	/* borrowed */
-	char			*up_host;	/* owned */
-	int			 up_port;
+	struct endpoint		*up_ep;		/* owned: where and how */
+	char			 up_name[ENDPOINT_NAME_MAX];	/* for logs */
 	struct upstream_cbs	 up_cbs;
 	void			*up_arg;
 	redisAsyncContext	*up_ac;		/* owned while not NULL */
@@ -87,6 +92,8 @@ struct upstream {
 	redisReader		*up_reader;	/* owned: parses up_shard */
 	int			 up_ac_up;	/* the hiredis connection is up */
 	int			 up_shard_up;	/* the shard connection is up */
+	int			 up_ac_auth;	/* its AUTH is unanswered */
+	int			 up_shard_auth;	/* its AUTH is unanswered */
 	int			 up_losing;	/* inside upstream_lost() */
 	int			 up_connected;
 	int			 up_started;
@@ -98,7 +105,7 @@ struct upstream {
 	struct future		*up_heartbeat;	/* owned: in flight, or NULL */
 	unsigned long long	 up_rx;		/* replies read, both links */
 	unsigned long long	 up_rx_seen;	/* up_rx at the last check */
-	struct upstream_conf	 up_conf;	/* up_conf.host is up_host */
+	struct upstream_conf	 up_conf;	/* up_conf.redis is *up_ep */
 	struct upstream_stats	 up_stats;
 	int			 up_backoff_ms;
 	struct cmdconn		*up_cmd;	/* owned: pubsubd's commands */
@@ -122,6 +129,10 @@ static void	upstream_heartbeat_drop(struct upstream *);
 static void	upstream_retry_later(struct upstream *);
 static void	upstream_retry_cb(evutil_socket_t, short, void *);
 static void	upstream_connect_cb(const redisAsyncContext *, int);
+static void	upstream_auth_cb(redisAsyncContext *, void *, void *);
+static int	upstream_shard_reply(struct upstream *, redisReply *);
+static void	upstream_refused(struct upstream *, const char *,
+		    const char *);
 static void	upstream_disconnect_cb(const redisAsyncContext *, int);
 static void	upstream_reply_cb(redisAsyncContext *, void *, void *);
 static void	upstream_dispatch(struct upstream *, const redisReply *);
@@ -168,7 +179,6 @@ upstream_new(struct event_base *base, const struct upstream_conf *conf,
 		return NULL;
 	up->up_base = base;
 	up->up_conf = *conf;
-	up->up_port = conf->port;
 	up->up_cbs = *cbs;
 	up->up_arg = arg;
 	up->up_backoff_ms = conf->backoff_min;
@@ -182,13 +192,15 @@ upstream_new(struct event_base *base, const struct upstream_conf *conf,
 	    (unsigned long)random());
 	snprintf(up->up_version, sizeof(up->up_version), "unknown");
 	up->up_databases = 16;
-	up->up_host = strdup(conf->host);
-	up->up_conf.host = up->up_host;
+	if ((up->up_ep = endpoint_dup(&conf->redis)) != NULL) {
+		up->up_conf.redis = *up->up_ep;
+		endpoint_name(up->up_ep, up->up_name, sizeof(up->up_name));
+	}
 	up->up_retry_ev = evtimer_new(base, upstream_retry_cb, up);
 	up->up_timeout_ev = evtimer_new(base, upstream_timeout_cb, up);
 	up->up_health_ev = event_new(base, -1, EV_PERSIST, upstream_health_cb,
 	    up);
-	if (up->up_host == NULL || up->up_retry_ev == NULL ||
+	if (up->up_ep == NULL || up->up_retry_ev == NULL ||
 	    up->up_timeout_ev == NULL || up->up_health_ev == NULL) {
 		upstream_free(up);
 		return NULL;
@@ -201,20 +213,20 @@ int
 upstream_set_conf(struct upstream *up, const struct upstream_conf *conf)
 {
 	struct timeval	 tv;
-	char		*host;
-	int		 moved;
+	struct endpoint	*ep;
+	int		 moved, relog;
 
-	moved = strcmp(conf->host, up->up_host) != 0 ||
-	    conf->port != up->up_port;
-	if (moved) {
-		if ((host = strdup(conf->host)) == NULL)
+	moved = !endpoint_same_place(&conf->redis, up->up_ep);
+	relog = !endpoint_same_login(&conf->redis, up->up_ep);
+	if (moved || relog) {
+		if ((ep = endpoint_dup(&conf->redis)) == NULL)
 			return -1;
-		free(up->up_host);
-		up->up_host = host;
-		up->up_port = conf->port;
+		endpoint_free(up->up_ep);
+		up->up_ep = ep;
+		endpoint_name(up->up_ep, up->up_name, sizeof(up->up_name));
 	}
 	up->up_conf = *conf;
-	up->up_conf.host = up->up_host;
+	up->up_conf.redis = *up->up_ep;
 	if (up->up_backoff_ms < conf->backoff_min ||
 	    up->up_backoff_ms > conf->backoff_max)
 		up->up_backoff_ms = conf->backoff_min;
@@ -226,17 +238,26 @@ upstream_set_conf(struct upstream *up, const struct upstream_conf *conf)
 			event_add(up->up_health_ev, &tv);
 		}
 	}
-	if (moved && up->up_started) {
-		log_notice("redis moves to %s:%d", up->up_host, up->up_port);
+	if ((moved || relog) && up->up_started) {
+		if (moved)
+			log_notice("redis moves to %s", up->up_name);
+		else
+			log_notice("new credentials for redis at %s: "
+			    "reconnecting", up->up_name);
 		/* Drop the old connections and the shared command one. */
 		cmdconn_free(up->up_cmd);
 		up->up_cmd = NULL;
 		if (up->up_ac != NULL || up->up_shard != NULL ||
 		    up->up_connected) {
 			up->up_backoff_ms = conf->backoff_min;
-			upstream_lost(up, "redis address changed");
-		} else if (!evtimer_pending(up->up_retry_ev, NULL))
+			upstream_lost(up, moved ? "redis address changed" :
+			    "redis credentials changed");
+		} else {
+			/* Waiting out a backoff: the new settings may work. */
+			evtimer_del(up->up_retry_ev);
+			up->up_backoff_ms = conf->backoff_min;
 			upstream_connect(up);
+		}
 	}
 	return 0;
 }
@@ -276,7 +297,7 @@ upstream_free(struct upstream *up)
 	if (up->up_health_ev != NULL)
 		event_free(up->up_health_ev);
 	upstream_heartbeat_drop(up);
-	free(up->up_host);
+	endpoint_free(up->up_ep);
 	free(up);
 }
 
@@ -293,36 +314,53 @@ upstream_connect(struct upstream *up)
 {
 	redisAsyncContext	*ac;
 	struct timeval		 tv;
+	const char		*argv[3];
+	size_t			 argvlen[3];
+	int			 argc;
 
-	log_debug("connecting to redis at %s:%d", up->up_host, up->up_port);
+	log_debug("connecting to redis at %s", up->up_name);
 	tv.tv_sec = up->up_conf.connect_timeout / 1000;
 	tv.tv_usec = (up->up_conf.connect_timeout % 1000) * 1000;
 	evtimer_add(up->up_timeout_ev, &tv);
-	ac = redisAsyncConnect(up->up_host, up->up_port);
+	if (up->up_ep->path != NULL)
+		ac = redisAsyncConnectUnix(up->up_ep->path);
+	else
+		ac = redisAsyncConnect(up->up_ep->host, up->up_ep->port);
 	if (ac == NULL) {
-		log_warnx("redis %s:%d: out of memory", up->up_host,
-		    up->up_port);
+		log_warnx("redis %s: out of memory", up->up_name);
+		up->up_stats.connect_failures++;
 		upstream_retry_later(up);
 		return;
 	}
 	if (ac->err) {
-		log_warnx("redis %s:%d: %s", up->up_host, up->up_port,
-		    ac->errstr);
+		log_warnx("redis %s: %s", up->up_name, ac->errstr);
 		redisAsyncFree(ac);
+		up->up_stats.connect_failures++;
 		upstream_retry_later(up);
 		return;
 	}
 	ac->data = up;
 	if (redisLibeventAttach(ac, up->up_base) != REDIS_OK) {
-		log_warnx("redis %s:%d: cannot attach to the event loop",
-		    up->up_host, up->up_port);
+		log_warnx("redis %s: cannot attach to the event loop",
+		    up->up_name);
 		redisAsyncFree(ac);
+		up->up_stats.connect_failures++;
 		upstream_retry_later(up);
 		return;
 	}
 	redisAsyncSetConnectCallback(ac, upstream_connect_cb);
 	redisAsyncSetDisconnectCallback(ac, upstream_disconnect_cb);
 	up->up_ac = ac;
+	/* First in hiredis' queue: sent as soon as the socket connects. */
+	up->up_ac_auth = 0;
+	if ((argc = endpoint_auth_argv(up->up_ep, argv, argvlen)) > 0) {
+		if (redisAsyncCommandArgv(ac, upstream_auth_cb, up, argc, argv,
+		    argvlen) != REDIS_OK) {
+			upstream_lost(up, "cannot queue AUTH");
+			return;
+		}
+		up->up_ac_auth = 1;
+	}
 	if (upstream_shard_connect(up) == -1)
 		upstream_lost(up, "cannot open the shard connection");
 }
@@ -360,13 +398,55 @@ upstream_connect_cb(const redisAsyncContext *ac, int status)
 {
 	struct upstream	*up = ac->data;
 
+	if (ac != up->up_ac)
+		return;		/* one upstream_lost() already let go of */
 	if (status != REDIS_OK) {
 		up->up_ac = NULL;
 		upstream_lost(up, ac->errstr);
 		return;
 	}
+	if (up->up_ac_auth)
+		return;		/* up once Redis accepts the AUTH */
 	up->up_ac_up = 1;
 	upstream_maybe_up(up);
+}
+
+/*
+ * Redis answered the subscriber connection's AUTH (NULL: the context is
+ * going away, which its disconnect callback handles). A refusal loses the
+ * connection: hiredis frees the context once this callback returns.
+ */
+static void
+upstream_auth_cb(redisAsyncContext *ac, void *reply, void *arg)
+{
+	struct upstream	*up = arg;
+	redisReply	*r = reply;
+
+	if (r == NULL || ac != up->up_ac || !up->up_ac_auth)
+		return;
+	up->up_ac_auth = 0;
+	if (r->type == REDIS_REPLY_ERROR) {
+		upstream_refused(up, "AUTH", r->str);
+		return;
+	}
+	up->up_ac_up = 1;
+	upstream_maybe_up(up);
+}
+
+/*
+ * Redis refused what a connection must start with (AUTH, or the private
+ * subscription): the connection failed, with Redis' reason (which never
+ * holds the password).
+ */
+static void
+upstream_refused(struct upstream *up, const char *what, const char *why)
+{
+	char	msg[512];
+
+	snprintf(msg, sizeof(msg), "%s refused: %s%s", what, why,
+	    strcmp(what, "AUTH") == 0 ? " (check redis.username and "
+	    "redis.password)" : "");
+	upstream_lost(up, msg);
 }
 
 /*
@@ -400,8 +480,9 @@ upstream_maybe_up(struct upstream *up)
 	}
 	if (up->up_private_ok < 2)
 		return;
-	log_notice("connected to redis at %s:%d", up->up_host, up->up_port);
+	log_notice("connected to redis at %s", up->up_name);
 	up->up_connected = 1;
+	up->up_stats.connects++;
 	up->up_backoff_ms = up->up_conf.backoff_min;
 	evtimer_del(up->up_timeout_ev);
 	if (up->up_stats.outages > 0) {
@@ -426,6 +507,8 @@ upstream_disconnect_cb(const redisAsyncContext *ac, int status)
 {
 	struct upstream	*up = ac->data;
 
+	if (ac != up->up_ac)
+		return;		/* one upstream_lost() already let go of */
 	up->up_ac = NULL;
 	if (up->up_freeing)
 		return;
@@ -449,12 +532,12 @@ upstream_lost(struct upstream *up, const char *why)
 		return;
 	up->up_losing = 1;
 	if (was)
-		log_warnx("lost connection to redis at %s:%d: %s",
-		    up->up_host, up->up_port, why);
+		log_warnx("lost connection to redis at %s: %s", up->up_name,
+		    why);
 	else
-		log_warnx("cannot connect to redis at %s:%d: %s", up->up_host,
-		    up->up_port, why);
-	up->up_connected = up->up_ac_up = 0;
+		log_warnx("cannot connect to redis at %s: %s", up->up_name,
+		    why);
+	up->up_connected = up->up_ac_up = up->up_ac_auth = 0;
 	up->up_private_ok = up->up_private_asked = 0;
 	evtimer_del(up->up_timeout_ev);
 	event_del(up->up_health_ev);
@@ -462,7 +545,8 @@ upstream_lost(struct upstream *up, const char *why)
 	if (was) {
 		up->up_stats.outages++;
 		up->up_stats.down_since_ms = upstream_now_ms();
-	}
+	} else
+		up->up_stats.connect_failures++;
 	up->up_ac = NULL;
 	if (ac != NULL)
 		redisAsyncFree(ac);
@@ -487,9 +571,12 @@ upstream_shard_connect(struct upstream *up)
 		return -1;
 	bufferevent_setcb(up->up_shard, upstream_shard_read_cb, NULL,
 	    upstream_shard_event_cb, up);
+	/* AUTH is written first: the socket sends it once it connects. */
+	if ((up->up_shard_auth = endpoint_auth_bev(up->up_ep,
+	    up->up_shard)) == -1)
+		return -1;
 	if (bufferevent_enable(up->up_shard, EV_READ) == -1 ||
-	    bufferevent_socket_connect_hostname(up->up_shard, NULL, AF_UNSPEC,
-	    up->up_host, up->up_port) == -1)
+	    endpoint_connect_bev(up->up_ep, up->up_shard) == -1)
 		return -1;
 	return 0;
 }
@@ -504,7 +591,7 @@ upstream_shard_close(struct upstream *up)
 		redisReaderFree(up->up_reader);
 	up->up_shard = NULL;
 	up->up_reader = NULL;
-	up->up_shard_up = 0;
+	up->up_shard_up = up->up_shard_auth = 0;
 }
 
 /* The shard connection connected, failed or closed. */
@@ -514,6 +601,8 @@ upstream_shard_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct upstream	*up = arg;
 
 	if (what & BEV_EVENT_CONNECTED) {
+		if (up->up_shard_auth)
+			return;		/* up once Redis accepts the AUTH */
 		up->up_shard_up = 1;
 		upstream_maybe_up(up);
 		return;
@@ -554,11 +643,42 @@ upstream_shard_read_cb(struct bufferevent *bev, void *arg)
 		}
 		if ((r = reply) == NULL)
 			break;
-		upstream_dispatch(up, r);
-		freeReplyObject(r);
+		if (upstream_shard_reply(up, r) == -1)
+			return;		/* the connection is lost */
 		if (up->up_reader == NULL)
 			break;		/* the dispatch lost the connection */
 	}
+}
+
+/*
+ * One reply on the shard connection (taken over and freed): the answer to
+ * its AUTH, an error before the connection is up (a failure, as it is on
+ * the subscriber connection), or something to dispatch. Returns -1 if it
+ * lost the connection.
+ */
+static int
+upstream_shard_reply(struct upstream *up, redisReply *r)
+{
+	char	why[256];
+	int	auth = up->up_shard_auth;
+
+	if (r->type == REDIS_REPLY_ERROR && (auth || !up->up_connected)) {
+		snprintf(why, sizeof(why), "%s", r->str);
+		freeReplyObject(r);
+		upstream_refused(up, auth ? "AUTH" : "the shard connection's "
+		    "first command", why);
+		return -1;
+	}
+	if (auth) {
+		freeReplyObject(r);
+		up->up_shard_auth = 0;
+		up->up_shard_up = 1;
+		upstream_maybe_up(up);
+		return 0;
+	}
+	upstream_dispatch(up, r);
+	freeReplyObject(r);
+	return 0;
 }
 
 /* Fails every operation in flight. */
@@ -791,8 +911,8 @@ upstream_command(struct upstream *up, int argc, const char *const *argv,
 		up->up_cmd = NULL;
 	}
 	if (up->up_cmd == NULL) {
-		up->up_cmd = cmdconn_new(up->up_base, up->up_host, up->up_port,
-		    0, NULL, NULL);
+		up->up_cmd = cmdconn_new_at(up->up_base, up->up_ep, 0, NULL,
+		    NULL);
 		if (up->up_cmd == NULL)
 			return NULL;
 	}
@@ -1146,6 +1266,15 @@ upstream_heartbeat_drop(struct upstream *up)
 	up->up_heartbeat = NULL;
 	future_cancel(hb);
 	future_unref(hb);
+}
+
+/* How long the upstream has been down. */
+long long
+upstream_down_ms(const struct upstream *up)
+{
+	if (up->up_stats.down_since_ms == 0)
+		return 0;
+	return upstream_now_ms() - up->up_stats.down_since_ms;
 }
 
 /* The upstream's outage counters. */

@@ -16,6 +16,8 @@
 
 #include <stddef.h>
 
+#include "endpoint.h"
+
 struct event_base;
 struct future;
 struct upstream;
@@ -50,10 +52,12 @@ struct upstream_cbs {
 	void	(*on_state)(void *arg, int connected);
 };
 
-/* Where Redis is and how to keep the connection; times in milliseconds. */
+/*
+ * Where Redis is, how to log in, and how to keep the connection; times in
+ * milliseconds.
+ */
 struct upstream_conf {
-	const char	*host;		/* copied */
-	int		 port;
+	struct endpoint	 redis;		/* its strings are copied */
 	int		 connect_timeout;	/* to be connected and ready */
 	int		 backoff_min;		/* first reconnect delay */
 	int		 backoff_max;		/* the cap of its doubling */
@@ -66,6 +70,8 @@ struct upstream_stats {
 	long long		last_outage_ms;	/* the last one's length */
 	long long		down_since_ms;	/* monotonic ms, 0 when up */
 	unsigned long long	health_failures;
+	unsigned long long	connects;	/* came up, the first included */
+	unsigned long long	connect_failures;	/* attempts that failed */
 };
 
 /*
@@ -78,11 +84,14 @@ struct upstream	*upstream_new(struct event_base *base,
 
 const struct upstream_stats *upstream_stats(const struct upstream *up);
 
+/* How long, in ms, the upstream has been down now; 0 while it is up. */
+long long	 upstream_down_ms(const struct upstream *up);
+
 /*
  * Takes a new configuration (a reload): the timings apply from now on; a
- * new address drops the connections and reconnects there, after which the
- * owner subscribes everything again. Returns 0, or -1 on allocation failure
- * (nothing changed).
+ * new address or new credentials drop the connections and reconnect, after
+ * which the owner subscribes everything again. Returns 0, or -1 on
+ * allocation failure (nothing changed).
  */
 int		 upstream_set_conf(struct upstream *up,
 		    const struct upstream_conf *conf);

@@ -823,3 +823,271 @@ h_expect_free(struct h_conn *c, char *frame)
 	free(frame);
 	return ok;
 }
+
+/*
+ * ---- HTTP and INFO text, for the metrics suite (test_integ_metrics).
+ * Kept together: other suites extend this file too. ----
+ */
+
+/* One HTTP request written by hand; the response read until close. */
+int
+h_http(int port, const char *method, const char *path,
+    struct h_http_resp *resp, int timeout_ms)
+{
+	struct h_conn	*c;
+	char		 req[1024], *all, *eoh;
+	size_t		 len;
+	int		 n;
+
+	memset(resp, 0, sizeof(*resp));
+	if ((c = h_connect(port)) == NULL)
+		return -1;
+	n = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d"
+	    "\r\nUser-Agent: pubsubd-harness\r\nConnection: close\r\n\r\n",
+	    method, path, port);
+	if (n < 0 || (size_t)n >= sizeof(req) ||
+	    h_send(c, req, (size_t)n) == -1) {
+		h_close(c);
+		return -1;
+	}
+	all = h_read_all(c, &len, timeout_ms);
+	h_close(c);
+	if (all == NULL)
+		return -1;
+	if ((eoh = memmem(all, len, "\r\n\r\n", 4)) == NULL ||
+	    sscanf(all, "HTTP/1.%*1[01] %3d ", &resp->status) != 1) {
+		free(all);
+		return -1;
+	}
+	eoh[2] = '\0';		/* the headers keep their last CRLF */
+	resp->headers = all;
+	resp->bodylen = len - (size_t)(eoh + 4 - all);
+	if ((resp->body = malloc(resp->bodylen + 1)) == NULL) {
+		h_http_free(resp);
+		return -1;
+	}
+	memcpy(resp->body, eoh + 4, resp->bodylen);
+	resp->body[resp->bodylen] = '\0';
+	return 0;
+}
+
+/* Frees what h_http() filled in. */
+void
+h_http_free(struct h_http_resp *resp)
+{
+	free(resp->headers);
+	free(resp->body);
+	memset(resp, 0, sizeof(*resp));
+}
+
+/* A header's value (leading blanks dropped), or NULL. */
+const char *
+h_http_header(const struct h_http_resp *resp, const char *name, char *buf,
+    size_t len)
+{
+	const char	*line, *end, *v;
+	size_t		 nlen = strlen(name);
+
+	if (resp->headers == NULL || (line = strstr(resp->headers, "\r\n")) ==
+	    NULL)
+		return NULL;
+	for (line += 2; (end = strstr(line, "\r\n")) != NULL; line = end + 2) {
+		if ((size_t)(end - line) <= nlen || line[nlen] != ':' ||
+		    strncasecmp(line, name, nlen) != 0)
+			continue;
+		for (v = line + nlen + 1; *v == ' ' || *v == '\t'; v++)
+			;
+		snprintf(buf, len, "%.*s", (int)(end - v), v);
+		return buf;
+	}
+	return NULL;
+}
+
+/* The text of one INFO section. */
+char *
+h_info_text(int port, const char *section, int timeout_ms)
+{
+	struct h_conn	*c;
+	char		*rep, *text = NULL, *p;
+	size_t		 len;
+	long long	 n;
+
+	if ((c = h_connect(port)) == NULL)
+		return NULL;
+	if (h_command(c, "INFO", section, NULL) == 0 &&
+	    (rep = h_reply(c, &len, timeout_ms)) != NULL) {
+		if (rep[0] == '$' && (n = strtoll(rep + 1, &p, 10)) >= 0 &&
+		    strncmp(p, "\r\n", 2) == 0 &&
+		    (size_t)n + (size_t)(p + 2 - rep) + 2 == len &&
+		    (text = malloc((size_t)n + 1)) != NULL) {
+			memcpy(text, p + 2, (size_t)n);
+			text[n] = '\0';
+		}
+		free(rep);
+	}
+	h_close(c);
+	return text;
+}
+
+/*
+ * ---- For the service suite (test_integ_service.c): Unix sockets,
+ * redis-server with arguments, pubsubd with a whole configuration file.
+ * Kept together here, at the end, includes and all.
+ */
+#include <sys/un.h>
+
+static int	h_answers(struct h_conn *);
+
+/* Connects to the Unix socket at path. */
+struct h_conn *
+h_connect_unix(const char *path)
+{
+	struct sockaddr_un	 sun;
+	struct h_conn		*c;
+	int			 fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return NULL;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return NULL;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    (c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	c->fd = fd;
+	return c;
+}
+
+/* Whether c (then closed) answers PING with +PONG or -NOAUTH. */
+static int
+h_answers(struct h_conn *c)
+{
+	char	*r;
+	int	 ok = 0;
+
+	if (c == NULL)
+		return 0;
+	if (h_sendstr(c, "PING\r\n") == 0 &&
+	    (r = h_reply(c, NULL, 500)) != NULL) {
+		ok = strcmp(r, "+PONG\r\n") == 0 ||
+		    strncmp(r, "-NOAUTH", 7) == 0;
+		free(r);
+	}
+	h_close(c);
+	return ok;
+}
+
+/* Waits until the server at path answers PING. */
+int
+h_wait_ping_unix(const char *path, int timeout_ms)
+{
+	long long	deadline = h_now_ms() + timeout_ms;
+
+	while (h_now_ms() < deadline) {
+		if (h_answers(h_connect_unix(path)))
+			return 0;
+		usleep(20000);
+	}
+	return -1;
+}
+
+/* Starts redis-server with extra arguments, on TCP and/or a Unix socket. */
+void
+h_start_redis_argv(struct h_env *env, const char *unixsock,
+    const char *const *extra)
+{
+	char		 port[16], log[300];
+	const char	*argv[64];
+	long long	 deadline;
+	int		 n = 0, up = 0;
+
+	snprintf(port, sizeof(port), "%d", env->redis_port);
+	snprintf(log, sizeof(log), "%s/redis.log", env->dir);
+	argv[n++] = "redis-server";
+	argv[n++] = "--port";
+	argv[n++] = port;
+	argv[n++] = "--bind";
+	argv[n++] = "127.0.0.1";
+	argv[n++] = "--save";
+	argv[n++] = "";
+	argv[n++] = "--appendonly";
+	argv[n++] = "no";
+	argv[n++] = "--dir";
+	argv[n++] = env->dir;
+	argv[n++] = "--daemonize";
+	argv[n++] = "no";
+	if (unixsock != NULL) {
+		argv[n++] = "--unixsocket";
+		argv[n++] = unixsock;
+		argv[n++] = "--unixsocketperm";
+		argv[n++] = "700";
+	}
+	while (extra != NULL && *extra != NULL && n < 63)
+		argv[n++] = *extra++;
+	argv[n] = NULL;
+	env->redis_pid = h_spawn((char *const *)argv, log);
+	deadline = h_now_ms() + 10000;
+	while (!up && h_now_ms() < deadline) {
+		up = (env->redis_port != 0 &&
+		    h_answers(h_connect(env->redis_port))) ||
+		    (unixsock != NULL && h_answers(h_connect_unix(unixsock)));
+		if (!up)
+			usleep(20000);
+	}
+	if (!up)
+		h_die("redis-server did not start (see %s)", log);
+}
+
+/* Writes a configuration file and spawns pubsubd with it. */
+pid_t
+h_spawn_pubsubd(struct h_env *env, const char *tag, const char *text,
+    const char *const *args)
+{
+	const char	*bin = getenv("PUBSUBD");
+	const char	*argv[32];
+	char		 conf[300], log[300];
+	FILE		*f;
+	int		 n = 0;
+
+	if (bin == NULL)
+		bin = "./daemon/pubsubd";
+	snprintf(conf, sizeof(conf), "%s/pubsubd-%s.conf", env->dir, tag);
+	snprintf(log, sizeof(log), "%s/pubsubd-%s.log", env->dir, tag);
+	if ((f = fopen(conf, "w")) == NULL || fputs(text, f) == EOF ||
+	    fclose(f) == EOF)
+		h_die("%s: %s", conf, strerror(errno));
+	argv[n++] = bin;
+	argv[n++] = "-c";
+	argv[n++] = conf;
+	while (args != NULL && *args != NULL && n < 31)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	return h_spawn((char *const *)argv, log);
+}
+
+/* Whether the file at path holds needle. */
+int
+h_file_has(const char *path, const char *needle)
+{
+	FILE	*f;
+	char	*buf;
+	size_t	 len;
+	int	 found;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	if ((buf = malloc(4 << 20)) == NULL) {
+		fclose(f);
+		return 0;
+	}
+	len = fread(buf, 1, (4 << 20) - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	found = memmem(buf, len, needle, strlen(needle)) != NULL;
+	free(buf);
+	return found;
+}

@@ -169,4 +169,80 @@ long long h_info_on(struct h_conn *c, const char *section, const char *field,
 /* The resident set size of process pid in KiB (VmRSS), or -1. */
 long long h_rss_kb(pid_t pid);
 
+/*
+ * ---- HTTP and INFO text, for the metrics suite (test_integ_metrics).
+ * Kept together: other suites extend this file too. ----
+ */
+
+/* An HTTP response, read whole. */
+struct h_http_resp {
+	int	 status;	/* 200, 404, ... */
+	char	*headers;	/* owned: the header lines, each ending CRLF */
+	char	*body;		/* owned, NUL-terminated */
+	size_t	 bodylen;
+};
+
+/*
+ * Writes "METHOD path HTTP/1.1" (Host, Connection: close) to 127.0.0.1:port
+ * on a connection of its own and reads the response until the server
+ * closes, waiting at most timeout_ms for each read. Returns 0 with *resp
+ * filled (free it with h_http_free()), or -1 if the connection was refused
+ * or no whole status line and header block came.
+ */
+int	 h_http(int port, const char *method, const char *path,
+	    struct h_http_resp *resp, int timeout_ms);
+void	 h_http_free(struct h_http_resp *resp);
+
+/*
+ * Copies the value of header name (case-insensitive) into buf; returns buf,
+ * or NULL if resp has no such header.
+ */
+const char *h_http_header(const struct h_http_resp *resp, const char *name,
+	    char *buf, size_t len);
+
+/*
+ * Asks INFO section on a connection of its own; returns the text of the
+ * reply (the bulk string's content, "# Section\r\nkey:value\r\n..."),
+ * malloc'd, or NULL on timeout or if the reply is not a bulk string.
+ */
+char	*h_info_text(int port, const char *section, int timeout_ms);
+
+/*
+ * ---- For the service suite (test_integ_service.c): Unix sockets,
+ * redis-server with arguments of a test's choosing, pubsubd with a whole
+ * configuration file. Kept together here, at the end.
+ */
+
+/* Connects to the Unix socket at path; NULL on failure. */
+struct h_conn *h_connect_unix(const char *path);
+
+/*
+ * Waits until the server at the Unix socket path answers PING with +PONG
+ * (or, if it wants a password, -NOAUTH); 0, or -1 after timeout_ms.
+ */
+int	 h_wait_ping_unix(const char *path, int timeout_ms);
+
+/*
+ * Starts redis-server in env->dir (an existing directory) with extra
+ * (borrowed, NULL-terminated; may be NULL) after the harness' own
+ * arguments, e.g. { "--requirepass", "pw", NULL }: on TCP port
+ * env->redis_port if it is not 0 (else no TCP at all), and on the Unix
+ * socket unixsock if it is not NULL. Waits until it answers PING (+PONG or
+ * -NOAUTH) on one of them; exits the program if it does not within 10 s.
+ */
+void	 h_start_redis_argv(struct h_env *env, const char *unixsock,
+	    const char *const *extra);
+
+/*
+ * Writes text to env->dir/pubsubd-TAG.conf and spawns pubsubd -c that file,
+ * with args (borrowed, NULL-terminated; may be NULL) after it, its output
+ * to env->dir/pubsubd-TAG.log. Returns its pid at once (stop it with
+ * h_kill()); exits the program if the file cannot be written.
+ */
+pid_t	 h_spawn_pubsubd(struct h_env *env, const char *tag, const char *text,
+	    const char *const *args);
+
+/* Whether the file at path holds needle (0 if it cannot be read). */
+int	 h_file_has(const char *path, const char *needle);
+
 #endif /* PUBSUBD_HARNESS_H */

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -290,6 +291,97 @@ START_TEST(test_partial_and_empty)
 }
 END_TEST
 
+/* The metrics group: off by default, loopback, 9479, /metrics. */
+START_TEST(test_metrics_defaults_and_full)
+{
+	static const char text[] =
+	    "metrics = {\n"
+	    "  enabled = true;\n"
+	    "  host = \"::1\";\n"
+	    "  port = 9100;\n"
+	    "  path = \"/pubsubd/metrics-v1_x~\";\n"
+	    "};\n";
+	struct conf	*conf;
+	char		 err[1024];
+
+	conf = conf_new_defaults();
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_int_eq(conf->metrics.enabled, 0);
+	ck_assert_str_eq(conf->metrics.host, "127.0.0.1");
+	ck_assert_int_eq(conf->metrics.port, 9479);
+	ck_assert_str_eq(conf->metrics.path, "/metrics");
+	conf_free(conf);
+
+	conf = load(text, err, sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_int_eq(conf->metrics.enabled, 1);
+	ck_assert_str_eq(conf->metrics.host, "::1");
+	ck_assert_int_eq(conf->metrics.port, 9100);
+	ck_assert_str_eq(conf->metrics.path, "/pubsubd/metrics-v1_x~");
+	conf_free(conf);
+
+	/* Partial: the rest keeps its default; port 0 picks a free one. */
+	conf = load("metrics = { enabled = true; port = 0; };\n", err,
+	    sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_int_eq(conf->metrics.enabled, 1);
+	ck_assert_int_eq(conf->metrics.port, 0);
+	ck_assert_str_eq(conf->metrics.host, "127.0.0.1");
+	ck_assert_str_eq(conf->metrics.path, "/metrics");
+	conf_free(conf);
+
+	/* The listen port is free to reuse while metrics are off. */
+	conf = load("listen = ( { port = 9479; } );\nmetrics = { };\n", err,
+	    sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	conf_free(conf);
+}
+END_TEST
+
+/* Bad metrics settings, each with its line. */
+START_TEST(test_metrics_errors)
+{
+	char	long_path[300], text[400];
+
+	expect_error("metrics = {\n  enabled = 1;\n};\n", 2,
+	    "'enabled' must be true or false");
+	expect_error("metrics = {\n  port = 65536;\n};\n", 2,
+	    "'port' must be between 0 and 65535, not 65536");
+	expect_error("metrics = {\n  port = -1;\n};\n", 2,
+	    "'port' must be between 0 and 65535, not -1");
+	expect_error("metrics = {\n  host = \"\";\n};\n", 2,
+	    "'host' must not be empty");
+	expect_error("metrics = {\n  host = 1;\n};\n", 2,
+	    "'host' must be a string");
+	expect_error("metrics = {\n\n  path = \"metrics\";\n};\n", 3,
+	    "'path' must start with '/' and be at most 256 bytes");
+	expect_error("metrics = { path = \"/a b\"; };\n", 1,
+	    "'path' may hold only letters, digits and / - . _ ~");
+	expect_error("metrics = { path = \"/m?x=1\"; };\n", 1,
+	    "'path' may hold only letters, digits and / - . _ ~");
+	expect_error("metrics = { path = \"/m%20\"; };\n", 1,
+	    "'path' may hold only letters, digits and / - . _ ~");
+	expect_error("metrics = {\n  bogus = 1;\n};\n", 2,
+	    "unknown key 'bogus'");
+	expect_error("\nmetrics = 9479;\n", 2,
+	    "'metrics' must be a group { ... }");
+	memset(long_path, 'a', sizeof(long_path));
+	long_path[0] = '/';
+	long_path[257] = '\0';
+	snprintf(text, sizeof(text), "metrics = { path = \"%s\"; };\n",
+	    long_path);
+	expect_error(text, 1, "'path' must start with '/' and be at most 256 "
+	    "bytes");
+	/* The same address as a listener, with the line of its port. */
+	expect_error("listen = ( { host = \"127.0.0.1\"; port = 7000; } );\n"
+	    "metrics = {\n  enabled = true;\n  port = 7000;\n};\n", 4,
+	    "metrics' 127.0.0.1:7000 is also a listen address");
+	expect_error("listen = ( { port = 9479; } );\n"
+	    "metrics = { enabled = true; };\n", 2,
+	    "metrics' 127.0.0.1:9479 is also a listen address");
+}
+END_TEST
+
 /* Unknown keys, at the top and in each group, with their own line. */
 START_TEST(test_unknown_keys)
 {
@@ -494,7 +586,6 @@ START_TEST(test_daemon_check_bad)
 }
 END_TEST
 
-/* Returns the conf suite. */
 /*
  * An @include of something that is not a regular file is refused with the
  * line (libconfig 1.5 would exit the process reading it: a reload must
@@ -534,6 +625,285 @@ START_TEST(test_include_checked)
 }
 END_TEST
 
+/*
+ * ---- The service keys: Unix socket listeners, Redis over a Unix socket
+ * and with credentials, the pid file, syslog.
+ */
+
+/* Unix socket listen entries, beside TCP ones; the mode's default. */
+START_TEST(test_listen_unix)
+{
+	struct conf	*conf;
+	char		 err[1024];
+
+	conf = load("listen = (\n"
+	    "  { path = \"/run/pubsubd/a.sock\"; mode = \"0600\"; },\n"
+	    "  { path = \"/run/pubsubd/b.sock\"; },\n"
+	    "  { host = \"::1\"; port = 7001; },\n"
+	    "  { path = \"/c\"; mode = \"7\"; }\n"
+	    ");\n", err, sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_uint_eq(conf->nlisten, 4);
+	ck_assert_str_eq(conf->listen[0].path, "/run/pubsubd/a.sock");
+	ck_assert_ptr_null(conf->listen[0].host);
+	ck_assert_int_eq(conf->listen[0].mode, 0600);
+	ck_assert_str_eq(conf->listen[1].path, "/run/pubsubd/b.sock");
+	ck_assert_int_eq(conf->listen[1].mode, CONF_DEFAULT_UNIX_MODE);
+	ck_assert_int_eq(CONF_DEFAULT_UNIX_MODE, 0660);
+	ck_assert_ptr_null(conf->listen[2].path);
+	ck_assert_str_eq(conf->listen[2].host, "::1");
+	ck_assert_int_eq(conf->listen[3].mode, 07);
+	conf_free(conf);
+}
+END_TEST
+
+/* A listen entry is a path or a host and port, never both; checked. */
+START_TEST(test_listen_unix_errors)
+{
+	char	text[512], msg[256], path[120];
+
+	expect_error("listen = (\n  { port = 1;\n    path = \"/a\"; }\n);\n",
+	    3, "a 'listen' entry has either 'path' or 'host' and 'port', "
+	    "not both");
+	expect_error("listen = ( { path = \"/a\"; host = \"b\"; } );\n", 1,
+	    "a 'listen' entry has either 'path' or 'host' and 'port', "
+	    "not both");
+	expect_error("listen = (\n  { host = \"a\";\n    mode = \"0600\"; }\n"
+	    ");\n", 3, "'mode' is only for a Unix socket's 'path'");
+	expect_error("listen = ( { path = \"rel.sock\"; } );\n", 1,
+	    "'path' must be an absolute path, not 'rel.sock'");
+	expect_error("listen = ( { path = \"\"; } );\n", 1,
+	    "'path' must not be empty");
+	expect_error("listen = ( { path = 5; } );\n", 1,
+	    "'path' must be a string");
+	expect_error("listen = (\n  { path = \"/a\"; },\n  { path = \"/b\"; },"
+	    "\n  { path = \"/a\"; }\n);\n", 4, "'path' \"/a\" is listed twice");
+
+	/* sun_path holds 107 bytes and the NUL. */
+	memset(path, 'p', sizeof(path));
+	path[0] = '/';
+	path[108] = '\0';
+	snprintf(text, sizeof(text), "listen = ( { path = \"%s\"; } );\n",
+	    path);
+	expect_error(text, 1, "'path' is 108 bytes long; a Unix socket's path "
+	    "has at most 107");
+	path[107] = '\0';
+	snprintf(text, sizeof(text), "listen = ( { path = \"%s\"; } );\n",
+	    path);
+	conf_free(load(text, msg, sizeof(msg)));
+	ck_assert_str_eq(msg, "");
+
+	snprintf(msg, sizeof(msg), "'mode' must be a string of octal digits "
+	    "up to \"0777\", such as \"0660\"");
+	expect_error("listen = ( { path = \"/a\"; mode = \"0999\"; } );\n", 1,
+	    msg);
+	expect_error("listen = ( { path = \"/a\"; mode = \"rw\"; } );\n", 1,
+	    msg);
+	expect_error("listen = ( { path = \"/a\"; mode = \"\"; } );\n", 1,
+	    msg);
+	expect_error("listen = ( { path = \"/a\"; mode = \"01000\"; } );\n", 1,
+	    msg);
+	expect_error("listen = ( { path = \"/a\";\n  mode = 660; } );\n", 2,
+	    msg);
+}
+END_TEST
+
+/*
+ * Metrics beside Unix socket listeners: a Unix entry has no host and never
+ * clashes with the metrics address (and must not be compared as one); a TCP
+ * entry after it still does.
+ */
+START_TEST(test_metrics_with_unix_listen)
+{
+	struct conf	*conf;
+	char		 err[1024];
+
+	conf = load("listen = (\n"
+	    "  { path = \"/run/pubsubd/a.sock\"; },\n"
+	    "  { host = \"127.0.0.1\"; port = 6479; },\n"
+	    "  { path = \"/run/pubsubd/b.sock\"; mode = \"0600\"; }\n"
+	    ");\n"
+	    "metrics = { enabled = true; };\n", err, sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_uint_eq(conf->nlisten, 3);
+	ck_assert_ptr_null(conf->listen[0].host);
+	ck_assert_int_eq(conf->metrics.enabled, 1);
+	ck_assert_str_eq(conf->metrics.host, "127.0.0.1");
+	ck_assert_int_eq(conf->metrics.port, 9479);
+	conf_free(conf);
+
+	/* Only Unix sockets, and metrics on an explicit port. */
+	conf = load("listen = ( { path = \"/a\"; } );\n"
+	    "metrics = { enabled = true; port = 6479; };\n", err,
+	    sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_int_eq(conf->metrics.port, 6479);
+	conf_free(conf);
+
+	expect_error("listen = ( { path = \"/a\"; },\n"
+	    "  { host = \"127.0.0.1\"; port = 7000; } );\n"
+	    "metrics = {\n  enabled = true;\n  port = 7000;\n};\n", 5,
+	    "metrics' 127.0.0.1:7000 is also a listen address");
+}
+END_TEST
+
+/* Redis over a Unix socket, and with credentials. */
+START_TEST(test_redis_unix_and_auth)
+{
+	struct conf	*conf;
+	char		 err[1024];
+
+	conf = conf_new_defaults();
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_ptr_null(conf->redis_path);
+	ck_assert_ptr_null(conf->redis_username);
+	ck_assert_ptr_null(conf->redis_password);
+	conf_free(conf);
+
+	conf = load("redis = { path = \"/run/redis/redis.sock\"; "
+	    "password = \"pw\"; };\n", err, sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_str_eq(conf->redis_path, "/run/redis/redis.sock");
+	ck_assert_str_eq(conf->redis_password, "pw");
+	ck_assert_ptr_null(conf->redis_username);
+	conf_free(conf);
+
+	conf = load("redis = { username = \"app\"; password = \"s3cret\"; "
+	    "host = \"10.1.2.3\"; };\n", err, sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_ptr_null(conf->redis_path);
+	ck_assert_str_eq(conf->redis_username, "app");
+	ck_assert_str_eq(conf->redis_password, "s3cret");
+	conf_free(conf);
+
+	expect_error("redis = {\n  host = \"h\";\n  path = \"/r.sock\";\n};\n",
+	    3, "'redis' has either 'path' or 'host' and 'port', not both");
+	expect_error("redis = { path = \"/r.sock\";\n  port = 6380; };\n", 1,
+	    "'redis' has either 'path' or 'host' and 'port', not both");
+	expect_error("redis = { path = \"r.sock\"; };\n", 1,
+	    "'path' must be an absolute path, not 'r.sock'");
+	expect_error("redis = {\n  username = \"app\";\n};\n", 2,
+	    "'username' needs a 'password'");
+	expect_error("redis = { password = \"\"; };\n", 1,
+	    "'password' must not be empty");
+	expect_error("redis = { password = 1234; };\n", 1,
+	    "'password' must be a string");
+}
+END_TEST
+
+/* The pid file: none by default, a string. */
+START_TEST(test_pidfile)
+{
+	struct conf	*conf;
+	char		 err[1024];
+
+	conf = load("", err, sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_ptr_null(conf->pidfile);
+	conf_free(conf);
+	conf = load("pidfile = \"/run/pubsubd/pubsubd.pid\";\n", err,
+	    sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_str_eq(conf->pidfile, "/run/pubsubd/pubsubd.pid");
+	conf_free(conf);
+	expect_error("\npidfile = 1;\n", 2, "'pidfile' must be a string");
+	expect_error("pidfile = \"\";\n", 1, "'pidfile' must not be empty");
+}
+END_TEST
+
+/* log.syslog, syslog_facility and ident: defaults, values, errors. */
+START_TEST(test_log_syslog)
+{
+	struct conf	*conf;
+	char		 err[1024], text[256], ident[80];
+
+	conf = load("", err, sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_int_eq(conf->log_syslog, 0);
+	ck_assert_int_eq(conf->log_facility, LOG_DAEMON);
+	ck_assert_str_eq(conf->log_ident, "pubsubd");
+	conf_free(conf);
+
+	conf = load("log = { syslog = true; syslog_facility = \"local7\"; "
+	    "ident = \"psd\"; level = \"debug\"; };\n", err, sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_int_eq(conf->log_syslog, 1);
+	ck_assert_int_eq(conf->log_facility, LOG_LOCAL7);
+	ck_assert_str_eq(conf->log_ident, "psd");
+	ck_assert_int_eq(conf->log_level, LOG_LEVEL_DEBUG);
+	conf_free(conf);
+
+	expect_error("log = {\n  syslog_facility = \"kern\";\n};\n", 2,
+	    "'syslog_facility' must be one of auth, authpriv, cron, daemon, "
+	    "ftp, lpr, mail, news, syslog, user, uucp, local0 to local7; "
+	    "not 'kern'");
+	expect_error("log = { syslog = \"yes\"; };\n", 1,
+	    "'syslog' must be true or false");
+	expect_error("log = { ident = \"\"; };\n", 1,
+	    "'ident' must not be empty");
+	memset(ident, 'i', 64);
+	ident[64] = '\0';
+	snprintf(text, sizeof(text), "log = {\n ident = \"%s\"; };\n", ident);
+	expect_error(text, 2, "'ident' must be shorter than 64 bytes");
+}
+END_TEST
+
+/* The facility names, one by one, and what is not one. */
+START_TEST(test_syslog_facility_parse)
+{
+	static const struct {
+		const char	*name;
+		int		 code;
+	} ok[] = {
+		{ "auth", LOG_AUTH }, { "authpriv", LOG_AUTHPRIV },
+		{ "cron", LOG_CRON }, { "daemon", LOG_DAEMON },
+		{ "ftp", LOG_FTP }, { "lpr", LOG_LPR }, { "mail", LOG_MAIL },
+		{ "news", LOG_NEWS }, { "syslog", LOG_SYSLOG },
+		{ "user", LOG_USER }, { "uucp", LOG_UUCP },
+		{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+		{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+		{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+		{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 }
+	};
+	static const char *const bad[] = {
+		"kern", "LOCAL0", "local8", "", "daemon ", "security", "mark"
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		ck_assert_int_eq(log_syslog_facility_parse(ok[i].name),
+		    ok[i].code);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_int_eq(log_syslog_facility_parse(bad[i]), -1);
+}
+END_TEST
+
+/* pubsubd -t takes every service key, and -t writes no pid file. */
+START_TEST(test_daemon_check_service)
+{
+	struct tmpfile	 t;
+	struct stat	 st;
+	const char	*bin = daemon_path();	/* before making files */
+	char		 out[1024], err[1024], text[1024];
+	char		 pid[] = "/tmp/pubsubd-pid-XXXXXX";
+	int		 rv;
+
+	ck_assert_ptr_nonnull(mkdtemp(pid));
+	ck_assert_int_eq(rmdir(pid), 0);	/* a name nobody uses */
+	snprintf(text, sizeof(text), "listen = ( { path = \"/tmp/x.sock\"; "
+	    "mode = \"0660\"; }, { host = \"127.0.0.1\"; port = 0; } );\n"
+	    "redis = { path = \"/run/redis/redis.sock\"; username = \"u\"; "
+	    "password = \"p\"; };\npidfile = \"%s\";\n"
+	    "log = { syslog = true; syslog_facility = \"local0\"; "
+	    "ident = \"psd\"; };\n", pid);
+	tmp_write(&t, text);
+	rv = run_daemon(bin, t.path, out, sizeof(out), err, sizeof(err));
+	tmp_remove(&t);
+	ck_assert_msg(rv == 0, "exit %d, stderr: %s", rv, err);
+	ck_assert_int_eq(stat(pid, &st), -1);
+}
+END_TEST
+
 static Suite *
 conf_suite(void)
 {
@@ -556,6 +926,8 @@ conf_suite(void)
 	tcase_add_test(tc, test_syntax_error);
 	tcase_add_test(tc, test_cannot_read);
 	tcase_add_test(tc, test_small_error_buffer);
+	tcase_add_test(tc, test_metrics_defaults_and_full);
+	tcase_add_test(tc, test_metrics_errors);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("daemon");
@@ -563,6 +935,18 @@ conf_suite(void)
 	tcase_add_test(tc, test_daemon_check_good);
 	tcase_add_test(tc, test_daemon_check_bad);
 	tcase_add_test(tc, test_include_checked);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("service");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_listen_unix);
+	tcase_add_test(tc, test_listen_unix_errors);
+	tcase_add_test(tc, test_redis_unix_and_auth);
+	tcase_add_test(tc, test_pidfile);
+	tcase_add_test(tc, test_log_syslog);
+	tcase_add_test(tc, test_syslog_facility_parse);
+	tcase_add_test(tc, test_daemon_check_service);
+	tcase_add_test(tc, test_metrics_with_unix_listen);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -124,6 +124,11 @@ static void		 publish_bin(struct env *, enum upstream_kind,
 			    const char *, size_t);
 static void		 pub(struct env *, const char *, const char *);
 static void		 expect_out(struct tsub *, const struct sbuf *);
+static void		 count_held(const char *, size_t, uint32_t, int,
+			    void *);
+static void		 expect_held(struct env *, uint64_t, uint64_t,
+			    uint64_t);
+static void		 expect_latency(struct env *, uint64_t);
 
 static const struct hub_upstream script_ops = {
 	script_subscribe, script_unsubscribe, script_connected
@@ -473,6 +478,60 @@ expect_out(struct tsub *ts, const struct sbuf *want)
 	ck_assert_uint_eq(ts->out.len, want->len);
 	if (want->len > 0)
 		ck_assert(memcmp(ts->out.p, want->p, want->len) == 0);
+}
+
+/* hub_foreach() callback: counts the names Redis holds. */
+static void
+count_held(const char *name, size_t len, uint32_t local, int held, void *arg)
+{
+	*(uint64_t *)arg += held != 0;
+}
+
+/*
+ * Checks the held-names gauges (what the metrics report as upstream
+ * subscriptions) against the names' states, and against the values given.
+ */
+static void
+expect_held(struct env *env, uint64_t channels, uint64_t patterns,
+    uint64_t shards)
+{
+	const struct hub_stats	*st = hub_stats(env->hub);
+	uint64_t		 want[UPSTREAM_KINDS], n;
+	int			 k;
+
+	want[UPSTREAM_CHANNEL] = channels;
+	want[UPSTREAM_PATTERN] = patterns;
+	want[UPSTREAM_SHARD] = shards;
+	for (k = 0; k < UPSTREAM_KINDS; k++) {
+		n = 0;
+		hub_foreach(env->hub, k, count_held, &n);
+		ck_assert_uint_eq(st->held[k], n);
+		ck_assert_uint_eq(st->held[k], want[k]);
+	}
+}
+
+/* Checks the latency histogram: count messages, in buckets that sum up. */
+static void
+expect_latency(struct env *env, uint64_t count)
+{
+	const struct hub_stats	*st = hub_stats(env->hub);
+	const char		*text;
+	uint64_t		 sum = 0, prev = 0, bound;
+	int			 i;
+
+	for (i = 0; i <= HUB_LATENCY_BUCKETS; i++)
+		sum += st->latency[i];
+	ck_assert_uint_eq(st->latency_count, count);
+	ck_assert_uint_eq(sum, count);
+	if (count > 0)
+		ck_assert_uint_gt(st->latency_sum_ns, 0);
+	for (i = 0; i < HUB_LATENCY_BUCKETS; i++) {
+		bound = hub_latency_bound(i, &text);
+		ck_assert_uint_gt(bound, prev);
+		ck_assert_ptr_nonnull(text);
+		prev = bound;
+	}
+	ck_assert_uint_eq(prev, 1000000000);
 }
 
 /* The first subscriber of a name sends SUBSCRIBE: idle -> subscribing. */
@@ -895,8 +954,10 @@ START_TEST(test_reconnect_resubscribes)
 	ss = sub_ready(&env, &s, UPSTREAM_SHARD, "s", 1);
 	ck_assert_uint_eq(hub_count(env.hub, UPSTREAM_CHANNEL), 4);
 	ck_assert(!hub_synced(env.hub));
+	expect_held(&env, 3, 1, 1);	/* a, and c and e until confirmed */
 
 	lose(&env);
+	expect_held(&env, 0, 0, 0);
 	n0 = env.up.nops;
 	/* Waiters wait for the reconnect; they are not failed. */
 	ck_assert(future_is_pending(rb));
@@ -920,10 +981,12 @@ START_TEST(test_reconnect_resubscribes)
 	ck_assert(!hub_synced(env.hub));
 	ck_assert(future_is_pending(rb));
 
+	expect_held(&env, 0, 0, 0);
 	for (i = n0; i < n0 + 5; i++)
 		confirm(&env, i);
 	ck_assert_int_eq(env.up.nops, n0 + 5);
 	ck_assert(hub_synced(env.hub));
+	expect_held(&env, 3, 1, 1);
 	ck_assert_int_eq(future_state(rb), FUTURE_DONE);
 	ck_assert_int_eq(future_state(re), FUTURE_DONE);
 	future_unref(rb);
@@ -952,7 +1015,9 @@ START_TEST(test_reconnect_resubscribes)
 	hub_unsubscribe(env.hub, se);
 	hub_unsubscribe(env.hub, sp);
 	hub_unsubscribe(env.hub, ss);
+	expect_held(&env, 3, 1, 1);	/* until Redis confirms */
 	ck_assert_int_eq(settle(&env), 5);
+	expect_held(&env, 0, 0, 0);
 	ck_assert_uint_eq(hub_count(env.hub, UPSTREAM_CHANNEL), 0);
 	ck_assert_uint_eq(hub_count(env.hub, UPSTREAM_PATTERN), 0);
 	ck_assert_uint_eq(hub_count(env.hub, UPSTREAM_SHARD), 0);
@@ -1830,6 +1895,8 @@ START_TEST(test_batch_overflow_in_one_turn)
 	expect_out(&a, &want);
 	ck_assert_int_ge(a.calls, 2);
 	ck_assert_int_le(a.calls, 5);
+	/* Mid-turn flushes measure their messages, none twice or lost. */
+	expect_latency(&env, 400);
 
 	hub_unsubscribe(env.hub, sa);
 	settle(&env);
@@ -1971,11 +2038,16 @@ START_TEST(test_stats)
 	pub(&env, "ch", "1");
 	pub(&env, "ch", "2");
 	pub(&env, "ch", "3");
+	expect_latency(&env, 0);
 	pub(&env, "nobody", "4");
 	turn(&env);
 	ck_assert_uint_eq(st->messages_in, 4);
 	ck_assert_uint_eq(st->deliveries, 6);
 	ck_assert_uint_eq(st->batches, 1);
+	ck_assert_uint_eq(st->unrouted, 1);
+	ck_assert_uint_eq(st->dropped, 0);
+	expect_latency(&env, 3);
+	expect_held(&env, 1, 0, 0);
 	turn(&env);				/* an idle turn */
 	ck_assert_uint_eq(st->batches, 1);
 
@@ -1990,6 +2062,7 @@ START_TEST(test_stats)
 	ck_assert_uint_eq(st->batches, 2);
 	ck_assert_uint_eq(st->messages_in, 5);
 	ck_assert_uint_eq(st->deliveries, 8);
+	expect_latency(&env, 4);
 
 	hub_unsubscribe(env.hub, sa);
 	hub_unsubscribe(env.hub, sb);

@@ -29,6 +29,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
@@ -364,15 +365,19 @@ port_refuses(int port)
 /*
  * 1. Started by socket activation (a TCP and a Unix socket), pubsubd serves
  * clients on both, SUBSCRIBE and PUBLISH go through to Redis, the
- * configured listen port stays unbound, and a reload keeps it so.
+ * configured listen port stays unbound, and a reload keeps it so. The Unix
+ * socket's clients show as Redis shows them (addr=PATH:0, flag U), and
+ * stopping leaves its file, which is systemd's, in place.
  */
 START_TEST(socket_activation_serves_the_passed_sockets_only)
 {
 	struct h_conn	*sub, *pub;
-	char		 tcp[64], path[300];
+	struct stat	 st;
+	char		 tcp[64], path[300], want[700];
 	char		*argv[] = { "systemd-socket-activate", "-l", tcp, "-l",
 			    path, (char *)bin(), "-c", env.conf, NULL };
-	int		 port = h_free_port();
+	char		*rep;
+	int		 port = h_free_port(), status;
 
 	h_start_redis(&env);
 	conf_write(env.pubsubd_port, NULL);
@@ -404,8 +409,24 @@ START_TEST(socket_activation_serves_the_passed_sockets_only)
 	ck_assert_int_eq(h_publish(pub, "news", "again"), 1);
 	ck_assert(h_expect_free(sub, h_frame_message("news", "again")));
 	ck_assert(port_refuses(env.pubsubd_port));
+
+	/* A passed Unix socket's clients look as a configured one's do. */
+	ck_assert_int_eq(h_command(pub, "CLIENT", "INFO", NULL), 0);
+	rep = h_reply(pub, NULL, H_TIMEOUT_MS);
+	snprintf(want, sizeof(want), " addr=%s:0 laddr=%s:0 ", path, path);
+	ck_assert_msg(rep != NULL && strstr(rep, want) != NULL &&
+	    strstr(rep, " flags=U ") != NULL, "CLIENT INFO: %s", rep);
+	free(rep);
 	h_close(pub);
 	h_close(sub);
+
+	/* Stopped, pubsubd leaves the socket file to systemd. */
+	status = h_kill(env.pubsubd_pid, 5000);
+	env.pubsubd_pid = 0;
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "pubsubd stopped with status %d", status);
+	ck_assert_msg(lstat(path, &st) == 0 && S_ISSOCK(st.st_mode),
+	    "pubsubd removed %s, a socket systemd passed", path);
 }
 END_TEST
 
@@ -558,15 +579,16 @@ START_TEST(reload_and_stop_are_announced)
 END_TEST
 
 /*
- * 6. STATUS= follows the clients, their subscriptions and Redis, and is
- * sent about once a second at most however fast things change.
+ * 6. STATUS= follows the clients, their subscriptions, the messages and
+ * Redis, and is sent about once a second at most however fast things
+ * change.
  */
 START_TEST(status_follows_clients_subscriptions_and_redis)
 {
 	char		 ns[300];
 	const char	*set[] = { ns, NULL };
 	char		*argv[] = { (char *)bin(), "-c", env.conf, NULL };
-	struct h_conn	*a, *b, *c[60];
+	struct h_conn	*a, *b, *r, *c[60];
 	long long	 t0, t1;
 	int		 ready, from, n, i;
 
@@ -586,8 +608,18 @@ START_TEST(status_follows_clients_subscriptions_and_redis)
 	ck_assert_int_eq(h_command(b, "PSUBSCRIBE", "p*", NULL), 0);
 	ck_assert(h_expect_free(b, h_frame_confirm("psubscribe", "p*", 1)));
 	ck_assert_msg(nt_wait(ready, "STATUS=", "2 clients, 1 channel, "
-	    "1 pattern, 0 shard channels; redis connected to", 5000) >= 0,
+	    "1 pattern, 0 shard channels; 0 messages in, 0 delivered; "
+	    "redis connected to", 5000) >= 0,
 	    "no STATUS with the clients and subscriptions");
+
+	/* A message through: STATUS counts it in and delivered. */
+	r = h_connect(env.redis_port);
+	ck_assert(r != NULL);
+	ck_assert_int_eq(h_publish(r, "s1", "m"), 1);
+	ck_assert(h_expect_free(a, h_frame_message("s1", "m")));
+	h_close(r);
+	ck_assert_msg(nt_wait(ready, "STATUS=", "; 1 message in, 1 delivered; ",
+	    5000) >= 0, "no STATUS counting the message");
 
 	/*
 	 * The client count changing every 25 ms for 1.5 s, then falling

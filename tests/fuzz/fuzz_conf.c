@@ -4,7 +4,8 @@
  * Each input is written to one file in a private directory, made with
  * mkdtemp(3) once and removed at exit, and loaded from there. A
  * configuration that loads must be one conf.h allows (at least one listen
- * address, no empty host name, ports and log level in range) and is freed;
+ * address, no empty host name, ports and log level in range, a metrics
+ * endpoint that is no listen address) and is freed;
  * a load that fails must leave a NUL-terminated error that starts with the
  * file's name and a ':'. A broken rule prints what broke and calls abort(),
  * a crash to libFuzzer.
@@ -117,7 +118,16 @@ fuzz_check_conf(const struct conf *conf)
 
 	FUZZ_ASSERT(conf->nlisten > 0 && conf->listen != NULL);
 	for (i = 0; i < conf->nlisten; i++) {
-		FUZZ_ASSERT(conf->listen[i].host != NULL);
+		/* Exactly one of a TCP address and a Unix socket path. */
+		FUZZ_ASSERT((conf->listen[i].host == NULL) !=
+		    (conf->listen[i].path == NULL));
+		if (conf->listen[i].path != NULL) {
+			FUZZ_ASSERT(conf->listen[i].path[0] == '/');
+			FUZZ_ASSERT(strlen(conf->listen[i].path) < 108);
+			FUZZ_ASSERT(conf->listen[i].mode >= 0 &&
+			    conf->listen[i].mode <= 0777);
+			continue;
+		}
 		FUZZ_ASSERT(conf->listen[i].host[0] != '\0');
 		FUZZ_ASSERT(conf->listen[i].port >= 0 &&
 		    conf->listen[i].port <= 65535);
@@ -127,6 +137,29 @@ fuzz_check_conf(const struct conf *conf)
 	FUZZ_ASSERT(conf->log_level >= LOG_LEVEL_ERROR &&
 	    conf->log_level <= LOG_LEVEL_DEBUG);
 	FUZZ_ASSERT(conf->passthrough == 0 || conf->passthrough == 1);
+	FUZZ_ASSERT(conf->redis_path == NULL || conf->redis_path[0] == '/');
+	FUZZ_ASSERT(conf->redis_username == NULL ||
+	    conf->redis_password != NULL);
+	FUZZ_ASSERT(conf->log_ident != NULL && conf->log_ident[0] != '\0' &&
+	    strlen(conf->log_ident) < LOG_IDENT_MAX);
+	FUZZ_ASSERT(conf->log_facility >= 0);
+	/* The metrics endpoint: a TCP address that no listen entry has. */
+	FUZZ_ASSERT(conf->metrics.enabled == 0 || conf->metrics.enabled == 1);
+	FUZZ_ASSERT(conf->metrics.host != NULL &&
+	    conf->metrics.host[0] != '\0');
+	FUZZ_ASSERT(conf->metrics.port >= 0 && conf->metrics.port <= 65535);
+	FUZZ_ASSERT(conf->metrics.path != NULL &&
+	    conf->metrics.path[0] == '/' && strlen(conf->metrics.path) <= 256 &&
+	    strspn(conf->metrics.path, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789/-._~") ==
+	    strlen(conf->metrics.path));
+	if (conf->metrics.enabled && conf->metrics.port != 0) {
+		for (i = 0; i < conf->nlisten; i++)
+			FUZZ_ASSERT(conf->listen[i].host == NULL ||
+			    conf->listen[i].port != conf->metrics.port ||
+			    strcmp(conf->listen[i].host,
+			    conf->metrics.host) != 0);
+	}
 }
 
 /* The libFuzzer entry point: writes the input and loads it. */

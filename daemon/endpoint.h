@@ -1,0 +1,75 @@
+/*
+ * endpoint.h: where Redis is and how to log in to it.
+ *
+ * Redis is reached over TCP (host and port) or over a Unix socket (path),
+ * and may want credentials: a password alone (AUTH password) or a user
+ * and its password (AUTH username password, Redis 6 ACLs). Every
+ * connection pubsubd opens to Redis (the subscriber and shard connections,
+ * the command connections, the one-shot raw ones) is made from an endpoint
+ * and sends its AUTH before anything else.
+ *
+ * A struct endpoint either borrows its strings (a view, as main fills one
+ * in from the configuration) or is made by endpoint_dup(), which owns them
+ * in the same allocation, freed by endpoint_free().
+ */
+#ifndef PUBSUBD_ENDPOINT_H
+#define PUBSUBD_ENDPOINT_H
+
+#include <stddef.h>
+
+struct bufferevent;
+
+struct endpoint {
+	const char	*host;		/* TCP, when path is NULL */
+	int		 port;
+	const char	*path;		/* a Unix socket, or NULL */
+	const char	*username;	/* or NULL: AUTH password */
+	const char	*password;	/* or NULL: no AUTH */
+};
+
+/* The longest name endpoint_name() writes, with its NUL. */
+#define ENDPOINT_NAME_MAX	320
+
+/* Returns a copy of e that owns its strings, or NULL (out of memory). */
+struct endpoint	*endpoint_dup(const struct endpoint *e);
+
+/* Frees a copy made by endpoint_dup() (NULL is ignored). */
+void		 endpoint_free(struct endpoint *e);
+
+/* Whether a and b are the same place (address), and the same credentials. */
+int		 endpoint_same_place(const struct endpoint *a,
+		    const struct endpoint *b);
+int		 endpoint_same_login(const struct endpoint *a,
+		    const struct endpoint *b);
+
+/*
+ * Writes e's address for logs to buf ("host:port", or the socket's path;
+ * never the credentials) and returns buf.
+ */
+const char	*endpoint_name(const struct endpoint *e, char *buf,
+		    size_t len);
+
+/*
+ * Fills argv and argvlen (room for 3) with e's AUTH command, borrowing e's
+ * strings, and returns its argc: 0 if e has no password.
+ */
+int		 endpoint_auth_argv(const struct endpoint *e,
+		    const char *argv[3], size_t argvlen[3]);
+
+/*
+ * Starts connecting bev (a bufferevent_socket_new() with fd -1) to e.
+ * Returns 0, or -1 if it cannot even start (the event callback is not
+ * called then).
+ */
+int		 endpoint_connect_bev(const struct endpoint *e,
+		    struct bufferevent *bev);
+
+/*
+ * Queues e's AUTH, formatted, on bev (before it connects: it is sent
+ * first). Returns 1 if it did, 0 if e has no password, -1 if out of
+ * memory.
+ */
+int		 endpoint_auth_bev(const struct endpoint *e,
+		    struct bufferevent *bev);
+
+#endif /* PUBSUBD_ENDPOINT_H */

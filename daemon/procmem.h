@@ -1,0 +1,28 @@
+/*
+ * procmem.h: the process's memory, as the kernel and the C library see it
+ * (for INFO memory and the metrics endpoint). Reading it costs a few
+ * system calls and a walk over malloc's arenas: not for the hot path.
+ */
+#ifndef PUBSUBD_PROCMEM_H
+#define PUBSUBD_PROCMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct procmem {
+	uint64_t	rss;		/* resident now (/proc/self/statm) */
+	uint64_t	rss_peak;	/* the most ever resident (getrusage) */
+	int		has_malloc;	/* glibc's figures below are known */
+	uint64_t	malloc_used;	/* allocated and not freed */
+	uint64_t	malloc_arena;	/* taken from the system by brk */
+	uint64_t	malloc_mmapped;	/* taken with mmap (large blocks) */
+	uint64_t	malloc_free;	/* free inside the arenas */
+};
+
+/* Fills *pm (zeroes what cannot be known); returns 0, or -1 if rss is not. */
+int		 procmem_read(struct procmem *pm);
+
+/* Writes bytes as Redis' "_human" fields do ("512B", "1.50K", "2.00M"). */
+const char	*procmem_human(uint64_t bytes, char *buf, size_t len);
+
+#endif /* PUBSUBD_PROCMEM_H */
