@@ -62,7 +62,7 @@ static int	conf_metrics(struct conf_ctx *, struct conf *,
 
 static const char *const conf_root_keys[] = {
 	"listen", "redis", "log", "passthrough", "limits", "shutdown",
-	"pidfile", "metrics", NULL
+	"pidfile", "metrics", "systemd", NULL
 };
 static const char *const conf_listen_keys[] = {
 	"host", "port", "path", "mode", NULL
@@ -84,6 +84,7 @@ static const char *const conf_log_keys[] = {
 static const char *const conf_metrics_keys[] = {
 	"enabled", "host", "port", "path", NULL
 };
+static const char *const conf_systemd_keys[] = { "ready_timeout", NULL };
 
 /* Returns a configuration holding the built-in defaults. */
 struct conf *
@@ -121,6 +122,7 @@ conf_new_defaults(void)
 	conf->limits.idle_timeout = 0;
 	conf->limits.tcp_keepalive = 300;
 	conf->shutdown_timeout = 5000;
+	conf->ready_timeout = 10000;
 	conf->log_level = LOG_LEVEL_INFO;
 	conf->metrics.port = CONF_DEFAULT_METRICS_PORT;
 	conf->log_facility = log_syslog_facility_parse(
@@ -736,6 +738,13 @@ conf_load(const char *path, char *err, size_t errlen)
 
 	if (conf_group(&ctx, root, "metrics", &g) == -1 ||
 	    (g != NULL && conf_metrics(&ctx, conf, g) == -1))
+		goto out;
+
+	if (conf_group(&ctx, root, "systemd", &g) == -1)
+		goto out;
+	if (g != NULL && (conf_check_keys(&ctx, g, conf_systemd_keys) == -1 ||
+	    conf_int(&ctx, g, "ready_timeout", 0, 3600000,
+	    &conf->ready_timeout) == -1))
 		goto out;
 
 	if (conf_group(&ctx, root, "log", &g) == -1)

@@ -77,6 +77,8 @@ struct conf {
 	int			 command_timeout;	/* ms */
 	struct conf_limits	 limits;
 	int			 shutdown_timeout;	/* ms */
+	int			 ready_timeout;	/* ms to wait for Redis before
+						   READY=1; 0: don't wait */
 	enum log_level		 log_level;
 	int			 log_syslog;	/* to syslog(3), not stderr */
 	int			 log_facility;	/* LOG_DAEMON, ... */

@@ -1,16 +1,20 @@
 /*
  * listener.c: accepting clients with libevent's evconnlistener, on TCP
- * addresses and on Unix sockets.
+ * addresses and Unix sockets bound here, or on sockets handed over already
+ * listening (systemd's socket activation: TCP or Unix). All three end in
+ * listener_start(), which wraps a listening socket.
  *
  * A Unix socket is a file that outlives a process killed before it could
  * remove it, and binding fails while the file is there: so a socket file
  * is removed at start-up if connecting to it is refused (nobody listens),
- * and kept (and the start fails) if something answers. Ours is removed
- * when its listener is freed, unless another file took its place.
+ * and kept (and the start fails) if something answers. One bound here is
+ * removed when its listener is freed, unless another file took its place;
+ * one systemd passed is systemd's, and left alone.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,20 +34,66 @@
 #include "listener.h"
 #include "log.h"
 
+/* The backlog of the sockets bound here (as Redis' tcp-backlog). */
+#define LISTENER_BACKLOG	511
+/* "unix:" and a path (sun_path is 108 bytes), or "[v6]:port". */
+#define LISTENER_NAME_MAX	128
+
 struct listener {
 	struct evconnlistener	*l_evl;		/* owned; owns the socket */
 	struct client_set	*l_set;		/* borrowed */
-	char			 l_name[sizeof(((struct sockaddr_un *)0)->
-				    sun_path) + INET6_ADDRSTRLEN + 16];
-	int			 l_unix;	/* l_name is a socket's path */
-	dev_t			 l_dev;		/* that socket file's */
+	char			 l_name[LISTENER_NAME_MAX];
+	/* A Unix socket file made here, ours to remove; "" otherwise. */
+	char			 l_path[sizeof(((struct sockaddr_un *)0)->
+				    sun_path)];
+	dev_t			 l_dev;		/* that file's */
 	ino_t			 l_ino;
 };
 
+static struct listener *listener_start(struct event_base *,
+		    struct client_set *, int, int, char *, size_t);
 static void	listener_accept_cb(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
 static void	listener_error_cb(struct evconnlistener *, void *);
+static void	listener_set_name(struct listener *);
 static int	listener_clear_stale(const char *, char *, size_t);
+
+/*
+ * Accepts into set on fd, a bound socket, listening already or with
+ * backlog (0: leave its backlog alone). Owns fd on every path. Returns the
+ * listener, or NULL with err filled.
+ */
+static struct listener *
+listener_start(struct event_base *base, struct client_set *set, int fd,
+    int backlog, char *err, size_t errlen)
+{
+	struct listener	*l;
+
+	/* libevent's accept loop needs a nonblocking socket. */
+	if (evutil_make_socket_nonblocking(fd) == -1 ||
+	    evutil_make_socket_closeonexec(fd) == -1) {
+		snprintf(err, errlen, "socket %d: %s", fd, strerror(errno));
+		evutil_closesocket(fd);
+		return NULL;
+	}
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		evutil_closesocket(fd);
+		return NULL;
+	}
+	l->l_set = set;
+	l->l_evl = evconnlistener_new(base, listener_accept_cb, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, backlog, fd);
+	if (l->l_evl == NULL) {
+		snprintf(err, errlen, "socket %d: %s", fd, strerror(errno));
+		evutil_closesocket(fd);
+		free(l);
+		return NULL;
+	}
+	evconnlistener_set_error_cb(l->l_evl, listener_error_cb);
+	listener_set_name(l);
+	return l;
+}
 
 /* Binds host:port and starts accepting. */
 struct listener *
@@ -52,10 +102,8 @@ listener_new(struct event_base *base, struct client_set *set,
 {
 	struct listener		*l;
 	struct addrinfo		 hints, *res = NULL;
-	struct sockaddr_storage	 ss;
-	socklen_t		 sslen = sizeof(ss);
-	char			 portstr[16], addr[INET6_ADDRSTRLEN];
-	int			 rc;
+	char			 portstr[16], why[256];
+	int			 fd, rc;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
@@ -66,39 +114,79 @@ listener_new(struct event_base *base, struct client_set *set,
 		snprintf(err, errlen, "%s: %s", host, gai_strerror(rc));
 		return NULL;
 	}
-	if ((l = calloc(1, sizeof(*l))) == NULL) {
-		snprintf(err, errlen, "out of memory");
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1 || evutil_make_listen_socket_reuseable(fd) == -1 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) == -1) {
+		snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port,
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
 		freeaddrinfo(res);
 		return NULL;
 	}
-	l->l_set = set;
-	l->l_evl = evconnlistener_new_bind(base, listener_accept_cb, l,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-	    511, res->ai_addr, (int)res->ai_addrlen);
 	freeaddrinfo(res);
-	if (l->l_evl == NULL) {
+	if ((l = listener_start(base, set, fd, LISTENER_BACKLOG, why,
+	    sizeof(why))) == NULL)
 		snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port,
-		    strerror(errno));
-		free(l);
-		return NULL;
-	}
-	evconnlistener_set_error_cb(l->l_evl, listener_error_cb);
-	getsockname(evconnlistener_get_fd(l->l_evl), (struct sockaddr *)&ss,
-	    &sslen);
-	if (ss.ss_family == AF_INET6) {
+		    why);
+	return l;
+}
+
+/* Accepts on fd, a socket already bound and listening; owns it. */
+struct listener *
+listener_new_fd(struct event_base *base, struct client_set *set, int fd,
+    char *err, size_t errlen)
+{
+	struct listener	*l;
+	char		 why[256];
+
+	/* A backlog of 0: it listens already, with the backlog it was given. */
+	if ((l = listener_start(base, set, fd, 0, why, sizeof(why))) == NULL)
+		snprintf(err, errlen, "cannot accept on a socket from "
+		    "systemd: %s", why);
+	return l;
+}
+
+/* Names l by its socket's address: "ip:port", "[v6]:port" or a path. */
+static void
+listener_set_name(struct listener *l)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof(ss);
+	char			 addr[INET6_ADDRSTRLEN];
+
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(evconnlistener_get_fd(l->l_evl),
+	    (struct sockaddr *)&ss, &sslen) == -1) {
+		snprintf(l->l_name, sizeof(l->l_name), "socket %d",
+		    (int)evconnlistener_get_fd(l->l_evl));
+	} else if (ss.ss_family == AF_INET6) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 
 		inet_ntop(AF_INET6, &s6->sin6_addr, addr, sizeof(addr));
 		snprintf(l->l_name, sizeof(l->l_name), "[%s]:%u", addr,
 		    ntohs(s6->sin6_port));
-	} else {
+	} else if (ss.ss_family == AF_INET) {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 
 		inet_ntop(AF_INET, &s4->sin_addr, addr, sizeof(addr));
 		snprintf(l->l_name, sizeof(l->l_name), "%s:%u", addr,
 		    ntohs(s4->sin_port));
-	}
-	return l;
+	} else if (ss.ss_family == AF_UNIX) {
+		struct sockaddr_un *su = (struct sockaddr_un *)&ss;
+
+		/* An abstract socket's name starts with a NUL: show '@'. */
+		if (sslen > offsetof(struct sockaddr_un, sun_path) &&
+		    su->sun_path[0] == '\0')
+			snprintf(l->l_name, sizeof(l->l_name), "unix:@%.*s",
+			    (int)(sslen - offsetof(struct sockaddr_un,
+			    sun_path) - 1), su->sun_path + 1);
+		else
+			snprintf(l->l_name, sizeof(l->l_name), "unix:%.*s",
+			    (int)sizeof(su->sun_path), su->sun_path);
+	} else
+		snprintf(l->l_name, sizeof(l->l_name), "socket %d",
+		    (int)evconnlistener_get_fd(l->l_evl));
 }
 
 /*
@@ -166,6 +254,7 @@ listener_new_unix(struct event_base *base, struct client_set *set,
 	struct sockaddr_un	 sun;
 	struct stat		 st;
 	mode_t			 old;
+	char			 why[256];
 	int			 fd, rc;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
@@ -175,21 +264,12 @@ listener_new_unix(struct event_base *base, struct client_set *set,
 	}
 	if (listener_clear_stale(path, err, errlen) == -1)
 		return NULL;
-	if ((l = calloc(1, sizeof(*l))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	l->l_set = set;
-	l->l_unix = 1;
-	snprintf(l->l_name, sizeof(l->l_name), "%s", path);
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	memcpy(sun.sun_path, path, strlen(path) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1) {
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
 		snprintf(err, errlen, "cannot listen on %s: socket: %s", path,
 		    strerror(errno));
-		free(l);
 		return NULL;
 	}
 	/* Never more open than mode, not even until the chmod below. */
@@ -200,7 +280,6 @@ listener_new_unix(struct event_base *base, struct client_set *set,
 		snprintf(err, errlen, "cannot listen on %s: %s", path,
 		    strerror(errno));
 		close(fd);
-		free(l);
 		return NULL;
 	}
 	if (chmod(path, (mode_t)mode) == -1 || lstat(path, &st) == -1) {
@@ -208,35 +287,34 @@ listener_new_unix(struct event_base *base, struct client_set *set,
 		    strerror(errno));
 		close(fd);
 		unlink(path);
-		free(l);
 		return NULL;
 	}
+	if ((l = listener_start(base, set, fd, LISTENER_BACKLOG, why,
+	    sizeof(why))) == NULL) {
+		snprintf(err, errlen, "cannot listen on %s: %s", path, why);
+		unlink(path);
+		return NULL;
+	}
+	/* This file is ours: listener_free() removes it. */
+	memcpy(l->l_path, path, strlen(path) + 1);
 	l->l_dev = st.st_dev;
 	l->l_ino = st.st_ino;
-	l->l_evl = evconnlistener_new(base, listener_accept_cb, l,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 511, fd);
-	if (l->l_evl == NULL) {
-		snprintf(err, errlen, "cannot listen on %s: %s", path,
-		    strerror(errno));
-		close(fd);
-		unlink(path);
-		free(l);
-		return NULL;
-	}
-	evconnlistener_set_error_cb(l->l_evl, listener_error_cb);
 	return l;
 }
 
-/* Sets a Unix socket's permissions. */
+/* Sets the permissions of a Unix socket file made here. */
 int
 listener_chmod(struct listener *l, int mode)
 {
-	if (!l->l_unix)
+	if (l->l_path[0] == '\0')
 		return 0;
-	return chmod(l->l_name, (mode_t)mode);
+	return chmod(l->l_path, (mode_t)mode);
 }
 
-/* Stops accepting; removes our socket file. */
+/*
+ * Stops accepting; removes the socket file made here (never one systemd
+ * passed: those are systemd's).
+ */
 void
 listener_free(struct listener *l)
 {
@@ -246,10 +324,10 @@ listener_free(struct listener *l)
 		return;
 	evconnlistener_free(l->l_evl);
 	/* Not a file someone else put there since (a newer pubsubd's). */
-	if (l->l_unix && lstat(l->l_name, &st) == 0 &&
+	if (l->l_path[0] != '\0' && lstat(l->l_path, &st) == 0 &&
 	    st.st_dev == l->l_dev && st.st_ino == l->l_ino &&
-	    unlink(l->l_name) == -1)
-		log_warn("cannot remove %s", l->l_name);
+	    unlink(l->l_path) == -1)
+		log_warn("cannot remove %s", l->l_path);
 	free(l);
 }
 

@@ -1,7 +1,8 @@
 /*
- * listener.h: the sockets pubsubd accepts clients on, TCP (IPv4 and IPv6)
- * or Unix, one evconnlistener per configured address, handing each new
- * connection to the client set.
+ * listener.h: the sockets pubsubd accepts clients on, one evconnlistener
+ * each, handing each new connection to the client set: TCP addresses
+ * (IPv4 and IPv6) and Unix sockets it binds itself, or sockets systemd
+ * passed already listening (TCP or Unix).
  */
 #ifndef PUBSUBD_LISTENER_H
 #define PUBSUBD_LISTENER_H
@@ -31,16 +32,32 @@ struct listener	*listener_new_unix(struct event_base *base,
 		    struct client_set *set, const char *path, int mode,
 		    char *err, size_t errlen);
 
-/* Sets a Unix socket's permissions (as a reload does); 0, or -1. */
+/*
+ * Accepts into set on fd, a stream socket already bound and listening (as
+ * systemd passes them). Takes ownership of fd on every path: it is made
+ * nonblocking and close-on-exec, and closed by listener_free() or on
+ * failure. A Unix socket's file stays systemd's: it is never removed here.
+ * Returns a new listener owned by the caller, or NULL with err.
+ */
+struct listener	*listener_new_fd(struct event_base *base,
+		    struct client_set *set, int fd, char *err, size_t errlen);
+
+/*
+ * Sets the permissions of a Unix socket bound by listener_new_unix() (as a
+ * reload does; other listeners are left alone); 0, or -1.
+ */
 int		 listener_chmod(struct listener *l, int mode);
 
 /*
- * Stops accepting and closes the socket; a Unix socket's file is removed
- * too (if it still is the one this listener made).
+ * Stops accepting and closes the socket; the file of a Unix socket made by
+ * listener_new_unix() is removed too (if it still is the one it made).
  */
 void		 listener_free(struct listener *l);
 
-/* "host:port" (or "[v6]:port") as actually bound, or a path; borrowed. */
+/*
+ * "host:port", "[v6]:port" or "unix:/path" as actually bound; borrowed,
+ * valid while l is.
+ */
 const char	*listener_name(const struct listener *l);
 
 #endif /* PUBSUBD_LISTENER_H */

@@ -4,24 +4,30 @@
  * The daemon is one event_base and one context (struct pubsubd) that wires
  * the upstream (Redis), the hub (who is subscribed to what) and the clients
  * (served from the listeners). It runs in the foreground, as systemd
- * expects; SIGTERM and SIGINT stop it. It may write a pid file (-p, or
- * pidfile in the configuration) once its listeners are bound.
+ * expects; SIGTERM and SIGINT stop it, SIGHUP reloads the configuration.
+ * It may write a pid file (-p, or pidfile in the configuration) once its
+ * listeners are bound.
+ *
+ * Under systemd (service.h): the listeners are the sockets systemd passed,
+ * if it passed any (socket activation: the `listen` setting is then
+ * ignored, on reloads too); READY=1 waits for Redis (or
+ * systemd.ready_timeout); STATUS=, WATCHDOG=1, RELOADING=1 and STOPPING=1
+ * follow. At start the soft limit on open files is raised to the hard one,
+ * and maxclients lowered (with a warning) if even that is too few.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 
 #include <event2/event.h>
-
-#ifdef HAVE_LIBSYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 #include "client.h"
 #include "conf.h"
@@ -32,7 +38,17 @@
 #include "log.h"
 #include "metrics.h"
 #include "pidfile.h"
+#include "service.h"
 #include "upstream.h"
+
+/*
+ * Open files pubsubd needs besides one per client: standard streams, the
+ * event loop's own, the connections to Redis, the listeners (counted
+ * apart), the log, the notify socket, with room to spare (as Redis' 32).
+ */
+#define MAIN_FD_RESERVE		32
+/* What to try when the hard limit is "unlimited" (Linux' fs.nr_open). */
+#define MAIN_NOFILE_FALLBACK	1048576
 
 /* The daemon's one context; everything in it is owned. */
 struct pubsubd {
@@ -46,6 +62,11 @@ struct pubsubd {
 	struct endpoint		  redis;	/* its strings: conf's */
 	struct listener		**listeners;
 	size_t			  nlisteners;
+	int			  activated;	/* listeners from systemd */
+	int			  npassed;	/* how many systemd passed */
+	struct service		 *svc;
+	long long		  nofile;	/* the open file limit; -1:
+						   unknown or none */
 	struct metrics		 *metrics;	/* owned, or NULL: disabled */
 	struct event		 *sigterm_ev;
 	struct event		 *sigint_ev;
@@ -68,6 +89,16 @@ static int	main_listen_same(const struct conf_listen *,
 		    const struct conf_listen *);
 static struct listener *main_listener_new(struct pubsubd *,
 		    const struct conf_listen *, char *, size_t);
+static int	main_relisten(struct pubsubd *, const struct conf *);
+static int	main_listen_passed(struct pubsubd *, int);
+static void	main_remetrics(struct pubsubd *, const struct conf *,
+		    struct metrics *);
+static long long main_raise_nofile(void);
+static long long main_fd_reserve(const struct pubsubd *,
+		    const struct conf *);
+static int	main_fit_maxclients(const struct pubsubd *,
+		    const struct conf *);
+static void	main_status(void *, char *, size_t);
 static void	main_stop_cb(evutil_socket_t, short, void *);
 static struct future *main_up_subscribe(void *, enum upstream_kind,
 		    const char *, size_t);
@@ -113,15 +144,35 @@ static void
 main_on_state(void *arg, int connected)
 {
 	struct pubsubd	*d = arg;
-#ifdef HAVE_LIBSYSTEMD
-	char		 name[ENDPOINT_NAME_MAX];
-#endif
 
 	hub_upstream_state(d->hub, connected);
-#ifdef HAVE_LIBSYSTEMD
-	sd_notifyf(0, "STATUS=%s redis at %s", connected ? "connected to" :
-	    "waiting for", endpoint_name(&d->redis, name, sizeof(name)));
-#endif
+	service_upstream(d->svc, connected);
+}
+
+/*
+ * The STATUS= text systemd shows: what is served, the messages so far, and
+ * Redis' state.
+ */
+static void
+main_status(void *arg, char *buf, size_t len)
+{
+	struct pubsubd	*d = arg;
+	unsigned long long n = client_set_stats(d->clients)->connected;
+	size_t		 ch = hub_count(d->hub, UPSTREAM_CHANNEL);
+	size_t		 pa = hub_count(d->hub, UPSTREAM_PATTERN);
+	size_t		 sh = hub_count(d->hub, UPSTREAM_SHARD);
+	const struct hub_stats *hs = hub_stats(d->hub);
+	char		 name[ENDPOINT_NAME_MAX];
+
+	snprintf(buf, len, "%llu client%s, %zu channel%s, %zu pattern%s, "
+	    "%zu shard channel%s; %llu message%s in, %llu delivered; "
+	    "redis %s %s", n, n == 1 ? "" : "s", ch, ch == 1 ? "" : "s", pa,
+	    pa == 1 ? "" : "s", sh, sh == 1 ? "" : "s",
+	    (unsigned long long)hs->messages_in,
+	    hs->messages_in == 1 ? "" : "s",
+	    (unsigned long long)hs->deliveries, upstream_connected(d->up) ?
+	    "connected to" : "down, retrying", endpoint_name(&d->redis, name,
+	    sizeof(name)));
 }
 
 /* The hub's view of the upstream. */
@@ -165,9 +216,7 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	d->stopping = 1;
 	log_notice("received signal %d, stopping", (int)sig);
-#ifdef HAVE_LIBSYSTEMD
-	sd_notify(0, "STOPPING=1");
-#endif
+	service_stopping(d->svc);
 	for (i = 0; i < d->nlisteners; i++)
 		listener_free(d->listeners[i]);
 	d->nlisteners = 0;
@@ -222,7 +271,7 @@ main_apply(struct pubsubd *d, const struct conf *c)
 	d->cconf.passthrough = c->passthrough;
 	d->cconf.redis = &d->redis;
 	d->cconf.command_timeout = c->command_timeout;
-	d->cconf.maxclients = c->limits.maxclients;
+	d->cconf.maxclients = main_fit_maxclients(d, c);
 	d->cconf.output_hard = c->limits.output_hard;
 	d->cconf.output_soft = c->limits.output_soft;
 	d->cconf.output_soft_seconds = c->limits.output_soft_seconds;
@@ -293,38 +342,141 @@ main_metrics_moved(const struct pubsubd *d, const struct conf *old,
 }
 
 /*
- * SIGHUP: reads the file again. A file that does not load keeps the running
- * configuration (and says why); a good one is applied live: log level and
- * syslog, limits, passthrough, Redis' address, credentials and timings (a
- * new address or new credentials reconnect and resubscribe), the listeners,
- * TCP and Unix, and the metrics endpoint (new ones opened first: if one
- * cannot be, nothing changes). Connected clients stay. The pid file is only
- * read at start.
+ * Raises the soft limit on open files to the hard one (systemd's
+ * LimitNOFILE= sets both, but a login's soft limit is often 1024 under a
+ * much higher hard one).
+ * Returns the soft limit now, or -1 if there is none or it is unknown.
  */
-static void
-main_reload_cb(evutil_socket_t sig, short what, void *arg)
+static long long
+main_raise_nofile(void)
 {
-	struct pubsubd	 *d = arg;
-	struct conf	 *nc, *old = d->conf;
-	struct listener	**nl;
-	struct metrics	 *nm = NULL;
-	char		  err[1024];
-	size_t		  i, j;
-	int		 *kept;
+	struct rlimit	rl;
+	rlim_t		old;
 
-#ifdef HAVE_LIBSYSTEMD
-	sd_notify(0, "RELOADING=1");
-#endif
-	if (d->path == NULL || d->stopping) {
-		log_notice("SIGHUP: %s", d->stopping ? "stopping, not "
-		    "reloading" : "no configuration file to reload");
-		goto done;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("getrlimit(RLIMIT_NOFILE)");
+		return -1;
 	}
-	if ((nc = conf_load(d->path, err, sizeof(err))) == NULL) {
-		log_warnx("reload failed, keeping the running configuration: "
-		    "%s", err);
-		goto done;
+	old = rl.rlim_cur;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		/* The kernel refuses more than fs.nr_open, "unlimited" too. */
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1 &&
+		    rl.rlim_max > MAIN_NOFILE_FALLBACK &&
+		    old < MAIN_NOFILE_FALLBACK) {
+			rl.rlim_cur = MAIN_NOFILE_FALLBACK;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+		}
+		if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+			rl.rlim_cur = old;
 	}
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return -1;
+	if (rl.rlim_cur != old)
+		log_info("raised the open file limit from %llu to %llu",
+		    (unsigned long long)old, (unsigned long long)rl.rlim_cur);
+	else
+		log_info("open file limit: %llu", (unsigned long long)old);
+	return rl.rlim_cur > (rlim_t)LLONG_MAX ? -1 : (long long)rl.rlim_cur;
+}
+
+/*
+ * Open files kept apart from the clients under configuration c:
+ * MAIN_FD_RESERVE, one per listening socket (TCP or Unix, from c or from
+ * systemd) and one for the metrics endpoint.
+ */
+static long long
+main_fd_reserve(const struct pubsubd *d, const struct conf *c)
+{
+	long long	listeners = d->activated ? d->npassed :
+			    (long long)c->nlisten;
+
+	return MAIN_FD_RESERVE + listeners + (c->metrics.enabled ? 1 : 0);
+}
+
+/*
+ * The maxclients c allows within the open file limit: each client takes a
+ * descriptor (two with passthrough: its own connection to Redis), and
+ * main_fd_reserve() are kept apart. Lower than c's (with a warning) when
+ * the limit is too low, as Redis does; at least 1.
+ */
+static int
+main_fit_maxclients(const struct pubsubd *d, const struct conf *c)
+{
+	long long	per = c->passthrough ? 2 : 1, spare, max;
+	long long	reserve = main_fd_reserve(d, c);
+
+	if (d->nofile < 0 ||
+	    (long long)c->limits.maxclients * per + reserve <= d->nofile)
+		return c->limits.maxclients;
+	spare = d->nofile - reserve;
+	max = spare > per ? spare / per : 1;
+	log_warnx("maxclients %d needs %lld open files (%lld per client, "
+	    "%lld kept for pubsubd) but the limit is %lld: maxclients "
+	    "lowered to %lld; raise LimitNOFILE= (or ulimit -n)",
+	    c->limits.maxclients, (long long)c->limits.maxclients * per +
+	    reserve, per, reserve, d->nofile, max);
+	return (int)max;
+}
+
+/*
+ * Serves the d->npassed sockets systemd passed from first on (socket
+ * activation), owning them. Returns 0, or -1 (logged) on failure, with
+ * every one of them closed.
+ */
+static int
+main_listen_passed(struct pubsubd *d, int first)
+{
+	char	err[1024];
+	int	n = d->npassed, i;
+
+	if ((d->listeners = calloc((size_t)n, sizeof(*d->listeners))) ==
+	    NULL) {
+		log_warnx("out of memory");
+		for (i = 0; i < n; i++)
+			close(first + i);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		/*
+		 * Served as a configured socket is (AF_UNIX ones too), but
+		 * a Unix socket's file stays systemd's: never removed.
+		 */
+		d->listeners[i] = listener_new_fd(d->base, d->clients,
+		    first + i, err, sizeof(err));
+		if (d->listeners[i] == NULL) {
+			log_warnx("%s", err);
+			/* listener_new_fd() closed its own; close the rest. */
+			while (++i < n)
+				close(first + i);
+			return -1;
+		}
+		d->nlisteners++;
+		log_notice("listening on %s (passed by systemd)",
+		    listener_name(d->listeners[i]));
+	}
+	log_notice("socket activation: serving the %d socket%s systemd "
+	    "passed; the configured listen addresses are ignored", n,
+	    n == 1 ? "" : "s");
+	return 0;
+}
+
+/*
+ * Makes the listeners of a new configuration, TCP and Unix: keeps the ones
+ * whose address did not change (a kept Unix socket takes its new mode),
+ * opens the new ones first, and only when all of them are open closes the
+ * ones no longer wanted (removing their socket files). Returns 0, or -1
+ * (logged) with nothing changed.
+ */
+static int
+main_relisten(struct pubsubd *d, const struct conf *nc)
+{
+	const struct conf	 *old = d->conf;
+	struct listener		**nl;
+	char			  err[1024];
+	size_t			  i, j;
+	int			 *kept;
+
 	nl = calloc(nc->nlisten, sizeof(*nl));
 	kept = calloc(old->nlisten + 1, sizeof(*kept));
 	if (nl == NULL || kept == NULL) {
@@ -346,12 +498,6 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 			    "configuration: %s", err);
 			goto fail;
 		}
-	}
-	if (main_metrics_moved(d, old, nc) &&
-	    (nm = main_metrics_new(d, nc, err, sizeof(err))) == NULL) {
-		log_warnx("reload failed, keeping the running configuration: "
-		    "%s", err);
-		goto fail;
 	}
 	for (i = 0; i < d->nlisteners; i++) {
 		if (!kept[i]) {
@@ -377,6 +523,32 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 	free(kept);
 	d->listeners = nl;
 	d->nlisteners = nc->nlisten;
+	return 0;
+fail:
+	/* Close the listeners this reload opened; keep the old ones. */
+	for (j = 0; nl != NULL && j < nc->nlisten; j++) {
+		for (i = 0; i < d->nlisteners; i++)
+			if (nl[j] == d->listeners[i])
+				break;
+		if (nl[j] != NULL && i == d->nlisteners)
+			listener_free(nl[j]);
+	}
+	free(nl);
+	free(kept);
+	return -1;
+}
+
+/*
+ * Applies the metrics endpoint of a reloaded configuration nc: nm (owned
+ * from here on) is the new endpoint already open when it moved or was
+ * turned on (main_metrics_moved()), else NULL; turned off, it closes; a
+ * new path alone is set in place.
+ */
+static void
+main_remetrics(struct pubsubd *d, const struct conf *nc, struct metrics *nm)
+{
+	const struct conf	*old = d->conf;
+
 	if (nm != NULL) {
 		if (d->metrics != NULL)
 			log_notice("metrics no longer on %s",
@@ -398,6 +570,55 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 			log_notice("metrics on http://%s%s",
 			    metrics_name(d->metrics), nc->metrics.path);
 	}
+}
+
+/*
+ * SIGHUP: reads the file again. A file that does not load keeps the running
+ * configuration (and says why); a good one is applied live: log level and
+ * syslog, limits, passthrough, Redis' address, credentials and timings (a
+ * new address or new credentials reconnect and resubscribe), the listeners,
+ * TCP and Unix, and the metrics endpoint (new ones opened first: if one
+ * cannot be, nothing changes; with sockets from systemd, those stay, never
+ * closed before pubsubd stops, and `listen` is ignored). Connected clients
+ * stay. The pid file is only read at start. systemd hears RELOADING=1,
+ * then READY=1 whatever the outcome.
+ */
+static void
+main_reload_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct pubsubd	 *d = arg;
+	struct conf	 *nc, *old = d->conf;
+	struct metrics	 *nm = NULL;
+	char		  err[1024];
+
+	service_reloading(d->svc);
+	if (d->path == NULL || d->stopping) {
+		log_notice("SIGHUP: %s", d->stopping ? "stopping, not "
+		    "reloading" : "no configuration file to reload");
+		goto done;
+	}
+	if ((nc = conf_load(d->path, err, sizeof(err))) == NULL) {
+		log_warnx("reload failed, keeping the running configuration: "
+		    "%s", err);
+		goto done;
+	}
+	/* Everything new is opened before anything old is closed. */
+	if (main_metrics_moved(d, old, nc) &&
+	    (nm = main_metrics_new(d, nc, err, sizeof(err))) == NULL) {
+		log_warnx("reload failed, keeping the running configuration: "
+		    "%s", err);
+		conf_free(nc);
+		goto done;
+	}
+	if (d->activated)
+		log_info("reload: the listen addresses are ignored: serving "
+		    "the sockets systemd passed");
+	else if (main_relisten(d, nc) == -1) {
+		metrics_free(nm);
+		conf_free(nc);
+		goto done;
+	}
+	main_remetrics(d, nc, nm);
 	if ((nc->pidfile == NULL) != (old->pidfile == NULL) ||
 	    (nc->pidfile != NULL && strcmp(nc->pidfile, old->pidfile) != 0))
 		log_notice("reload: a new 'pidfile' takes effect at the next "
@@ -408,25 +629,8 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 	d->conf = nc;
 	conf_free(old);
 	log_notice("configuration reloaded from %s", d->path);
-	goto done;
-fail:
-	/* Close the listeners this reload opened; keep the old ones. */
-	for (j = 0; nl != NULL && j < nc->nlisten; j++) {
-		for (i = 0; i < d->nlisteners; i++)
-			if (nl[j] == d->listeners[i])
-				break;
-		if (nl[j] != NULL && i == d->nlisteners)
-			listener_free(nl[j]);
-	}
-	free(nl);
-	free(kept);
-	metrics_free(nm);
-	conf_free(nc);
 done:
-#ifdef HAVE_LIBSYSTEMD
-	sd_notify(0, "READY=1");
-#endif
-	return;
+	service_reloaded(d->svc);
 }
 
 /* Frees the context in the reverse order of its making. */
@@ -439,6 +643,7 @@ main_free(struct pubsubd *d)
 		listener_free(d->listeners[i]);
 	free(d->listeners);
 	metrics_free(d->metrics);
+	service_free(d->svc);
 	client_set_free(d->clients);
 	upstream_free(d->up);
 	hub_free(d->hub);
@@ -467,7 +672,7 @@ main(int argc, char *argv[])
 	struct pubsubd	 d;
 	const char	*path = NULL, *pidpath = NULL;
 	char		 err[1024], name[ENDPOINT_NAME_MAX];
-	int		 ch, test = 0;
+	int		 ch, test = 0, first = -1;
 	size_t		 i;
 
 	while ((ch = getopt(argc, argv, "c:hp:tv")) != -1) {
@@ -519,19 +724,42 @@ main(int argc, char *argv[])
 	srandom((unsigned int)(time(NULL) ^ getpid()));
 
 	d.path = path;
+	/* Socket activation: systemd's sockets replace the listen entries. */
+	if ((d.npassed = service_listen_fds(&first, err, sizeof(err))) == -1) {
+		log_warnx("%s", err);
+		free(d.pidfile);
+		conf_free(d.conf);
+		return 1;
+	}
+	d.activated = d.npassed > 0;
+	d.nofile = main_raise_nofile();
+	if (d.nofile >= 0 && d.nofile < main_fd_reserve(&d, d.conf) +
+	    (d.conf->passthrough ? 2 : 1)) {
+		log_warnx("the open file limit (%lld) leaves no room for a "
+		    "client: raise LimitNOFILE= (or ulimit -n)", d.nofile);
+		free(d.pidfile);
+		conf_free(d.conf);
+		return 1;
+	}
 	main_apply(&d, d.conf);
 	if ((d.base = event_base_new()) == NULL)
 		fatalx("cannot make the event loop");
 	d.up = upstream_new(d.base, &d.upconf, &cbs, &d);
 	if (d.up == NULL ||
 	    (d.hub = hub_new(d.base, &main_hub_upstream, d.up)) == NULL ||
-	    (d.clients = client_set_new(d.base, d.hub, d.up, &d.cconf)) == NULL)
+	    (d.clients = client_set_new(d.base, d.hub, d.up,
+	    &d.cconf)) == NULL ||
+	    (d.svc = service_new(d.base, main_status, &d)) == NULL)
 		fatalx("out of memory");
 
-	d.listeners = calloc(d.conf->nlisten, sizeof(*d.listeners));
-	if (d.listeners == NULL)
+	if (d.activated && main_listen_passed(&d, first) == -1) {
+		main_free(&d);
+		return 1;
+	}
+	if (!d.activated && (d.listeners = calloc(d.conf->nlisten,
+	    sizeof(*d.listeners))) == NULL)
 		fatalx("out of memory");
-	for (i = 0; i < d.conf->nlisten; i++) {
+	for (i = 0; !d.activated && i < d.conf->nlisten; i++) {
 		d.listeners[i] = main_listener_new(&d, &d.conf->listen[i], err,
 		    sizeof(err));
 		if (d.listeners[i] == NULL) {
@@ -571,12 +799,11 @@ main(int argc, char *argv[])
 		}
 		d.pidfile_written = 1;
 	}
-	log_notice("pubsubd %s started, redis at %s", PACKAGE_VERSION,
-	    endpoint_name(&d.redis, name, sizeof(name)));
+	log_notice("pubsubd %s started, redis at %s, maxclients %d",
+	    PACKAGE_VERSION, endpoint_name(&d.redis, name, sizeof(name)),
+	    d.cconf.maxclients);
+	service_start(d.svc, d.conf->ready_timeout, name);
 	upstream_start(d.up);
-#ifdef HAVE_LIBSYSTEMD
-	sd_notify(0, "READY=1");
-#endif
 	event_base_dispatch(d.base);
 
 	/* Stopping: a further signal must not cut the clean-up short. */

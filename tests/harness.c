@@ -131,8 +131,17 @@ h_exec_wrapped(char *const argv[])
 pid_t
 h_spawn(char *const argv[], const char *logfile)
 {
-	pid_t	pid, parent = getpid();
-	int	fd;
+	return h_spawn_env(argv, NULL, logfile);
+}
+
+/* h_spawn() with env's changes to the child's environment. */
+pid_t
+h_spawn_env(char *const argv[], const char *const env[], const char *logfile)
+{
+	pid_t		 pid, parent = getpid();
+	int		 fd, i;
+	const char	*eq;
+	char		 name[256];
 
 	if ((pid = fork()) == -1)
 		h_die("fork: %s", strerror(errno));
@@ -148,6 +157,15 @@ h_spawn(char *const argv[], const char *logfile)
 		}
 		fd = open("/dev/null", O_RDONLY);
 		dup2(fd, 0);
+		for (i = 0; env != NULL && env[i] != NULL; i++) {
+			if ((eq = strchr(env[i], '=')) == NULL) {
+				unsetenv(env[i]);
+				continue;
+			}
+			snprintf(name, sizeof(name), "%.*s",
+			    (int)(eq - env[i]), env[i]);
+			setenv(name, eq + 1, 1);
+		}
 		h_exec_wrapped(argv);
 		execvp(argv[0], argv);
 		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));

@@ -51,6 +51,13 @@ int	 h_free_port6(void);
 /* Runs argv with output to logfile; the child dies with the test program. */
 pid_t	 h_spawn(char *const argv[], const char *logfile);
 
+/*
+ * The same, with the child's environment changed by env (borrowed; NULL,
+ * or NULL-terminated): "NAME=VALUE" sets NAME, a bare "NAME" unsets it.
+ */
+pid_t	 h_spawn_env(char *const argv[], const char *const env[],
+	    const char *logfile);
+
 /* Sends SIGTERM, waits up to grace_ms, then SIGKILL; returns the status. */
 int	 h_kill(pid_t pid, int grace_ms);
 

@@ -173,8 +173,36 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(conf->redis_host, CONF_DEFAULT_REDIS_HOST);
 	ck_assert_int_eq(conf->redis_port, CONF_DEFAULT_REDIS_PORT);
 	ck_assert_int_eq(conf->log_level, LOG_LEVEL_INFO);
+	ck_assert_int_eq(conf->ready_timeout, 10000);
 	conf_free(conf);
 	conf_free(NULL);
+}
+END_TEST
+
+/* The systemd group: ready_timeout, its range, and nothing else. */
+START_TEST(test_systemd_group)
+{
+	struct conf	*conf;
+	char		 err[1024];
+
+	conf = load("systemd = { ready_timeout = 0; };\n", err, sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_int_eq(conf->ready_timeout, 0);
+	conf_free(conf);
+	conf = load("systemd = { ready_timeout = 3600000; };\n", err,
+	    sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_int_eq(conf->ready_timeout, 3600000);
+	conf_free(conf);
+
+	expect_error("systemd = {\n  ready_timeout = -1;\n};\n", 2,
+	    "'ready_timeout' must be between 0 and 3600000, not -1");
+	expect_error("systemd = {\n  ready_timeout = \"10s\";\n};\n", 2,
+	    "'ready_timeout' must be an integer");
+	expect_error("systemd = {\n  watchdog = 1;\n};\n", 2,
+	    "unknown key 'watchdog'");
+	expect_error("\nsystemd = 1;\n", 2,
+	    "'systemd' must be a group { ... }");
 }
 END_TEST
 
@@ -886,6 +914,7 @@ conf_suite(void)
 	tc = tcase_create("load");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_systemd_group);
 	tcase_add_test(tc, test_full_file);
 	tcase_add_test(tc, test_listen_two_entries_ipv6);
 	tcase_add_test(tc, test_partial_and_empty);
