@@ -9,7 +9,21 @@
  * receive (frames may be split across reads) and record the end-to-end
  * latency in a log-linear histogram. It stops when every subscriber has all
  * its messages, when the timeout passes, or when nothing arrives for 5 s
- * after the last PUBLISH reply; it prints one line of key=value results. Loopback only; one event_base, no globals.
+ * after the last PUBLISH reply; it prints one line of key=value results.
+ * Deliveries/s counts every message every subscriber received.
+ *
+ * With --idle SECONDS it publishes nothing: it connects the N subscribers
+ * all at once, times them until the last SUBSCRIBE is confirmed, lets them
+ * idle SECONDS, prints its result line and "ready", and keeps them
+ * connected until its standard input ends (or --timeout passes), so that a
+ * script can read a server's memory with N idle subscribers. One process
+ * holds at most RLIMIT_NOFILE sockets and one source address reaches one
+ * server port from at most the ephemeral port range, so idle mode spreads
+ * the subscribers over child processes (--procs) and over the source
+ * addresses 127.0.0.1, 127.0.0.2, ... (--sources); both default to what N
+ * needs here.
+ *
+ * Loopback only; one event_base per process, no globals.
  *
  *   gcc -O2 -Wall -Wextra -Werror pubsub_bench.c -o pubsub_bench \
  *       $(pkg-config --cflags --libs libevent)
@@ -19,19 +33,23 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -48,6 +66,12 @@
 #define IDLE_SECONDS	5
 /* How often the timer checks the deadline and paces the publisher. */
 #define TICK_USEC	2000
+/* Descriptors a process keeps for other things than its subscribers. */
+#define FD_RESERVE	64
+/* Ephemeral ports of a source address left to everything else. */
+#define PORT_RESERVE	1000
+/* The most source addresses: 127.0.0.1 to 127.0.0.254. */
+#define MAX_SOURCES	254
 
 struct bench;
 
@@ -77,6 +101,11 @@ struct bench {
 	size_t			 b_size;
 	double			 b_rate;	/* messages/s, 0: unlimited */
 	double			 b_timeout;	/* seconds, per phase */
+	double			 b_idle;	/* s; < 0: publish instead */
+	int			 b_procs;	/* idle mode; 0: as N needs */
+	int			 b_sources;	/* 0: as N needs */
+	int			 b_total;	/* all processes' subscribers */
+	int			 b_first;	/* global index of b_subs[0] */
 
 	struct sub		*b_subs;	/* owned, b_clients of them */
 	char			**b_chan_names;	/* owned, b_channels of them */
@@ -91,6 +120,18 @@ struct bench {
 	uint64_t		 b_replies;
 	uint64_t		 b_pub_errors;
 
+	int			 b_up_fd;	/* idle child: to its parent */
+	int			 b_down_fd;	/* idle child: EOF ends it */
+	struct event		*b_down_ev;	/* owned */
+	struct event		*b_idle_ev;	/* owned */
+	int			 b_reported;
+	int			 b_connected;	/* subscribers connected */
+	int			 b_dropped;	/* lost while idle */
+	uint64_t		 b_conn_first_ns; /* first connect() */
+	uint64_t		 b_conn_last_ns; /* last connection up */
+	uint64_t		 b_confirm_ns;	/* last SUBSCRIBE confirmed */
+	uint64_t		 b_confirm_cpu_ns;
+
 	uint64_t		 b_start_ns;	/* program start */
 	uint64_t		 b_start_cpu_ns; /* CPU time used before it */
 	uint64_t		 b_phase_ns;	/* start of the current phase */
@@ -98,6 +139,7 @@ struct bench {
 	uint64_t		 b_first_pub_ns;
 	uint64_t		 b_last_deliv_ns;
 	uint64_t		 b_last_reply_ns;
+	uint64_t		 b_last_send_ns;
 
 	uint64_t		 b_delivered;
 	uint64_t		 b_expected;
@@ -108,12 +150,25 @@ struct bench {
 
 #define PHASE_SUBSCRIBE	0
 #define PHASE_PUBLISH	1
-#define PHASE_DONE	2
+#define PHASE_IDLE	2	/* idle mode: confirmed, idling */
+#define PHASE_READY	3	/* idle mode: reported, waiting for EOF */
+#define PHASE_DONE	4
 
 static uint64_t	now_ns(void);
 static void	usage(void);
 static int	parse_args(struct bench *, int, char **);
 static int	raise_nofile(void);
+static int	sources_needed(int);
+static int	subs_open(struct bench *);
+static evutil_socket_t sub_socket(struct bench *, int);
+static void	subscribed(struct bench *);
+static void	idle_start(struct bench *);
+static void	idle_cb(evutil_socket_t, short, void *);
+static void	down_cb(evutil_socket_t, short, void *);
+static void	idle_report(struct bench *);
+static int	idle_child(struct bench *, int, int, int, int);
+static int	idle_main(struct bench *);
+static void	bench_free(struct bench *);
 static int	hist_index(uint64_t);
 static uint64_t	hist_value(int);
 static uint64_t	hist_percentile(struct bench *, double);
@@ -149,7 +204,12 @@ usage(void)
 {
 	fprintf(stderr, "usage: pubsub_bench --sub-port P --pub-port R "
 	    "--clients N --channels C --messages M --size S\n"
-	    "                    [--rate MSGS_PER_S] [--timeout SECONDS]\n");
+	    "                    [--rate MSGS_PER_S] [--timeout SECONDS] "
+	    "[--sources K]\n"
+	    "       pubsub_bench --sub-port P --clients N --channels C "
+	    "--idle SECONDS\n"
+	    "                    [--timeout SECONDS] [--procs P] "
+	    "[--sources K]\n");
 	exit(2);
 }
 
@@ -166,6 +226,9 @@ parse_args(struct bench *b, int argc, char **argv)
 		{ "size", required_argument, NULL, 'z' },
 		{ "rate", required_argument, NULL, 'r' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "idle", required_argument, NULL, 'i' },
+		{ "procs", required_argument, NULL, 'P' },
+		{ "sources", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 }
 	};
 	long long	 v;
@@ -178,18 +241,21 @@ parse_args(struct bench *b, int argc, char **argv)
 	b->b_messages = 1000;
 	b->b_size = 64;
 	b->b_timeout = 60;
+	b->b_idle = -1;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (ch == '?')
 			return (-1);
 		errno = 0;
-		if (ch == 'r' || ch == 't') {
+		if (ch == 'r' || ch == 't' || ch == 'i') {
 			d = strtod(optarg, &end);
-			if (errno != 0 || *end != '\0' || d < 0)
+			if (errno != 0 || *end != '\0' || d < 0 || d > 1e7)
 				return (-1);
 			if (ch == 'r')
 				b->b_rate = d;
-			else
+			else if (ch == 't')
 				b->b_timeout = d;
+			else
+				b->b_idle = d;
 			continue;
 		}
 		v = strtoll(optarg, &end, 10);
@@ -214,18 +280,30 @@ parse_args(struct bench *b, int argc, char **argv)
 		case 'z':
 			b->b_size = (size_t)v;
 			break;
+		case 'P':
+			b->b_procs = (int)v;
+			break;
+		case 'S':
+			b->b_sources = (int)v;
+			break;
 		}
 	}
+	if (b->b_idle >= 0 && pub_port == 0)
+		pub_port = sub_port;	/* idle mode publishes nothing */
 	if (optind != argc || sub_port <= 0 || sub_port > 65535 ||
 	    pub_port <= 0 || pub_port > 65535 || b->b_clients <= 0 ||
 	    b->b_clients > 1000000 || b->b_channels <= 0 ||
+	    b->b_channels > 1000000 ||
 	    b->b_size < PAYLOAD_HEAD || b->b_size > 512 * 1024 * 1024 ||
-	    b->b_timeout <= 0) {
+	    b->b_timeout <= 0 || b->b_procs > 1000 ||
+	    b->b_sources > MAX_SOURCES) {
 		fprintf(stderr, "pubsub_bench: --size must be at least %d; "
-		    "ports, --clients, --channels must be positive\n",
-		    PAYLOAD_HEAD);
+		    "ports, --clients, --channels must be positive; at most "
+		    "%d --sources and 1000 --procs\n", PAYLOAD_HEAD,
+		    MAX_SOURCES);
 		return (-1);
 	}
+	b->b_total = b->b_clients;
 	b->b_sub_addr.sin_family = AF_INET;
 	b->b_sub_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	b->b_sub_addr.sin_port = htons((uint16_t)sub_port);
@@ -246,6 +324,30 @@ raise_nofile(void)
 	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return (-1);
 	return ((int)rl.rlim_cur);
+}
+
+/*
+ * Returns how many source addresses n connections to one server port need:
+ * each reaches it from at most the ephemeral port range (less a reserve).
+ */
+static int
+sources_needed(int n)
+{
+	FILE	*f;
+	int	 lo = 32768, hi = 60999, per;
+
+	if ((f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) !=
+	    NULL) {
+		if (fscanf(f, "%d %d", &lo, &hi) != 2 || hi < lo) {
+			lo = 32768;
+			hi = 60999;
+		}
+		fclose(f);
+	}
+	per = hi - lo + 1 - PORT_RESERVE;
+	if (per < 1000)
+		per = 1000;
+	return ((n + per - 1) / per);
 }
 
 /* Maps a latency in ns to its log-linear histogram bucket. */
@@ -409,14 +511,21 @@ sub_read_cb(struct bufferevent *bev, void *arg)
 		if (r == 0)
 			break;
 		if (r < 0) {
-			fprintf(stderr, "pubsub_bench: subscriber %d: %s: %.*s\n",
-			    s->s_index, kind != NULL ? "error reply" :
-			    "bad frame", kind != NULL ? (int)kind_len : 0,
-			    kind != NULL ? kind : "");
+			/* Only the first few, and short: N would hide it. */
+			if (kind_len > 120)
+				kind_len = 120;
+			if (b->b_failed + b->b_dropped < 5)
+				fprintf(stderr, "pubsub_bench: subscriber %d: "
+				    "%s: %.*s\n", s->s_index, kind != NULL ?
+				    "error reply" : "bad frame", kind != NULL ?
+				    (int)kind_len : 0,
+				    kind != NULL ? kind : "");
 			sub_finish(s);
 			s->s_dead = 1;
-			b->b_failed = 1;
+			b->b_failed++;
 			bufferevent_disable(bev, EV_READ | EV_WRITE);
+			if (b->b_phase == PHASE_SUBSCRIBE)
+				bench_stop(b);
 			return;
 		}
 		off += (size_t)r;
@@ -427,7 +536,7 @@ sub_read_cb(struct bufferevent *bev, void *arg)
 			s->s_confirmed = 1;
 			if (--b->b_unconfirmed == 0 &&
 			    b->b_phase == PHASE_SUBSCRIBE)
-				pub_start(b);
+				subscribed(b);
 		}
 	}
 	evbuffer_drain(in, off);
@@ -470,30 +579,54 @@ sub_finish(struct sub *s)
 		bench_stop(b);
 }
 
-/* Handles a subscriber's connection events: a loss ends it. */
+/*
+ * Handles a subscriber's connection events: a loss while subscribing ends
+ * the run; one while idle is counted (the others stay connected).
+ */
 static void
 sub_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct sub	*s = arg;
+	struct bench	*b = s->s_bench;
 
 	if (what & BEV_EVENT_CONNECTED) {
 		evutil_socket_t	fd = bufferevent_getfd(bev);
 		int		on = 1;
 
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+		b->b_connected++;
+		b->b_conn_last_ns = now_ns();
 		return;
 	}
 	if (s->s_dead)
 		return;
-	fprintf(stderr, "pubsub_bench: subscriber %d: %s\n", s->s_index,
-	    (what & BEV_EVENT_EOF) ? "connection closed" :
-	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	/* Only the first few: 10000 lines would hide the cause. */
+	if (b->b_failed + b->b_dropped < 5)
+		fprintf(stderr, "pubsub_bench: subscriber %d: %s\n",
+		    s->s_index, (what & BEV_EVENT_EOF) ? "connection closed" :
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	sub_finish(s);
 	s->s_dead = 1;
-	s->s_bench->b_failed = 1;
 	bufferevent_disable(bev, EV_READ | EV_WRITE);
-	if (s->s_bench->b_phase == PHASE_SUBSCRIBE)
-		bench_stop(s->s_bench);
+	if (b->b_phase == PHASE_IDLE || b->b_phase == PHASE_READY) {
+		b->b_dropped++;
+		return;
+	}
+	b->b_failed++;
+	if (b->b_phase == PHASE_SUBSCRIBE)
+		bench_stop(b);
+}
+
+/* Every SUBSCRIBE is confirmed: publish, or idle in idle mode. */
+static void
+subscribed(struct bench *b)
+{
+	b->b_confirm_ns = now_ns();
+	b->b_confirm_cpu_ns = cpu_ns();
+	if (b->b_idle >= 0)
+		idle_start(b);
+	else
+		pub_start(b);
 }
 
 /* Ends the subscribe phase and starts publishing. */
@@ -548,6 +681,7 @@ pub_pump(struct bench *b)
 		evbuffer_add(out, b->b_fill, b->b_size - PAYLOAD_HEAD);
 		evbuffer_add(out, "\r\n", 2);
 		b->b_sent++;
+		b->b_last_send_ns = now;
 	}
 }
 
@@ -612,7 +746,9 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (b->b_phase == PHASE_DONE)
+	/* An idle child waits for its parent, which has a deadline. */
+	if (b->b_phase == PHASE_DONE || b->b_phase == PHASE_IDLE ||
+	    b->b_phase == PHASE_READY)
 		return;
 	if (now_ns() - b->b_phase_ns > limit) {
 		fprintf(stderr, "pubsub_bench: timeout in the %s phase "
@@ -664,60 +800,481 @@ cpu_ns(void)
 	    ru.ru_stime.tv_usec) * 1000ULL);
 }
 
-/* Prints the one line of results. */
+/*
+ * Prints the one line of results. Deliveries/s is every message every
+ * subscriber received, over first PUBLISH to last delivery; the generator's
+ * CPU share is over that publishing phase.
+ */
 static void
 bench_report(struct bench *b)
 {
-	uint64_t	wall = now_ns() - b->b_start_ns, elapsed = 0, cpu;
-	double		rate = 0;
+	uint64_t	now = now_ns(), elapsed = 0, pub = 0, cpu = 0;
+	double		rate = 0, pub_rate = 0;
 
 	if (b->b_last_deliv_ns > b->b_first_pub_ns && b->b_first_pub_ns != 0)
 		elapsed = b->b_last_deliv_ns - b->b_first_pub_ns;
 	if (elapsed > 0)
 		rate = (double)b->b_delivered / ((double)elapsed / 1e9);
-	cpu = cpu_ns() - b->b_start_cpu_ns;
+	if (b->b_sent > 1 && b->b_last_send_ns > b->b_first_pub_ns) {
+		pub = b->b_last_send_ns - b->b_first_pub_ns;
+		pub_rate = (double)(b->b_sent - 1) / ((double)pub / 1e9);
+	}
+	if (b->b_first_pub_ns != 0)
+		cpu = cpu_ns() - b->b_confirm_cpu_ns;
 	printf("clients=%d channels=%d messages=%" PRIu64 " size=%zu "
-	    "subscribe_ms=%.1f elapsed_ms=%.1f delivered=%" PRIu64
-	    " expected=%" PRIu64 " lost=%" PRIu64 " reordered=%" PRIu64
-	    " msgs_per_s=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f"
-	    " max_us=%.1f gen_cpu_pct=%.0f\n",
-	    b->b_clients, b->b_channels, b->b_messages, b->b_size,
-	    (double)b->b_sub_ns / 1e6, (double)elapsed / 1e6, b->b_delivered,
-	    b->b_expected, b->b_expected > b->b_delivered ?
-	    b->b_expected - b->b_delivered : 0, b->b_reordered, rate,
+	    "rate=%.0f sources=%d subscribe_ms=%.1f elapsed_ms=%.1f "
+	    "delivered=%" PRIu64 " expected=%" PRIu64 " lost=%" PRIu64
+	    " reordered=%" PRIu64 " deliveries_per_s=%.0f pub_per_s=%.0f"
+	    " p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f"
+	    " gen_cpu_pct=%.0f\n",
+	    b->b_clients, b->b_channels, b->b_messages, b->b_size, b->b_rate,
+	    b->b_sources, (double)b->b_sub_ns / 1e6, (double)elapsed / 1e6,
+	    b->b_delivered, b->b_expected, b->b_expected > b->b_delivered ?
+	    b->b_expected - b->b_delivered : 0, b->b_reordered, rate, pub_rate,
 	    (double)hist_percentile(b, 0.50) / 1e3,
 	    (double)hist_percentile(b, 0.99) / 1e3,
 	    (double)hist_percentile(b, 0.999) / 1e3,
 	    (double)b->b_max_lat_ns / 1e3,
-	    wall > 0 ? 100.0 * (double)cpu / (double)wall : 0);
+	    b->b_first_pub_ns != 0 && now > b->b_first_pub_ns ?
+	    100.0 * (double)cpu / (double)(now - b->b_first_pub_ns) : 0);
 	fflush(stdout);
 }
 
-/* Runs the benchmark; exits 0 if every message arrived, 1 otherwise. */
+/*
+ * Makes the socket of subscriber gi (a global index): bound to its source
+ * address when there are several, the port left to connect(), which only
+ * needs the 4-tuple to be unique. Returns -1 to let libevent make one, or
+ * -2 on failure.
+ */
+static evutil_socket_t
+sub_socket(struct bench *b, int gi)
+{
+	struct sockaddr_in	sin;
+	int			fd, on = 1;
+
+	if (b->b_sources <= 1)
+		return (-1);
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1) {
+		fprintf(stderr, "pubsub_bench: socket: %s\n", strerror(errno));
+		return (-2);
+	}
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK +
+	    (uint32_t)(gi % b->b_sources));
+	if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on,
+	    sizeof on) == -1 ||
+	    bind(fd, (struct sockaddr *)&sin, sizeof sin) == -1) {
+		fprintf(stderr, "pubsub_bench: bind %s: %s\n",
+		    inet_ntoa(sin.sin_addr), strerror(errno));
+		close(fd);
+		return (-2);
+	}
+	return (fd);
+}
+
+/*
+ * Opens b_clients subscriber connections at once, all nonblocking, each
+ * with its SUBSCRIBE queued; subscriber i (global index b_first + i) takes
+ * channel (b_first + i) % C. Returns 0, or -1 on failure.
+ */
+static int
+subs_open(struct bench *b)
+{
+	struct sub	*s;
+	evutil_socket_t	 fd;
+	char		 cmd[256];
+	uint64_t	 c;
+	int		 i, n;
+
+	b->b_phase = PHASE_SUBSCRIBE;
+	b->b_phase_ns = b->b_conn_first_ns = now_ns();
+	b->b_unconfirmed = b->b_clients;
+	b->b_remaining = b->b_clients;
+	for (i = 0; i < b->b_clients; i++) {
+		s = &b->b_subs[i];
+		s->s_bench = b;
+		s->s_index = b->b_first + i;
+		s->s_channel = s->s_index % b->b_channels;
+		s->s_last_seq = -1;
+		/* Messages m with m % C == channel, m < M. */
+		c = (uint64_t)s->s_channel;
+		s->s_expected = b->b_messages > c ? (b->b_messages - c - 1) /
+		    (uint64_t)b->b_channels + 1 : 0;
+		b->b_expected += s->s_expected;
+		if ((fd = sub_socket(b, s->s_index)) == -2)
+			return (-1);
+		s->s_bev = bufferevent_socket_new(b->b_base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
+		if (s->s_bev == NULL) {
+			if (fd >= 0)
+				close(fd);
+			fprintf(stderr, "pubsub_bench: out of memory\n");
+			return (-1);
+		}
+		bufferevent_setcb(s->s_bev, sub_read_cb, NULL, sub_event_cb, s);
+		bufferevent_enable(s->s_bev, EV_READ | EV_WRITE);
+		if (bufferevent_socket_connect(s->s_bev,
+		    (struct sockaddr *)&b->b_sub_addr,
+		    sizeof b->b_sub_addr) == -1) {
+			fprintf(stderr, "pubsub_bench: subscriber %d: connect "
+			    "failed: %s\n", s->s_index, strerror(errno));
+			return (-1);
+		}
+		n = snprintf(cmd, sizeof cmd,
+		    "*2\r\n$9\r\nSUBSCRIBE\r\n$%zu\r\n%s\r\n",
+		    strlen(b->b_chan_names[s->s_channel]),
+		    b->b_chan_names[s->s_channel]);
+		bufferevent_write(s->s_bev, cmd, (size_t)n);
+	}
+	if (b->b_idle >= 0)
+		return (0);
+	for (i = 0; i < b->b_clients; i++) {
+		s = &b->b_subs[i];
+		if (s->s_expected == 0)
+			sub_finish(s);
+	}
+	return (0);
+}
+
+/* Idle mode: every SUBSCRIBE is confirmed; idles b_idle seconds. */
+static void
+idle_start(struct bench *b)
+{
+	struct timeval	tv;
+
+	b->b_sub_ns = b->b_confirm_ns - b->b_phase_ns;
+	b->b_phase = PHASE_IDLE;
+	tv.tv_sec = (time_t)b->b_idle;
+	tv.tv_usec = (suseconds_t)((b->b_idle - (double)tv.tv_sec) * 1e6);
+	if (event_add(b->b_idle_ev, &tv) == -1) {
+		b->b_failed++;
+		bench_stop(b);
+	}
+}
+
+/* Idle mode: the idle time is over; reports, then waits for EOF. */
+static void
+idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct bench	*b = arg;
+
+	(void)fd;
+	(void)what;
+	if (b->b_phase != PHASE_IDLE)
+		return;
+	b->b_phase = PHASE_READY;
+	b->b_phase_ns = now_ns();
+	idle_report(b);
+}
+
+/* Idle child: the parent closed its end (or died): the child ends. */
+static void
+down_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct bench	*b = arg;
+	char		 buf[64];
+	ssize_t		 n;
+
+	(void)what;
+	n = read(fd, buf, sizeof buf);
+	if (n > 0 || (n == -1 && (errno == EAGAIN || errno == EINTR)))
+		return;
+	if (b->b_phase != PHASE_READY && b->b_phase != PHASE_DONE) {
+		fprintf(stderr, "pubsub_bench: told to stop before ready\n");
+		b->b_failed++;
+	}
+	bench_stop(b);
+}
+
+/*
+ * Idle child: writes its one line for the parent (once): whether it
+ * succeeded, its times on the shared CLOCK_MONOTONIC, its CPU time up to
+ * the last confirmation, and its counts.
+ */
+static void
+idle_report(struct bench *b)
+{
+	char	line[512];
+	int	n, ok;
+
+	if (b->b_reported)
+		return;
+	b->b_reported = 1;
+	ok = b->b_failed == 0 && b->b_unconfirmed == 0;
+	n = snprintf(line, sizeof line, "%d %" PRIu64 " %" PRIu64 " %" PRIu64
+	    " %" PRIu64 " %d %d %d\n", ok, b->b_conn_first_ns,
+	    b->b_conn_last_ns, ok ? b->b_confirm_ns : now_ns(),
+	    (ok ? b->b_confirm_cpu_ns : cpu_ns()) - b->b_start_cpu_ns,
+	    b->b_connected,
+	    b->b_clients - b->b_unconfirmed, b->b_failed);
+	if (write(b->b_up_fd, line, (size_t)n) != n)
+		fprintf(stderr, "pubsub_bench: report: %s\n", strerror(errno));
+}
+
+/*
+ * Idle child: subscribes count subscribers from global index first,
+ * reports on up once they have idled, and keeps them until down ends.
+ * Returns the exit status: 0, or 1 if one failed or was dropped.
+ */
+static int
+idle_child(struct bench *b, int first, int count, int up, int down)
+{
+	struct timeval	tick = { 0, 50000 };
+	int		status = 1;
+
+	b->b_start_ns = now_ns();
+	b->b_start_cpu_ns = cpu_ns();
+	b->b_first = first;
+	b->b_clients = count;
+	b->b_up_fd = up;
+	b->b_down_fd = down;
+	if ((b->b_base = event_base_new()) == NULL ||
+	    (b->b_subs = calloc((size_t)count, sizeof *b->b_subs)) == NULL) {
+		fprintf(stderr, "pubsub_bench: out of memory\n");
+		b->b_failed++;
+		goto out;
+	}
+	if ((b->b_tick = event_new(b->b_base, -1, EV_PERSIST, tick_cb, b)) ==
+	    NULL || event_add(b->b_tick, &tick) == -1 ||
+	    (b->b_idle_ev = evtimer_new(b->b_base, idle_cb, b)) == NULL ||
+	    (b->b_down_ev = event_new(b->b_base, down, EV_READ | EV_PERSIST,
+	    down_cb, b)) == NULL || event_add(b->b_down_ev, NULL) == -1) {
+		b->b_failed++;
+		goto out;
+	}
+	if (subs_open(b) == -1) {
+		b->b_failed++;
+		goto out;
+	}
+	event_base_dispatch(b->b_base);
+	if (!b->b_failed && b->b_dropped == 0 && b->b_unconfirmed == 0)
+		status = 0;
+	if (b->b_dropped > 0)
+		fprintf(stderr, "pubsub_bench: %d subscribers dropped while "
+		    "idle\n", b->b_dropped);
+out:
+	idle_report(b);		/* a no-op unless it failed before ready */
+	bench_free(b);
+	return (status);
+}
+
+/*
+ * Idle mode: forks the children, each with its slice of the subscribers,
+ * sums their lines into one, prints it and "ready", waits for the end of
+ * standard input (at most --timeout), then closes their pipes and reaps
+ * them. Returns the exit status.
+ */
+static int
+idle_main(struct bench *b)
+{
+	pid_t		*pids = NULL;
+	int		*ups = NULL, *downs = NULL;
+	int		 nofile, per, p, j, first, count, ok, conn, conf, fail;
+	int		 up[2], down[2], status = 0, wstatus, all_ok = 1;
+	int		 connected = 0, confirmed = 0, failed = 0;
+	uint64_t	 start, connl, confl, cpu, t0 = UINT64_MAX, tc = 0;
+	uint64_t	 tf = 0, cpu_sum = 0;
+	char		 line[512];
+	size_t		 len;
+	ssize_t		 n;
+	struct pollfd	 pfd;
+	double		 conn_ms, sub_ms;
+
+	nofile = raise_nofile();
+	per = nofile > 2 * FD_RESERVE ? nofile - FD_RESERVE : 1000;
+	if (b->b_procs == 0)
+		b->b_procs = (b->b_total + per - 1) / per;
+	if (b->b_procs > b->b_total)
+		b->b_procs = b->b_total;
+	if ((b->b_total + b->b_procs - 1) / b->b_procs > per)
+		fprintf(stderr, "pubsub_bench: warning: %d subscribers in %d "
+		    "processes of %d descriptors\n", b->b_total, b->b_procs,
+		    nofile);
+	if (b->b_sources == 0)
+		b->b_sources = sources_needed(b->b_total);
+	if (b->b_sources > MAX_SOURCES) {
+		fprintf(stderr, "pubsub_bench: %d subscribers need more than "
+		    "%d source addresses\n", b->b_total, MAX_SOURCES);
+		return (1);
+	}
+	if ((pids = calloc((size_t)b->b_procs, sizeof *pids)) == NULL ||
+	    (ups = calloc((size_t)b->b_procs, sizeof *ups)) == NULL ||
+	    (downs = calloc((size_t)b->b_procs, sizeof *downs)) == NULL) {
+		fprintf(stderr, "pubsub_bench: out of memory\n");
+		free(pids);
+		free(ups);
+		return (1);
+	}
+	for (p = 0; p < b->b_procs; p++)
+		ups[p] = downs[p] = -1;
+	fflush(stdout);
+	first = 0;
+	for (p = 0; p < b->b_procs; p++) {
+		count = b->b_total / b->b_procs +
+		    (p < b->b_total % b->b_procs ? 1 : 0);
+		if (pipe2(up, O_CLOEXEC) == -1 ||
+		    pipe2(down, O_CLOEXEC) == -1) {
+			fprintf(stderr, "pubsub_bench: pipe: %s\n",
+			    strerror(errno));
+			status = 1;
+			break;
+		}
+		if ((pids[p] = fork()) == -1) {
+			fprintf(stderr, "pubsub_bench: fork: %s\n",
+			    strerror(errno));
+			close(up[0]);
+			close(up[1]);
+			close(down[0]);
+			close(down[1]);
+			status = 1;
+			break;
+		}
+		if (pids[p] == 0) {
+			/* Only the parent may hold the others' pipes. */
+			for (j = 0; j < p; j++) {
+				close(ups[j]);
+				close(downs[j]);
+			}
+			close(up[0]);
+			close(down[1]);
+			_exit(idle_child(b, first, count, up[1], down[0]));
+		}
+		close(up[1]);
+		close(down[0]);
+		ups[p] = up[0];
+		downs[p] = down[1];
+		first += count;
+	}
+
+	/* Every child writes one line, by its own deadline. */
+	for (p = 0; p < b->b_procs && pids[p] > 0; p++) {
+		len = 0;
+		while (len < sizeof line - 1 && (n = read(ups[p], line + len,
+		    sizeof line - 1 - len)) != 0) {
+			if (n == -1) {
+				if (errno == EINTR)
+					continue;
+				break;
+			}
+			len += (size_t)n;
+			if (memchr(line, '\n', len) != NULL)
+				break;
+		}
+		line[len] = '\0';
+		if (sscanf(line, "%d %" SCNu64 " %" SCNu64 " %" SCNu64 " %"
+		    SCNu64 " %d %d %d", &ok, &start, &connl, &confl, &cpu,
+		    &conn, &conf, &fail) != 8) {
+			fprintf(stderr, "pubsub_bench: child %d reported "
+			    "nothing\n", p);
+			all_ok = 0;
+			continue;
+		}
+		all_ok &= ok;
+		connected += conn;
+		confirmed += conf;
+		failed += fail;
+		cpu_sum += cpu;
+		if (start != 0 && start < t0)
+			t0 = start;
+		if (connl > tc)
+			tc = connl;
+		if (confl > tf)
+			tf = confl;
+	}
+	if (p < b->b_procs)
+		all_ok = 0;
+	conn_ms = tc > t0 ? (double)(tc - t0) / 1e6 : 0;
+	sub_ms = tf > t0 ? (double)(tf - t0) / 1e6 : 0;
+	printf("mode=idle clients=%d channels=%d procs=%d sources=%d "
+	    "connected=%d confirmed=%d failed=%d connect_ms=%.1f "
+	    "connects_per_s=%.0f subscribe_ms=%.1f subscribes_per_s=%.0f "
+	    "idle_s=%g gen_cpu_ms=%.0f gen_cpu_pct=%.0f ok=%d\nready\n",
+	    b->b_total, b->b_channels, b->b_procs, b->b_sources, connected,
+	    confirmed, failed, conn_ms, conn_ms > 0 ? connected / conn_ms *
+	    1e3 : 0, sub_ms, sub_ms > 0 ? confirmed / sub_ms * 1e3 : 0,
+	    b->b_idle, (double)cpu_sum / 1e6, sub_ms > 0 ? (double)cpu_sum /
+	    1e6 / sub_ms * 100 : 0, all_ok);
+	fflush(stdout);
+	if (!all_ok)
+		status = 1;
+
+	/* Until standard input ends, a signal ends us, or the deadline. */
+	pfd.fd = STDIN_FILENO;
+	pfd.events = POLLIN;
+	while (poll(&pfd, 1, (int)(b->b_timeout * 1000)) > 0) {
+		n = read(STDIN_FILENO, line, sizeof line);
+		if (n == 0 || (n == -1 && errno != EINTR && errno != EAGAIN))
+			break;
+	}
+
+	for (p = 0; p < b->b_procs; p++) {
+		if (ups[p] != -1)
+			close(ups[p]);
+		if (downs[p] != -1)
+			close(downs[p]);
+	}
+	for (p = 0; p < b->b_procs && pids[p] > 0; p++) {
+		while (waitpid(pids[p], &wstatus, 0) == -1 && errno == EINTR)
+			;
+		if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0)
+			status = 1;
+	}
+	free(pids);
+	free(ups);
+	free(downs);
+	return (status);
+}
+
+/* Frees what b holds (NULL-safe), b included. */
+static void
+bench_free(struct bench *b)
+{
+	int	i;
+
+	if (b->b_tick != NULL)
+		event_free(b->b_tick);
+	if (b->b_idle_ev != NULL)
+		event_free(b->b_idle_ev);
+	if (b->b_down_ev != NULL)
+		event_free(b->b_down_ev);
+	if (b->b_pub != NULL)
+		bufferevent_free(b->b_pub);
+	if (b->b_subs != NULL) {
+		for (i = 0; i < b->b_clients; i++) {
+			if (b->b_subs[i].s_bev != NULL)
+				bufferevent_free(b->b_subs[i].s_bev);
+		}
+	}
+	if (b->b_chan_names != NULL) {
+		for (i = 0; i < b->b_channels; i++)
+			free(b->b_chan_names[i]);
+	}
+	free(b->b_chan_names);
+	free(b->b_subs);
+	free(b->b_fill);
+	if (b->b_base != NULL)
+		event_base_free(b->b_base);
+	free(b);
+}
+
+/*
+ * Runs the benchmark; exits 0 if every message arrived (idle mode: every
+ * subscriber was confirmed and none dropped), 1 otherwise.
+ */
 int
 main(int argc, char **argv)
 {
 	struct bench	*b;
-	struct sub	*s;
 	struct timeval	 tick = { 0, TICK_USEC };
-	char		 cmd[256];
-	int		 i, n, nofile, status = 1;
-	uint64_t	 c;
+	int		 i, nofile, status = 1;
 
 	if ((b = calloc(1, sizeof *b)) == NULL)
 		return (1);
 	if (parse_args(b, argc, argv) == -1)
 		usage();
-	b->b_start_ns = now_ns();
-	b->b_start_cpu_ns = cpu_ns();
-	nofile = raise_nofile();
-	if (nofile != -1 && nofile < b->b_clients + 16)
-		fprintf(stderr, "pubsub_bench: warning: RLIMIT_NOFILE is %d\n",
-		    nofile);
-
-	if ((b->b_base = event_base_new()) == NULL ||
-	    (b->b_subs = calloc((size_t)b->b_clients, sizeof *b->b_subs)) ==
-	    NULL || (b->b_chan_names = calloc((size_t)b->b_channels,
+	if ((b->b_chan_names = calloc((size_t)b->b_channels,
 	    sizeof *b->b_chan_names)) == NULL ||
 	    (b->b_fill = malloc(b->b_size)) == NULL) {
 		fprintf(stderr, "pubsub_bench: out of memory\n");
@@ -730,47 +1287,30 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (b->b_idle >= 0) {
+		status = idle_main(b);
+		goto out;
+	}
 
-	/* Subscribe phase: every connection at once, all nonblocking. */
-	b->b_phase = PHASE_SUBSCRIBE;
-	b->b_phase_ns = now_ns();
-	b->b_unconfirmed = b->b_clients;
-	b->b_remaining = b->b_clients;
-	for (i = 0; i < b->b_clients; i++) {
-		s = &b->b_subs[i];
-		s->s_bench = b;
-		s->s_index = i;
-		s->s_channel = i % b->b_channels;
-		s->s_last_seq = -1;
-		/* Messages m with m % C == channel, m < M. */
-		c = (uint64_t)s->s_channel;
-		s->s_expected = b->b_messages > c ? (b->b_messages - c - 1) /
-		    (uint64_t)b->b_channels + 1 : 0;
-		b->b_expected += s->s_expected;
-		s->s_bev = bufferevent_socket_new(b->b_base, -1,
-		    BEV_OPT_CLOSE_ON_FREE);
-		if (s->s_bev == NULL)
-			goto out;
-		bufferevent_setcb(s->s_bev, sub_read_cb, NULL, sub_event_cb, s);
-		bufferevent_enable(s->s_bev, EV_READ | EV_WRITE);
-		if (bufferevent_socket_connect(s->s_bev,
-		    (struct sockaddr *)&b->b_sub_addr,
-		    sizeof b->b_sub_addr) == -1) {
-			fprintf(stderr, "pubsub_bench: subscriber %d: connect "
-			    "failed\n", i);
-			goto out;
-		}
-		n = snprintf(cmd, sizeof cmd,
-		    "*2\r\n$9\r\nSUBSCRIBE\r\n$%zu\r\n%s\r\n",
-		    strlen(b->b_chan_names[s->s_channel]),
-		    b->b_chan_names[s->s_channel]);
-		bufferevent_write(s->s_bev, cmd, (size_t)n);
+	b->b_start_ns = now_ns();
+	b->b_start_cpu_ns = cpu_ns();
+	nofile = raise_nofile();
+	if (nofile != -1 && nofile < b->b_clients + FD_RESERVE) {
+		fprintf(stderr, "pubsub_bench: %d subscribers need more than "
+		    "RLIMIT_NOFILE (%d) allows one process; only --idle "
+		    "spreads them over processes\n", b->b_clients, nofile);
+		goto out;
 	}
-	for (i = 0; i < b->b_clients; i++) {
-		s = &b->b_subs[i];
-		if (s->s_expected == 0)
-			sub_finish(s);
+	if (b->b_sources == 0)
+		b->b_sources = sources_needed(b->b_clients);
+	if ((b->b_base = event_base_new()) == NULL ||
+	    (b->b_subs = calloc((size_t)b->b_clients, sizeof *b->b_subs)) ==
+	    NULL) {
+		fprintf(stderr, "pubsub_bench: out of memory\n");
+		goto out;
 	}
+	if (subs_open(b) == -1)
+		goto out;
 
 	if ((b->b_pub = bufferevent_socket_new(b->b_base, -1,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
@@ -793,25 +1333,6 @@ main(int argc, char **argv)
 		status = 0;
 
 out:
-	if (b->b_tick != NULL)
-		event_free(b->b_tick);
-	if (b->b_pub != NULL)
-		bufferevent_free(b->b_pub);
-	if (b->b_subs != NULL) {
-		for (i = 0; i < b->b_clients; i++) {
-			if (b->b_subs[i].s_bev != NULL)
-				bufferevent_free(b->b_subs[i].s_bev);
-		}
-	}
-	if (b->b_chan_names != NULL) {
-		for (i = 0; i < b->b_channels; i++)
-			free(b->b_chan_names[i]);
-	}
-	free(b->b_chan_names);
-	free(b->b_subs);
-	free(b->b_fill);
-	if (b->b_base != NULL)
-		event_base_free(b->b_base);
-	free(b);
+	bench_free(b);
 	return (status);
 }
