@@ -69,7 +69,8 @@ static const char *const conf_listen_keys[] = {
 };
 static const char *const conf_redis_keys[] = {
 	"host", "port", "path", "username", "password", "connect_timeout",
-	"backoff_min", "backoff_max", "health_interval", "command_timeout",
+	"backoff_min", "backoff_max", "health_interval", "health_timeout",
+	"command_timeout",
 	NULL
 };
 static const char *const conf_limits_keys[] = {
@@ -110,6 +111,7 @@ conf_new_defaults(void)
 	conf->backoff_min = 100;
 	conf->backoff_max = 5000;
 	conf->health_interval = 1000;
+	conf->health_timeout = 5000;
 	conf->command_timeout = 5000;
 	conf->limits.maxclients = 10000;
 	conf->limits.output_hard = 32LL * 1024 * 1024;
@@ -475,6 +477,8 @@ conf_redis(struct conf_ctx *ctx, struct conf *conf, const config_setting_t *g)
 	    &conf->backoff_max) == -1 ||
 	    conf_int(ctx, g, "health_interval", 0, 3600000,
 	    &conf->health_interval) == -1 ||
+	    conf_int(ctx, g, "health_timeout", 10, 3600000,
+	    &conf->health_timeout) == -1 ||
 	    conf_int(ctx, g, "command_timeout", 10, 3600000,
 	    &conf->command_timeout) == -1)
 		return -1;
@@ -482,6 +486,14 @@ conf_redis(struct conf_ctx *ctx, struct conf *conf, const config_setting_t *g)
 		s = config_setting_get_member(g, "backoff_max");
 		conf_error(ctx, s != NULL ? s : g, "'backoff_max' must not be "
 		    "below 'backoff_min' (%d)", conf->backoff_min);
+		return -1;
+	}
+	if (conf->health_interval > 0 &&
+	    conf->health_timeout < conf->health_interval) {
+		s = config_setting_get_member(g, "health_timeout");
+		conf_error(ctx, s != NULL ? s : g, "'health_timeout' (%d) must "
+		    "not be below 'health_interval' (%d)",
+		    conf->health_timeout, conf->health_interval);
 		return -1;
 	}
 	if (conf->redis_path != NULL &&

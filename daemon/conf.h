@@ -74,6 +74,7 @@ struct conf {
 	int			 backoff_min;		/* ms */
 	int			 backoff_max;		/* ms */
 	int			 health_interval;	/* ms; 0: off */
+	int			 health_timeout;	/* ms of silence: hung */
 	int			 command_timeout;	/* ms */
 	struct conf_limits	 limits;
 	int			 shutdown_timeout;	/* ms */

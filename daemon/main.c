@@ -286,6 +286,7 @@ main_apply(struct pubsubd *d, const struct conf *c)
 	d->upconf.backoff_min = c->backoff_min;
 	d->upconf.backoff_max = c->backoff_max;
 	d->upconf.health_interval = c->health_interval;
+	d->upconf.health_timeout = c->health_timeout;
 }
 
 /* Whether two listen entries are the same socket (a reload keeps it). */

@@ -105,6 +105,7 @@ struct upstream {
 	struct future		*up_heartbeat;	/* owned: in flight, or NULL */
 	unsigned long long	 up_rx;		/* replies read, both links */
 	unsigned long long	 up_rx_seen;	/* up_rx at the last check */
+	long long		 up_rx_ms;	/* when up_rx last moved */
 	struct upstream_conf	 up_conf;	/* up_conf.redis is *up_ep */
 	struct upstream_stats	 up_stats;
 	int			 up_backoff_ms;
@@ -492,6 +493,8 @@ upstream_maybe_up(struct upstream *up)
 		    "published meanwhile is lost", up->up_stats.last_outage_ms);
 	}
 	up->up_stats.down_since_ms = 0;
+	up->up_rx_seen = up->up_rx;
+	up->up_rx_ms = upstream_now_ms();
 	if (up->up_conf.health_interval > 0) {
 		tv.tv_sec = up->up_conf.health_interval / 1000;
 		tv.tv_usec = (up->up_conf.health_interval % 1000) * 1000;
@@ -1216,26 +1219,33 @@ upstream_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 /*
  * The heartbeat: a barrier through the private channel every interval. If
- * the last one has not come back by the next and nothing at all came from
- * Redis meanwhile, Redis is hung (or the network is): drop the connection
- * and reconnect. A heartbeat that is late behind a flood of messages is not
- * a failure: the messages show that the connection lives.
+ * one is out and nothing at all has come from Redis for health_timeout,
+ * Redis is hung (or the network is): drop the connection and reconnect.
+ * A heartbeat late behind a flood of messages is not a failure: the
+ * messages show that the connection lives. Nor is a Redis busy for a
+ * moment (a slow command, a large fan-out of its own): a reconnect loses
+ * what is published meanwhile, so the timeout is several intervals.
  */
 static void
 upstream_health_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct upstream	*up = arg;
-	int		 progress = up->up_rx != up->up_rx_seen;
+	long long	 now = upstream_now_ms(), silent;
+	char		 why[80];
 
-	up->up_rx_seen = up->up_rx;
+	if (up->up_rx != up->up_rx_seen) {
+		up->up_rx_seen = up->up_rx;
+		up->up_rx_ms = now;
+	}
 	if (!up->up_connected)
 		return;
 	if (up->up_heartbeat != NULL) {
-		if (progress)
-			return;		/* late, behind data: wait on */
+		if ((silent = now - up->up_rx_ms) < up->up_conf.health_timeout)
+			return;		/* late: wait on */
 		up->up_stats.health_failures++;
-		upstream_lost(up, "health check failed: nothing from redis "
-		    "within the interval");
+		snprintf(why, sizeof(why), "health check failed: nothing from "
+		    "redis for %lld ms", silent);
+		upstream_lost(up, why);
 		return;
 	}
 	if ((up->up_heartbeat = upstream_barrier(up, UPSTREAM_CHANNEL)) == NULL)

@@ -62,6 +62,7 @@ struct upstream_conf {
 	int		 backoff_min;		/* first reconnect delay */
 	int		 backoff_max;		/* the cap of its doubling */
 	int		 health_interval;	/* heartbeat period; 0: none */
+	int		 health_timeout;	/* silence that means hung, ms */
 };
 
 /* What the upstream counts of its outages. */

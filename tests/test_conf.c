@@ -174,6 +174,8 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(conf->redis_port, CONF_DEFAULT_REDIS_PORT);
 	ck_assert_int_eq(conf->log_level, LOG_LEVEL_INFO);
 	ck_assert_int_eq(conf->ready_timeout, 10000);
+	ck_assert_int_eq(conf->health_interval, 1000);
+	ck_assert_int_eq(conf->health_timeout, 5000);
 	conf_free(conf);
 	conf_free(NULL);
 }
@@ -433,6 +435,18 @@ START_TEST(test_port_range)
 	    "'port' must be between 0 and 65535, not -1");
 	expect_error("redis = { port = 4294967297L; };\n", 1,
 	    "'port' must be between 1 and 65535, not 4294967297");
+
+	expect_error("redis = {\n  health_interval = 1000;\n"
+	    "  health_timeout = 999;\n};\n", 3,
+	    "'health_timeout' (999) must not be below 'health_interval' "
+	    "(1000)");
+	expect_error("redis = { health_timeout = 5; };\n", 1,
+	    "'health_timeout' must be between 10 and 3600000, not 5");
+	conf = load("redis = { health_interval = 0; health_timeout = 10; };\n",
+	    err, sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_int_eq(conf->health_timeout, 10);
+	conf_free(conf);
 
 	conf = load("redis = { port = 65535; };\n"
 	    "listen = ( { port = 65535; } );\n", err, sizeof(err));

@@ -734,8 +734,8 @@ START_TEST(redis_kill9_restart_resubscribes_all_100_clients_exactly_once)
 END_TEST
 
 /*
- * 2. Redis hung (SIGSTOP): the health check notices within about two
- * intervals and drops the connection; after SIGCONT pubsubd is back and
+ * 2. Redis hung (SIGSTOP): the health check notices within health_timeout
+ * plus two intervals (it looks once an interval) and drops the connection; after SIGCONT pubsubd is back and
  * resubscribed within two intervals plus the backoff, and delivers again.
  */
 START_TEST(redis_hung_sigstop_detected_and_recovered_by_health_check)
@@ -747,7 +747,8 @@ START_TEST(redis_hung_sigstop_detected_and_recovered_by_health_check)
 	int		 i;
 
 	env_start("connect_timeout = 500; backoff_min = 100; "
-	    "backoff_max = 200; health_interval = 200;", NULL);
+	    "backoff_max = 200; health_interval = 200; health_timeout = 400;",
+	    NULL);
 	memset(&x, 0, sizeof(x));
 	x.c = subscriber("SUBSCRIBE", "t2.ch", 0);
 	ck_assert_int_eq(h_publish(redis, "t2.ch", "warm"), 1);
@@ -788,10 +789,10 @@ START_TEST(redis_hung_sigstop_detected_and_recovered_by_health_check)
 		usleep(5000);
 	}
 	fprintf(stderr, "faults: SIGSTOP: upstream_connected 0 after %lld ms "
-	    "(health_interval 200); after SIGCONT connected and resubscribed "
+	    "(health_interval 200, health_timeout 400); after SIGCONT connected and resubscribed "
 	    "in %lld ms (backoff_max 200)\n", t_down - t_stop,
 	    t_up ? t_up - t_cont : -1);
-	ck_assert_msg(t_down - t_stop <= 1000, "hang detected after %lld ms",
+	ck_assert_msg(t_down - t_stop <= 1500, "hang detected after %lld ms",
 	    t_down - t_stop);
 	ck_assert_msg(t_up != 0, "not resubscribed 5 s after SIGCONT");
 	ck_assert_msg(t_up - t_cont <= 1500, "resubscribed %lld ms after "
@@ -813,6 +814,47 @@ START_TEST(redis_hung_sigstop_detected_and_recovered_by_health_check)
 	rx_check(&x, 1, "after SIGCONT");
 	ck_assert_int_ge(h_info_field(env.pubsubd_port, "upstream",
 	    "upstream_outages", 2000), 1);
+	rx_close(&x, 1);
+}
+END_TEST
+
+/*
+ * 2b. A Redis that stalls for less than health_timeout (a slow command, a
+ * big fan-out of its own) is not taken for hung: no reconnect, so nothing
+ * published around the stall is lost. Before health_timeout, the heartbeat
+ * gave up after one interval and the reconnect lost messages.
+ */
+START_TEST(redis_short_stall_is_not_an_outage)
+{
+	struct rx	 x;
+	long long	 t_stop;
+	int		 i;
+
+	env_start("connect_timeout = 500; backoff_min = 100; "
+	    "backoff_max = 200; health_interval = 100; health_timeout = 3000;",
+	    NULL);
+	memset(&x, 0, sizeof(x));
+	x.c = subscriber("SUBSCRIBE", "t2b.ch", 0);
+	ck_assert_int_eq(h_publish(redis, "t2b.ch", "warm"), 1);
+	ck_assert(h_expect_free(x.c, h_frame_message("t2b.ch", "warm")));
+
+	t_stop = h_now_ms();
+	ck_assert_int_eq(kill(env.redis_pid, SIGSTOP), 0);
+	/* Seven heartbeat intervals without a word from Redis. */
+	while (h_now_ms() < t_stop + 700)
+		usleep(10000);
+	ck_assert_int_eq(kill(env.redis_pid, SIGCONT), 0);
+
+	x.want[0] = 50;
+	publish_many("PUBLISH", "t2b.ch", 0, 50, 0, -1);
+	rx_wait(&x, 1, h_now_ms() + 5000);
+	for (i = 0; i < 10; i++)
+		rx_pump(&x, 1, 20);
+	rx_check(&x, 1, "after a 700 ms stall");
+	ck_assert_int_eq(h_info_field(env.pubsubd_port, "upstream",
+	    "upstream_outages", 2000), 0);
+	ck_assert_int_eq(h_info_field(env.pubsubd_port, "upstream",
+	    "upstream_health_failures", 2000), 0);
 	rx_close(&x, 1);
 }
 END_TEST
@@ -1628,6 +1670,7 @@ faults_suite(void)
 	    redis_kill9_restart_resubscribes_all_100_clients_exactly_once);
 	add(s, "sigstop",
 	    redis_hung_sigstop_detected_and_recovered_by_health_check);
+	add(s, "stall", redis_short_stall_is_not_an_outage);
 	add(s, "output_hard",
 	    never_reading_client_cut_at_output_hard_others_get_everything);
 	add(s, "output_soft", slow_client_cut_after_output_soft_seconds);
