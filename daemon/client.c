@@ -49,6 +49,8 @@
 
 #define CLIENT_READ_MAX		(64 * 1024)	/* bytes per read call */
 #define CLIENT_CLOSE_FLUSH_SEC	5		/* bound on flushing at close */
+/* The coroutine's result when it has served all the input there was. */
+#define CLIENT_CO_IDLE		((void *)(uintptr_t)CLIENT_REASONS)
 
 static void	client_read_cb(evutil_socket_t, short, void *);
 static void	client_write_cb(evutil_socket_t, short, void *);
@@ -73,6 +75,8 @@ static void	client_slot_done(struct future *, void *);
 static void	client_slots_advance(struct client *);
 static void	client_slot_free(struct client_slot *);
 static void	client_release_waits(struct client *);
+static size_t	client_qbuf(const struct client *);
+static int	client_parse(struct client *, enum resp_status *);
 static const char *client_addr_string(const struct sockaddr_storage *,
 		    char *, size_t);
 
@@ -240,8 +244,7 @@ client_set_memory(const struct client_set *set, struct client_mem *mem)
 	memset(mem, 0, sizeof(*mem));
 	TAILQ_FOREACH(c, &set->s_clients, c_entry) {
 		mem->clients += sizeof(*c);
-		mem->input += evbuffer_get_length(c->c_in) +
-		    resp_parser_pending(c->c_parser);
+		mem->input += client_qbuf(c);
 		out = client_pending_output(c);
 		mem->output += out;
 		if (out > mem->output_max)
@@ -268,7 +271,6 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 	static const char	  full[] =
 				    "-ERR max number of clients reached\r\n";
 	const struct client_conf *conf = set->s_conf;
-	struct resp_limits	  limits;
 	struct client		 *c;
 	socklen_t		  len;
 	int			  one = 1, k, idle, intvl = 15, cnt = 3;
@@ -329,21 +331,14 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 	TAILQ_INSERT_TAIL(&set->s_clients, c, c_entry);
 	set->s_stats.connected++;
 	set->s_stats.accepted++;
-	c->c_in = evbuffer_new();
-	limits.multibulk_max = conf->multibulk_max;
-	limits.bulk_max = conf->bulk_max;
-	c->c_parser = resp_parser_new(&limits);
 	c->c_rev = event_new(set->s_base, fd, EV_READ | EV_PERSIST,
 	    client_read_cb, c);
-	if (c->c_in == NULL || c->c_parser == NULL || c->c_rev == NULL ||
-	    event_add(c->c_rev, NULL) == -1 ||
-	    (c->c_co = coro_spawn(set->s_base, client_run, c, NULL)) == NULL) {
+	if (c->c_rev == NULL || event_add(c->c_rev, NULL) == -1) {
 		log_warnx("client %llu: out of memory",
 		    (unsigned long long)c->c_id);
 		client_close(c, 0, CLIENT_R_INTERNAL);
 		return NULL;
 	}
-	future_add_callback(c->c_co, client_co_done, c);
 	log_debug("client %llu: connected", (unsigned long long)c->c_id);
 	return c;
 }
@@ -444,7 +439,6 @@ client_free(struct client *c)
 	while ((slot = TAILQ_FIRST(&c->c_slots)) != NULL)
 		client_slot_free(slot);
 	client_close_passthrough(c);
-	future_unref(c->c_input);
 	future_unref(c->c_co);
 	if (c->c_rev != NULL)
 		event_free(c->c_rev);
@@ -544,14 +538,25 @@ client_release_waits(struct client *c)
 	c->c_wait[0] = c->c_wait[1] = NULL;
 }
 
-/* The coroutine finished (QUIT, end of input, protocol error) or failed. */
+/*
+ * The coroutine finished (out of input, QUIT, end of input, protocol
+ * error) or failed.
+ */
 static void
 client_co_done(struct future *co, void *arg)
 {
 	struct client	*c = arg;
 
+	if (co != c->c_co)
+		return;
 	switch (future_state(co)) {
 	case FUTURE_DONE:
+		if (future_result(co) == CLIENT_CO_IDLE) {
+			/* The next read starts another. */
+			future_unref(c->c_co);
+			c->c_co = NULL;
+			break;
+		}
 		client_close(c, 1,
 		    (enum client_reason)(uintptr_t)future_result(co));
 		break;
@@ -565,12 +570,28 @@ client_co_done(struct future *co, void *arg)
 	}
 }
 
-/* Input arrived or the peer closed: wake the coroutine if it waits. */
+/*
+ * Input arrived or the peer closed: starts the coroutine unless it runs
+ * (it then comes to the new input once done with what it serves). It
+ * exists only while there is something to serve: an idle client holds no
+ * coroutine, no wake event and no future.
+ */
 static void
 client_wake(struct client *c)
 {
-	if (c->c_input != NULL && future_is_pending(c->c_input))
-		future_set_result(c->c_input, NULL, NULL);
+	struct future	*co;
+
+	if (c->c_co != NULL)
+		return;
+	if ((co = coro_spawn(c->c_set->s_base, client_run, c, NULL)) == NULL)
+		goto nomem;
+	c->c_co = co;
+	if (future_add_callback(co, client_co_done, c) == NULL)
+		goto nomem;
+	return;
+nomem:
+	log_warnx("client %llu: out of memory", (unsigned long long)c->c_id);
+	client_close(c, 0, CLIENT_R_INTERNAL);
 }
 
 /* The socket is readable. */
@@ -580,11 +601,15 @@ client_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct client	*c = arg;
 	int		 n;
 
+	if (c->c_in == NULL && (c->c_in = evbuffer_new()) == NULL) {
+		log_warnx("client %llu: out of memory",
+		    (unsigned long long)c->c_id);
+		client_close(c, 0, CLIENT_R_INTERNAL);
+		return;
+	}
 	n = evbuffer_read(c->c_in, fd, CLIENT_READ_MAX);
 	if (n > 0) {
-		if ((long long)(evbuffer_get_length(c->c_in) +
-		    resp_parser_pending(c->c_parser)) >
-		    c->c_set->s_conf->query_buffer) {
+		if ((long long)client_qbuf(c) > c->c_set->s_conf->query_buffer) {
 			log_info("client %llu: closed: over the query buffer "
 			    "limit", (unsigned long long)c->c_id);
 			client_close(c, 0, CLIENT_R_QUERY_BUFFER);
@@ -604,6 +629,59 @@ client_read_cb(evutil_socket_t fd, short what, void *arg)
 	c->c_flags |= CLIENT_EOF;
 	event_del(c->c_rev);
 	client_wake(c);
+}
+
+/*
+ * Bytes of input not yet served: what is in c_in and what the parser took
+ * of an unfinished request.
+ */
+static size_t
+client_qbuf(const struct client *c)
+{
+	size_t	n = 0;
+
+	if (c->c_in != NULL)
+		n += evbuffer_get_length(c->c_in);
+	if (c->c_parser != NULL)
+		n += resp_parser_pending(c->c_parser);
+	return n;
+}
+
+/*
+ * Parses the next request into c_req. The input buffer and the parser
+ * exist only while there is input to serve: made by the first read (the
+ * buffer) and the first parse (the parser) of a burst, freed when the
+ * coroutine runs out of input between requests. An idle client then holds
+ * neither (most of what one costs otherwise: the parser's arena).
+ */
+static int
+client_parse(struct client *c, enum resp_status *st)
+{
+	const struct client_conf	*conf = c->c_set->s_conf;
+	struct resp_limits		 limits;
+
+	*st = RESP_NEED_MORE;
+	if (c->c_in == NULL)
+		return 0;
+	if (c->c_parser == NULL) {
+		if (evbuffer_get_length(c->c_in) == 0)
+			goto idle;
+		limits.multibulk_max = conf->multibulk_max;
+		limits.bulk_max = conf->bulk_max;
+		if ((c->c_parser = resp_parser_new(&limits)) == NULL)
+			return -1;
+	}
+	*st = resp_parse(c->c_parser, c->c_in, &c->c_req);
+	if (*st != RESP_NEED_MORE || !resp_parser_idle(c->c_parser) ||
+	    evbuffer_get_length(c->c_in) > 0)
+		return 0;
+	resp_parser_free(c->c_parser);
+	c->c_parser = NULL;
+idle:
+	evbuffer_free(c->c_in);
+	c->c_in = NULL;
+	memset(&c->c_req, 0, sizeof(c->c_req));
+	return 0;
 }
 
 /* Before a command: CLIENT REPLY SKIP covers exactly the next one. */
@@ -641,16 +719,12 @@ client_run(struct coro *co, void *arg)
 
 	CO_BEGIN(co);
 	for (;;) {
-		st = resp_parse(c->c_parser, c->c_in, &c->c_req);
+		if (client_parse(c, &st) == -1)
+			CO_FAIL(co, "out of memory");
 		if (st == RESP_NEED_MORE) {
 			if (c->c_flags & CLIENT_EOF)
 				CO_RETURN(co, (void *)(uintptr_t)CLIENT_R_EOF, NULL);
-			if ((c->c_input = future_new()) == NULL)
-				CO_FAIL(co, "out of memory");
-			CO_AWAIT(co, c->c_input);
-			future_unref(c->c_input);
-			c->c_input = NULL;
-			continue;
+			CO_RETURN(co, CLIENT_CO_IDLE, NULL);
 		}
 		if (st == RESP_PROTO_ERROR) {
 			c->c_set->s_stats.protocol_errors++;
@@ -1096,8 +1170,7 @@ client_format_info(struct client *c, struct evbuffer *out)
 {
 	char		 addr[CLIENT_ADDR_MAX], laddr[CLIENT_ADDR_MAX];
 	time_t		 now = time(NULL);
-	size_t		 qbuf = evbuffer_get_length(c->c_in) +
-			    resp_parser_pending(c->c_parser);
+	size_t		 qbuf = client_qbuf(c);
 	size_t		 omem = c->c_out ? evbuffer_get_length(c->c_out) : 0;
 	int		 pubsub = c->c_nsubs + c->c_nshard > 0;
 	int		 local = c->c_laddr.ss_family == AF_UNIX;

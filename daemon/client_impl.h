@@ -83,8 +83,8 @@ struct client {
 	struct evbuffer		*c_out;		/* owned, lazily made */
 	struct client_slots	 c_slots;	/* replies still to come */
 	struct resp_parser	*c_parser;	/* owned */
-	struct future		*c_co;		/* owned ref: the coroutine */
-	struct future		*c_input;	/* owned ref: awaited input */
+	struct future		*c_co;		/* owned ref: the coroutine,
+						   while it serves */
 	struct cmdconn		*c_pt;		/* owned: passthrough, or NULL */
 	struct map		 c_subs[UPSTREAM_KINDS];	/* of hub_sub */
 	TAILQ_HEAD(, hub_sub)	 c_sublist[UPSTREAM_KINDS];	/* in order */
