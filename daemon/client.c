@@ -77,8 +77,8 @@ static void	client_slot_free(struct client_slot *);
 static void	client_release_waits(struct client *);
 static size_t	client_qbuf(const struct client *);
 static int	client_parse(struct client *, enum resp_status *);
-static const char *client_addr_string(const struct sockaddr_storage *,
-		    char *, size_t);
+static const char *client_addr_string(const struct sockaddr *, char *,
+		    size_t);
 
 static const struct hub_subscriber_ops client_hs_ops = { client_deliver };
 
@@ -272,6 +272,7 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 				    "-ERR max number of clients reached\r\n";
 	const struct client_conf *conf = set->s_conf;
 	struct client		 *c;
+	struct sockaddr_storage	  ss;
 	socklen_t		  len;
 	int			  one = 1, k, idle, intvl = 15, cnt = 3;
 
@@ -290,22 +291,28 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 		evutil_closesocket(fd);
 		return NULL;
 	}
-	len = sizeof(c->c_laddr);
-	(void)getsockname(fd, (struct sockaddr *)&c->c_laddr, &len);
-	if (c->c_laddr.ss_family == AF_UNIX) {
-		/*
-		 * The peer of a Unix socket has no name: Redis shows the
-		 * socket's path for both ends, and so do we.
-		 */
-		c->c_addr = c->c_laddr;
-	} else {
-		len = sizeof(c->c_addr);
-		(void)getpeername(fd, (struct sockaddr *)&c->c_addr, &len);
+	/*
+	 * Only the peer's address is kept, in the room an IPv6 one takes (it
+	 * could not be asked for once the peer has reset the connection); our
+	 * end's is asked for when shown. The peer of a Unix socket has no
+	 * name: Redis shows the socket's path for both ends, and so do we.
+	 */
+	memset(&ss, 0, sizeof(ss));
+	len = sizeof(ss);
+	(void)getsockname(fd, (struct sockaddr *)&ss, &len);
+	if (ss.ss_family == AF_UNIX)
+		c->c_flags |= CLIENT_UNIX;
+	else {
+		memset(&ss, 0, sizeof(ss));
+		len = sizeof(ss);
+		(void)getpeername(fd, (struct sockaddr *)&ss, &len);
+		if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)
+			memcpy(&c->c_peer, &ss, ss.ss_family == AF_INET ?
+			    sizeof(c->c_peer.sin) : sizeof(c->c_peer.sin6));
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof(one));
 	}
-	if ((idle = conf->tcp_keepalive) > 0 &&
-	    c->c_laddr.ss_family != AF_UNIX) {
+	if ((idle = conf->tcp_keepalive) > 0 && !(c->c_flags & CLIENT_UNIX)) {
 		(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one,
 		    sizeof(one));
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle,
@@ -321,19 +328,17 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 	c->c_resp = 2;
 	c->c_created = c->c_last = time(NULL);
 	c->c_last_ms = client_now_ms();
-	snprintf(c->c_cmd, sizeof(c->c_cmd), "NULL");
+	c->c_cmd = "NULL";
 	hub_subscriber_init(&c->c_hs, &client_hs_ops);
 	for (k = 0; k < UPSTREAM_KINDS; k++) {
-		map_init(&c->c_subs[k]);
-		TAILQ_INIT(&c->c_sublist[k]);
 	}
 	TAILQ_INIT(&c->c_slots);
+	TAILQ_INIT(&c->c_sublist);
 	TAILQ_INSERT_TAIL(&set->s_clients, c, c_entry);
 	set->s_stats.connected++;
 	set->s_stats.accepted++;
-	c->c_rev = event_new(set->s_base, fd, EV_READ | EV_PERSIST,
-	    client_read_cb, c);
-	if (c->c_rev == NULL || event_add(c->c_rev, NULL) == -1) {
+	if (event_assign(&c->c_rev, set->s_base, fd, EV_READ | EV_PERSIST,
+	    client_read_cb, c) == -1 || event_add(&c->c_rev, NULL) == -1) {
 		log_warnx("client %llu: out of memory",
 		    (unsigned long long)c->c_id);
 		client_close(c, 0, CLIENT_R_INTERNAL);
@@ -352,8 +357,8 @@ client_close(struct client *c, int flush, enum client_reason why)
 	if (c->c_flags & (CLIENT_DEAD | CLIENT_CLOSING))
 		return;
 	c->c_why = why;
-	if (c->c_rev != NULL)
-		event_del(c->c_rev);
+	if (event_initialized(&c->c_rev))
+		event_del(&c->c_rev);
 	if (c->c_co != NULL)
 		future_cancel(c->c_co);	/* no-op once it has finished */
 	hub_subscriber_flush(c->c_set->s_hub, &c->c_hs);
@@ -410,8 +415,8 @@ client_finish(struct client *c, enum client_reason why)
 		TAILQ_REMOVE(&set->s_flushq, c, c_flush_entry);
 		c->c_flags &= ~CLIENT_FLUSH_QUEUED;
 	}
-	if (c->c_rev != NULL)
-		event_del(c->c_rev);
+	if (event_initialized(&c->c_rev))
+		event_del(&c->c_rev);
 	if (c->c_wev != NULL)
 		event_del(c->c_wev);
 	if (c->c_close_ev != NULL)
@@ -434,14 +439,15 @@ client_free(struct client *c)
 	client_pending_free(c);
 	client_release_waits(c);
 	client_unsubscribe_all(c);
-	for (k = 0; k < UPSTREAM_KINDS; k++)
-		map_clear(&c->c_subs[k]);
+	if (c->c_cold != NULL)
+		for (k = 0; k < UPSTREAM_KINDS; k++)
+			map_clear(&c->c_cold->cc_subs[k]);
 	while ((slot = TAILQ_FIRST(&c->c_slots)) != NULL)
 		client_slot_free(slot);
 	client_close_passthrough(c);
 	future_unref(c->c_co);
-	if (c->c_rev != NULL)
-		event_free(c->c_rev);
+	if (event_initialized(&c->c_rev))
+		event_del(&c->c_rev);
 	if (c->c_wev != NULL)
 		event_free(c->c_wev);
 	if (c->c_close_ev != NULL)
@@ -453,6 +459,7 @@ client_free(struct client *c)
 	resp_parser_free(c->c_parser);
 	evutil_closesocket(c->c_fd);
 	free(c->c_name);
+	free(c->c_cold);
 	free(c);
 }
 
@@ -488,8 +495,10 @@ client_drop_sub(struct client *c, struct hub_sub *sub)
 {
 	enum upstream_kind	kind = hub_sub_kind(sub);
 
-	map_remove(&c->c_subs[kind], &sub->hs_owner_entry);
-	TAILQ_REMOVE(&c->c_sublist[kind], sub, hs_owner_link);
+	if (c->c_cold != NULL && c->c_cold->cc_mapped)
+		map_remove(&c->c_cold->cc_subs[kind], &sub->hs_owner_entry);
+	TAILQ_REMOVE(&c->c_sublist, sub, hs_owner_link);
+	c->c_held[kind]--;
 	if (hub_sub_active(sub)) {
 		if (kind == UPSTREAM_SHARD)
 			c->c_nshard--;
@@ -505,11 +514,78 @@ void
 client_unsubscribe_all(struct client *c)
 {
 	struct hub_sub	*sub;
-	int		 k;
 
-	for (k = 0; k < UPSTREAM_KINDS; k++)
-		while ((sub = TAILQ_FIRST(&c->c_sublist[k])) != NULL)
-			client_drop_sub(c, sub);
+	while ((sub = TAILQ_FIRST(&c->c_sublist)) != NULL)
+		client_drop_sub(c, sub);
+}
+
+/*
+ * Indexes a new subscription of the client (its name is the hub's). A few
+ * are only listed; past CLIENT_SUBS_MAP the list gets a hash index too,
+ * kept from then on. Returns 0, or -1 without memory (sub not added).
+ */
+int
+client_add_sub(struct client *c, struct hub_sub *sub)
+{
+	enum upstream_kind	 kind = hub_sub_kind(sub);
+	struct client_cold	*cold = c->c_cold;
+	struct hub_sub		*s;
+	const char		*key;
+	size_t			 keylen, n;
+	int			 k;
+
+	n = c->c_held[0] + c->c_held[1] + c->c_held[2];
+	if ((cold == NULL || !cold->cc_mapped) && n + 1 > CLIENT_SUBS_MAP &&
+	    (cold = client_cold(c)) != NULL) {
+		cold->cc_mapped = 1;
+		TAILQ_FOREACH(s, &c->c_sublist, hs_owner_link) {
+			key = hub_sub_name(s, &keylen);
+			if (map_insert(&cold->cc_subs[hub_sub_kind(s)],
+			    &s->hs_owner_entry, key, keylen) == -1) {
+				/* Lists still work: only slower. */
+				for (k = 0; k < UPSTREAM_KINDS; k++)
+					map_clear(&cold->cc_subs[k]);
+				cold->cc_mapped = 0;
+				break;
+			}
+		}
+	}
+	if (cold != NULL && cold->cc_mapped) {
+		key = hub_sub_name(sub, &keylen);
+		if (map_insert(&cold->cc_subs[kind], &sub->hs_owner_entry,
+		    key, keylen) == -1)
+			return -1;
+	}
+	TAILQ_INSERT_TAIL(&c->c_sublist, sub, hs_owner_link);
+	c->c_held[kind]++;
+	return 0;
+}
+
+/* The client's subscription of kind to name (pending or active), or NULL. */
+struct hub_sub *
+client_find_sub(struct client *c, enum upstream_kind kind, const char *name,
+    size_t len)
+{
+	struct map_entry	*e;
+	struct hub_sub		*sub;
+	const char		*key;
+	size_t			 keylen;
+
+	if (c->c_held[kind] == 0)
+		return NULL;
+	if (c->c_cold != NULL && c->c_cold->cc_mapped) {
+		e = map_find(&c->c_cold->cc_subs[kind], name, len);
+		return e != NULL ? MAP_ITEM(e, struct hub_sub, hs_owner_entry) :
+		    NULL;
+	}
+	TAILQ_FOREACH(sub, &c->c_sublist, hs_owner_link) {
+		if (hub_sub_kind(sub) != kind)
+			continue;
+		key = hub_sub_name(sub, &keylen);
+		if (keylen == len && memcmp(key, name, len) == 0)
+			return sub;
+	}
+	return NULL;
 }
 
 /* Releases what a SUBSCRIBE in progress holds (its subs are in c_subs). */
@@ -627,7 +703,7 @@ client_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	/* End of input: serve what was read, then close. */
 	c->c_flags |= CLIENT_EOF;
-	event_del(c->c_rev);
+	event_del(&c->c_rev);
 	client_wake(c);
 }
 
@@ -831,6 +907,29 @@ client_out(struct client *c)
 	return c->c_out;
 }
 
+/* The client's rarely needed part, made now if need be; NULL: no memory. */
+struct client_cold *
+client_cold(struct client *c)
+{
+	if (c->c_cold == NULL)
+		c->c_cold = calloc(1, sizeof(*c->c_cold));
+	return c->c_cold;
+}
+
+/* Records the last command's name (copied), for CLIENT LIST's cmd=. */
+void
+client_set_cmd(struct client *c, const char *name)
+{
+	struct client_cold	*cold;
+
+	if ((cold = client_cold(c)) == NULL) {
+		c->c_cmd = "NULL";	/* only shown: not worth failing */
+		return;
+	}
+	snprintf(cold->cc_cmd, sizeof(cold->cc_cmd), "%s", name);
+	c->c_cmd = cold->cc_cmd;
+}
+
 /* Switches the protocol (HELLO, RESET); pushes follow it. */
 void
 client_set_proto(struct client *c, int resp)
@@ -907,6 +1006,14 @@ client_write(struct client *c)
 		}
 		client_finish(c, CLIENT_R_WRITE_ERROR);
 		return;
+	}
+	/*
+	 * All written: an idle client keeps no buffer (the next reply, or a
+	 * message the socket does not take at once, makes a new one).
+	 */
+	if (c->c_out != NULL) {
+		evbuffer_free(c->c_out);
+		c->c_out = NULL;
 	}
 	if (c->c_flags & CLIENT_WAIT_WRITE) {
 		event_del(c->c_wev);
@@ -1125,21 +1232,21 @@ client_slot_free(struct client_slot *slot)
  * "path:0" for a Unix socket.
  */
 static const char *
-client_addr_string(const struct sockaddr_storage *ss, char *buf, size_t len)
+client_addr_string(const struct sockaddr *ss, char *buf, size_t len)
 {
 	char	ip[INET6_ADDRSTRLEN];
 
-	if (ss->ss_family == AF_INET6) {
+	if (ss->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = (const void *)ss;
 
 		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
 		snprintf(buf, len, "%s:%u", ip, ntohs(s6->sin6_port));
-	} else if (ss->ss_family == AF_INET) {
+	} else if (ss->sa_family == AF_INET) {
 		const struct sockaddr_in *s4 = (const void *)ss;
 
 		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
 		snprintf(buf, len, "%s:%u", ip, ntohs(s4->sin_port));
-	} else if (ss->ss_family == AF_UNIX) {
+	} else if (ss->sa_family == AF_UNIX) {
 		const struct sockaddr_un *su = (const void *)ss;
 
 		/* conf.c keeps paths short enough to end in a NUL. */
@@ -1154,14 +1261,21 @@ client_addr_string(const struct sockaddr_storage *ss, char *buf, size_t len)
 const char *
 client_peer_name(struct client *c, char *buf, size_t len)
 {
-	return client_addr_string(&c->c_addr, buf, len);
+	if (c->c_flags & CLIENT_UNIX)
+		return client_local_name(c, buf, len);
+	return client_addr_string(&c->c_peer.sa, buf, len);
 }
 
-/* Our end's address as "ip:port" (borrowed buf). */
+/* Our end's address as "ip:port" (borrowed buf), asked of the socket. */
 const char *
 client_local_name(struct client *c, char *buf, size_t len)
 {
-	return client_addr_string(&c->c_laddr, buf, len);
+	struct sockaddr_storage	ss;
+	socklen_t		sslen = sizeof(ss);
+
+	memset(&ss, 0, sizeof(ss));
+	(void)getsockname(c->c_fd, (struct sockaddr *)&ss, &sslen);
+	return client_addr_string((struct sockaddr *)&ss, buf, len);
 }
 
 /* Appends the client's CLIENT LIST line (Redis' fields, with ours). */
@@ -1173,7 +1287,7 @@ client_format_info(struct client *c, struct evbuffer *out)
 	size_t		 qbuf = client_qbuf(c);
 	size_t		 omem = c->c_out ? evbuffer_get_length(c->c_out) : 0;
 	int		 pubsub = c->c_nsubs + c->c_nshard > 0;
-	int		 local = c->c_laddr.ss_family == AF_UNIX;
+	int		 local = (c->c_flags & CLIENT_UNIX) != 0;
 
 	evbuffer_add_printf(out, "id=%llu addr=%s laddr=%s fd=%d name=%s "
 	    "age=%lld idle=%lld flags=%s db=%d sub=%u psub=%u ssub=%u "
@@ -1181,14 +1295,14 @@ client_format_info(struct client *c, struct evbuffer *out)
 	    "rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s "
 	    "user=default redir=-1 resp=%d\n",
 	    (unsigned long long)c->c_id,
-	    client_addr_string(&c->c_addr, addr, sizeof(addr)),
-	    client_addr_string(&c->c_laddr, laddr, sizeof(laddr)), c->c_fd,
+	    client_peer_name(c, addr, sizeof(addr)),
+	    client_local_name(c, laddr, sizeof(laddr)), c->c_fd,
 	    c->c_name ? c->c_name : "", (long long)(now - c->c_created),
 	    (long long)(now - c->c_last), pubsub ? (local ? "PU" : "P") :
 	    (local ? "U" : "N"), c->c_db,
-	    (unsigned)map_count(&c->c_subs[UPSTREAM_CHANNEL]),
-	    (unsigned)map_count(&c->c_subs[UPSTREAM_PATTERN]),
-	    (unsigned)map_count(&c->c_subs[UPSTREAM_SHARD]),
+	    (unsigned)c->c_held[UPSTREAM_CHANNEL],
+	    (unsigned)c->c_held[UPSTREAM_PATTERN],
+	    (unsigned)c->c_held[UPSTREAM_SHARD],
 	    (c->c_flags & CLIENT_MULTI) ? 0 : -1, qbuf, CLIENT_READ_MAX,
 	    omem, sizeof(*c) + qbuf + omem, omem > 0 ? "w" : "", c->c_cmd,
 	    c->c_resp);
