@@ -49,6 +49,8 @@
 
 #define CLIENT_READ_MAX		(64 * 1024)	/* bytes per read call */
 #define CLIENT_CLOSE_FLUSH_SEC	5		/* bound on flushing at close */
+/* The coroutine's result when it has served all the input there was. */
+#define CLIENT_CO_IDLE		((void *)(uintptr_t)CLIENT_REASONS)
 
 static void	client_read_cb(evutil_socket_t, short, void *);
 static void	client_write_cb(evutil_socket_t, short, void *);
@@ -73,8 +75,10 @@ static void	client_slot_done(struct future *, void *);
 static void	client_slots_advance(struct client *);
 static void	client_slot_free(struct client_slot *);
 static void	client_release_waits(struct client *);
-static const char *client_addr_string(const struct sockaddr_storage *,
-		    char *, size_t);
+static size_t	client_qbuf(const struct client *);
+static int	client_parse(struct client *, enum resp_status *);
+static const char *client_addr_string(const struct sockaddr *, char *,
+		    size_t);
 
 static const struct hub_subscriber_ops client_hs_ops = { client_deliver };
 
@@ -240,8 +244,7 @@ client_set_memory(const struct client_set *set, struct client_mem *mem)
 	memset(mem, 0, sizeof(*mem));
 	TAILQ_FOREACH(c, &set->s_clients, c_entry) {
 		mem->clients += sizeof(*c);
-		mem->input += evbuffer_get_length(c->c_in) +
-		    resp_parser_pending(c->c_parser);
+		mem->input += client_qbuf(c);
 		out = client_pending_output(c);
 		mem->output += out;
 		if (out > mem->output_max)
@@ -268,8 +271,8 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 	static const char	  full[] =
 				    "-ERR max number of clients reached\r\n";
 	const struct client_conf *conf = set->s_conf;
-	struct resp_limits	  limits;
 	struct client		 *c;
+	struct sockaddr_storage	  ss;
 	socklen_t		  len;
 	int			  one = 1, k, idle, intvl = 15, cnt = 3;
 
@@ -288,22 +291,28 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 		evutil_closesocket(fd);
 		return NULL;
 	}
-	len = sizeof(c->c_laddr);
-	(void)getsockname(fd, (struct sockaddr *)&c->c_laddr, &len);
-	if (c->c_laddr.ss_family == AF_UNIX) {
-		/*
-		 * The peer of a Unix socket has no name: Redis shows the
-		 * socket's path for both ends, and so do we.
-		 */
-		c->c_addr = c->c_laddr;
-	} else {
-		len = sizeof(c->c_addr);
-		(void)getpeername(fd, (struct sockaddr *)&c->c_addr, &len);
+	/*
+	 * Only the peer's address is kept, in the room an IPv6 one takes (it
+	 * could not be asked for once the peer has reset the connection); our
+	 * end's is asked for when shown. The peer of a Unix socket has no
+	 * name: Redis shows the socket's path for both ends, and so do we.
+	 */
+	memset(&ss, 0, sizeof(ss));
+	len = sizeof(ss);
+	(void)getsockname(fd, (struct sockaddr *)&ss, &len);
+	if (ss.ss_family == AF_UNIX)
+		c->c_flags |= CLIENT_UNIX;
+	else {
+		memset(&ss, 0, sizeof(ss));
+		len = sizeof(ss);
+		(void)getpeername(fd, (struct sockaddr *)&ss, &len);
+		if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)
+			memcpy(&c->c_peer, &ss, ss.ss_family == AF_INET ?
+			    sizeof(c->c_peer.sin) : sizeof(c->c_peer.sin6));
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof(one));
 	}
-	if ((idle = conf->tcp_keepalive) > 0 &&
-	    c->c_laddr.ss_family != AF_UNIX) {
+	if ((idle = conf->tcp_keepalive) > 0 && !(c->c_flags & CLIENT_UNIX)) {
 		(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one,
 		    sizeof(one));
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle,
@@ -319,31 +328,22 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 	c->c_resp = 2;
 	c->c_created = c->c_last = time(NULL);
 	c->c_last_ms = client_now_ms();
-	snprintf(c->c_cmd, sizeof(c->c_cmd), "NULL");
+	c->c_cmd = "NULL";
 	hub_subscriber_init(&c->c_hs, &client_hs_ops);
 	for (k = 0; k < UPSTREAM_KINDS; k++) {
-		map_init(&c->c_subs[k]);
-		TAILQ_INIT(&c->c_sublist[k]);
 	}
 	TAILQ_INIT(&c->c_slots);
+	TAILQ_INIT(&c->c_sublist);
 	TAILQ_INSERT_TAIL(&set->s_clients, c, c_entry);
 	set->s_stats.connected++;
 	set->s_stats.accepted++;
-	c->c_in = evbuffer_new();
-	limits.multibulk_max = conf->multibulk_max;
-	limits.bulk_max = conf->bulk_max;
-	c->c_parser = resp_parser_new(&limits);
-	c->c_rev = event_new(set->s_base, fd, EV_READ | EV_PERSIST,
-	    client_read_cb, c);
-	if (c->c_in == NULL || c->c_parser == NULL || c->c_rev == NULL ||
-	    event_add(c->c_rev, NULL) == -1 ||
-	    (c->c_co = coro_spawn(set->s_base, client_run, c, NULL)) == NULL) {
+	if (event_assign(&c->c_rev, set->s_base, fd, EV_READ | EV_PERSIST,
+	    client_read_cb, c) == -1 || event_add(&c->c_rev, NULL) == -1) {
 		log_warnx("client %llu: out of memory",
 		    (unsigned long long)c->c_id);
 		client_close(c, 0, CLIENT_R_INTERNAL);
 		return NULL;
 	}
-	future_add_callback(c->c_co, client_co_done, c);
 	log_debug("client %llu: connected", (unsigned long long)c->c_id);
 	return c;
 }
@@ -357,8 +357,8 @@ client_close(struct client *c, int flush, enum client_reason why)
 	if (c->c_flags & (CLIENT_DEAD | CLIENT_CLOSING))
 		return;
 	c->c_why = why;
-	if (c->c_rev != NULL)
-		event_del(c->c_rev);
+	if (event_initialized(&c->c_rev))
+		event_del(&c->c_rev);
 	if (c->c_co != NULL)
 		future_cancel(c->c_co);	/* no-op once it has finished */
 	hub_subscriber_flush(c->c_set->s_hub, &c->c_hs);
@@ -415,8 +415,8 @@ client_finish(struct client *c, enum client_reason why)
 		TAILQ_REMOVE(&set->s_flushq, c, c_flush_entry);
 		c->c_flags &= ~CLIENT_FLUSH_QUEUED;
 	}
-	if (c->c_rev != NULL)
-		event_del(c->c_rev);
+	if (event_initialized(&c->c_rev))
+		event_del(&c->c_rev);
 	if (c->c_wev != NULL)
 		event_del(c->c_wev);
 	if (c->c_close_ev != NULL)
@@ -439,15 +439,15 @@ client_free(struct client *c)
 	client_pending_free(c);
 	client_release_waits(c);
 	client_unsubscribe_all(c);
-	for (k = 0; k < UPSTREAM_KINDS; k++)
-		map_clear(&c->c_subs[k]);
+	if (c->c_cold != NULL)
+		for (k = 0; k < UPSTREAM_KINDS; k++)
+			map_clear(&c->c_cold->cc_subs[k]);
 	while ((slot = TAILQ_FIRST(&c->c_slots)) != NULL)
 		client_slot_free(slot);
 	client_close_passthrough(c);
-	future_unref(c->c_input);
 	future_unref(c->c_co);
-	if (c->c_rev != NULL)
-		event_free(c->c_rev);
+	if (event_initialized(&c->c_rev))
+		event_del(&c->c_rev);
 	if (c->c_wev != NULL)
 		event_free(c->c_wev);
 	if (c->c_close_ev != NULL)
@@ -459,6 +459,7 @@ client_free(struct client *c)
 	resp_parser_free(c->c_parser);
 	evutil_closesocket(c->c_fd);
 	free(c->c_name);
+	free(c->c_cold);
 	free(c);
 }
 
@@ -494,8 +495,10 @@ client_drop_sub(struct client *c, struct hub_sub *sub)
 {
 	enum upstream_kind	kind = hub_sub_kind(sub);
 
-	map_remove(&c->c_subs[kind], &sub->hs_owner_entry);
-	TAILQ_REMOVE(&c->c_sublist[kind], sub, hs_owner_link);
+	if (c->c_cold != NULL && c->c_cold->cc_mapped)
+		map_remove(&c->c_cold->cc_subs[kind], &sub->hs_owner_entry);
+	TAILQ_REMOVE(&c->c_sublist, sub, hs_owner_link);
+	c->c_held[kind]--;
 	if (hub_sub_active(sub)) {
 		if (kind == UPSTREAM_SHARD)
 			c->c_nshard--;
@@ -511,11 +514,78 @@ void
 client_unsubscribe_all(struct client *c)
 {
 	struct hub_sub	*sub;
-	int		 k;
 
-	for (k = 0; k < UPSTREAM_KINDS; k++)
-		while ((sub = TAILQ_FIRST(&c->c_sublist[k])) != NULL)
-			client_drop_sub(c, sub);
+	while ((sub = TAILQ_FIRST(&c->c_sublist)) != NULL)
+		client_drop_sub(c, sub);
+}
+
+/*
+ * Indexes a new subscription of the client (its name is the hub's). A few
+ * are only listed; past CLIENT_SUBS_MAP the list gets a hash index too,
+ * kept from then on. Returns 0, or -1 without memory (sub not added).
+ */
+int
+client_add_sub(struct client *c, struct hub_sub *sub)
+{
+	enum upstream_kind	 kind = hub_sub_kind(sub);
+	struct client_cold	*cold = c->c_cold;
+	struct hub_sub		*s;
+	const char		*key;
+	size_t			 keylen, n;
+	int			 k;
+
+	n = c->c_held[0] + c->c_held[1] + c->c_held[2];
+	if ((cold == NULL || !cold->cc_mapped) && n + 1 > CLIENT_SUBS_MAP &&
+	    (cold = client_cold(c)) != NULL) {
+		cold->cc_mapped = 1;
+		TAILQ_FOREACH(s, &c->c_sublist, hs_owner_link) {
+			key = hub_sub_name(s, &keylen);
+			if (map_insert(&cold->cc_subs[hub_sub_kind(s)],
+			    &s->hs_owner_entry, key, keylen) == -1) {
+				/* Lists still work: only slower. */
+				for (k = 0; k < UPSTREAM_KINDS; k++)
+					map_clear(&cold->cc_subs[k]);
+				cold->cc_mapped = 0;
+				break;
+			}
+		}
+	}
+	if (cold != NULL && cold->cc_mapped) {
+		key = hub_sub_name(sub, &keylen);
+		if (map_insert(&cold->cc_subs[kind], &sub->hs_owner_entry,
+		    key, keylen) == -1)
+			return -1;
+	}
+	TAILQ_INSERT_TAIL(&c->c_sublist, sub, hs_owner_link);
+	c->c_held[kind]++;
+	return 0;
+}
+
+/* The client's subscription of kind to name (pending or active), or NULL. */
+struct hub_sub *
+client_find_sub(struct client *c, enum upstream_kind kind, const char *name,
+    size_t len)
+{
+	struct map_entry	*e;
+	struct hub_sub		*sub;
+	const char		*key;
+	size_t			 keylen;
+
+	if (c->c_held[kind] == 0)
+		return NULL;
+	if (c->c_cold != NULL && c->c_cold->cc_mapped) {
+		e = map_find(&c->c_cold->cc_subs[kind], name, len);
+		return e != NULL ? MAP_ITEM(e, struct hub_sub, hs_owner_entry) :
+		    NULL;
+	}
+	TAILQ_FOREACH(sub, &c->c_sublist, hs_owner_link) {
+		if (hub_sub_kind(sub) != kind)
+			continue;
+		key = hub_sub_name(sub, &keylen);
+		if (keylen == len && memcmp(key, name, len) == 0)
+			return sub;
+	}
+	return NULL;
 }
 
 /* Releases what a SUBSCRIBE in progress holds (its subs are in c_subs). */
@@ -544,14 +614,25 @@ client_release_waits(struct client *c)
 	c->c_wait[0] = c->c_wait[1] = NULL;
 }
 
-/* The coroutine finished (QUIT, end of input, protocol error) or failed. */
+/*
+ * The coroutine finished (out of input, QUIT, end of input, protocol
+ * error) or failed.
+ */
 static void
 client_co_done(struct future *co, void *arg)
 {
 	struct client	*c = arg;
 
+	if (co != c->c_co)
+		return;
 	switch (future_state(co)) {
 	case FUTURE_DONE:
+		if (future_result(co) == CLIENT_CO_IDLE) {
+			/* The next read starts another. */
+			future_unref(c->c_co);
+			c->c_co = NULL;
+			break;
+		}
 		client_close(c, 1,
 		    (enum client_reason)(uintptr_t)future_result(co));
 		break;
@@ -565,12 +646,28 @@ client_co_done(struct future *co, void *arg)
 	}
 }
 
-/* Input arrived or the peer closed: wake the coroutine if it waits. */
+/*
+ * Input arrived or the peer closed: starts the coroutine unless it runs
+ * (it then comes to the new input once done with what it serves). It
+ * exists only while there is something to serve: an idle client holds no
+ * coroutine, no wake event and no future.
+ */
 static void
 client_wake(struct client *c)
 {
-	if (c->c_input != NULL && future_is_pending(c->c_input))
-		future_set_result(c->c_input, NULL, NULL);
+	struct future	*co;
+
+	if (c->c_co != NULL)
+		return;
+	if ((co = coro_spawn(c->c_set->s_base, client_run, c, NULL)) == NULL)
+		goto nomem;
+	c->c_co = co;
+	if (future_add_callback(co, client_co_done, c) == NULL)
+		goto nomem;
+	return;
+nomem:
+	log_warnx("client %llu: out of memory", (unsigned long long)c->c_id);
+	client_close(c, 0, CLIENT_R_INTERNAL);
 }
 
 /* The socket is readable. */
@@ -580,11 +677,15 @@ client_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct client	*c = arg;
 	int		 n;
 
+	if (c->c_in == NULL && (c->c_in = evbuffer_new()) == NULL) {
+		log_warnx("client %llu: out of memory",
+		    (unsigned long long)c->c_id);
+		client_close(c, 0, CLIENT_R_INTERNAL);
+		return;
+	}
 	n = evbuffer_read(c->c_in, fd, CLIENT_READ_MAX);
 	if (n > 0) {
-		if ((long long)(evbuffer_get_length(c->c_in) +
-		    resp_parser_pending(c->c_parser)) >
-		    c->c_set->s_conf->query_buffer) {
+		if ((long long)client_qbuf(c) > c->c_set->s_conf->query_buffer) {
 			log_info("client %llu: closed: over the query buffer "
 			    "limit", (unsigned long long)c->c_id);
 			client_close(c, 0, CLIENT_R_QUERY_BUFFER);
@@ -602,8 +703,61 @@ client_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	/* End of input: serve what was read, then close. */
 	c->c_flags |= CLIENT_EOF;
-	event_del(c->c_rev);
+	event_del(&c->c_rev);
 	client_wake(c);
+}
+
+/*
+ * Bytes of input not yet served: what is in c_in and what the parser took
+ * of an unfinished request.
+ */
+static size_t
+client_qbuf(const struct client *c)
+{
+	size_t	n = 0;
+
+	if (c->c_in != NULL)
+		n += evbuffer_get_length(c->c_in);
+	if (c->c_parser != NULL)
+		n += resp_parser_pending(c->c_parser);
+	return n;
+}
+
+/*
+ * Parses the next request into c_req. The input buffer and the parser
+ * exist only while there is input to serve: made by the first read (the
+ * buffer) and the first parse (the parser) of a burst, freed when the
+ * coroutine runs out of input between requests. An idle client then holds
+ * neither (most of what one costs otherwise: the parser's arena).
+ */
+static int
+client_parse(struct client *c, enum resp_status *st)
+{
+	const struct client_conf	*conf = c->c_set->s_conf;
+	struct resp_limits		 limits;
+
+	*st = RESP_NEED_MORE;
+	if (c->c_in == NULL)
+		return 0;
+	if (c->c_parser == NULL) {
+		if (evbuffer_get_length(c->c_in) == 0)
+			goto idle;
+		limits.multibulk_max = conf->multibulk_max;
+		limits.bulk_max = conf->bulk_max;
+		if ((c->c_parser = resp_parser_new(&limits)) == NULL)
+			return -1;
+	}
+	*st = resp_parse(c->c_parser, c->c_in, &c->c_req);
+	if (*st != RESP_NEED_MORE || !resp_parser_idle(c->c_parser) ||
+	    evbuffer_get_length(c->c_in) > 0)
+		return 0;
+	resp_parser_free(c->c_parser);
+	c->c_parser = NULL;
+idle:
+	evbuffer_free(c->c_in);
+	c->c_in = NULL;
+	memset(&c->c_req, 0, sizeof(c->c_req));
+	return 0;
 }
 
 /* Before a command: CLIENT REPLY SKIP covers exactly the next one. */
@@ -641,16 +795,12 @@ client_run(struct coro *co, void *arg)
 
 	CO_BEGIN(co);
 	for (;;) {
-		st = resp_parse(c->c_parser, c->c_in, &c->c_req);
+		if (client_parse(c, &st) == -1)
+			CO_FAIL(co, "out of memory");
 		if (st == RESP_NEED_MORE) {
 			if (c->c_flags & CLIENT_EOF)
 				CO_RETURN(co, (void *)(uintptr_t)CLIENT_R_EOF, NULL);
-			if ((c->c_input = future_new()) == NULL)
-				CO_FAIL(co, "out of memory");
-			CO_AWAIT(co, c->c_input);
-			future_unref(c->c_input);
-			c->c_input = NULL;
-			continue;
+			CO_RETURN(co, CLIENT_CO_IDLE, NULL);
 		}
 		if (st == RESP_PROTO_ERROR) {
 			c->c_set->s_stats.protocol_errors++;
@@ -757,6 +907,29 @@ client_out(struct client *c)
 	return c->c_out;
 }
 
+/* The client's rarely needed part, made now if need be; NULL: no memory. */
+struct client_cold *
+client_cold(struct client *c)
+{
+	if (c->c_cold == NULL)
+		c->c_cold = calloc(1, sizeof(*c->c_cold));
+	return c->c_cold;
+}
+
+/* Records the last command's name (copied), for CLIENT LIST's cmd=. */
+void
+client_set_cmd(struct client *c, const char *name)
+{
+	struct client_cold	*cold;
+
+	if ((cold = client_cold(c)) == NULL) {
+		c->c_cmd = "NULL";	/* only shown: not worth failing */
+		return;
+	}
+	snprintf(cold->cc_cmd, sizeof(cold->cc_cmd), "%s", name);
+	c->c_cmd = cold->cc_cmd;
+}
+
 /* Switches the protocol (HELLO, RESET); pushes follow it. */
 void
 client_set_proto(struct client *c, int resp)
@@ -833,6 +1006,14 @@ client_write(struct client *c)
 		}
 		client_finish(c, CLIENT_R_WRITE_ERROR);
 		return;
+	}
+	/*
+	 * All written: an idle client keeps no buffer (the next reply, or a
+	 * message the socket does not take at once, makes a new one).
+	 */
+	if (c->c_out != NULL) {
+		evbuffer_free(c->c_out);
+		c->c_out = NULL;
 	}
 	if (c->c_flags & CLIENT_WAIT_WRITE) {
 		event_del(c->c_wev);
@@ -1051,21 +1232,21 @@ client_slot_free(struct client_slot *slot)
  * "path:0" for a Unix socket.
  */
 static const char *
-client_addr_string(const struct sockaddr_storage *ss, char *buf, size_t len)
+client_addr_string(const struct sockaddr *ss, char *buf, size_t len)
 {
 	char	ip[INET6_ADDRSTRLEN];
 
-	if (ss->ss_family == AF_INET6) {
+	if (ss->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = (const void *)ss;
 
 		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
 		snprintf(buf, len, "%s:%u", ip, ntohs(s6->sin6_port));
-	} else if (ss->ss_family == AF_INET) {
+	} else if (ss->sa_family == AF_INET) {
 		const struct sockaddr_in *s4 = (const void *)ss;
 
 		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
 		snprintf(buf, len, "%s:%u", ip, ntohs(s4->sin_port));
-	} else if (ss->ss_family == AF_UNIX) {
+	} else if (ss->sa_family == AF_UNIX) {
 		const struct sockaddr_un *su = (const void *)ss;
 
 		/* conf.c keeps paths short enough to end in a NUL. */
@@ -1080,14 +1261,21 @@ client_addr_string(const struct sockaddr_storage *ss, char *buf, size_t len)
 const char *
 client_peer_name(struct client *c, char *buf, size_t len)
 {
-	return client_addr_string(&c->c_addr, buf, len);
+	if (c->c_flags & CLIENT_UNIX)
+		return client_local_name(c, buf, len);
+	return client_addr_string(&c->c_peer.sa, buf, len);
 }
 
-/* Our end's address as "ip:port" (borrowed buf). */
+/* Our end's address as "ip:port" (borrowed buf), asked of the socket. */
 const char *
 client_local_name(struct client *c, char *buf, size_t len)
 {
-	return client_addr_string(&c->c_laddr, buf, len);
+	struct sockaddr_storage	ss;
+	socklen_t		sslen = sizeof(ss);
+
+	memset(&ss, 0, sizeof(ss));
+	(void)getsockname(c->c_fd, (struct sockaddr *)&ss, &sslen);
+	return client_addr_string((struct sockaddr *)&ss, buf, len);
 }
 
 /* Appends the client's CLIENT LIST line (Redis' fields, with ours). */
@@ -1096,11 +1284,10 @@ client_format_info(struct client *c, struct evbuffer *out)
 {
 	char		 addr[CLIENT_ADDR_MAX], laddr[CLIENT_ADDR_MAX];
 	time_t		 now = time(NULL);
-	size_t		 qbuf = evbuffer_get_length(c->c_in) +
-			    resp_parser_pending(c->c_parser);
+	size_t		 qbuf = client_qbuf(c);
 	size_t		 omem = c->c_out ? evbuffer_get_length(c->c_out) : 0;
 	int		 pubsub = c->c_nsubs + c->c_nshard > 0;
-	int		 local = c->c_laddr.ss_family == AF_UNIX;
+	int		 local = (c->c_flags & CLIENT_UNIX) != 0;
 
 	evbuffer_add_printf(out, "id=%llu addr=%s laddr=%s fd=%d name=%s "
 	    "age=%lld idle=%lld flags=%s db=%d sub=%u psub=%u ssub=%u "
@@ -1108,14 +1295,14 @@ client_format_info(struct client *c, struct evbuffer *out)
 	    "rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s "
 	    "user=default redir=-1 resp=%d\n",
 	    (unsigned long long)c->c_id,
-	    client_addr_string(&c->c_addr, addr, sizeof(addr)),
-	    client_addr_string(&c->c_laddr, laddr, sizeof(laddr)), c->c_fd,
+	    client_peer_name(c, addr, sizeof(addr)),
+	    client_local_name(c, laddr, sizeof(laddr)), c->c_fd,
 	    c->c_name ? c->c_name : "", (long long)(now - c->c_created),
 	    (long long)(now - c->c_last), pubsub ? (local ? "PU" : "P") :
 	    (local ? "U" : "N"), c->c_db,
-	    (unsigned)map_count(&c->c_subs[UPSTREAM_CHANNEL]),
-	    (unsigned)map_count(&c->c_subs[UPSTREAM_PATTERN]),
-	    (unsigned)map_count(&c->c_subs[UPSTREAM_SHARD]),
+	    (unsigned)c->c_held[UPSTREAM_CHANNEL],
+	    (unsigned)c->c_held[UPSTREAM_PATTERN],
+	    (unsigned)c->c_held[UPSTREAM_SHARD],
 	    (c->c_flags & CLIENT_MULTI) ? 0 : -1, qbuf, CLIENT_READ_MAX,
 	    omem, sizeof(*c) + qbuf + omem, omem > 0 ? "w" : "", c->c_cmd,
 	    c->c_resp);

@@ -9,6 +9,9 @@
 #include <stdint.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <event2/event_struct.h>
 
 #include "client.h"
 #include "hub.h"
@@ -33,6 +36,7 @@ struct upstream;
 #define CLIENT_SKIP_THIS	0x80	/* this command's reply is dropped */
 #define CLIENT_MULTI		0x100	/* a MULTI is open on passthrough */
 #define CLIENT_PT_LOST		0x200	/* the passthrough connection died */
+#define CLIENT_UNIX		0x400	/* on a Unix socket */
 
 /*
  * A reply that comes later (from Redis, through the passthrough
@@ -59,6 +63,23 @@ struct client_pending {
 	int		 p_limit;	/* over max_subscriptions */
 };
 
+/*
+ * What few clients need, made the first time one does, so that the many
+ * that only subscribe do not carry it.
+ */
+struct client_cold {
+	char			 cc_cmd[128];	/* a name not in our table */
+	/* Past CLIENT_SUBS_MAP subscriptions, c_sublist is indexed here. */
+	int			 cc_mapped;
+	struct map		 cc_subs[UPSTREAM_KINDS];	/* of hub_sub */
+};
+
+/*
+ * How many subscriptions a client holds before they are indexed by hash
+ * (till then a lookup walks the list: cheaper than a map for a few).
+ */
+#define CLIENT_SUBS_MAP		16
+
 struct client {
 	struct hub_subscriber	 c_hs;		/* the hub's view; first */
 	struct client_set	*c_set;		/* borrowed */
@@ -70,24 +91,31 @@ struct client {
 	char			*c_name;	/* owned, or NULL */
 	time_t			 c_created;
 	time_t			 c_last;	/* last command */
-	char			 c_cmd[128];	/* last command's full name */
+	const char		*c_cmd;		/* last command's full name:
+						   static, or c_cold's */
+	struct client_cold	*c_cold;	/* owned, or NULL: made by
+						   the first rare need */
 	long long		 c_soft_since;	/* over the soft limit since, ms */
 	long long		 c_last_ms;	/* last command, monotonic ms */
 	enum client_reason	 c_why;		/* why it is closing */
-	struct sockaddr_storage	 c_addr;	/* the peer */
-	struct sockaddr_storage	 c_laddr;	/* our end */
-	struct event		*c_rev;		/* owned: persistent read */
+	union {
+		struct sockaddr		sa;
+		struct sockaddr_in	sin;
+		struct sockaddr_in6	sin6;
+	}			 c_peer;	/* TCP: the peer */
+	struct event		 c_rev;		/* persistent read; embedded
+						   (event_assign) */
 	struct event		*c_wev;		/* owned, lazily made */
 	struct event		*c_close_ev;	/* owned: bounds flushing */
 	struct evbuffer		*c_in;		/* owned */
 	struct evbuffer		*c_out;		/* owned, lazily made */
 	struct client_slots	 c_slots;	/* replies still to come */
 	struct resp_parser	*c_parser;	/* owned */
-	struct future		*c_co;		/* owned ref: the coroutine */
-	struct future		*c_input;	/* owned ref: awaited input */
+	struct future		*c_co;		/* owned ref: the coroutine,
+						   while it serves */
 	struct cmdconn		*c_pt;		/* owned: passthrough, or NULL */
-	struct map		 c_subs[UPSTREAM_KINDS];	/* of hub_sub */
-	TAILQ_HEAD(, hub_sub)	 c_sublist[UPSTREAM_KINDS];	/* in order */
+	TAILQ_HEAD(, hub_sub)	 c_sublist;	/* all kinds, in order */
+	uint32_t		 c_held[UPSTREAM_KINDS];	/* in c_sublist */
 	uint32_t		 c_nsubs;	/* confirmed channels+patterns */
 	uint32_t		 c_nshard;	/* confirmed shard channels */
 
@@ -161,6 +189,9 @@ void		 client_reply_error(struct client *c, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 int		 client_replying(const struct client *c);
 void		 client_drop_sub(struct client *c, struct hub_sub *sub);
+int		 client_add_sub(struct client *c, struct hub_sub *sub);
+struct hub_sub	*client_find_sub(struct client *c, enum upstream_kind kind,
+		    const char *name, size_t len);
 void		 client_pending_free(struct client *c);
 void		 client_unsubscribe_all(struct client *c);
 struct client_slot *client_slot_add(struct client *c, struct future *fut);
@@ -175,6 +206,8 @@ void		 client_format_info(struct client *c, struct evbuffer *out);
 const char	*client_peer_name(struct client *c, char *buf, size_t len);
 const char	*client_local_name(struct client *c, char *buf, size_t len);
 struct client	*client_find(struct client_set *set, uint64_t id);
+struct client_cold *client_cold(struct client *c);
+void		 client_set_cmd(struct client *c, const char *name);
 void		 client_set_proto(struct client *c, int resp);
 void		 client_close_passthrough(struct client *c);
 

@@ -225,10 +225,6 @@ command_lookup(struct client *c)
 	for (i = 0; i < len; i++)
 		name[i] = (char)tolower((unsigned char)r->argv[0][i]);
 	name[len] = '\0';
-	snprintf(c->c_cmd, sizeof(c->c_cmd), "%s", name);
-	/* Inside MULTI, Redis queues (and checks) all but the connection's. */
-	if ((c->c_flags & CLIENT_MULTI) && !command_connection_level(name))
-		return &command_passthrough_entry;
 	for (i = 0; i < COMMAND_N; i++) {
 		if (strcmp(name, command_table[i].name) == 0) {
 			cmd = &command_table[i];
@@ -237,6 +233,14 @@ command_lookup(struct client *c)
 			break;
 		}
 	}
+	/* Our own command's name is static: most clients keep no copy. */
+	if (cmd != NULL)
+		c->c_cmd = cmd->name;
+	else
+		client_set_cmd(c, name);
+	/* Inside MULTI, Redis queues (and checks) all but the connection's. */
+	if ((c->c_flags & CLIENT_MULTI) && !command_connection_level(name))
+		return &command_passthrough_entry;
 	if (upstream_command_arity(up, name, len, &arity, &container) == -1 &&
 	    cmd == NULL) {
 		command_unknown(c);
@@ -263,7 +267,7 @@ command_lookup(struct client *c)
 		} else if (cmd != NULL && strcmp(name, "client") == 0 &&
 		    command_client_arity(r, &subarity) == 0)
 			arity = subarity;
-		snprintf(c->c_cmd, sizeof(c->c_cmd), "%s", full);
+		client_set_cmd(c, full);
 	}
 	if ((arity > 0 && r->argc != arity) || (arity < 0 &&
 	    r->argc < -arity)) {
@@ -358,28 +362,25 @@ int
 command_subscribe_start(struct client *c)
 {
 	const struct client_conf *conf = c->c_set->s_conf;
-	struct map		*m;
 	struct client_pending	*p;
 	struct hub_sub		*sub;
 	struct future		*ready;
-	const char		*key;
 	char			 msg[128];
-	size_t			 keylen, held;
+	size_t			 held;
 	int			 i;
 
 	c->c_kind = c->c_command->kind;
-	m = &c->c_subs[c->c_kind];
 	c->c_pending = calloc((size_t)c->c_req.argc, sizeof(*c->c_pending));
 	if (c->c_pending == NULL) {
 		client_reply_error(c, "ERR out of memory");
 		return -1;
 	}
-	held = map_count(&c->c_subs[UPSTREAM_CHANNEL]) +
-	    map_count(&c->c_subs[UPSTREAM_PATTERN]) +
-	    map_count(&c->c_subs[UPSTREAM_SHARD]);
+	held = (size_t)c->c_held[UPSTREAM_CHANNEL] +
+	    c->c_held[UPSTREAM_PATTERN] + c->c_held[UPSTREAM_SHARD];
 	for (i = 1; i < c->c_req.argc; i++) {
 		p = &c->c_pending[i];
-		if (map_find(m, c->c_req.argv[i], c->c_req.argvlen[i]) != NULL)
+		if (client_find_sub(c, c->c_kind, c->c_req.argv[i],
+		    c->c_req.argvlen[i]) != NULL)
 			continue;	/* held, or earlier in this command */
 		if (conf->max_subscriptions > 0 &&
 		    held >= (size_t)conf->max_subscriptions) {
@@ -404,16 +405,13 @@ command_subscribe_start(struct client *c)
 			p->p_nomem = 1;
 			continue;
 		}
-		key = hub_sub_name(sub, &keylen);
-		if (map_insert(m, &sub->hs_owner_entry, key, keylen) == -1) {
+		if (client_add_sub(c, sub) == -1) {
 			hub_unsubscribe(c->c_set->s_hub, sub);
 			future_unref(p->p_ready);
 			p->p_ready = NULL;
 			p->p_nomem = 1;
 			continue;
 		}
-		TAILQ_INSERT_TAIL(&c->c_sublist[c->c_kind], sub,
-		    hs_owner_link);
 		p->p_sub = sub;
 	}
 	return 0;
@@ -465,21 +463,22 @@ static void
 cmd_unsubscribe(struct client *c)
 {
 	enum upstream_kind	 kind = c->c_command->kind;
-	struct map		*m = &c->c_subs[kind];
-	struct map_entry	*e;
-	struct hub_sub		*sub;
+	struct hub_sub		*sub, *next;
 	const char		*name;
 	char			*copy;
 	size_t			 len;
 	int			 i;
 
 	if (c->c_req.argc == 1) {
-		if (map_count(m) == 0) {
+		if (c->c_held[kind] == 0) {
 			command_confirm(c, kind, 1, NULL, 0);
 			return;
 		}
 		/* In the order of subscription, as Redis does for patterns. */
-		while ((sub = TAILQ_FIRST(&c->c_sublist[kind])) != NULL) {
+		for (sub = TAILQ_FIRST(&c->c_sublist); sub != NULL; sub = next) {
+			next = TAILQ_NEXT(sub, hs_owner_link);
+			if (hub_sub_kind(sub) != kind)
+				continue;
 			/* The name lives in the hub's channel: copy it. */
 			name = hub_sub_name(sub, &len);
 			if ((copy = malloc(len + 1)) == NULL)
@@ -492,10 +491,10 @@ cmd_unsubscribe(struct client *c)
 		return;
 	}
 	for (i = 1; i < c->c_req.argc; i++) {
-		e = map_find(m, c->c_req.argv[i], c->c_req.argvlen[i]);
-		if (e != NULL)
-			client_drop_sub(c, MAP_ITEM(e, struct hub_sub,
-			    hs_owner_entry));
+		sub = client_find_sub(c, kind, c->c_req.argv[i],
+		    c->c_req.argvlen[i]);
+		if (sub != NULL)
+			client_drop_sub(c, sub);
 		command_confirm(c, kind, 1, c->c_req.argv[i],
 		    c->c_req.argvlen[i]);
 	}
@@ -1379,11 +1378,13 @@ command_self_receives(struct client *c, enum upstream_kind kind,
 	const char	*name;
 	size_t		 namelen;
 
-	if (map_find(&c->c_subs[kind], channel, len) != NULL)
+	if (client_find_sub(c, kind, channel, len) != NULL)
 		return 1;
-	if (kind != UPSTREAM_CHANNEL)
+	if (kind != UPSTREAM_CHANNEL || c->c_held[UPSTREAM_PATTERN] == 0)
 		return 0;
-	TAILQ_FOREACH(sub, &c->c_sublist[UPSTREAM_PATTERN], hs_owner_link) {
+	TAILQ_FOREACH(sub, &c->c_sublist, hs_owner_link) {
+		if (hub_sub_kind(sub) != UPSTREAM_PATTERN)
+			continue;
 		name = hub_sub_name(sub, &namelen);
 		if (pattern_match(name, namelen, channel, len))
 			return 1;

@@ -146,6 +146,13 @@ resp_parser_free(struct resp_parser *p)
 	free(p);
 }
 
+/* Whether the parser is between requests, holding nothing of the next. */
+int
+resp_parser_idle(const struct resp_parser *p)
+{
+	return p->p_state == RESP_S_START && p->p_pending == 0;
+}
+
 /* Returns the text of the protocol error reported, or "" if none was. */
 const char *
 resp_parser_error(const struct resp_parser *p)

@@ -54,6 +54,12 @@ void		 resp_parser_free(struct resp_parser *p);
 enum resp_status resp_parse(struct resp_parser *p, struct evbuffer *in,
 		    struct resp_req *req);
 
+/*
+ * Whether the parser is between requests with nothing of the next one
+ * taken (it may then be freed and a new one made, losing nothing).
+ */
+int		 resp_parser_idle(const struct resp_parser *p);
+
 /* Redis' text for the last error, e.g. "Protocol error: invalid bulk length". */
 const char	*resp_parser_error(const struct resp_parser *p);
 
