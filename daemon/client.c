@@ -75,6 +75,7 @@ static void	client_slot_done(struct future *, void *);
 static void	client_slots_advance(struct client *);
 static void	client_slot_free(struct client_slot *);
 static void	client_release_waits(struct client *);
+static void	client_serve_free(struct client *);
 static size_t	client_qbuf(const struct client *);
 static int	client_parse(struct client *, enum resp_status *);
 static const char *client_addr_string(const struct sockaddr *, char *,
@@ -211,7 +212,8 @@ client_idle_cb(evutil_socket_t fd, short what, void *arg)
 
 	for (c = TAILQ_FIRST(&set->s_clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, c_entry);
-		if (c->c_nsubs + c->c_nshard > 0 || c->c_pending != NULL ||
+		if (c->c_nsubs + c->c_nshard > 0 ||
+		    (c->c_sv != NULL && c->c_sv->sv_pending != NULL) ||
 		    !TAILQ_EMPTY(&c->c_slots) ||
 		    (c->c_flags & (CLIENT_CLOSING | CLIENT_DEAD)) ||
 		    now - c->c_last_ms < set->s_conf->idle_timeout * 1000LL)
@@ -436,8 +438,7 @@ client_free(struct client *c)
 
 	c->c_set->s_stats.output_discarded += client_pending_output(c);
 	hub_subscriber_forget(c->c_set->s_hub, &c->c_hs);
-	client_pending_free(c);
-	client_release_waits(c);
+	client_serve_free(c);
 	client_unsubscribe_all(c);
 	if (c->c_cold != NULL)
 		for (k = 0; k < UPSTREAM_KINDS; k++)
@@ -445,7 +446,6 @@ client_free(struct client *c)
 	while ((slot = TAILQ_FIRST(&c->c_slots)) != NULL)
 		client_slot_free(slot);
 	client_close_passthrough(c);
-	future_unref(c->c_co);
 	if (event_initialized(&c->c_rev))
 		event_del(&c->c_rev);
 	if (c->c_wev != NULL)
@@ -592,26 +592,43 @@ client_find_sub(struct client *c, enum upstream_kind kind, const char *name,
 void
 client_pending_free(struct client *c)
 {
-	int	i;
+	struct client_serve	*sv = c->c_sv;
+	int			 i;
 
-	if (c->c_pending == NULL)
+	if (sv == NULL || sv->sv_pending == NULL)
 		return;
-	for (i = 0; i < c->c_req.argc; i++)
-		future_unref(c->c_pending[i].p_ready);
-	free(c->c_pending);
-	c->c_pending = NULL;
+	for (i = 0; i < sv->sv_req.argc; i++)
+		future_unref(sv->sv_pending[i].p_ready);
+	free(sv->sv_pending);
+	sv->sv_pending = NULL;
 }
 
 /* Drops the upstream replies an UPSTREAM command awaited. */
 static void
 client_release_waits(struct client *c)
 {
-	c->c_raw = 0;
-	if (c->c_wait[0] != NULL)
-		future_cancel(c->c_wait[0]);	/* a raw one closes */
-	future_unref(c->c_wait[0]);
-	future_unref(c->c_wait[1]);
-	c->c_wait[0] = c->c_wait[1] = NULL;
+	struct client_serve	*sv = c->c_sv;
+
+	if (sv == NULL)
+		return;
+	sv->sv_raw = 0;
+	if (sv->sv_wait[0] != NULL)
+		future_cancel(sv->sv_wait[0]);	/* a raw one closes */
+	future_unref(sv->sv_wait[0]);
+	future_unref(sv->sv_wait[1]);
+	sv->sv_wait[0] = sv->sv_wait[1] = NULL;
+}
+
+/* Drops the coroutine and its state (the coroutine is over or cancelled). */
+static void
+client_serve_free(struct client *c)
+{
+	client_pending_free(c);
+	client_release_waits(c);
+	free(c->c_sv);
+	c->c_sv = NULL;
+	future_unref(c->c_co);
+	c->c_co = NULL;
 }
 
 /*
@@ -629,8 +646,7 @@ client_co_done(struct future *co, void *arg)
 	case FUTURE_DONE:
 		if (future_result(co) == CLIENT_CO_IDLE) {
 			/* The next read starts another. */
-			future_unref(c->c_co);
-			c->c_co = NULL;
+			client_serve_free(c);
 			break;
 		}
 		client_close(c, 1,
@@ -659,6 +675,8 @@ client_wake(struct client *c)
 
 	if (c->c_co != NULL)
 		return;
+	if (c->c_sv == NULL && (c->c_sv = calloc(1, sizeof(*c->c_sv))) == NULL)
+		goto nomem;
 	if ((co = coro_spawn(c->c_set->s_base, client_run, c, NULL)) == NULL)
 		goto nomem;
 	c->c_co = co;
@@ -747,7 +765,7 @@ client_parse(struct client *c, enum resp_status *st)
 		if ((c->c_parser = resp_parser_new(&limits)) == NULL)
 			return -1;
 	}
-	*st = resp_parse(c->c_parser, c->c_in, &c->c_req);
+	*st = resp_parse(c->c_parser, c->c_in, &c->c_sv->sv_req);
 	if (*st != RESP_NEED_MORE || !resp_parser_idle(c->c_parser) ||
 	    evbuffer_get_length(c->c_in) > 0)
 		return 0;
@@ -756,7 +774,7 @@ client_parse(struct client *c, enum resp_status *st)
 idle:
 	evbuffer_free(c->c_in);
 	c->c_in = NULL;
-	memset(&c->c_req, 0, sizeof(c->c_req));
+	memset(&c->c_sv->sv_req, 0, sizeof(c->c_sv->sv_req));
 	return 0;
 }
 
@@ -784,14 +802,16 @@ client_command_end(struct client *c)
 
 /*
  * The client's coroutine: parse a request, serve it, repeat. Everything that
- * lives across an await is in struct client (c_req, c_command, c_argi,
- * c_pending, c_wait).
+ * lives across an await is in c_sv (made with the coroutine by
+ * client_wake()).
  */
 static int
 client_run(struct coro *co, void *arg)
 {
-	struct client	*c = arg;
-	enum resp_status st;
+	struct client		*c = arg;
+	struct client_serve	*sv = c->c_sv;
+	struct client_pending	*p;
+	enum resp_status	 st;
 
 	CO_BEGIN(co);
 	for (;;) {
@@ -810,39 +830,39 @@ client_run(struct coro *co, void *arg)
 			CO_RETURN(co, (void *)(uintptr_t)CLIENT_R_PROTOCOL, NULL);
 		}
 		client_command_begin(c);
-		if ((c->c_command = command_lookup(c)) == NULL) {
+		if ((sv->sv_command = command_lookup(c)) == NULL) {
 			client_command_end(c);
 			continue;
 		}
-		if (c->c_command->type == COMMAND_SUBSCRIBE) {
+		if (sv->sv_command->type == COMMAND_SUBSCRIBE) {
 			if (command_subscribe_start(c) == -1) {
 				client_command_end(c);
 				continue;
 			}
-			for (c->c_argi = 1; c->c_argi < c->c_req.argc;
-			    c->c_argi++) {
-				if (c->c_pending[c->c_argi].p_ready != NULL)
-					CO_AWAIT(co,
-					    c->c_pending[c->c_argi].p_ready);
-				command_subscribe_finish(c, c->c_argi);
+			for (sv->sv_argi = 1; sv->sv_argi < sv->sv_req.argc;
+			    sv->sv_argi++) {
+				p = &sv->sv_pending[sv->sv_argi];
+				if (p->p_ready != NULL)
+					CO_AWAIT(co, p->p_ready);
+				command_subscribe_finish(c, sv->sv_argi);
 			}
 			client_pending_free(c);
-		} else if (c->c_command->type == COMMAND_UPSTREAM) {
-			c->c_command->start(c);
-			if (c->c_wait[0] != NULL) {
-				CO_AWAIT(co, c->c_wait[0]);
-				if (c->c_wait[1] != NULL)
-					CO_AWAIT(co, c->c_wait[1]);
-				c->c_command->finish(c);
+		} else if (sv->sv_command->type == COMMAND_UPSTREAM) {
+			sv->sv_command->start(c);
+			if (sv->sv_wait[0] != NULL) {
+				CO_AWAIT(co, sv->sv_wait[0]);
+				if (sv->sv_wait[1] != NULL)
+					CO_AWAIT(co, sv->sv_wait[1]);
+				sv->sv_command->finish(c);
 			}
 			client_release_waits(c);
-		} else if (c->c_command->type == COMMAND_QUIT) {
+		} else if (sv->sv_command->type == COMMAND_QUIT) {
 			resp_add_simple(client_reply(c), "OK");
 			client_queue_write(c);
 			client_command_end(c);
 			CO_RETURN(co, (void *)(uintptr_t)CLIENT_R_QUIT, NULL);
 		} else
-			c->c_command->fn(c);
+			sv->sv_command->fn(c);
 		client_command_end(c);
 	}
 	CO_END(co);

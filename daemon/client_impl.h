@@ -64,6 +64,23 @@ struct client_pending {
 };
 
 /*
+ * The coroutine's state across awaits: made when the coroutine starts and
+ * freed when the client drops it (it finished with nothing left to serve,
+ * or the client is freed), so that an idle client does not carry it.
+ */
+struct client_serve {
+	struct resp_req		 sv_req;	/* borrowed from c_parser */
+	const struct command	*sv_command;	/* being served */
+	int			 sv_argi;
+	enum upstream_kind	 sv_kind;
+	struct client_pending	*sv_pending;	/* owned, argc entries */
+	struct future		*sv_wait[2];	/* owned refs: upstream
+						   replies */
+	int			 sv_raw;	/* sv_wait[0] brings raw
+						   bytes */
+};
+
+/*
  * What few clients need, made the first time one does, so that the many
  * that only subscribe do not carry it.
  */
@@ -113,20 +130,13 @@ struct client {
 	struct resp_parser	*c_parser;	/* owned */
 	struct future		*c_co;		/* owned ref: the coroutine,
 						   while it serves */
+	struct client_serve	*c_sv;		/* owned: made and freed with
+						   c_co */
 	struct cmdconn		*c_pt;		/* owned: passthrough, or NULL */
 	TAILQ_HEAD(, hub_sub)	 c_sublist;	/* all kinds, in order */
 	uint32_t		 c_held[UPSTREAM_KINDS];	/* in c_sublist */
 	uint32_t		 c_nsubs;	/* confirmed channels+patterns */
 	uint32_t		 c_nshard;	/* confirmed shard channels */
-
-	/* The coroutine's state across awaits. */
-	struct resp_req		 c_req;
-	const struct command	*c_command;	/* being served */
-	int			 c_argi;
-	enum upstream_kind	 c_kind;
-	struct client_pending	*c_pending;	/* owned, argc entries */
-	struct future		*c_wait[2];	/* owned refs: upstream replies */
-	int			 c_raw;		/* c_wait[0] brings raw bytes */
 
 	TAILQ_ENTRY(client)	 c_entry;	/* set's clients or dead */
 	TAILQ_ENTRY(client)	 c_flush_entry;	/* set's flush queue */

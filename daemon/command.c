@@ -184,7 +184,7 @@ command_connection_level(const char *name)
 static void
 command_unknown(struct client *c)
 {
-	const struct resp_req	*r = &c->c_req;
+	const struct resp_req	*r = &c->c_sv->sv_req;
 	char			 args[160];
 	size_t			 n = 0;
 	int			 a;
@@ -212,7 +212,7 @@ const struct command *
 command_lookup(struct client *c)
 {
 	const struct command	*cmd = NULL;
-	const struct resp_req	*r = &c->c_req;
+	const struct resp_req	*r = &c->c_sv->sv_req;
 	struct upstream		*up = c->c_set->s_up;
 	char			 name[64], full[128], upper[64];
 	size_t			 i, len = r->argvlen[0];
@@ -369,26 +369,29 @@ command_subscribe_start(struct client *c)
 	size_t			 held;
 	int			 i;
 
-	c->c_kind = c->c_command->kind;
-	c->c_pending = calloc((size_t)c->c_req.argc, sizeof(*c->c_pending));
-	if (c->c_pending == NULL) {
+	c->c_sv->sv_kind = c->c_sv->sv_command->kind;
+	c->c_sv->sv_pending = calloc((size_t)c->c_sv->sv_req.argc,
+	    sizeof(*c->c_sv->sv_pending));
+	if (c->c_sv->sv_pending == NULL) {
 		client_reply_error(c, "ERR out of memory");
 		return -1;
 	}
 	held = (size_t)c->c_held[UPSTREAM_CHANNEL] +
 	    c->c_held[UPSTREAM_PATTERN] + c->c_held[UPSTREAM_SHARD];
-	for (i = 1; i < c->c_req.argc; i++) {
-		p = &c->c_pending[i];
-		if (client_find_sub(c, c->c_kind, c->c_req.argv[i],
-		    c->c_req.argvlen[i]) != NULL)
+	for (i = 1; i < c->c_sv->sv_req.argc; i++) {
+		p = &c->c_sv->sv_pending[i];
+		if (client_find_sub(c, c->c_sv->sv_kind,
+		    c->c_sv->sv_req.argv[i],
+		    c->c_sv->sv_req.argvlen[i]) != NULL)
 			continue;	/* held, or earlier in this command */
 		if (conf->max_subscriptions > 0 &&
 		    held >= (size_t)conf->max_subscriptions) {
 			p->p_limit = 1;
 			continue;
 		}
-		sub = hub_subscribe(c->c_set->s_hub, &c->c_hs, c->c_kind,
-		    c->c_req.argv[i], c->c_req.argvlen[i], &ready);
+		sub = hub_subscribe(c->c_set->s_hub, &c->c_hs,
+		    c->c_sv->sv_kind, c->c_sv->sv_req.argv[i],
+		    c->c_sv->sv_req.argvlen[i], &ready);
 		if (sub == NULL) {
 			p->p_nomem = 1;
 			continue;
@@ -424,7 +427,7 @@ command_subscribe_start(struct client *c)
 void
 command_subscribe_finish(struct client *c, int i)
 {
-	struct client_pending	*p = &c->c_pending[i];
+	struct client_pending	*p = &c->c_sv->sv_pending[i];
 
 	if (p->p_nomem) {
 		client_reply_error(c, "ERR out of memory");
@@ -446,30 +449,30 @@ command_subscribe_finish(struct client *c, int i)
 		hub_activate(c->c_set->s_hub, p->p_sub);
 		/* Counted only if active, as client_drop_sub() uncounts. */
 		if (hub_sub_active(p->p_sub)) {
-			if (c->c_kind == UPSTREAM_SHARD)
+			if (c->c_sv->sv_kind == UPSTREAM_SHARD)
 				c->c_nshard++;
 			else
 				c->c_nsubs++;
-			c->c_set->s_stats.subscriptions[c->c_kind]++;
+			c->c_set->s_stats.subscriptions[c->c_sv->sv_kind]++;
 		}
 		p->p_sub = NULL;
 	}
-	command_confirm(c, c->c_kind, 0, c->c_req.argv[i],
-	    c->c_req.argvlen[i]);
+	command_confirm(c, c->c_sv->sv_kind, 0, c->c_sv->sv_req.argv[i],
+	    c->c_sv->sv_req.argvlen[i]);
 }
 
 /* (P|S)UNSUBSCRIBE [name ...]: one confirmation per name, held or not. */
 static void
 cmd_unsubscribe(struct client *c)
 {
-	enum upstream_kind	 kind = c->c_command->kind;
+	enum upstream_kind	 kind = c->c_sv->sv_command->kind;
 	struct hub_sub		*sub, *next;
 	const char		*name;
 	char			*copy;
 	size_t			 len;
 	int			 i;
 
-	if (c->c_req.argc == 1) {
+	if (c->c_sv->sv_req.argc == 1) {
 		if (c->c_held[kind] == 0) {
 			command_confirm(c, kind, 1, NULL, 0);
 			return;
@@ -490,13 +493,13 @@ cmd_unsubscribe(struct client *c)
 		}
 		return;
 	}
-	for (i = 1; i < c->c_req.argc; i++) {
-		sub = client_find_sub(c, kind, c->c_req.argv[i],
-		    c->c_req.argvlen[i]);
+	for (i = 1; i < c->c_sv->sv_req.argc; i++) {
+		sub = client_find_sub(c, kind, c->c_sv->sv_req.argv[i],
+		    c->c_sv->sv_req.argvlen[i]);
 		if (sub != NULL)
 			client_drop_sub(c, sub);
-		command_confirm(c, kind, 1, c->c_req.argv[i],
-		    c->c_req.argvlen[i]);
+		command_confirm(c, kind, 1, c->c_sv->sv_req.argv[i],
+		    c->c_sv->sv_req.argvlen[i]);
 	}
 }
 
@@ -506,7 +509,7 @@ cmd_ping(struct client *c)
 {
 	struct evbuffer	*out;
 
-	if (c->c_req.argc > 2) {
+	if (c->c_sv->sv_req.argc > 2) {
 		client_reply_error(c, "ERR wrong number of arguments for "
 		    "'ping' command");
 		return;
@@ -515,13 +518,14 @@ cmd_ping(struct client *c)
 	if (c->c_resp == 2 && c->c_nsubs + c->c_nshard > 0) {
 		resp_add_array(out, 2);
 		resp_add_bulk(out, "pong", 4);
-		if (c->c_req.argc == 2)
-			resp_add_bulk(out, c->c_req.argv[1],
-			    c->c_req.argvlen[1]);
+		if (c->c_sv->sv_req.argc == 2)
+			resp_add_bulk(out, c->c_sv->sv_req.argv[1],
+			    c->c_sv->sv_req.argvlen[1]);
 		else
 			resp_add_bulk(out, "", 0);
-	} else if (c->c_req.argc == 2)
-		resp_add_bulk(out, c->c_req.argv[1], c->c_req.argvlen[1]);
+	} else if (c->c_sv->sv_req.argc == 2)
+		resp_add_bulk(out, c->c_sv->sv_req.argv[1],
+		    c->c_sv->sv_req.argvlen[1]);
 	else
 		resp_add_simple(out, "PONG");
 	client_queue_write(c);
@@ -531,7 +535,8 @@ cmd_ping(struct client *c)
 static void
 cmd_echo(struct client *c)
 {
-	resp_add_bulk(client_reply(c), c->c_req.argv[1], c->c_req.argvlen[1]);
+	resp_add_bulk(client_reply(c), c->c_sv->sv_req.argv[1],
+	    c->c_sv->sv_req.argvlen[1]);
 	client_queue_write(c);
 }
 
@@ -554,7 +559,7 @@ command_name_ok(const char *name, size_t len)
 static void
 cmd_hello(struct client *c)
 {
-	const struct resp_req	*r = &c->c_req;
+	const struct resp_req	*r = &c->c_sv->sv_req;
 	struct evbuffer		*out;
 	const char		*user = NULL, *name = NULL, *version;
 	size_t			 userlen = 0, namelen = 0;
@@ -634,7 +639,7 @@ cmd_hello(struct client *c)
 static void
 cmd_auth(struct client *c)
 {
-	const struct resp_req	*r = &c->c_req;
+	const struct resp_req	*r = &c->c_sv->sv_req;
 
 	if (r->argc > 3) {
 		client_reply_error(c, "ERR syntax error");
@@ -664,8 +669,8 @@ cmd_select(struct client *c)
 	struct future		*fut;
 	long long		 db;
 
-	if (command_int(c->c_req.argv[1], c->c_req.argvlen[1], &db) == -1 ||
-	    db < INT_MIN || db > INT_MAX) {
+	if (command_int(c->c_sv->sv_req.argv[1], c->c_sv->sv_req.argvlen[1],
+	    &db) == -1 || db < INT_MIN || db > INT_MAX) {
 		client_reply_error(c, "ERR value is not an integer or out of "
 		    "range");
 		return;
@@ -680,8 +685,8 @@ cmd_select(struct client *c)
 		client_queue_write(c);
 		return;
 	}
-	fut = cmdconn_command(c->c_pt, c->c_req.argc,
-	    (const char *const *)c->c_req.argv, c->c_req.argvlen);
+	fut = cmdconn_command(c->c_pt, c->c_sv->sv_req.argc,
+	    (const char *const *)c->c_sv->sv_req.argv, c->c_sv->sv_req.argvlen);
 	if (fut == NULL || (slot = client_slot_add(c, fut)) == NULL) {
 		future_unref(fut);
 		client_reply_error(c, "ERR out of memory");
@@ -714,7 +719,7 @@ void
 command_passthrough(struct client *c)
 {
 	const struct client_conf	*conf = c->c_set->s_conf;
-	const struct resp_req		*r = &c->c_req;
+	const struct resp_req		*r = &c->c_sv->sv_req;
 	struct future			*fut;
 
 	if (c->c_pt == NULL) {
@@ -746,7 +751,7 @@ command_passthrough(struct client *c)
 static int
 command_client_type(struct client *c, int i, int *type)
 {
-	const struct resp_req	*r = &c->c_req;
+	const struct resp_req	*r = &c->c_sv->sv_req;
 
 	if (command_is(r, i, "normal"))
 		*type = 0;
@@ -791,7 +796,7 @@ client_cmd_getname(struct client *c)
 static void
 client_cmd_setname(struct client *c)
 {
-	const struct resp_req	*r = &c->c_req;
+	const struct resp_req	*r = &c->c_sv->sv_req;
 
 	if (!command_name_ok(r->argv[2], r->argvlen[2])) {
 		client_reply_error(c, "ERR Client names cannot contain spaces, "
@@ -808,7 +813,7 @@ client_cmd_setname(struct client *c)
 static void
 client_cmd_setinfo(struct client *c)
 {
-	const struct resp_req	*r = &c->c_req;
+	const struct resp_req	*r = &c->c_sv->sv_req;
 
 	if (!command_is(r, 2, "lib-name") && !command_is(r, 2, "lib-ver")) {
 		client_reply_error(c, "ERR Unrecognized option '%s'",
@@ -840,8 +845,8 @@ client_cmd_info(struct client *c)
 static void
 client_cmd_noevict(struct client *c)
 {
-	if (!command_is(&c->c_req, 2, "on") &&
-	    !command_is(&c->c_req, 2, "off")) {
+	if (!command_is(&c->c_sv->sv_req, 2, "on") &&
+	    !command_is(&c->c_sv->sv_req, 2, "off")) {
 		client_reply_error(c, "ERR syntax error");
 		return;
 	}
@@ -852,7 +857,7 @@ client_cmd_noevict(struct client *c)
 static void
 client_cmd_reply(struct client *c)
 {
-	const struct resp_req	*r = &c->c_req;
+	const struct resp_req	*r = &c->c_sv->sv_req;
 
 	if (command_is(r, 2, "on")) {
 		c->c_flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP |
@@ -871,7 +876,7 @@ client_cmd_reply(struct client *c)
 static void
 client_cmd_list(struct client *c)
 {
-	const struct resp_req	*r = &c->c_req;
+	const struct resp_req	*r = &c->c_sv->sv_req;
 	struct client		*o;
 	struct evbuffer		*txt;
 	long long		 id;
@@ -922,7 +927,7 @@ client_cmd_list(struct client *c)
 static void
 client_cmd_kill(struct client *c)
 {
-	const struct resp_req	*r = &c->c_req;
+	const struct resp_req	*r = &c->c_sv->sv_req;
 	struct client		*o, *next;
 	const char		*addr = NULL, *laddr = NULL;
 	char			 buf[CLIENT_ADDR_MAX];
@@ -1025,7 +1030,7 @@ command_client_arity(const struct resp_req *r, int *arity)
 static void
 cmd_client(struct client *c)
 {
-	const struct resp_req	*r = &c->c_req;
+	const struct resp_req	*r = &c->c_sv->sv_req;
 	size_t			 i;
 	int			 arity;
 
@@ -1247,7 +1252,7 @@ cmd_info(struct client *c)
 		{ "upstream", info_upstream },
 		{ "cluster", info_cluster },
 	};
-	const struct resp_req	*r = &c->c_req;
+	const struct resp_req	*r = &c->c_sv->sv_req;
 	struct evbuffer		*txt;
 	size_t			 k;
 	int			 i, want, all = r->argc == 1;
@@ -1295,7 +1300,7 @@ cmd_reset_start(struct client *c)
 	struct future	*last = client_slots_last(c);
 
 	if (last != NULL)
-		c->c_wait[0] = future_ref(last);
+		c->c_sv->sv_wait[0] = future_ref(last);
 	else
 		command_reset(c);
 }
@@ -1325,22 +1330,22 @@ command_upstream(struct client *c, int i, int argc, const char *const *argv,
 	 */
 	if (argc >= 2 && argvlen[0] == 7 && strncasecmp(argv[0], "command",
 	    7) == 0 && argvlen[1] == 4 && strncasecmp(argv[1], "docs", 4) == 0) {
-		c->c_raw = 1;
-		c->c_wait[i] = rawcmd_send(c->c_set->s_base, conf->redis,
+		c->c_sv->sv_raw = 1;
+		c->c_sv->sv_wait[i] = rawcmd_send(c->c_set->s_base, conf->redis,
 		    c->c_resp, argc, argv, argvlen);
 	} else
-		c->c_wait[i] = upstream_command(c->c_set->s_up, argc, argv,
-		    argvlen);
-	if (c->c_wait[i] != NULL) {
+		c->c_sv->sv_wait[i] = upstream_command(c->c_set->s_up, argc,
+		    argv, argvlen);
+	if (c->c_sv->sv_wait[i] != NULL) {
 		/* Redis may be down or hung: the wait is bounded. */
 		snprintf(msg, sizeof(msg), "redis did not answer within %d ms",
 		    conf->command_timeout);
-		fut = future_timeout(c->c_set->s_base, c->c_wait[i],
+		fut = future_timeout(c->c_set->s_base, c->c_sv->sv_wait[i],
 		    conf->command_timeout, msg);
-		future_unref(c->c_wait[i]);
-		c->c_wait[i] = fut;
+		future_unref(c->c_sv->sv_wait[i]);
+		c->c_sv->sv_wait[i] = fut;
 	}
-	if (c->c_wait[i] == NULL) {
+	if (c->c_sv->sv_wait[i] == NULL) {
 		client_reply_error(c, "ERR out of memory");
 		return -1;
 	}
@@ -1356,11 +1361,12 @@ command_upstream_reply(struct client *c, int i)
 {
 	const struct cmdconn_reply	*r;
 
-	if (future_state(c->c_wait[i]) != FUTURE_DONE) {
-		client_reply_error(c, "ERR %s", future_error(c->c_wait[i]));
+	if (future_state(c->c_sv->sv_wait[i]) != FUTURE_DONE) {
+		client_reply_error(c, "ERR %s",
+		    future_error(c->c_sv->sv_wait[i]));
 		return NULL;
 	}
-	r = future_result(c->c_wait[i]);
+	r = future_result(c->c_sv->sv_wait[i]);
 	if (r->type == CMDCONN_ERROR) {
 		cmdconn_reply_encode_proto(client_reply(c), r, c->c_resp);
 		client_queue_write(c);
@@ -1400,14 +1406,15 @@ command_self_receives(struct client *c, enum upstream_kind kind,
 static void
 cmd_publish_start(struct client *c)
 {
-	enum upstream_kind	kind = c->c_command->kind;
+	enum upstream_kind	kind = c->c_sv->sv_command->kind;
 
-	if (command_upstream(c, 0, c->c_req.argc,
-	    (const char *const *)c->c_req.argv, c->c_req.argvlen) == -1)
+	if (command_upstream(c, 0, c->c_sv->sv_req.argc,
+	    (const char *const *)c->c_sv->sv_req.argv,
+	    c->c_sv->sv_req.argvlen) == -1)
 		return;
 	if (c->c_resp == 3 && command_self_receives(c, kind,
-	    c->c_req.argv[1], c->c_req.argvlen[1]))
-		c->c_wait[1] = upstream_barrier(c->c_set->s_up, kind);
+	    c->c_sv->sv_req.argv[1], c->c_sv->sv_req.argvlen[1]))
+		c->c_sv->sv_wait[1] = upstream_barrier(c->c_set->s_up, kind);
 }
 
 /*
@@ -1428,8 +1435,8 @@ cmd_publish_finish(struct client *c)
 		client_queue_write(c);
 		return;
 	}
-	hub_receivers(c->c_set->s_hub, c->c_command->kind, c->c_req.argv[1],
-	    c->c_req.argvlen[1], &own, &local);
+	hub_receivers(c->c_set->s_hub, c->c_sv->sv_command->kind,
+	    c->c_sv->sv_req.argv[1], c->c_sv->sv_req.argvlen[1], &own, &local);
 	n = r->integer - own + local;
 	resp_add_int(client_reply(c), n < 0 ? 0 : n);
 	client_queue_write(c);
@@ -1485,7 +1492,7 @@ command_held_add(const char *name, size_t len, uint32_t local, int held,
 static void
 cmd_pubsub_start(struct client *c)
 {
-	const struct resp_req	*r = &c->c_req;
+	const struct resp_req	*r = &c->c_sv->sv_req;
 	struct command_held	 h;
 	enum upstream_kind	 kind = UPSTREAM_CHANNEL;
 	int			 shard = command_is(r, 1, "shardchannels");
@@ -1603,7 +1610,7 @@ command_extra_add(const char *name, size_t len, uint32_t local, int held,
 static void
 cmd_pubsub_finish(struct client *c)
 {
-	const struct resp_req		*r = &c->c_req;
+	const struct resp_req		*r = &c->c_sv->sv_req;
 	const struct cmdconn_reply	*rep, *nums = NULL, *e;
 	struct command_extra		 x;
 	struct evbuffer			*list;
@@ -1636,8 +1643,9 @@ cmd_pubsub_finish(struct client *c)
 		client_queue_write(c);
 		return;
 	}
-	if (c->c_wait[1] != NULL && future_state(c->c_wait[1]) == FUTURE_DONE)
-		nums = future_result(c->c_wait[1]);
+	if (c->c_sv->sv_wait[1] != NULL &&
+	    future_state(c->c_sv->sv_wait[1]) == FUTURE_DONE)
+		nums = future_result(c->c_sv->sv_wait[1]);
 	if ((list = evbuffer_new()) == NULL)
 		fatalx("out of memory");
 	memset(&x, 0, sizeof(x));
@@ -1680,7 +1688,7 @@ cmd_pubsub_finish(struct client *c)
 static void
 cmd_command_start(struct client *c)
 {
-	const struct resp_req	*r = &c->c_req;
+	const struct resp_req	*r = &c->c_sv->sv_req;
 	const char		*argv[COMMAND_N + 2 + 64];
 	size_t			 argvlen[COMMAND_N + 2 + 64], i;
 	int			 argc = 0, a, ours;
@@ -1756,20 +1764,20 @@ cmd_command_finish(struct client *c)
 	long long			 n = 0;
 	size_t				 i, j;
 
-	if (c->c_raw) {
-		c->c_raw = 0;
-		if (future_state(c->c_wait[0]) != FUTURE_DONE)
+	if (c->c_sv->sv_raw) {
+		c->c_sv->sv_raw = 0;
+		if (future_state(c->c_sv->sv_wait[0]) != FUTURE_DONE)
 			client_reply_error(c, "ERR %s",
-			    future_error(c->c_wait[0]));
+			    future_error(c->c_sv->sv_wait[0]));
 		else
 			evbuffer_add_buffer_reference(client_reply(c),
-			    future_result(c->c_wait[0]));
+			    future_result(c->c_sv->sv_wait[0]));
 		client_queue_write(c);
 		return;
 	}
 	if ((r = command_upstream_reply(c, 0)) == NULL)
 		return;
-	if (!command_is(&c->c_req, 1, "list") ||
+	if (!command_is(&c->c_sv->sv_req, 1, "list") ||
 	    c->c_set->s_conf->passthrough || r->type != CMDCONN_ARRAY) {
 		cmdconn_reply_encode_proto(client_reply(c), r, c->c_resp);
 		client_queue_write(c);
