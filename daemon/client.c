@@ -76,6 +76,8 @@ static void	client_slots_advance(struct client *);
 static void	client_slot_free(struct client_slot *);
 static void	client_release_waits(struct client *);
 static void	client_serve_free(struct client *);
+static int	client_map_sub(struct client_cold *, struct hub_sub *);
+static void	client_unmap_sub(struct client_cold *, struct hub_sub *);
 static size_t	client_qbuf(const struct client *);
 static int	client_parse(struct client *, enum resp_status *);
 static const char *client_addr_string(const struct sockaddr *, char *,
@@ -328,7 +330,7 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 	c->c_fd = fd;
 	c->c_id = set->s_next_id++;
 	c->c_resp = 2;
-	c->c_created = c->c_last = time(NULL);
+	c->c_created = time(NULL);
 	c->c_last_ms = client_now_ms();
 	c->c_cmd = "NULL";
 	hub_subscriber_init(&c->c_hs, &client_hs_ops);
@@ -367,10 +369,10 @@ client_close(struct client *c, int flush, enum client_reason why)
 	if (flush && (!TAILQ_EMPTY(&c->c_slots) || (c->c_out != NULL &&
 	    evbuffer_get_length(c->c_out) > 0))) {
 		c->c_flags |= CLIENT_CLOSING;
-		c->c_close_ev = evtimer_new(c->c_set->s_base, client_close_cb,
-		    c);
-		if (c->c_close_ev != NULL &&
-		    evtimer_add(c->c_close_ev, &tv) == 0) {
+		if (client_cold(c) != NULL &&
+		    (c->c_cold->cc_close_ev = evtimer_new(c->c_set->s_base,
+		    client_close_cb, c)) != NULL &&
+		    evtimer_add(c->c_cold->cc_close_ev, &tv) == 0) {
 			client_queue_write(c);
 			return;
 		}
@@ -421,8 +423,8 @@ client_finish(struct client *c, enum client_reason why)
 		event_del(&c->c_rev);
 	if (c->c_wev != NULL)
 		event_del(c->c_wev);
-	if (c->c_close_ev != NULL)
-		event_del(c->c_close_ev);
+	if (c->c_cold != NULL && c->c_cold->cc_close_ev != NULL)
+		event_del(c->c_cold->cc_close_ev);
 	TAILQ_REMOVE(&set->s_clients, c, c_entry);
 	TAILQ_INSERT_TAIL(&set->s_dead, c, c_entry);
 	set->s_stats.connected--;
@@ -450,15 +452,16 @@ client_free(struct client *c)
 		event_del(&c->c_rev);
 	if (c->c_wev != NULL)
 		event_free(c->c_wev);
-	if (c->c_close_ev != NULL)
-		event_free(c->c_close_ev);
+	if (c->c_cold != NULL && c->c_cold->cc_close_ev != NULL)
+		event_free(c->c_cold->cc_close_ev);
 	if (c->c_in != NULL)
 		evbuffer_free(c->c_in);
 	if (c->c_out != NULL)
 		evbuffer_free(c->c_out);
 	resp_parser_free(c->c_parser);
 	evutil_closesocket(c->c_fd);
-	free(c->c_name);
+	if (c->c_cold != NULL)
+		free(c->c_cold->cc_name);
 	free(c->c_cold);
 	free(c);
 }
@@ -478,15 +481,85 @@ client_reap_cb(evutil_socket_t fd, short what, void *arg)
 		set->s_done(set->s_done_arg);
 }
 
+/* The passthrough connection (borrowed), or NULL. */
+struct cmdconn *
+client_pt(const struct client *c)
+{
+	return c->c_cold != NULL ? c->c_cold->cc_pt : NULL;
+}
+
+/* The client's name (borrowed), or NULL. */
+const char *
+client_name(const struct client *c)
+{
+	return c->c_cold != NULL ? c->c_cold->cc_name : NULL;
+}
+
+/*
+ * Names the client (len 0: no name). Out of memory, it is left without a
+ * name, as before.
+ */
+void
+client_set_name(struct client *c, const char *name, size_t len)
+{
+	if (c->c_cold != NULL) {
+		free(c->c_cold->cc_name);
+		c->c_cold->cc_name = NULL;
+	}
+	if (len > 0 && client_cold(c) != NULL)
+		c->c_cold->cc_name = strndup(name, len);
+}
+
 /* Closes the passthrough connection; its pending replies fail. */
 void
 client_close_passthrough(struct client *c)
 {
-	struct cmdconn	*pt = c->c_pt;
+	struct cmdconn	*pt = client_pt(c);
 
-	c->c_pt = NULL;
+	if (pt != NULL)
+		c->c_cold->cc_pt = NULL;
 	c->c_flags &= ~(CLIENT_MULTI | CLIENT_PT_LOST);
 	cmdconn_free(pt);
+}
+
+/* Indexes sub by name in cold's maps. Returns -1 out of memory. */
+static int
+client_map_sub(struct client_cold *cold, struct hub_sub *sub)
+{
+	struct client_subent	*se;
+	const char		*key;
+	size_t			 keylen;
+
+	if ((se = malloc(sizeof(*se))) == NULL)
+		return -1;
+	se->se_sub = sub;
+	key = hub_sub_name(sub, &keylen);
+	if (map_insert(&cold->cc_subs[hub_sub_kind(sub)], &se->se_entry, key,
+	    keylen) == -1) {
+		free(se);
+		return -1;
+	}
+	return 0;
+}
+
+/* Drops sub's index entry, if it has one. */
+static void
+client_unmap_sub(struct client_cold *cold, struct hub_sub *sub)
+{
+	struct map		*m = &cold->cc_subs[hub_sub_kind(sub)];
+	struct map_entry	*e;
+	struct client_subent	*se;
+	const char		*key;
+	size_t			 keylen;
+
+	key = hub_sub_name(sub, &keylen);
+	if ((e = map_find(m, key, keylen)) == NULL)
+		return;
+	se = MAP_ITEM(e, struct client_subent, se_entry);
+	if (se->se_sub != sub)
+		return;
+	map_remove(m, e);
+	free(se);
 }
 
 /* Removes one subscription from the client and from the hub. */
@@ -496,7 +569,7 @@ client_drop_sub(struct client *c, struct hub_sub *sub)
 	enum upstream_kind	kind = hub_sub_kind(sub);
 
 	if (c->c_cold != NULL && c->c_cold->cc_mapped)
-		map_remove(&c->c_cold->cc_subs[kind], &sub->hs_owner_entry);
+		client_unmap_sub(c->c_cold, sub);
 	TAILQ_REMOVE(&c->c_sublist, sub, hs_owner_link);
 	c->c_held[kind]--;
 	if (hub_sub_active(sub)) {
@@ -530,8 +603,7 @@ client_add_sub(struct client *c, struct hub_sub *sub)
 	enum upstream_kind	 kind = hub_sub_kind(sub);
 	struct client_cold	*cold = c->c_cold;
 	struct hub_sub		*s;
-	const char		*key;
-	size_t			 keylen, n;
+	size_t			 n;
 	int			 k;
 
 	n = c->c_held[0] + c->c_held[1] + c->c_held[2];
@@ -539,10 +611,10 @@ client_add_sub(struct client *c, struct hub_sub *sub)
 	    (cold = client_cold(c)) != NULL) {
 		cold->cc_mapped = 1;
 		TAILQ_FOREACH(s, &c->c_sublist, hs_owner_link) {
-			key = hub_sub_name(s, &keylen);
-			if (map_insert(&cold->cc_subs[hub_sub_kind(s)],
-			    &s->hs_owner_entry, key, keylen) == -1) {
+			if (client_map_sub(cold, s) == -1) {
 				/* Lists still work: only slower. */
+				TAILQ_FOREACH(s, &c->c_sublist, hs_owner_link)
+					client_unmap_sub(cold, s);
 				for (k = 0; k < UPSTREAM_KINDS; k++)
 					map_clear(&cold->cc_subs[k]);
 				cold->cc_mapped = 0;
@@ -550,12 +622,8 @@ client_add_sub(struct client *c, struct hub_sub *sub)
 			}
 		}
 	}
-	if (cold != NULL && cold->cc_mapped) {
-		key = hub_sub_name(sub, &keylen);
-		if (map_insert(&cold->cc_subs[kind], &sub->hs_owner_entry,
-		    key, keylen) == -1)
-			return -1;
-	}
+	if (cold != NULL && cold->cc_mapped && client_map_sub(cold, sub) == -1)
+		return -1;
 	TAILQ_INSERT_TAIL(&c->c_sublist, sub, hs_owner_link);
 	c->c_held[kind]++;
 	return 0;
@@ -575,8 +643,8 @@ client_find_sub(struct client *c, enum upstream_kind kind, const char *name,
 		return NULL;
 	if (c->c_cold != NULL && c->c_cold->cc_mapped) {
 		e = map_find(&c->c_cold->cc_subs[kind], name, len);
-		return e != NULL ? MAP_ITEM(e, struct hub_sub, hs_owner_entry) :
-		    NULL;
+		return e != NULL ?
+		    MAP_ITEM(e, struct client_subent, se_entry)->se_sub : NULL;
 	}
 	TAILQ_FOREACH(sub, &c->c_sublist, hs_owner_link) {
 		if (hub_sub_kind(sub) != kind)
@@ -783,7 +851,6 @@ static void
 client_command_begin(struct client *c)
 {
 	c->c_set->s_stats.commands++;
-	c->c_last = time(NULL);
 	c->c_last_ms = client_now_ms();
 	if (c->c_flags & CLIENT_REPLY_SKIP) {
 		c->c_flags &= ~CLIENT_REPLY_SKIP;
@@ -1304,6 +1371,8 @@ client_format_info(struct client *c, struct evbuffer *out)
 {
 	char		 addr[CLIENT_ADDR_MAX], laddr[CLIENT_ADDR_MAX];
 	time_t		 now = time(NULL);
+	long long	 idle = (client_now_ms() - c->c_last_ms) / 1000;
+	const char	*name = client_name(c);
 	size_t		 qbuf = client_qbuf(c);
 	size_t		 omem = c->c_out ? evbuffer_get_length(c->c_out) : 0;
 	int		 pubsub = c->c_nsubs + c->c_nshard > 0;
@@ -1317,8 +1386,8 @@ client_format_info(struct client *c, struct evbuffer *out)
 	    (unsigned long long)c->c_id,
 	    client_peer_name(c, addr, sizeof(addr)),
 	    client_local_name(c, laddr, sizeof(laddr)), c->c_fd,
-	    c->c_name ? c->c_name : "", (long long)(now - c->c_created),
-	    (long long)(now - c->c_last), pubsub ? (local ? "PU" : "P") :
+	    name ? name : "", (long long)(now - c->c_created),
+	    idle, pubsub ? (local ? "PU" : "P") :
 	    (local ? "U" : "N"), c->c_db,
 	    (unsigned)c->c_held[UPSTREAM_CHANNEL],
 	    (unsigned)c->c_held[UPSTREAM_PATTERN],

@@ -604,8 +604,7 @@ cmd_hello(struct client *c)
 			    "spaces, newlines or special characters.");
 			return;
 		}
-		free(c->c_name);
-		c->c_name = namelen > 0 ? strndup(name, namelen) : NULL;
+		client_set_name(c, name, namelen);
 	}
 	if (ver != 0)
 		client_set_proto(c, (int)ver);
@@ -679,13 +678,13 @@ cmd_select(struct client *c)
 		client_reply_error(c, "ERR DB index is out of range");
 		return;
 	}
-	if (c->c_pt == NULL) {
+	if (client_pt(c) == NULL) {
 		c->c_db = (int)db;
 		resp_add_simple(client_reply(c), "OK");
 		client_queue_write(c);
 		return;
 	}
-	fut = cmdconn_command(c->c_pt, c->c_sv->sv_req.argc,
+	fut = cmdconn_command(client_pt(c), c->c_sv->sv_req.argc,
 	    (const char *const *)c->c_sv->sv_req.argv, c->c_sv->sv_req.argvlen);
 	if (fut == NULL || (slot = client_slot_add(c, fut)) == NULL) {
 		future_unref(fut);
@@ -722,16 +721,16 @@ command_passthrough(struct client *c)
 	const struct resp_req		*r = &c->c_sv->sv_req;
 	struct future			*fut;
 
-	if (c->c_pt == NULL) {
-		c->c_pt = cmdconn_new_at(c->c_set->s_base, conf->redis, c->c_db,
-		    command_pt_lost, c);
-		if (c->c_pt == NULL) {
+	if (client_pt(c) == NULL) {
+		if (client_cold(c) == NULL || (c->c_cold->cc_pt =
+		    cmdconn_new_at(c->c_set->s_base, conf->redis, c->c_db,
+		    command_pt_lost, c)) == NULL) {
 			client_reply_error(c, "ERR out of memory");
 			return;
 		}
 	}
-	fut = cmdconn_command(c->c_pt, r->argc, (const char *const *)r->argv,
-	    r->argvlen);
+	fut = cmdconn_command(client_pt(c), r->argc,
+	    (const char *const *)r->argv, r->argvlen);
 	if (fut == NULL || client_slot_add(c, fut) == NULL) {
 		future_unref(fut);
 		client_reply_error(c, "ERR out of memory");
@@ -786,8 +785,10 @@ client_cmd_id(struct client *c)
 static void
 client_cmd_getname(struct client *c)
 {
-	if (c->c_name != NULL)
-		resp_add_bulk(client_reply(c), c->c_name, strlen(c->c_name));
+	const char	*name = client_name(c);
+
+	if (name != NULL)
+		resp_add_bulk(client_reply(c), name, strlen(name));
 	else
 		command_null(c, client_reply(c));
 }
@@ -803,9 +804,7 @@ client_cmd_setname(struct client *c)
 		    "newlines or special characters.");
 		return;
 	}
-	free(c->c_name);
-	c->c_name = r->argvlen[2] > 0 ? strndup(r->argv[2], r->argvlen[2]) :
-	    NULL;
+	client_set_name(c, r->argv[2], r->argvlen[2]);
 	resp_add_simple(client_reply(c), "OK");
 }
 
@@ -1283,8 +1282,7 @@ command_reset(struct client *c)
 {
 	client_unsubscribe_all(c);
 	client_set_proto(c, 2);
-	free(c->c_name);
-	c->c_name = NULL;
+	client_set_name(c, NULL, 0);
 	c->c_db = 0;
 	c->c_flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP |
 	    CLIENT_SKIP_THIS);
