@@ -75,6 +75,9 @@ static void	client_slot_done(struct future *, void *);
 static void	client_slots_advance(struct client *);
 static void	client_slot_free(struct client_slot *);
 static void	client_release_waits(struct client *);
+static void	client_serve_free(struct client *);
+static int	client_map_sub(struct client_cold *, struct hub_sub *);
+static void	client_unmap_sub(struct client_cold *, struct hub_sub *);
 static size_t	client_qbuf(const struct client *);
 static int	client_parse(struct client *, enum resp_status *);
 static const char *client_addr_string(const struct sockaddr *, char *,
@@ -211,7 +214,8 @@ client_idle_cb(evutil_socket_t fd, short what, void *arg)
 
 	for (c = TAILQ_FIRST(&set->s_clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, c_entry);
-		if (c->c_nsubs + c->c_nshard > 0 || c->c_pending != NULL ||
+		if (c->c_nsubs + c->c_nshard > 0 ||
+		    (c->c_sv != NULL && c->c_sv->sv_pending != NULL) ||
 		    !TAILQ_EMPTY(&c->c_slots) ||
 		    (c->c_flags & (CLIENT_CLOSING | CLIENT_DEAD)) ||
 		    now - c->c_last_ms < set->s_conf->idle_timeout * 1000LL)
@@ -326,7 +330,7 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 	c->c_fd = fd;
 	c->c_id = set->s_next_id++;
 	c->c_resp = 2;
-	c->c_created = c->c_last = time(NULL);
+	c->c_created = time(NULL);
 	c->c_last_ms = client_now_ms();
 	c->c_cmd = "NULL";
 	hub_subscriber_init(&c->c_hs, &client_hs_ops);
@@ -365,10 +369,10 @@ client_close(struct client *c, int flush, enum client_reason why)
 	if (flush && (!TAILQ_EMPTY(&c->c_slots) || (c->c_out != NULL &&
 	    evbuffer_get_length(c->c_out) > 0))) {
 		c->c_flags |= CLIENT_CLOSING;
-		c->c_close_ev = evtimer_new(c->c_set->s_base, client_close_cb,
-		    c);
-		if (c->c_close_ev != NULL &&
-		    evtimer_add(c->c_close_ev, &tv) == 0) {
+		if (client_cold(c) != NULL &&
+		    (c->c_cold->cc_close_ev = evtimer_new(c->c_set->s_base,
+		    client_close_cb, c)) != NULL &&
+		    evtimer_add(c->c_cold->cc_close_ev, &tv) == 0) {
 			client_queue_write(c);
 			return;
 		}
@@ -419,8 +423,8 @@ client_finish(struct client *c, enum client_reason why)
 		event_del(&c->c_rev);
 	if (c->c_wev != NULL)
 		event_del(c->c_wev);
-	if (c->c_close_ev != NULL)
-		event_del(c->c_close_ev);
+	if (c->c_cold != NULL && c->c_cold->cc_close_ev != NULL)
+		event_del(c->c_cold->cc_close_ev);
 	TAILQ_REMOVE(&set->s_clients, c, c_entry);
 	TAILQ_INSERT_TAIL(&set->s_dead, c, c_entry);
 	set->s_stats.connected--;
@@ -436,8 +440,7 @@ client_free(struct client *c)
 
 	c->c_set->s_stats.output_discarded += client_pending_output(c);
 	hub_subscriber_forget(c->c_set->s_hub, &c->c_hs);
-	client_pending_free(c);
-	client_release_waits(c);
+	client_serve_free(c);
 	client_unsubscribe_all(c);
 	if (c->c_cold != NULL)
 		for (k = 0; k < UPSTREAM_KINDS; k++)
@@ -445,20 +448,20 @@ client_free(struct client *c)
 	while ((slot = TAILQ_FIRST(&c->c_slots)) != NULL)
 		client_slot_free(slot);
 	client_close_passthrough(c);
-	future_unref(c->c_co);
 	if (event_initialized(&c->c_rev))
 		event_del(&c->c_rev);
 	if (c->c_wev != NULL)
 		event_free(c->c_wev);
-	if (c->c_close_ev != NULL)
-		event_free(c->c_close_ev);
+	if (c->c_cold != NULL && c->c_cold->cc_close_ev != NULL)
+		event_free(c->c_cold->cc_close_ev);
 	if (c->c_in != NULL)
 		evbuffer_free(c->c_in);
 	if (c->c_out != NULL)
 		evbuffer_free(c->c_out);
 	resp_parser_free(c->c_parser);
 	evutil_closesocket(c->c_fd);
-	free(c->c_name);
+	if (c->c_cold != NULL)
+		free(c->c_cold->cc_name);
 	free(c->c_cold);
 	free(c);
 }
@@ -478,15 +481,85 @@ client_reap_cb(evutil_socket_t fd, short what, void *arg)
 		set->s_done(set->s_done_arg);
 }
 
+/* The passthrough connection (borrowed), or NULL. */
+struct cmdconn *
+client_pt(const struct client *c)
+{
+	return c->c_cold != NULL ? c->c_cold->cc_pt : NULL;
+}
+
+/* The client's name (borrowed), or NULL. */
+const char *
+client_name(const struct client *c)
+{
+	return c->c_cold != NULL ? c->c_cold->cc_name : NULL;
+}
+
+/*
+ * Names the client (len 0: no name). Out of memory, it is left without a
+ * name, as before.
+ */
+void
+client_set_name(struct client *c, const char *name, size_t len)
+{
+	if (c->c_cold != NULL) {
+		free(c->c_cold->cc_name);
+		c->c_cold->cc_name = NULL;
+	}
+	if (len > 0 && client_cold(c) != NULL)
+		c->c_cold->cc_name = strndup(name, len);
+}
+
 /* Closes the passthrough connection; its pending replies fail. */
 void
 client_close_passthrough(struct client *c)
 {
-	struct cmdconn	*pt = c->c_pt;
+	struct cmdconn	*pt = client_pt(c);
 
-	c->c_pt = NULL;
+	if (pt != NULL)
+		c->c_cold->cc_pt = NULL;
 	c->c_flags &= ~(CLIENT_MULTI | CLIENT_PT_LOST);
 	cmdconn_free(pt);
+}
+
+/* Indexes sub by name in cold's maps. Returns -1 out of memory. */
+static int
+client_map_sub(struct client_cold *cold, struct hub_sub *sub)
+{
+	struct client_subent	*se;
+	const char		*key;
+	size_t			 keylen;
+
+	if ((se = malloc(sizeof(*se))) == NULL)
+		return -1;
+	se->se_sub = sub;
+	key = hub_sub_name(sub, &keylen);
+	if (map_insert(&cold->cc_subs[hub_sub_kind(sub)], &se->se_entry, key,
+	    keylen) == -1) {
+		free(se);
+		return -1;
+	}
+	return 0;
+}
+
+/* Drops sub's index entry, if it has one. */
+static void
+client_unmap_sub(struct client_cold *cold, struct hub_sub *sub)
+{
+	struct map		*m = &cold->cc_subs[hub_sub_kind(sub)];
+	struct map_entry	*e;
+	struct client_subent	*se;
+	const char		*key;
+	size_t			 keylen;
+
+	key = hub_sub_name(sub, &keylen);
+	if ((e = map_find(m, key, keylen)) == NULL)
+		return;
+	se = MAP_ITEM(e, struct client_subent, se_entry);
+	if (se->se_sub != sub)
+		return;
+	map_remove(m, e);
+	free(se);
 }
 
 /* Removes one subscription from the client and from the hub. */
@@ -496,7 +569,7 @@ client_drop_sub(struct client *c, struct hub_sub *sub)
 	enum upstream_kind	kind = hub_sub_kind(sub);
 
 	if (c->c_cold != NULL && c->c_cold->cc_mapped)
-		map_remove(&c->c_cold->cc_subs[kind], &sub->hs_owner_entry);
+		client_unmap_sub(c->c_cold, sub);
 	TAILQ_REMOVE(&c->c_sublist, sub, hs_owner_link);
 	c->c_held[kind]--;
 	if (hub_sub_active(sub)) {
@@ -530,8 +603,7 @@ client_add_sub(struct client *c, struct hub_sub *sub)
 	enum upstream_kind	 kind = hub_sub_kind(sub);
 	struct client_cold	*cold = c->c_cold;
 	struct hub_sub		*s;
-	const char		*key;
-	size_t			 keylen, n;
+	size_t			 n;
 	int			 k;
 
 	n = c->c_held[0] + c->c_held[1] + c->c_held[2];
@@ -539,10 +611,10 @@ client_add_sub(struct client *c, struct hub_sub *sub)
 	    (cold = client_cold(c)) != NULL) {
 		cold->cc_mapped = 1;
 		TAILQ_FOREACH(s, &c->c_sublist, hs_owner_link) {
-			key = hub_sub_name(s, &keylen);
-			if (map_insert(&cold->cc_subs[hub_sub_kind(s)],
-			    &s->hs_owner_entry, key, keylen) == -1) {
+			if (client_map_sub(cold, s) == -1) {
 				/* Lists still work: only slower. */
+				TAILQ_FOREACH(s, &c->c_sublist, hs_owner_link)
+					client_unmap_sub(cold, s);
 				for (k = 0; k < UPSTREAM_KINDS; k++)
 					map_clear(&cold->cc_subs[k]);
 				cold->cc_mapped = 0;
@@ -550,12 +622,8 @@ client_add_sub(struct client *c, struct hub_sub *sub)
 			}
 		}
 	}
-	if (cold != NULL && cold->cc_mapped) {
-		key = hub_sub_name(sub, &keylen);
-		if (map_insert(&cold->cc_subs[kind], &sub->hs_owner_entry,
-		    key, keylen) == -1)
-			return -1;
-	}
+	if (cold != NULL && cold->cc_mapped && client_map_sub(cold, sub) == -1)
+		return -1;
 	TAILQ_INSERT_TAIL(&c->c_sublist, sub, hs_owner_link);
 	c->c_held[kind]++;
 	return 0;
@@ -575,8 +643,8 @@ client_find_sub(struct client *c, enum upstream_kind kind, const char *name,
 		return NULL;
 	if (c->c_cold != NULL && c->c_cold->cc_mapped) {
 		e = map_find(&c->c_cold->cc_subs[kind], name, len);
-		return e != NULL ? MAP_ITEM(e, struct hub_sub, hs_owner_entry) :
-		    NULL;
+		return e != NULL ?
+		    MAP_ITEM(e, struct client_subent, se_entry)->se_sub : NULL;
 	}
 	TAILQ_FOREACH(sub, &c->c_sublist, hs_owner_link) {
 		if (hub_sub_kind(sub) != kind)
@@ -592,26 +660,43 @@ client_find_sub(struct client *c, enum upstream_kind kind, const char *name,
 void
 client_pending_free(struct client *c)
 {
-	int	i;
+	struct client_serve	*sv = c->c_sv;
+	int			 i;
 
-	if (c->c_pending == NULL)
+	if (sv == NULL || sv->sv_pending == NULL)
 		return;
-	for (i = 0; i < c->c_req.argc; i++)
-		future_unref(c->c_pending[i].p_ready);
-	free(c->c_pending);
-	c->c_pending = NULL;
+	for (i = 0; i < sv->sv_req.argc; i++)
+		future_unref(sv->sv_pending[i].p_ready);
+	free(sv->sv_pending);
+	sv->sv_pending = NULL;
 }
 
 /* Drops the upstream replies an UPSTREAM command awaited. */
 static void
 client_release_waits(struct client *c)
 {
-	c->c_raw = 0;
-	if (c->c_wait[0] != NULL)
-		future_cancel(c->c_wait[0]);	/* a raw one closes */
-	future_unref(c->c_wait[0]);
-	future_unref(c->c_wait[1]);
-	c->c_wait[0] = c->c_wait[1] = NULL;
+	struct client_serve	*sv = c->c_sv;
+
+	if (sv == NULL)
+		return;
+	sv->sv_raw = 0;
+	if (sv->sv_wait[0] != NULL)
+		future_cancel(sv->sv_wait[0]);	/* a raw one closes */
+	future_unref(sv->sv_wait[0]);
+	future_unref(sv->sv_wait[1]);
+	sv->sv_wait[0] = sv->sv_wait[1] = NULL;
+}
+
+/* Drops the coroutine and its state (the coroutine is over or cancelled). */
+static void
+client_serve_free(struct client *c)
+{
+	client_pending_free(c);
+	client_release_waits(c);
+	free(c->c_sv);
+	c->c_sv = NULL;
+	future_unref(c->c_co);
+	c->c_co = NULL;
 }
 
 /*
@@ -629,8 +714,7 @@ client_co_done(struct future *co, void *arg)
 	case FUTURE_DONE:
 		if (future_result(co) == CLIENT_CO_IDLE) {
 			/* The next read starts another. */
-			future_unref(c->c_co);
-			c->c_co = NULL;
+			client_serve_free(c);
 			break;
 		}
 		client_close(c, 1,
@@ -659,6 +743,8 @@ client_wake(struct client *c)
 
 	if (c->c_co != NULL)
 		return;
+	if (c->c_sv == NULL && (c->c_sv = calloc(1, sizeof(*c->c_sv))) == NULL)
+		goto nomem;
 	if ((co = coro_spawn(c->c_set->s_base, client_run, c, NULL)) == NULL)
 		goto nomem;
 	c->c_co = co;
@@ -747,7 +833,7 @@ client_parse(struct client *c, enum resp_status *st)
 		if ((c->c_parser = resp_parser_new(&limits)) == NULL)
 			return -1;
 	}
-	*st = resp_parse(c->c_parser, c->c_in, &c->c_req);
+	*st = resp_parse(c->c_parser, c->c_in, &c->c_sv->sv_req);
 	if (*st != RESP_NEED_MORE || !resp_parser_idle(c->c_parser) ||
 	    evbuffer_get_length(c->c_in) > 0)
 		return 0;
@@ -756,7 +842,7 @@ client_parse(struct client *c, enum resp_status *st)
 idle:
 	evbuffer_free(c->c_in);
 	c->c_in = NULL;
-	memset(&c->c_req, 0, sizeof(c->c_req));
+	memset(&c->c_sv->sv_req, 0, sizeof(c->c_sv->sv_req));
 	return 0;
 }
 
@@ -765,7 +851,6 @@ static void
 client_command_begin(struct client *c)
 {
 	c->c_set->s_stats.commands++;
-	c->c_last = time(NULL);
 	c->c_last_ms = client_now_ms();
 	if (c->c_flags & CLIENT_REPLY_SKIP) {
 		c->c_flags &= ~CLIENT_REPLY_SKIP;
@@ -784,14 +869,16 @@ client_command_end(struct client *c)
 
 /*
  * The client's coroutine: parse a request, serve it, repeat. Everything that
- * lives across an await is in struct client (c_req, c_command, c_argi,
- * c_pending, c_wait).
+ * lives across an await is in c_sv (made with the coroutine by
+ * client_wake()).
  */
 static int
 client_run(struct coro *co, void *arg)
 {
-	struct client	*c = arg;
-	enum resp_status st;
+	struct client		*c = arg;
+	struct client_serve	*sv = c->c_sv;
+	struct client_pending	*p;
+	enum resp_status	 st;
 
 	CO_BEGIN(co);
 	for (;;) {
@@ -810,39 +897,39 @@ client_run(struct coro *co, void *arg)
 			CO_RETURN(co, (void *)(uintptr_t)CLIENT_R_PROTOCOL, NULL);
 		}
 		client_command_begin(c);
-		if ((c->c_command = command_lookup(c)) == NULL) {
+		if ((sv->sv_command = command_lookup(c)) == NULL) {
 			client_command_end(c);
 			continue;
 		}
-		if (c->c_command->type == COMMAND_SUBSCRIBE) {
+		if (sv->sv_command->type == COMMAND_SUBSCRIBE) {
 			if (command_subscribe_start(c) == -1) {
 				client_command_end(c);
 				continue;
 			}
-			for (c->c_argi = 1; c->c_argi < c->c_req.argc;
-			    c->c_argi++) {
-				if (c->c_pending[c->c_argi].p_ready != NULL)
-					CO_AWAIT(co,
-					    c->c_pending[c->c_argi].p_ready);
-				command_subscribe_finish(c, c->c_argi);
+			for (sv->sv_argi = 1; sv->sv_argi < sv->sv_req.argc;
+			    sv->sv_argi++) {
+				p = &sv->sv_pending[sv->sv_argi];
+				if (p->p_ready != NULL)
+					CO_AWAIT(co, p->p_ready);
+				command_subscribe_finish(c, sv->sv_argi);
 			}
 			client_pending_free(c);
-		} else if (c->c_command->type == COMMAND_UPSTREAM) {
-			c->c_command->start(c);
-			if (c->c_wait[0] != NULL) {
-				CO_AWAIT(co, c->c_wait[0]);
-				if (c->c_wait[1] != NULL)
-					CO_AWAIT(co, c->c_wait[1]);
-				c->c_command->finish(c);
+		} else if (sv->sv_command->type == COMMAND_UPSTREAM) {
+			sv->sv_command->start(c);
+			if (sv->sv_wait[0] != NULL) {
+				CO_AWAIT(co, sv->sv_wait[0]);
+				if (sv->sv_wait[1] != NULL)
+					CO_AWAIT(co, sv->sv_wait[1]);
+				sv->sv_command->finish(c);
 			}
 			client_release_waits(c);
-		} else if (c->c_command->type == COMMAND_QUIT) {
+		} else if (sv->sv_command->type == COMMAND_QUIT) {
 			resp_add_simple(client_reply(c), "OK");
 			client_queue_write(c);
 			client_command_end(c);
 			CO_RETURN(co, (void *)(uintptr_t)CLIENT_R_QUIT, NULL);
 		} else
-			c->c_command->fn(c);
+			sv->sv_command->fn(c);
 		client_command_end(c);
 	}
 	CO_END(co);
@@ -1284,6 +1371,8 @@ client_format_info(struct client *c, struct evbuffer *out)
 {
 	char		 addr[CLIENT_ADDR_MAX], laddr[CLIENT_ADDR_MAX];
 	time_t		 now = time(NULL);
+	long long	 idle = (client_now_ms() - c->c_last_ms) / 1000;
+	const char	*name = client_name(c);
 	size_t		 qbuf = client_qbuf(c);
 	size_t		 omem = c->c_out ? evbuffer_get_length(c->c_out) : 0;
 	int		 pubsub = c->c_nsubs + c->c_nshard > 0;
@@ -1297,8 +1386,8 @@ client_format_info(struct client *c, struct evbuffer *out)
 	    (unsigned long long)c->c_id,
 	    client_peer_name(c, addr, sizeof(addr)),
 	    client_local_name(c, laddr, sizeof(laddr)), c->c_fd,
-	    c->c_name ? c->c_name : "", (long long)(now - c->c_created),
-	    (long long)(now - c->c_last), pubsub ? (local ? "PU" : "P") :
+	    name ? name : "", (long long)(now - c->c_created),
+	    idle, pubsub ? (local ? "PU" : "P") :
 	    (local ? "U" : "N"), c->c_db,
 	    (unsigned)c->c_held[UPSTREAM_CHANNEL],
 	    (unsigned)c->c_held[UPSTREAM_PATTERN],

@@ -64,14 +64,42 @@ struct client_pending {
 };
 
 /*
+ * The coroutine's state across awaits: made when the coroutine starts and
+ * freed when the client drops it (it finished with nothing left to serve,
+ * or the client is freed), so that an idle client does not carry it.
+ */
+struct client_serve {
+	struct resp_req		 sv_req;	/* borrowed from c_parser */
+	const struct command	*sv_command;	/* being served */
+	int			 sv_argi;
+	enum upstream_kind	 sv_kind;
+	struct client_pending	*sv_pending;	/* owned, argc entries */
+	struct future		*sv_wait[2];	/* owned refs: upstream
+						   replies */
+	int			 sv_raw;	/* sv_wait[0] brings raw
+						   bytes */
+};
+
+/* An index entry for one subscription of a client with many. */
+struct client_subent {
+	struct map_entry	 se_entry;	/* key: hub_sub_name() */
+	struct hub_sub		*se_sub;	/* borrowed: lives longer */
+};
+
+/*
  * What few clients need, made the first time one does, so that the many
  * that only subscribe do not carry it.
  */
 struct client_cold {
 	char			 cc_cmd[128];	/* a name not in our table */
+	char			*cc_name;	/* owned, or NULL */
+	struct cmdconn		*cc_pt;		/* owned: passthrough, or
+						   NULL */
+	struct event		*cc_close_ev;	/* owned: bounds flushing */
 	/* Past CLIENT_SUBS_MAP subscriptions, c_sublist is indexed here. */
 	int			 cc_mapped;
-	struct map		 cc_subs[UPSTREAM_KINDS];	/* of hub_sub */
+	struct map		 cc_subs[UPSTREAM_KINDS];	/* of owned
+						   client_subent */
 };
 
 /*
@@ -84,49 +112,40 @@ struct client {
 	struct hub_subscriber	 c_hs;		/* the hub's view; first */
 	struct client_set	*c_set;		/* borrowed */
 	evutil_socket_t		 c_fd;		/* owned */
-	uint64_t		 c_id;
 	int			 c_flags;
-	int			 c_resp;	/* 2 or 3 */
-	int			 c_db;
-	char			*c_name;	/* owned, or NULL */
+	uint64_t		 c_id;
 	time_t			 c_created;
-	time_t			 c_last;	/* last command */
 	const char		*c_cmd;		/* last command's full name:
 						   static, or c_cold's */
 	struct client_cold	*c_cold;	/* owned, or NULL: made by
 						   the first rare need */
 	long long		 c_soft_since;	/* over the soft limit since, ms */
 	long long		 c_last_ms;	/* last command, monotonic ms */
-	enum client_reason	 c_why;		/* why it is closing */
+	/* Small fields packed together, then the address. */
+	int			 c_db;
+	uint8_t			 c_resp;	/* 2 or 3 */
+	uint8_t			 c_why;		/* enum client_reason: why
+						   it is closing */
 	union {
 		struct sockaddr		sa;
 		struct sockaddr_in	sin;
 		struct sockaddr_in6	sin6;
 	}			 c_peer;	/* TCP: the peer */
+	uint32_t		 c_nshard;	/* confirmed shard channels */
 	struct event		 c_rev;		/* persistent read; embedded
 						   (event_assign) */
 	struct event		*c_wev;		/* owned, lazily made */
-	struct event		*c_close_ev;	/* owned: bounds flushing */
 	struct evbuffer		*c_in;		/* owned */
 	struct evbuffer		*c_out;		/* owned, lazily made */
 	struct client_slots	 c_slots;	/* replies still to come */
 	struct resp_parser	*c_parser;	/* owned */
 	struct future		*c_co;		/* owned ref: the coroutine,
 						   while it serves */
-	struct cmdconn		*c_pt;		/* owned: passthrough, or NULL */
+	struct client_serve	*c_sv;		/* owned: made and freed with
+						   c_co */
 	TAILQ_HEAD(, hub_sub)	 c_sublist;	/* all kinds, in order */
 	uint32_t		 c_held[UPSTREAM_KINDS];	/* in c_sublist */
 	uint32_t		 c_nsubs;	/* confirmed channels+patterns */
-	uint32_t		 c_nshard;	/* confirmed shard channels */
-
-	/* The coroutine's state across awaits. */
-	struct resp_req		 c_req;
-	const struct command	*c_command;	/* being served */
-	int			 c_argi;
-	enum upstream_kind	 c_kind;
-	struct client_pending	*c_pending;	/* owned, argc entries */
-	struct future		*c_wait[2];	/* owned refs: upstream replies */
-	int			 c_raw;		/* c_wait[0] brings raw bytes */
 
 	TAILQ_ENTRY(client)	 c_entry;	/* set's clients or dead */
 	TAILQ_ENTRY(client)	 c_flush_entry;	/* set's flush queue */
@@ -207,6 +226,10 @@ const char	*client_peer_name(struct client *c, char *buf, size_t len);
 const char	*client_local_name(struct client *c, char *buf, size_t len);
 struct client	*client_find(struct client_set *set, uint64_t id);
 struct client_cold *client_cold(struct client *c);
+struct cmdconn	*client_pt(const struct client *c);
+const char	*client_name(const struct client *c);
+void		 client_set_name(struct client *c, const char *name,
+		    size_t len);
 void		 client_set_cmd(struct client *c, const char *name);
 void		 client_set_proto(struct client *c, int resp);
 void		 client_close_passthrough(struct client *c);

@@ -184,7 +184,7 @@ command_connection_level(const char *name)
 static void
 command_unknown(struct client *c)
 {
-	const struct resp_req	*r = &c->c_req;
+	const struct resp_req	*r = &c->c_sv->sv_req;
 	char			 args[160];
 	size_t			 n = 0;
 	int			 a;
@@ -212,7 +212,7 @@ const struct command *
 command_lookup(struct client *c)
 {
 	const struct command	*cmd = NULL;
-	const struct resp_req	*r = &c->c_req;
+	const struct resp_req	*r = &c->c_sv->sv_req;
 	struct upstream		*up = c->c_set->s_up;
 	char			 name[64], full[128], upper[64];
 	size_t			 i, len = r->argvlen[0];
@@ -369,26 +369,29 @@ command_subscribe_start(struct client *c)
 	size_t			 held;
 	int			 i;
 
-	c->c_kind = c->c_command->kind;
-	c->c_pending = calloc((size_t)c->c_req.argc, sizeof(*c->c_pending));
-	if (c->c_pending == NULL) {
+	c->c_sv->sv_kind = c->c_sv->sv_command->kind;
+	c->c_sv->sv_pending = calloc((size_t)c->c_sv->sv_req.argc,
+	    sizeof(*c->c_sv->sv_pending));
+	if (c->c_sv->sv_pending == NULL) {
 		client_reply_error(c, "ERR out of memory");
 		return -1;
 	}
 	held = (size_t)c->c_held[UPSTREAM_CHANNEL] +
 	    c->c_held[UPSTREAM_PATTERN] + c->c_held[UPSTREAM_SHARD];
-	for (i = 1; i < c->c_req.argc; i++) {
-		p = &c->c_pending[i];
-		if (client_find_sub(c, c->c_kind, c->c_req.argv[i],
-		    c->c_req.argvlen[i]) != NULL)
+	for (i = 1; i < c->c_sv->sv_req.argc; i++) {
+		p = &c->c_sv->sv_pending[i];
+		if (client_find_sub(c, c->c_sv->sv_kind,
+		    c->c_sv->sv_req.argv[i],
+		    c->c_sv->sv_req.argvlen[i]) != NULL)
 			continue;	/* held, or earlier in this command */
 		if (conf->max_subscriptions > 0 &&
 		    held >= (size_t)conf->max_subscriptions) {
 			p->p_limit = 1;
 			continue;
 		}
-		sub = hub_subscribe(c->c_set->s_hub, &c->c_hs, c->c_kind,
-		    c->c_req.argv[i], c->c_req.argvlen[i], &ready);
+		sub = hub_subscribe(c->c_set->s_hub, &c->c_hs,
+		    c->c_sv->sv_kind, c->c_sv->sv_req.argv[i],
+		    c->c_sv->sv_req.argvlen[i], &ready);
 		if (sub == NULL) {
 			p->p_nomem = 1;
 			continue;
@@ -424,7 +427,7 @@ command_subscribe_start(struct client *c)
 void
 command_subscribe_finish(struct client *c, int i)
 {
-	struct client_pending	*p = &c->c_pending[i];
+	struct client_pending	*p = &c->c_sv->sv_pending[i];
 
 	if (p->p_nomem) {
 		client_reply_error(c, "ERR out of memory");
@@ -446,30 +449,30 @@ command_subscribe_finish(struct client *c, int i)
 		hub_activate(c->c_set->s_hub, p->p_sub);
 		/* Counted only if active, as client_drop_sub() uncounts. */
 		if (hub_sub_active(p->p_sub)) {
-			if (c->c_kind == UPSTREAM_SHARD)
+			if (c->c_sv->sv_kind == UPSTREAM_SHARD)
 				c->c_nshard++;
 			else
 				c->c_nsubs++;
-			c->c_set->s_stats.subscriptions[c->c_kind]++;
+			c->c_set->s_stats.subscriptions[c->c_sv->sv_kind]++;
 		}
 		p->p_sub = NULL;
 	}
-	command_confirm(c, c->c_kind, 0, c->c_req.argv[i],
-	    c->c_req.argvlen[i]);
+	command_confirm(c, c->c_sv->sv_kind, 0, c->c_sv->sv_req.argv[i],
+	    c->c_sv->sv_req.argvlen[i]);
 }
 
 /* (P|S)UNSUBSCRIBE [name ...]: one confirmation per name, held or not. */
 static void
 cmd_unsubscribe(struct client *c)
 {
-	enum upstream_kind	 kind = c->c_command->kind;
+	enum upstream_kind	 kind = c->c_sv->sv_command->kind;
 	struct hub_sub		*sub, *next;
 	const char		*name;
 	char			*copy;
 	size_t			 len;
 	int			 i;
 
-	if (c->c_req.argc == 1) {
+	if (c->c_sv->sv_req.argc == 1) {
 		if (c->c_held[kind] == 0) {
 			command_confirm(c, kind, 1, NULL, 0);
 			return;
@@ -490,13 +493,13 @@ cmd_unsubscribe(struct client *c)
 		}
 		return;
 	}
-	for (i = 1; i < c->c_req.argc; i++) {
-		sub = client_find_sub(c, kind, c->c_req.argv[i],
-		    c->c_req.argvlen[i]);
+	for (i = 1; i < c->c_sv->sv_req.argc; i++) {
+		sub = client_find_sub(c, kind, c->c_sv->sv_req.argv[i],
+		    c->c_sv->sv_req.argvlen[i]);
 		if (sub != NULL)
 			client_drop_sub(c, sub);
-		command_confirm(c, kind, 1, c->c_req.argv[i],
-		    c->c_req.argvlen[i]);
+		command_confirm(c, kind, 1, c->c_sv->sv_req.argv[i],
+		    c->c_sv->sv_req.argvlen[i]);
 	}
 }
 
@@ -506,7 +509,7 @@ cmd_ping(struct client *c)
 {
 	struct evbuffer	*out;
 
-	if (c->c_req.argc > 2) {
+	if (c->c_sv->sv_req.argc > 2) {
 		client_reply_error(c, "ERR wrong number of arguments for "
 		    "'ping' command");
 		return;
@@ -515,13 +518,14 @@ cmd_ping(struct client *c)
 	if (c->c_resp == 2 && c->c_nsubs + c->c_nshard > 0) {
 		resp_add_array(out, 2);
 		resp_add_bulk(out, "pong", 4);
-		if (c->c_req.argc == 2)
-			resp_add_bulk(out, c->c_req.argv[1],
-			    c->c_req.argvlen[1]);
+		if (c->c_sv->sv_req.argc == 2)
+			resp_add_bulk(out, c->c_sv->sv_req.argv[1],
+			    c->c_sv->sv_req.argvlen[1]);
 		else
 			resp_add_bulk(out, "", 0);
-	} else if (c->c_req.argc == 2)
-		resp_add_bulk(out, c->c_req.argv[1], c->c_req.argvlen[1]);
+	} else if (c->c_sv->sv_req.argc == 2)
+		resp_add_bulk(out, c->c_sv->sv_req.argv[1],
+		    c->c_sv->sv_req.argvlen[1]);
 	else
 		resp_add_simple(out, "PONG");
 	client_queue_write(c);
@@ -531,7 +535,8 @@ cmd_ping(struct client *c)
 static void
 cmd_echo(struct client *c)
 {
-	resp_add_bulk(client_reply(c), c->c_req.argv[1], c->c_req.argvlen[1]);
+	resp_add_bulk(client_reply(c), c->c_sv->sv_req.argv[1],
+	    c->c_sv->sv_req.argvlen[1]);
 	client_queue_write(c);
 }
 
@@ -554,7 +559,7 @@ command_name_ok(const char *name, size_t len)
 static void
 cmd_hello(struct client *c)
 {
-	const struct resp_req	*r = &c->c_req;
+	const struct resp_req	*r = &c->c_sv->sv_req;
 	struct evbuffer		*out;
 	const char		*user = NULL, *name = NULL, *version;
 	size_t			 userlen = 0, namelen = 0;
@@ -599,8 +604,7 @@ cmd_hello(struct client *c)
 			    "spaces, newlines or special characters.");
 			return;
 		}
-		free(c->c_name);
-		c->c_name = namelen > 0 ? strndup(name, namelen) : NULL;
+		client_set_name(c, name, namelen);
 	}
 	if (ver != 0)
 		client_set_proto(c, (int)ver);
@@ -634,7 +638,7 @@ cmd_hello(struct client *c)
 static void
 cmd_auth(struct client *c)
 {
-	const struct resp_req	*r = &c->c_req;
+	const struct resp_req	*r = &c->c_sv->sv_req;
 
 	if (r->argc > 3) {
 		client_reply_error(c, "ERR syntax error");
@@ -664,8 +668,8 @@ cmd_select(struct client *c)
 	struct future		*fut;
 	long long		 db;
 
-	if (command_int(c->c_req.argv[1], c->c_req.argvlen[1], &db) == -1 ||
-	    db < INT_MIN || db > INT_MAX) {
+	if (command_int(c->c_sv->sv_req.argv[1], c->c_sv->sv_req.argvlen[1],
+	    &db) == -1 || db < INT_MIN || db > INT_MAX) {
 		client_reply_error(c, "ERR value is not an integer or out of "
 		    "range");
 		return;
@@ -674,14 +678,14 @@ cmd_select(struct client *c)
 		client_reply_error(c, "ERR DB index is out of range");
 		return;
 	}
-	if (c->c_pt == NULL) {
+	if (client_pt(c) == NULL) {
 		c->c_db = (int)db;
 		resp_add_simple(client_reply(c), "OK");
 		client_queue_write(c);
 		return;
 	}
-	fut = cmdconn_command(c->c_pt, c->c_req.argc,
-	    (const char *const *)c->c_req.argv, c->c_req.argvlen);
+	fut = cmdconn_command(client_pt(c), c->c_sv->sv_req.argc,
+	    (const char *const *)c->c_sv->sv_req.argv, c->c_sv->sv_req.argvlen);
 	if (fut == NULL || (slot = client_slot_add(c, fut)) == NULL) {
 		future_unref(fut);
 		client_reply_error(c, "ERR out of memory");
@@ -714,19 +718,19 @@ void
 command_passthrough(struct client *c)
 {
 	const struct client_conf	*conf = c->c_set->s_conf;
-	const struct resp_req		*r = &c->c_req;
+	const struct resp_req		*r = &c->c_sv->sv_req;
 	struct future			*fut;
 
-	if (c->c_pt == NULL) {
-		c->c_pt = cmdconn_new_at(c->c_set->s_base, conf->redis, c->c_db,
-		    command_pt_lost, c);
-		if (c->c_pt == NULL) {
+	if (client_pt(c) == NULL) {
+		if (client_cold(c) == NULL || (c->c_cold->cc_pt =
+		    cmdconn_new_at(c->c_set->s_base, conf->redis, c->c_db,
+		    command_pt_lost, c)) == NULL) {
 			client_reply_error(c, "ERR out of memory");
 			return;
 		}
 	}
-	fut = cmdconn_command(c->c_pt, r->argc, (const char *const *)r->argv,
-	    r->argvlen);
+	fut = cmdconn_command(client_pt(c), r->argc,
+	    (const char *const *)r->argv, r->argvlen);
 	if (fut == NULL || client_slot_add(c, fut) == NULL) {
 		future_unref(fut);
 		client_reply_error(c, "ERR out of memory");
@@ -746,7 +750,7 @@ command_passthrough(struct client *c)
 static int
 command_client_type(struct client *c, int i, int *type)
 {
-	const struct resp_req	*r = &c->c_req;
+	const struct resp_req	*r = &c->c_sv->sv_req;
 
 	if (command_is(r, i, "normal"))
 		*type = 0;
@@ -781,8 +785,10 @@ client_cmd_id(struct client *c)
 static void
 client_cmd_getname(struct client *c)
 {
-	if (c->c_name != NULL)
-		resp_add_bulk(client_reply(c), c->c_name, strlen(c->c_name));
+	const char	*name = client_name(c);
+
+	if (name != NULL)
+		resp_add_bulk(client_reply(c), name, strlen(name));
 	else
 		command_null(c, client_reply(c));
 }
@@ -791,16 +797,14 @@ client_cmd_getname(struct client *c)
 static void
 client_cmd_setname(struct client *c)
 {
-	const struct resp_req	*r = &c->c_req;
+	const struct resp_req	*r = &c->c_sv->sv_req;
 
 	if (!command_name_ok(r->argv[2], r->argvlen[2])) {
 		client_reply_error(c, "ERR Client names cannot contain spaces, "
 		    "newlines or special characters.");
 		return;
 	}
-	free(c->c_name);
-	c->c_name = r->argvlen[2] > 0 ? strndup(r->argv[2], r->argvlen[2]) :
-	    NULL;
+	client_set_name(c, r->argv[2], r->argvlen[2]);
 	resp_add_simple(client_reply(c), "OK");
 }
 
@@ -808,7 +812,7 @@ client_cmd_setname(struct client *c)
 static void
 client_cmd_setinfo(struct client *c)
 {
-	const struct resp_req	*r = &c->c_req;
+	const struct resp_req	*r = &c->c_sv->sv_req;
 
 	if (!command_is(r, 2, "lib-name") && !command_is(r, 2, "lib-ver")) {
 		client_reply_error(c, "ERR Unrecognized option '%s'",
@@ -840,8 +844,8 @@ client_cmd_info(struct client *c)
 static void
 client_cmd_noevict(struct client *c)
 {
-	if (!command_is(&c->c_req, 2, "on") &&
-	    !command_is(&c->c_req, 2, "off")) {
+	if (!command_is(&c->c_sv->sv_req, 2, "on") &&
+	    !command_is(&c->c_sv->sv_req, 2, "off")) {
 		client_reply_error(c, "ERR syntax error");
 		return;
 	}
@@ -852,7 +856,7 @@ client_cmd_noevict(struct client *c)
 static void
 client_cmd_reply(struct client *c)
 {
-	const struct resp_req	*r = &c->c_req;
+	const struct resp_req	*r = &c->c_sv->sv_req;
 
 	if (command_is(r, 2, "on")) {
 		c->c_flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP |
@@ -871,7 +875,7 @@ client_cmd_reply(struct client *c)
 static void
 client_cmd_list(struct client *c)
 {
-	const struct resp_req	*r = &c->c_req;
+	const struct resp_req	*r = &c->c_sv->sv_req;
 	struct client		*o;
 	struct evbuffer		*txt;
 	long long		 id;
@@ -922,7 +926,7 @@ client_cmd_list(struct client *c)
 static void
 client_cmd_kill(struct client *c)
 {
-	const struct resp_req	*r = &c->c_req;
+	const struct resp_req	*r = &c->c_sv->sv_req;
 	struct client		*o, *next;
 	const char		*addr = NULL, *laddr = NULL;
 	char			 buf[CLIENT_ADDR_MAX];
@@ -1025,7 +1029,7 @@ command_client_arity(const struct resp_req *r, int *arity)
 static void
 cmd_client(struct client *c)
 {
-	const struct resp_req	*r = &c->c_req;
+	const struct resp_req	*r = &c->c_sv->sv_req;
 	size_t			 i;
 	int			 arity;
 
@@ -1247,7 +1251,7 @@ cmd_info(struct client *c)
 		{ "upstream", info_upstream },
 		{ "cluster", info_cluster },
 	};
-	const struct resp_req	*r = &c->c_req;
+	const struct resp_req	*r = &c->c_sv->sv_req;
 	struct evbuffer		*txt;
 	size_t			 k;
 	int			 i, want, all = r->argc == 1;
@@ -1278,8 +1282,7 @@ command_reset(struct client *c)
 {
 	client_unsubscribe_all(c);
 	client_set_proto(c, 2);
-	free(c->c_name);
-	c->c_name = NULL;
+	client_set_name(c, NULL, 0);
 	c->c_db = 0;
 	c->c_flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP |
 	    CLIENT_SKIP_THIS);
@@ -1295,7 +1298,7 @@ cmd_reset_start(struct client *c)
 	struct future	*last = client_slots_last(c);
 
 	if (last != NULL)
-		c->c_wait[0] = future_ref(last);
+		c->c_sv->sv_wait[0] = future_ref(last);
 	else
 		command_reset(c);
 }
@@ -1325,22 +1328,22 @@ command_upstream(struct client *c, int i, int argc, const char *const *argv,
 	 */
 	if (argc >= 2 && argvlen[0] == 7 && strncasecmp(argv[0], "command",
 	    7) == 0 && argvlen[1] == 4 && strncasecmp(argv[1], "docs", 4) == 0) {
-		c->c_raw = 1;
-		c->c_wait[i] = rawcmd_send(c->c_set->s_base, conf->redis,
+		c->c_sv->sv_raw = 1;
+		c->c_sv->sv_wait[i] = rawcmd_send(c->c_set->s_base, conf->redis,
 		    c->c_resp, argc, argv, argvlen);
 	} else
-		c->c_wait[i] = upstream_command(c->c_set->s_up, argc, argv,
-		    argvlen);
-	if (c->c_wait[i] != NULL) {
+		c->c_sv->sv_wait[i] = upstream_command(c->c_set->s_up, argc,
+		    argv, argvlen);
+	if (c->c_sv->sv_wait[i] != NULL) {
 		/* Redis may be down or hung: the wait is bounded. */
 		snprintf(msg, sizeof(msg), "redis did not answer within %d ms",
 		    conf->command_timeout);
-		fut = future_timeout(c->c_set->s_base, c->c_wait[i],
+		fut = future_timeout(c->c_set->s_base, c->c_sv->sv_wait[i],
 		    conf->command_timeout, msg);
-		future_unref(c->c_wait[i]);
-		c->c_wait[i] = fut;
+		future_unref(c->c_sv->sv_wait[i]);
+		c->c_sv->sv_wait[i] = fut;
 	}
-	if (c->c_wait[i] == NULL) {
+	if (c->c_sv->sv_wait[i] == NULL) {
 		client_reply_error(c, "ERR out of memory");
 		return -1;
 	}
@@ -1356,11 +1359,12 @@ command_upstream_reply(struct client *c, int i)
 {
 	const struct cmdconn_reply	*r;
 
-	if (future_state(c->c_wait[i]) != FUTURE_DONE) {
-		client_reply_error(c, "ERR %s", future_error(c->c_wait[i]));
+	if (future_state(c->c_sv->sv_wait[i]) != FUTURE_DONE) {
+		client_reply_error(c, "ERR %s",
+		    future_error(c->c_sv->sv_wait[i]));
 		return NULL;
 	}
-	r = future_result(c->c_wait[i]);
+	r = future_result(c->c_sv->sv_wait[i]);
 	if (r->type == CMDCONN_ERROR) {
 		cmdconn_reply_encode_proto(client_reply(c), r, c->c_resp);
 		client_queue_write(c);
@@ -1400,14 +1404,15 @@ command_self_receives(struct client *c, enum upstream_kind kind,
 static void
 cmd_publish_start(struct client *c)
 {
-	enum upstream_kind	kind = c->c_command->kind;
+	enum upstream_kind	kind = c->c_sv->sv_command->kind;
 
-	if (command_upstream(c, 0, c->c_req.argc,
-	    (const char *const *)c->c_req.argv, c->c_req.argvlen) == -1)
+	if (command_upstream(c, 0, c->c_sv->sv_req.argc,
+	    (const char *const *)c->c_sv->sv_req.argv,
+	    c->c_sv->sv_req.argvlen) == -1)
 		return;
 	if (c->c_resp == 3 && command_self_receives(c, kind,
-	    c->c_req.argv[1], c->c_req.argvlen[1]))
-		c->c_wait[1] = upstream_barrier(c->c_set->s_up, kind);
+	    c->c_sv->sv_req.argv[1], c->c_sv->sv_req.argvlen[1]))
+		c->c_sv->sv_wait[1] = upstream_barrier(c->c_set->s_up, kind);
 }
 
 /*
@@ -1428,8 +1433,8 @@ cmd_publish_finish(struct client *c)
 		client_queue_write(c);
 		return;
 	}
-	hub_receivers(c->c_set->s_hub, c->c_command->kind, c->c_req.argv[1],
-	    c->c_req.argvlen[1], &own, &local);
+	hub_receivers(c->c_set->s_hub, c->c_sv->sv_command->kind,
+	    c->c_sv->sv_req.argv[1], c->c_sv->sv_req.argvlen[1], &own, &local);
 	n = r->integer - own + local;
 	resp_add_int(client_reply(c), n < 0 ? 0 : n);
 	client_queue_write(c);
@@ -1485,7 +1490,7 @@ command_held_add(const char *name, size_t len, uint32_t local, int held,
 static void
 cmd_pubsub_start(struct client *c)
 {
-	const struct resp_req	*r = &c->c_req;
+	const struct resp_req	*r = &c->c_sv->sv_req;
 	struct command_held	 h;
 	enum upstream_kind	 kind = UPSTREAM_CHANNEL;
 	int			 shard = command_is(r, 1, "shardchannels");
@@ -1603,7 +1608,7 @@ command_extra_add(const char *name, size_t len, uint32_t local, int held,
 static void
 cmd_pubsub_finish(struct client *c)
 {
-	const struct resp_req		*r = &c->c_req;
+	const struct resp_req		*r = &c->c_sv->sv_req;
 	const struct cmdconn_reply	*rep, *nums = NULL, *e;
 	struct command_extra		 x;
 	struct evbuffer			*list;
@@ -1636,8 +1641,9 @@ cmd_pubsub_finish(struct client *c)
 		client_queue_write(c);
 		return;
 	}
-	if (c->c_wait[1] != NULL && future_state(c->c_wait[1]) == FUTURE_DONE)
-		nums = future_result(c->c_wait[1]);
+	if (c->c_sv->sv_wait[1] != NULL &&
+	    future_state(c->c_sv->sv_wait[1]) == FUTURE_DONE)
+		nums = future_result(c->c_sv->sv_wait[1]);
 	if ((list = evbuffer_new()) == NULL)
 		fatalx("out of memory");
 	memset(&x, 0, sizeof(x));
@@ -1680,7 +1686,7 @@ cmd_pubsub_finish(struct client *c)
 static void
 cmd_command_start(struct client *c)
 {
-	const struct resp_req	*r = &c->c_req;
+	const struct resp_req	*r = &c->c_sv->sv_req;
 	const char		*argv[COMMAND_N + 2 + 64];
 	size_t			 argvlen[COMMAND_N + 2 + 64], i;
 	int			 argc = 0, a, ours;
@@ -1756,20 +1762,20 @@ cmd_command_finish(struct client *c)
 	long long			 n = 0;
 	size_t				 i, j;
 
-	if (c->c_raw) {
-		c->c_raw = 0;
-		if (future_state(c->c_wait[0]) != FUTURE_DONE)
+	if (c->c_sv->sv_raw) {
+		c->c_sv->sv_raw = 0;
+		if (future_state(c->c_sv->sv_wait[0]) != FUTURE_DONE)
 			client_reply_error(c, "ERR %s",
-			    future_error(c->c_wait[0]));
+			    future_error(c->c_sv->sv_wait[0]));
 		else
 			evbuffer_add_buffer_reference(client_reply(c),
-			    future_result(c->c_wait[0]));
+			    future_result(c->c_sv->sv_wait[0]));
 		client_queue_write(c);
 		return;
 	}
 	if ((r = command_upstream_reply(c, 0)) == NULL)
 		return;
-	if (!command_is(&c->c_req, 1, "list") ||
+	if (!command_is(&c->c_sv->sv_req, 1, "list") ||
 	    c->c_set->s_conf->passthrough || r->type != CMDCONN_ARRAY) {
 		cmdconn_reply_encode_proto(client_reply(c), r, c->c_resp);
 		client_queue_write(c);

@@ -80,11 +80,12 @@ struct hub_subscriber {
 
 /*
  * One subscriber's subscription to one name. Owned by the hub: created by
- * hub_subscribe(), freed by hub_unsubscribe(). hs_owner_entry is the
- * owner's, to index its own subscriptions (the key is hub_sub_name()).
+ * hub_subscribe(), freed by hub_unsubscribe(). hs_owner_link is the
+ * owner's, to list its own subscriptions. There is one per subscriber per
+ * name, so it is kept small: the name is the channel's (hub_sub_name()),
+ * and an owner that indexes many by name keeps its own entries.
  */
 struct hub_sub {
-	struct map_entry	 hs_owner_entry;
 	TAILQ_ENTRY(hub_sub)	 hs_owner_link;	/* the owner's, in order */
 	struct hub_chan		*hs_chan;	/* borrowed: lives while we do */
 	struct hub_subscriber	*hs_subscriber;	/* borrowed */
