@@ -50,6 +50,7 @@
 #define DIFF_QUIET_MS		50	/* silence that ends a step, Redis run */
 #define DIFF_FINAL_QUIET_MS	250	/* silence that ends a session */
 #define DIFF_CLOSE_PAUSE_MS	50	/* lets servers see a close */
+#define DIFF_CLOSE_WAIT_MS	2000	/* bounds waiting for it */
 #define DIFF_SHOW		240	/* bytes of a reply shown in a diff */
 
 /* Out of memory (or a broken invariant): nothing sensible is left to do. */
@@ -980,7 +981,7 @@ diff_exec(struct diff_run *r, const struct diff_step *st)
 	regmatch_t		 pm[2];
 	char			 hdr[32], *b;
 	size_t			 bl, start, end;
-	long long		 deadline;
+	long long		 deadline, clients;
 	int			 i, g, port;
 
 	switch (st->op) {
@@ -1024,10 +1025,24 @@ diff_exec(struct diff_run *r, const struct diff_step *st)
 		diff_flush(c);
 		break;
 	case DIFF_CLOSE:
+		/*
+		 * The server must have seen the close before the next step
+		 * (a count taken then must not include it): wait until its
+		 * connected_clients is below what it was, then pause.
+		 */
+		port = r->s->conn_direct[st->conn] ? env.redis_port : r->port;
+		clients = c->fd != -1 && !c->eof && port > 0 ?
+		    h_info_field(port, "clients", "connected_clients", 2000) :
+		    -1;
 		if (c->fd != -1)
 			close(c->fd);
 		c->fd = -1;
 		c->closed = 1;
+		deadline = h_now_ms() + DIFF_CLOSE_WAIT_MS;
+		while (clients > 0 && h_now_ms() < deadline &&
+		    h_info_field(port, "clients", "connected_clients", 2000) >=
+		    clients)
+			diff_pump(r, 10);
 		deadline = h_now_ms() + DIFF_CLOSE_PAUSE_MS;
 		while (h_now_ms() < deadline)
 			diff_pump(r, (int)(deadline - h_now_ms()));
