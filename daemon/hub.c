@@ -42,6 +42,13 @@
 #define HUB_SEGS_MAX	(256 * 1024)	/* 3 MB */
 #define HUB_SEGS_TRIM	1024
 
+/*
+ * While Redis has more messages waiting, a batch is kept open over the next
+ * loop turns (up to this age, or until it is full) so that each subscriber
+ * gets more of them per write.
+ */
+#define HUB_DEFER_NS	1000000		/* 1 ms */
+
 enum hub_chan_state {
 	HUB_IDLE = 0,
 	HUB_SUBSCRIBING,
@@ -102,7 +109,9 @@ struct hub {
 	uint32_t			  h_segpeak;	/* since last trim */
 	uint32_t			  h_segbatches;	/* flushes since then */
 	struct event			 *h_flush_ev;	/* owned */
+	struct event			 *h_defer_ev;	/* owned: next turn */
 	int				  h_flush_scheduled;
+	int				  h_deferred;	/* h_defer_ev added */
 	uint32_t			  h_batch_msgs;	/* in this batch */
 	uint64_t			  h_batch_t0;	/* its start, ns */
 	struct hub_stats		  h_stats;
@@ -162,10 +171,13 @@ hub_new(struct event_base *base, const struct hub_upstream *ops, void *up)
 		map_init(&hub->h_chans[k]);
 	hub->h_nsegs = 1;
 	hub->h_flush_ev = event_new(base, -1, 0, hub_flush_cb, hub);
-	if (hub->h_flush_ev == NULL ||
+	hub->h_defer_ev = evtimer_new(base, hub_flush_cb, hub);
+	if (hub->h_flush_ev == NULL || hub->h_defer_ev == NULL ||
 	    hub_segs_resize(hub, HUB_SEGS_MIN) == -1) {
 		if (hub->h_flush_ev != NULL)
 			event_free(hub->h_flush_ev);
+		if (hub->h_defer_ev != NULL)
+			event_free(hub->h_defer_ev);
 		free(hub);
 		return NULL;
 	}
@@ -200,6 +212,7 @@ hub_free(struct hub *hub)
 	free(hub->h_dirty);
 	free(hub->h_segs);
 	event_free(hub->h_flush_ev);
+	event_free(hub->h_defer_ev);
 	free(hub);
 }
 
@@ -782,6 +795,10 @@ hub_flush(struct hub *hub)
 	int			 p;
 
 	hub->h_flush_scheduled = 0;
+	if (hub->h_deferred) {
+		evtimer_del(hub->h_defer_ev);
+		hub->h_deferred = 0;
+	}
 	if (hub->h_ndirty > 0) {
 		/* deliver() may close a client, which forgets it. */
 		for (i = 0; i < hub->h_ndirty; i++) {
@@ -814,11 +831,27 @@ hub_flush(struct hub *hub)
 	}
 }
 
-/* The end of a loop turn that received messages. */
+/*
+ * The end of a loop turn that received messages: flushes, unless Redis has
+ * more waiting and the batch is young; then the batch stays open for the
+ * next turn, whose reads come before its timers (libevent runs the events
+ * of one priority in the order they became active).
+ */
 static void
 hub_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
-	hub_flush(arg);
+	static const struct timeval	 zero = { 0, 0 };
+	struct hub			*hub = arg;
+
+	hub->h_deferred = 0;
+	if (hub->h_ops->pending != NULL && hub->h_batch_msgs > 0 &&
+	    hub_now_ns() - hub->h_batch_t0 < HUB_DEFER_NS &&
+	    hub->h_ops->pending(hub->h_up) &&
+	    evtimer_add(hub->h_defer_ev, &zero) == 0) {
+		hub->h_deferred = 1;
+		return;
+	}
+	hub_flush(hub);
 }
 
 /* The upstream connection came up (subscribe everything) or went down. */

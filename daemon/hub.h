@@ -10,13 +10,16 @@
  * same name is in flight still ends subscribed.
  *
  * Fan-out: each message is encoded once into a shared batch, the bytes of
- * everything one upstream read delivered; each subscriber keeps only a chain
- * of the segments of the batch that are its own (a segment is extended while
- * the messages it receives are adjacent, so one channel's subscribers keep
- * one each), in a pool of segments the hub reuses from batch to batch. At
- * the end of the loop turn each subscriber is handed its chain once, as an
- * iovec array, to write with a single system call or to reference without
- * copying. Nothing is allocated or copied per message per subscriber.
+ * everything one loop turn read from Redis; each subscriber keeps only a
+ * chain of the segments of the batch that are its own (a segment is extended
+ * while the messages it receives are adjacent, so one channel's subscribers
+ * keep one each), in a pool of segments the hub reuses from batch to batch.
+ * At the end of the loop turn each subscriber is handed its chain once, as
+ * an iovec array, to write with a single system call or to reference
+ * without copying. Nothing is allocated or copied per message per
+ * subscriber. While Redis has more messages waiting (pubsubd is behind),
+ * the batch stays open over the next turns, up to 1 ms or until it is full,
+ * so that each write carries more of them.
  *
  * Subscribing takes two steps so that a subscriber never receives a message
  * before its confirmation: hub_subscribe() registers the interest and
@@ -46,13 +49,18 @@ struct hub;
 struct hub_batch;
 struct hub_chan;
 
-/* How the hub reaches Redis; futures returned are owned by the hub. */
+/*
+ * How the hub reaches Redis; futures returned are owned by the hub.
+ * pending (may be NULL) says whether messages are already waiting to be
+ * read: the hub then lets the batch grow over the next loop turns.
+ */
 struct hub_upstream {
 	struct future	*(*subscribe)(void *up, enum upstream_kind kind,
 			    const char *name, size_t len);
 	struct future	*(*unsubscribe)(void *up, enum upstream_kind kind,
 			    const char *name, size_t len);
 	int		 (*connected)(void *up);
+	int		 (*pending)(void *up);
 };
 
 struct hub_subscriber;
@@ -109,12 +117,12 @@ struct hub_sub {
  * message per receiver) or per batch.
  *
  * The fan-out latency of a message is the time from the moment the first
- * message of its batch (what one loop turn read from Redis) reached the
- * hub, just after hiredis parsed it, to the moment every subscriber of the
- * batch had been handed its part (written to its socket with one
- * sendmsg(), or queued behind the output it already had). Every message of
- * a batch is one observation of the same value: an upper bound of its own
- * latency.
+ * message of its batch (what one loop turn, or a few while more was
+ * waiting, read from Redis) reached the hub, just after hiredis parsed it,
+ * to the moment every subscriber of the batch had been handed its part
+ * (written to its socket with one sendmsg(), or queued behind the output
+ * it already had). Every message of a batch is one observation of the same
+ * value: an upper bound of its own latency.
  */
 struct hub_stats {
 	uint64_t	messages_in;	/* messages from Redis */

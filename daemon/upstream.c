@@ -34,6 +34,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <sys/queue.h>
 
 #include <event2/buffer.h>
@@ -306,6 +307,21 @@ int
 upstream_connected(const struct upstream *up)
 {
 	return up->up_connected;
+}
+
+/* Whether unread bytes wait on the subscriber or the shard connection. */
+int
+upstream_pending(const struct upstream *up)
+{
+	int	fd, n;
+
+	if (up->up_ac != NULL && (fd = up->up_ac->c.fd) != -1 &&
+	    ioctl(fd, FIONREAD, &n) == 0 && n > 0)
+		return 1;
+	if (up->up_shard != NULL && (fd = bufferevent_getfd(up->up_shard)) !=
+	    -1 && ioctl(fd, FIONREAD, &n) == 0 && n > 0)
+		return 1;
+	return 0;
 }
 
 /* Starts one connection attempt; failures schedule the next. */

@@ -109,6 +109,12 @@ void		 upstream_free(struct upstream *up);
 int		 upstream_connected(const struct upstream *up);
 
 /*
+ * Whether a subscriber connection (or the shard one) has bytes waiting
+ * that the loop has not read yet: more messages are already on their way.
+ */
+int		 upstream_pending(const struct upstream *up);
+
+/*
  * Sends SUBSCRIBE (or PSUBSCRIBE) for name. Returns a new future owned by
  * the caller: done when Redis confirms, failed if the upstream is not
  * connected, the connection is lost first, or an operation on the same name

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -51,6 +52,7 @@ struct script {
 	struct op	 ops[MAX_OPS];
 	int		 nops;
 	int		 connected;
+	int		 pending;	/* more messages wait in Redis */
 };
 
 /* A growing byte buffer. */
@@ -94,6 +96,7 @@ static struct future	*script_subscribe(void *, enum upstream_kind,
 static struct future	*script_unsubscribe(void *, enum upstream_kind,
 			    const char *, size_t);
 static int		 script_connected(void *);
+static int		 script_pending(void *);
 static void		 env_init(struct env *);
 static void		 env_done(struct env *);
 static void		 sbuf_add(struct sbuf *, const void *, size_t);
@@ -134,9 +137,11 @@ static void		 push_text(struct sbuf *, const char *, const char *);
 static void		 sub_many(struct env *, struct tsub *,
 			    struct hub_sub **, int, const char *);
 static void		 pub_rounds(struct env *, int, int, struct sbuf *);
+static long long	 now_us(void);
+static void		 turn_once(struct env *);
 
 static const struct hub_upstream script_ops = {
-	script_subscribe, script_unsubscribe, script_connected
+	script_subscribe, script_unsubscribe, script_connected, script_pending
 };
 
 static const struct hub_subscriber_ops tsub_ops = { tsub_deliver };
@@ -185,6 +190,13 @@ static int
 script_connected(void *up)
 {
 	return ((struct script *)up)->connected;
+}
+
+/* Whether more messages wait upstream: the test's flag. */
+static int
+script_pending(void *up)
+{
+	return ((struct script *)up)->pending;
 }
 
 /* Builds a fresh loop and hub on a connected scripted upstream. */
@@ -2591,6 +2603,91 @@ START_TEST(test_segments_leave_mid_turn)
 }
 END_TEST
 
+/* Microseconds of a monotonic clock. */
+static long long
+now_us(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * Runs exactly one loop iteration (turn() runs them until none has
+ * anything to do, as event_base_loop's EVLOOP_NONBLOCK does).
+ */
+static void
+turn_once(struct env *env)
+{
+	ck_assert_int_ne(event_base_loop(env->base, EVLOOP_ONCE |
+	    EVLOOP_NONBLOCK), -1);
+}
+
+/*
+ * While Redis has more messages waiting, the batch stays open over the
+ * next turns, so they reach each subscriber in the same write; it is
+ * flushed once nothing waits, or once it is 1 ms old whatever waits, and
+ * a subscriber's own flush still hands over its part at once.
+ */
+START_TEST(test_batch_open_while_pending)
+{
+	struct env	 env;
+	struct tsub	 a, b;
+	struct hub_sub	*sa, *sb;
+	struct sbuf	 want = { NULL, 0, 0 };
+	long long	 t0;
+	int		 i;
+
+	env_init(&env);
+	tsub_init(&a);
+	tsub_init(&b);
+	sa = sub_ready(&env, &a, UPSTREAM_CHANNEL, "x", 1);
+	sb = sub_ready(&env, &b, UPSTREAM_CHANNEL, "y", 1);
+	env.up.pending = 1;
+	pub(&env, "x", "1");
+	pub(&env, "y", "2");
+	turn_once(&env);
+	pub(&env, "x", "3");
+	turn_once(&env);
+	ck_assert_int_eq(a.calls, 0);
+	ck_assert_int_eq(b.calls, 0);
+	hub_subscriber_flush(env.hub, &b.hs);		/* a reply to b */
+	ck_assert_int_eq(b.calls, 1);
+	env.up.pending = 0;
+	turn(&env);
+	frame_text(&want, "x", "1");
+	frame_text(&want, "x", "3");
+	ck_assert_int_eq(a.calls, 1);
+	ck_assert_int_eq(a.pieces, 2);
+	expect_out(&a, &want);
+	ck_assert_int_eq(b.calls, 1);
+	ck_assert_uint_eq(hub_stats(env.hub)->batches, 1);
+
+	/* Always more waiting: the batch's age (1 ms) ends it. */
+	env.up.pending = 1;
+	t0 = now_us();
+	pub(&env, "x", "4");
+	for (i = 0; i < 100000 && a.calls == 1 && now_us() - t0 < 5000000;
+	    i++)
+		turn_once(&env);
+	ck_assert_int_eq(a.calls, 2);
+	ck_assert_int_gt(i, 1);
+	ck_assert_int_ge(now_us() - t0, 1000);
+	frame_text(&want, "x", "4");
+	expect_out(&a, &want);
+	env.up.pending = 0;
+
+	hub_unsubscribe(env.hub, sa);
+	hub_unsubscribe(env.hub, sb);
+	settle(&env);
+	sbuf_free(&want);
+	tsub_done(&a);
+	tsub_done(&b);
+	env_done(&env);
+}
+END_TEST
+
 /* Returns the hub suite. */
 static Suite *
 hub_suite(void)
@@ -2646,6 +2743,7 @@ hub_suite(void)
 	tcase_add_test(tc, test_segments_pool_growth);
 	tcase_add_test(tc, test_segments_pool_limit);
 	tcase_add_test(tc, test_segments_leave_mid_turn);
+	tcase_add_test(tc, test_batch_open_while_pending);
 	suite_add_tcase(s, tc);
 	return s;
 }
