@@ -43,11 +43,13 @@
 #define HUB_SEGS_TRIM	1024
 
 /*
- * While Redis has more messages waiting, a batch is kept open over the next
- * loop turns (up to this age, or until it is full) so that each subscriber
- * gets more of them per write.
+ * While Redis has at least HUB_DEFER_BYTES waiting (one more full read:
+ * pubsubd is behind), a batch is kept open over the next loop turns, up to
+ * HUB_DEFER_NS old or until it is full, so that each subscriber gets more
+ * messages per write. Behind, the backlog's wait dwarfs this one.
  */
-#define HUB_DEFER_NS	1000000		/* 1 ms */
+#define HUB_DEFER_BYTES	(16 * 1024)	/* hiredis reads 16 KiB at a time */
+#define HUB_DEFER_NS	10000000	/* 10 ms */
 
 enum hub_chan_state {
 	HUB_IDLE = 0,
@@ -833,9 +835,10 @@ hub_flush(struct hub *hub)
 
 /*
  * The end of a loop turn that received messages: flushes, unless Redis has
- * more waiting and the batch is young; then the batch stays open for the
- * next turn, whose reads come before its timers (libevent runs the events
- * of one priority in the order they became active).
+ * a full read's worth more waiting and the batch is young; then the batch
+ * stays open for the next turn, whose reads come before its timers
+ * (libevent runs the events of one priority in the order they became
+ * active).
  */
 static void
 hub_flush_cb(evutil_socket_t fd, short what, void *arg)
@@ -846,7 +849,7 @@ hub_flush_cb(evutil_socket_t fd, short what, void *arg)
 	hub->h_deferred = 0;
 	if (hub->h_ops->pending != NULL && hub->h_batch_msgs > 0 &&
 	    hub_now_ns() - hub->h_batch_t0 < HUB_DEFER_NS &&
-	    hub->h_ops->pending(hub->h_up) &&
+	    hub->h_ops->pending(hub->h_up) >= HUB_DEFER_BYTES &&
 	    evtimer_add(hub->h_defer_ev, &zero) == 0) {
 		hub->h_deferred = 1;
 		return;

@@ -18,8 +18,8 @@
  * an iovec array, to write with a single system call or to reference
  * without copying. Nothing is allocated or copied per message per
  * subscriber. While Redis has more messages waiting (pubsubd is behind),
- * the batch stays open over the next turns, up to 1 ms or until it is full,
- * so that each write carries more of them.
+ * the batch stays open over the next turns, up to 10 ms or until it is
+ * full, so that each write carries more of them.
  *
  * Subscribing takes two steps so that a subscriber never receives a message
  * before its confirmation: hub_subscribe() registers the interest and
@@ -51,8 +51,9 @@ struct hub_chan;
 
 /*
  * How the hub reaches Redis; futures returned are owned by the hub.
- * pending (may be NULL) says whether messages are already waiting to be
- * read: the hub then lets the batch grow over the next loop turns.
+ * pending (may be NULL) says how many bytes of messages wait unread: while
+ * a full read's worth does, the hub lets the batch grow over the next loop
+ * turns.
  */
 struct hub_upstream {
 	struct future	*(*subscribe)(void *up, enum upstream_kind kind,
@@ -60,7 +61,7 @@ struct hub_upstream {
 	struct future	*(*unsubscribe)(void *up, enum upstream_kind kind,
 			    const char *name, size_t len);
 	int		 (*connected)(void *up);
-	int		 (*pending)(void *up);
+	size_t		 (*pending)(void *up);
 };
 
 struct hub_subscriber;

@@ -105,7 +105,7 @@ static struct future *main_up_subscribe(void *, enum upstream_kind,
 static struct future *main_up_unsubscribe(void *, enum upstream_kind,
 		    const char *, size_t);
 static int	main_up_connected(void *);
-static int	main_up_pending(void *);
+static size_t	main_up_pending(void *);
 static void	main_free(struct pubsubd *);
 static struct metrics *main_metrics_new(struct pubsubd *,
 		    const struct conf *, char *, size_t);
@@ -198,7 +198,7 @@ main_up_connected(void *up)
 	return upstream_connected(up);
 }
 
-static int
+static size_t
 main_up_pending(void *up)
 {
 	return upstream_pending(up);

@@ -309,19 +309,20 @@ upstream_connected(const struct upstream *up)
 	return up->up_connected;
 }
 
-/* Whether unread bytes wait on the subscriber or the shard connection. */
-int
+/* The bytes waiting unread on the subscriber and the shard connection. */
+size_t
 upstream_pending(const struct upstream *up)
 {
+	size_t	total = 0;
 	int	fd, n;
 
 	if (up->up_ac != NULL && (fd = up->up_ac->c.fd) != -1 &&
 	    ioctl(fd, FIONREAD, &n) == 0 && n > 0)
-		return 1;
+		total += (size_t)n;
 	if (up->up_shard != NULL && (fd = bufferevent_getfd(up->up_shard)) !=
 	    -1 && ioctl(fd, FIONREAD, &n) == 0 && n > 0)
-		return 1;
-	return 0;
+		total += (size_t)n;
+	return total;
 }
 
 /* Starts one connection attempt; failures schedule the next. */

@@ -109,10 +109,10 @@ void		 upstream_free(struct upstream *up);
 int		 upstream_connected(const struct upstream *up);
 
 /*
- * Whether a subscriber connection (or the shard one) has bytes waiting
- * that the loop has not read yet: more messages are already on their way.
+ * The bytes waiting on the subscriber and shard connections that the loop
+ * has not read yet: messages already on their way.
  */
-int		 upstream_pending(const struct upstream *up);
+size_t		 upstream_pending(const struct upstream *up);
 
 /*
  * Sends SUBSCRIBE (or PSUBSCRIBE) for name. Returns a new future owned by

@@ -52,7 +52,7 @@ struct script {
 	struct op	 ops[MAX_OPS];
 	int		 nops;
 	int		 connected;
-	int		 pending;	/* more messages wait in Redis */
+	size_t		 pending;	/* bytes of messages waiting */
 };
 
 /* A growing byte buffer. */
@@ -96,7 +96,7 @@ static struct future	*script_subscribe(void *, enum upstream_kind,
 static struct future	*script_unsubscribe(void *, enum upstream_kind,
 			    const char *, size_t);
 static int		 script_connected(void *);
-static int		 script_pending(void *);
+static size_t		 script_pending(void *);
 static void		 env_init(struct env *);
 static void		 env_done(struct env *);
 static void		 sbuf_add(struct sbuf *, const void *, size_t);
@@ -192,8 +192,8 @@ script_connected(void *up)
 	return ((struct script *)up)->connected;
 }
 
-/* Whether more messages wait upstream: the test's flag. */
-static int
+/* The bytes waiting upstream: the test's figure. */
+static size_t
 script_pending(void *up)
 {
 	return ((struct script *)up)->pending;
@@ -2625,10 +2625,11 @@ turn_once(struct env *env)
 }
 
 /*
- * While Redis has more messages waiting, the batch stays open over the
- * next turns, so they reach each subscriber in the same write; it is
- * flushed once nothing waits, or once it is 1 ms old whatever waits, and
- * a subscriber's own flush still hands over its part at once.
+ * While Redis has a full read's worth of messages waiting (16 KiB), the
+ * batch stays open over the next turns, so they reach each subscriber in
+ * the same write; it is flushed once less waits, or once it is 10 ms old
+ * whatever waits, and a subscriber's own flush still hands over its part
+ * at once.
  */
 START_TEST(test_batch_open_while_pending)
 {
@@ -2644,7 +2645,7 @@ START_TEST(test_batch_open_while_pending)
 	tsub_init(&b);
 	sa = sub_ready(&env, &a, UPSTREAM_CHANNEL, "x", 1);
 	sb = sub_ready(&env, &b, UPSTREAM_CHANNEL, "y", 1);
-	env.up.pending = 1;
+	env.up.pending = 1 << 20;
 	pub(&env, "x", "1");
 	pub(&env, "y", "2");
 	turn_once(&env);
@@ -2654,8 +2655,8 @@ START_TEST(test_batch_open_while_pending)
 	ck_assert_int_eq(b.calls, 0);
 	hub_subscriber_flush(env.hub, &b.hs);		/* a reply to b */
 	ck_assert_int_eq(b.calls, 1);
-	env.up.pending = 0;
-	turn(&env);
+	env.up.pending = 16 * 1024 - 1;
+	turn_once(&env);
 	frame_text(&want, "x", "1");
 	frame_text(&want, "x", "3");
 	ck_assert_int_eq(a.calls, 1);
@@ -2664,8 +2665,8 @@ START_TEST(test_batch_open_while_pending)
 	ck_assert_int_eq(b.calls, 1);
 	ck_assert_uint_eq(hub_stats(env.hub)->batches, 1);
 
-	/* Always more waiting: the batch's age (1 ms) ends it. */
-	env.up.pending = 1;
+	/* Always more waiting: the batch's age (10 ms) ends it. */
+	env.up.pending = 1 << 20;
 	t0 = now_us();
 	pub(&env, "x", "4");
 	for (i = 0; i < 100000 && a.calls == 1 && now_us() - t0 < 5000000;
@@ -2673,7 +2674,7 @@ START_TEST(test_batch_open_while_pending)
 		turn_once(&env);
 	ck_assert_int_eq(a.calls, 2);
 	ck_assert_int_gt(i, 1);
-	ck_assert_int_ge(now_us() - t0, 1000);
+	ck_assert_int_ge(now_us() - t0, 10000);
 	frame_text(&want, "x", "4");
 	expect_out(&a, &want);
 	env.up.pending = 0;
