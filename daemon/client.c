@@ -49,7 +49,14 @@
 
 #define CLIENT_READ_MAX		(64 * 1024)	/* bytes per read call */
 #define CLIENT_CLOSE_FLUSH_SEC	5		/* bound on flushing at close */
-#define CLIENT_COPY_MAX		512		/* queued pieces copied */
+/*
+ * Pieces of a batch queued behind a full socket are copied up to this size
+ * and referenced above it: a reference to a small piece would keep a whole
+ * batch (256 KiB) alive for a few bytes (a stalled reader of one channel
+ * among many pinned 190 MB for 13 MB of output), while copying large
+ * pieces would multiply what many clients of one channel share.
+ */
+#define CLIENT_COPY_MAX		512
 
 static void	client_read_cb(evutil_socket_t, short, void *);
 static void	client_write_cb(evutil_socket_t, short, void *);
