@@ -32,6 +32,25 @@
 
 #define HUB_BATCH_SIZE	(256 * 1024)	/* a batch is flushed when full */
 
+/*
+ * The segment pool: never smaller than HUB_SEGS_MIN; a batch that would
+ * need more than HUB_SEGS_MAX is flushed early (unless one message alone
+ * needs more); every HUB_SEGS_TRIM batches a pool that stayed under a
+ * quarter of its size is halved.
+ */
+#define HUB_SEGS_MIN	1024
+#define HUB_SEGS_MAX	(256 * 1024)	/* 3 MB */
+#define HUB_SEGS_TRIM	1024
+
+/*
+ * While Redis has at least HUB_DEFER_BYTES waiting (one more full read:
+ * pubsubd is behind), a batch is kept open over the next loop turns, up to
+ * HUB_DEFER_NS old or until it is full, so that each subscriber gets more
+ * messages per write. Behind, the backlog's wait dwarfs this one.
+ */
+#define HUB_DEFER_BYTES	(16 * 1024)	/* hiredis reads 16 KiB at a time */
+#define HUB_DEFER_NS	10000000	/* 10 ms */
+
 enum hub_chan_state {
 	HUB_IDLE = 0,
 	HUB_SUBSCRIBING,
@@ -49,6 +68,16 @@ struct hub_batch {
 	size_t		 b_len;
 	size_t		 b_cap;
 	char		 b_data[];
+};
+
+/*
+ * A piece of a batch one subscriber receives: bytes [sg_off, sg_off +
+ * sg_len) of it; sg_next is the next of the same subscriber (0: none).
+ */
+struct hub_seg {
+	uint32_t	 sg_off;
+	uint32_t	 sg_len;
+	uint32_t	 sg_next;
 };
 
 struct hub_chan {
@@ -76,8 +105,15 @@ struct hub {
 	struct hub_subscriber		**h_dirty;	/* owned array */
 	uint32_t			  h_ndirty;
 	uint32_t			  h_dirtycap;
+	struct hub_seg			 *h_segs;	/* owned; [0] unused */
+	uint32_t			  h_nsegs;	/* used, 0 included */
+	uint32_t			  h_segcap;
+	uint32_t			  h_segpeak;	/* since last trim */
+	uint32_t			  h_segbatches;	/* flushes since then */
 	struct event			 *h_flush_ev;	/* owned */
+	struct event			 *h_defer_ev;	/* owned: next turn */
 	int				  h_flush_scheduled;
+	int				  h_deferred;	/* h_defer_ev added */
 	uint32_t			  h_batch_msgs;	/* in this batch */
 	uint64_t			  h_batch_t0;	/* its start, ns */
 	struct hub_stats		  h_stats;
@@ -102,6 +138,9 @@ static void	hub_reconcile(struct hub *, struct hub_chan *);
 static void	hub_op_done(struct future *, void *);
 static void	hub_flush_cb(evutil_socket_t, short, void *);
 static int	hub_reserve(struct hub *, size_t);
+static int	hub_room(struct hub *, uint32_t);
+static int	hub_segs_resize(struct hub *, uint32_t);
+static void	hub_segs_trim(struct hub *);
 static size_t	hub_encode(struct hub_batch *, const struct upstream_msg *, int);
 static size_t	hub_frame_size(const struct upstream_msg *);
 static char	*hub_put_bulk(char *, const char *, size_t);
@@ -132,8 +171,15 @@ hub_new(struct event_base *base, const struct hub_upstream *ops, void *up)
 	hub->h_up = up;
 	for (k = 0; k < UPSTREAM_KINDS; k++)
 		map_init(&hub->h_chans[k]);
+	hub->h_nsegs = 1;
 	hub->h_flush_ev = event_new(base, -1, 0, hub_flush_cb, hub);
-	if (hub->h_flush_ev == NULL) {
+	hub->h_defer_ev = evtimer_new(base, hub_flush_cb, hub);
+	if (hub->h_flush_ev == NULL || hub->h_defer_ev == NULL ||
+	    hub_segs_resize(hub, HUB_SEGS_MIN) == -1) {
+		if (hub->h_flush_ev != NULL)
+			event_free(hub->h_flush_ev);
+		if (hub->h_defer_ev != NULL)
+			event_free(hub->h_defer_ev);
 		free(hub);
 		return NULL;
 	}
@@ -166,7 +212,9 @@ hub_free(struct hub *hub)
 		if (hub->h_batch[k] != NULL)
 			hub_batch_release(NULL, 0, hub->h_batch[k]);
 	free(hub->h_dirty);
+	free(hub->h_segs);
 	event_free(hub->h_flush_ev);
+	event_free(hub->h_defer_ev);
 	free(hub);
 }
 
@@ -422,35 +470,53 @@ hub_subscriber_init(struct hub_subscriber *hs,
 	hs->hs_ops = ops;
 }
 
-/* Hands a subscriber its pending run now. */
+/*
+ * Hands a subscriber its pending segments now, HUB_IOV at a time. The chain
+ * is emptied first (the subscriber stays in the batch's dirty list), so a
+ * deliver that forgets the subscriber finds nothing left to drop.
+ */
 void
 hub_subscriber_flush(struct hub *hub, struct hub_subscriber *hs)
 {
 	struct hub_batch	*b = hs->hs_batch;
+	const struct hub_seg	*sg;
+	struct iovec		 iov[HUB_IOV];
+	uint32_t		 i;
+	size_t			 len = 0;
+	int			 n = 0;
 
-	if (b == NULL || hs->hs_run_start == hs->hs_run_end)
+	if (b == NULL || (i = hs->hs_head) == 0)
 		return;
-	hs->hs_ops->deliver(hs, b, b->b_data + hs->hs_run_start,
-	    hs->hs_run_end - hs->hs_run_start);
-	hs->hs_run_start = hs->hs_run_end;
-	(void)hub;
+	hs->hs_head = hs->hs_tail = 0;
+	while (i != 0) {
+		sg = &hub->h_segs[i];
+		iov[n].iov_base = b->b_data + sg->sg_off;
+		iov[n].iov_len = sg->sg_len;
+		len += sg->sg_len;
+		n++;
+		i = sg->sg_next;
+		if (n < HUB_IOV && i != 0)
+			continue;
+		hs->hs_ops->deliver(hs, b, iov, n, len);
+		if (hs->hs_batch != b)
+			return;		/* forgotten meanwhile */
+		n = 0;
+		len = 0;
+	}
 }
 
-/* Switches a subscriber's protocol; its pending run goes out first. */
+/* Switches a subscriber's protocol; its pending segments go out first. */
 void
 hub_subscriber_set_resp3(struct hub *hub, struct hub_subscriber *hs,
     int resp3)
 {
 	hub_subscriber_flush(hub, hs);
-	if (hs->hs_batch != NULL) {
-		/* The run is over; a new one starts in the other batch. */
-		hub->h_dirty[hs->hs_dirty] = NULL;
-		hs->hs_batch = NULL;
-	}
+	/* Its chain is over; a new one starts in the other batch. */
+	hub_subscriber_forget(hub, hs);
 	hs->hs_resp3 = resp3 != 0;
 }
 
-/* Forgets a subscriber's pending run; it is going away. */
+/* Forgets a subscriber's pending segments; it is going away. */
 void
 hub_subscriber_forget(struct hub *hub, struct hub_subscriber *hs)
 {
@@ -458,6 +524,7 @@ hub_subscriber_forget(struct hub *hub, struct hub_subscriber *hs)
 		return;
 	hub->h_dirty[hs->hs_dirty] = NULL;
 	hs->hs_batch = NULL;
+	hs->hs_head = hs->hs_tail = 0;
 }
 
 /* The size of a message's frame (the same in RESP2 and RESP3). */
@@ -554,23 +621,35 @@ hub_encode(struct hub_batch *b, const struct upstream_msg *m, int resp3)
 	return (size_t)(start - b->b_data);
 }
 
+/* Resizes the segment pool to cap entries (at least those in use). */
+static int
+hub_segs_resize(struct hub *hub, uint32_t cap)
+{
+	struct hub_seg	*segs;
+
+	segs = reallocarray(hub->h_segs, cap, sizeof(*segs));
+	if (segs == NULL)
+		return -1;
+	hub->h_segs = segs;
+	hub->h_segcap = cap;
+	return 0;
+}
+
 /*
- * Gives every active subscriber of ch the message, encoded at most once per
- * protocol: extends the subscriber's run when the frame follows it, else
- * starts a new run (handing over the old one first). This is the per
- * message x per subscriber path: no allocation, no copy, no system call.
+ * Makes room for n more receivers of a message in the dirty list and the
+ * segment pool, growing them by doubling; flushes first if the pool would
+ * pass HUB_SEGS_MAX (a batch of many channels' messages interleaved).
+ * Called before hub_reserve(), whose room a flush would undo.
  */
 static int
-hub_deliver(struct hub *hub, struct hub_chan *ch, const struct upstream_msg *m)
+hub_room(struct hub *hub, uint32_t n)
 {
-	struct hub_subscriber	 *hs, **dirty;
-	struct hub_batch	 *b;
-	uint32_t		  i, cap, start[2], end[2];
-	int			  p, done[2] = { 0, 0 };
+	struct hub_subscriber	**dirty;
+	uint32_t		  cap;
 
-	if (hub->h_ndirty + ch->ch_nsubs > hub->h_dirtycap) {
+	if (hub->h_ndirty + n > hub->h_dirtycap) {
 		cap = hub->h_dirtycap ? hub->h_dirtycap : 64;
-		while (cap < hub->h_ndirty + ch->ch_nsubs)
+		while (cap < hub->h_ndirty + n)
 			cap *= 2;
 		dirty = reallocarray(hub->h_dirty, cap, sizeof(*dirty));
 		if (dirty == NULL)
@@ -578,7 +657,59 @@ hub_deliver(struct hub *hub, struct hub_chan *ch, const struct upstream_msg *m)
 		hub->h_dirty = dirty;
 		hub->h_dirtycap = cap;
 	}
-	if (hub_reserve(hub, hub_frame_size(m)) == -1)
+	if (hub->h_nsegs + n <= hub->h_segcap)
+		return 0;
+	if (hub->h_nsegs > 1 && hub->h_nsegs + n > HUB_SEGS_MAX) {
+		hub_flush(hub);
+		if (hub->h_nsegs + n <= hub->h_segcap)
+			return 0;
+	}
+	cap = hub->h_segcap;
+	while (cap < hub->h_nsegs + n) {
+		if (cap > UINT32_MAX / 2)
+			return -1;
+		cap *= 2;
+	}
+	return hub_segs_resize(hub, cap);
+}
+
+/*
+ * Halves the segment pool when it stayed under a quarter full for
+ * HUB_SEGS_TRIM batches, so that one burst does not keep it large.
+ */
+static void
+hub_segs_trim(struct hub *hub)
+{
+	uint32_t	cap;
+
+	if (hub->h_nsegs > hub->h_segpeak)
+		hub->h_segpeak = hub->h_nsegs;
+	if (++hub->h_segbatches < HUB_SEGS_TRIM)
+		return;
+	cap = hub->h_segcap / 2;
+	if (cap >= HUB_SEGS_MIN && hub->h_segpeak < hub->h_segcap / 4)
+		(void)hub_segs_resize(hub, cap);	/* kept if it fails */
+	hub->h_segpeak = 0;
+	hub->h_segbatches = 0;
+}
+
+/*
+ * Gives every active subscriber of ch the message, encoded at most once per
+ * protocol: extends the last segment of the subscriber's chain when the
+ * frame follows it, else appends a segment from the pool. This is the per
+ * message x per subscriber path: no allocation, no copy, no system call.
+ */
+static int
+hub_deliver(struct hub *hub, struct hub_chan *ch, const struct upstream_msg *m)
+{
+	struct hub_subscriber	*hs;
+	struct hub_batch	*b;
+	struct hub_seg		*sg;
+	uint32_t		 i, n, start[2], len[2];
+	int			 p, done[2] = { 0, 0 };
+
+	if (hub_room(hub, ch->ch_nsubs) == -1 ||
+	    hub_reserve(hub, hub_frame_size(m)) == -1)
 		return -1;
 	for (i = 0; i < ch->ch_nsubs; i++) {
 		hs = ch->ch_subs[i]->hs_subscriber;
@@ -586,22 +717,31 @@ hub_deliver(struct hub *hub, struct hub_chan *ch, const struct upstream_msg *m)
 		b = hub->h_batch[p];
 		if (!done[p]) {
 			start[p] = (uint32_t)hub_encode(b, m, p);
-			end[p] = (uint32_t)b->b_len;
+			len[p] = (uint32_t)b->b_len - start[p];
 			done[p] = 1;
 		}
-		if (hs->hs_batch == b) {
-			if (hs->hs_run_end == start[p]) {
-				hs->hs_run_end = end[p];
-				continue;
-			}
-			hub_subscriber_flush(hub, hs);
-		} else {
+		if (hs->hs_batch != b) {
 			hs->hs_batch = b;
+			hs->hs_head = hs->hs_tail = 0;
 			hs->hs_dirty = hub->h_ndirty;
 			hub->h_dirty[hub->h_ndirty++] = hs;
+		} else if (hs->hs_tail != 0) {
+			sg = &hub->h_segs[hs->hs_tail];
+			if (sg->sg_off + sg->sg_len == start[p]) {
+				sg->sg_len += len[p];
+				continue;
+			}
 		}
-		hs->hs_run_start = start[p];
-		hs->hs_run_end = end[p];
+		n = hub->h_nsegs++;
+		sg = &hub->h_segs[n];
+		sg->sg_off = start[p];
+		sg->sg_len = len[p];
+		sg->sg_next = 0;
+		if (hs->hs_tail != 0)
+			hub->h_segs[hs->hs_tail].sg_next = n;
+		else
+			hs->hs_head = n;
+		hs->hs_tail = n;
 	}
 	hub->h_stats.deliveries += ch->ch_nsubs;
 	return 0;
@@ -643,7 +783,10 @@ hub_message(struct hub *hub, const struct upstream_msg *msg)
 	}
 }
 
-/* Hands every subscriber its run of the current batches, then resets them. */
+/*
+ * Hands every subscriber its segments of the current batches, then resets
+ * them and the segment pool.
+ */
 void
 hub_flush(struct hub *hub)
 {
@@ -654,6 +797,10 @@ hub_flush(struct hub *hub)
 	int			 p;
 
 	hub->h_flush_scheduled = 0;
+	if (hub->h_deferred) {
+		evtimer_del(hub->h_defer_ev);
+		hub->h_deferred = 0;
+	}
 	if (hub->h_ndirty > 0) {
 		/* deliver() may close a client, which forgets it. */
 		for (i = 0; i < hub->h_ndirty; i++) {
@@ -664,6 +811,8 @@ hub_flush(struct hub *hub)
 		}
 		hub->h_ndirty = 0;
 		hub->h_stats.batches++;
+		hub_segs_trim(hub);
+		hub->h_nsegs = 1;
 	}
 	if (hub->h_batch_msgs > 0) {
 		/* A flush in mid-turn (a full batch) starts the next one. */
@@ -684,11 +833,28 @@ hub_flush(struct hub *hub)
 	}
 }
 
-/* The end of a loop turn that received messages. */
+/*
+ * The end of a loop turn that received messages: flushes, unless Redis has
+ * a full read's worth more waiting and the batch is young; then the batch
+ * stays open for the next turn, whose reads come before its timers
+ * (libevent runs the events of one priority in the order they became
+ * active).
+ */
 static void
 hub_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
-	hub_flush(arg);
+	static const struct timeval	 zero = { 0, 0 };
+	struct hub			*hub = arg;
+
+	hub->h_deferred = 0;
+	if (hub->h_ops->pending != NULL && hub->h_batch_msgs > 0 &&
+	    hub_now_ns() - hub->h_batch_t0 < HUB_DEFER_NS &&
+	    hub->h_ops->pending(hub->h_up) >= HUB_DEFER_BYTES &&
+	    evtimer_add(hub->h_defer_ev, &zero) == 0) {
+		hub->h_deferred = 1;
+		return;
+	}
+	hub_flush(hub);
 }
 
 /* The upstream connection came up (subscribe everything) or went down. */

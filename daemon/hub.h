@@ -10,12 +10,16 @@
  * same name is in flight still ends subscribed.
  *
  * Fan-out: each message is encoded once into a shared batch, the bytes of
- * everything one upstream read delivered; each subscriber keeps only the
- * range of the batch that is its own (a "run", extended while the messages
- * it receives are adjacent), and at the end of the loop turn it is handed
- * that range once, to write with a single system call or to reference
+ * everything one loop turn read from Redis; each subscriber keeps only a
+ * chain of the segments of the batch that are its own (a segment is extended
+ * while the messages it receives are adjacent, so one channel's subscribers
+ * keep one each), in a pool of segments the hub reuses from batch to batch.
+ * At the end of the loop turn each subscriber is handed its chain once, as
+ * an iovec array, to write with a single system call or to reference
  * without copying. Nothing is allocated or copied per message per
- * subscriber.
+ * subscriber. While Redis has more messages waiting (pubsubd is behind),
+ * the batch stays open over the next turns, up to 10 ms or until it is
+ * full, so that each write carries more of them.
  *
  * Subscribing takes two steps so that a subscriber never receives a message
  * before its confirmation: hub_subscribe() registers the interest and
@@ -34,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/uio.h>
 
 #include "map.h"
 #include "upstream.h"
@@ -44,36 +49,50 @@ struct hub;
 struct hub_batch;
 struct hub_chan;
 
-/* How the hub reaches Redis; futures returned are owned by the hub. */
+/*
+ * How the hub reaches Redis; futures returned are owned by the hub.
+ * pending (may be NULL) says how many bytes of messages wait unread: while
+ * a full read's worth does, the hub lets the batch grow over the next loop
+ * turns.
+ */
 struct hub_upstream {
 	struct future	*(*subscribe)(void *up, enum upstream_kind kind,
 			    const char *name, size_t len);
 	struct future	*(*unsubscribe)(void *up, enum upstream_kind kind,
 			    const char *name, size_t len);
 	int		 (*connected)(void *up);
+	size_t		 (*pending)(void *up);
 };
 
 struct hub_subscriber;
 
+/* The most segments one deliver call hands over. */
+#define HUB_IOV		128
+
 struct hub_subscriber_ops {
 	/*
-	 * Hands the subscriber len bytes of messages at data, inside batch.
-	 * The bytes are valid for the call only, unless the subscriber takes a
+	 * Hands the subscriber its messages of one batch, in order: iovcnt
+	 * (1 to HUB_IOV) pieces of batch, len bytes in all; a chain of more
+	 * pieces comes in several calls. The array is the hub's, for the call
+	 * only (the subscriber may change it, as writev's callers do); the
+	 * bytes are valid for the call only, unless the subscriber takes a
 	 * reference with hub_batch_ref() (released by hub_batch_release()).
 	 */
 	void	(*deliver)(struct hub_subscriber *hs, struct hub_batch *batch,
-		    const char *data, size_t len);
+		    struct iovec *iov, int iovcnt, size_t len);
 };
 
 /*
  * The hub's part of a subscriber: embedded in its owner (a client), who
- * sets hs_ops and zeroes the rest with hub_subscriber_init().
+ * sets hs_ops and zeroes the rest with hub_subscriber_init(). While hs_batch
+ * is set, hs_head and hs_tail index its chain of pending segments in the
+ * hub's pool (0: none yet).
  */
 struct hub_subscriber {
 	const struct hub_subscriber_ops	*hs_ops;	/* borrowed */
-	struct hub_batch		*hs_batch;	/* of the run, or NULL */
-	uint32_t			 hs_run_start;
-	uint32_t			 hs_run_end;
+	struct hub_batch		*hs_batch;	/* chain's, or NULL */
+	uint32_t			 hs_head;	/* first segment */
+	uint32_t			 hs_tail;	/* last: extended */
 	uint32_t			 hs_dirty;	/* index in the hub's list */
 	uint8_t				 hs_resp3;	/* wants RESP3 pushes */
 };
@@ -100,11 +119,12 @@ struct hub_sub {
  * message per receiver) or per batch.
  *
  * The fan-out latency of a message is the time from the moment the first
- * message of its batch (what one loop turn read from Redis) reached the
- * hub, just after hiredis parsed it, to the moment every subscriber of the
- * batch had been handed its part (written to its socket with one send(), or
- * queued behind the output it already had). Every message of a batch is
- * one observation of the same value: an upper bound of its own latency.
+ * message of its batch (what one loop turn, or a few while more was
+ * waiting, read from Redis) reached the hub, just after hiredis parsed it,
+ * to the moment every subscriber of the batch had been handed its part
+ * (written to its socket with one sendmsg(), or queued behind the output
+ * it already had). Every message of a batch is one observation of the same
+ * value: an upper bound of its own latency.
  */
 struct hub_stats {
 	uint64_t	messages_in;	/* messages from Redis */
@@ -159,16 +179,16 @@ void		 hub_subscriber_init(struct hub_subscriber *hs,
 		    const struct hub_subscriber_ops *ops);
 
 /*
- * Hands hs its pending run at once (through deliver), so that what the
+ * Hands hs its pending segments at once (through deliver), so that what the
  * subscriber writes next comes after the messages it already received.
  */
 void		 hub_subscriber_flush(struct hub *hub, struct hub_subscriber *hs);
 
-/* Switches hs between RESP2 frames and RESP3 pushes (after its run). */
+/* Switches hs between RESP2 frames and RESP3 pushes (its segments first). */
 void		 hub_subscriber_set_resp3(struct hub *hub,
 		    struct hub_subscriber *hs, int resp3);
 
-/* Forgets hs's pending run; call before freeing a subscriber. */
+/* Forgets hs's pending segments; call before freeing a subscriber. */
 void		 hub_subscriber_forget(struct hub *hub, struct hub_subscriber *hs);
 
 /* Upstream callbacks: a message arrived; the connection came up or went down. */
@@ -176,8 +196,8 @@ void		 hub_message(struct hub *hub, const struct upstream_msg *msg);
 void		 hub_upstream_state(struct hub *hub, int connected);
 
 /*
- * Hands every subscriber its run of the current batch now; the hub does
- * this by itself at the end of each loop turn that received messages.
+ * Hands every subscriber its segments of the current batch now; the hub
+ * does this by itself at the end of each loop turn that received messages.
  */
 void		 hub_flush(struct hub *hub);
 

@@ -105,6 +105,7 @@ static struct future *main_up_subscribe(void *, enum upstream_kind,
 static struct future *main_up_unsubscribe(void *, enum upstream_kind,
 		    const char *, size_t);
 static int	main_up_connected(void *);
+static size_t	main_up_pending(void *);
 static void	main_free(struct pubsubd *);
 static struct metrics *main_metrics_new(struct pubsubd *,
 		    const struct conf *, char *, size_t);
@@ -112,7 +113,8 @@ static int	main_metrics_moved(const struct pubsubd *,
 		    const struct conf *, const struct conf *);
 
 static const struct hub_upstream main_hub_upstream = {
-	main_up_subscribe, main_up_unsubscribe, main_up_connected
+	main_up_subscribe, main_up_unsubscribe, main_up_connected,
+	main_up_pending
 };
 
 /* Prints how to call pubsubd to f and exits with status. */
@@ -194,6 +196,12 @@ static int
 main_up_connected(void *up)
 {
 	return upstream_connected(up);
+}
+
+static size_t
+main_up_pending(void *up)
+{
+	return upstream_pending(up);
 }
 
 /*

@@ -308,7 +308,8 @@ metrics_latency(struct evbuffer *out, const struct hub_stats *hs)
 	int			 i;
 
 	metrics_head(out, name, "histogram", "Per message from Redis: from "
-	    "the moment the first message of its batch (one loop turn's read) "
+	    "the moment the first message of its batch (one loop turn's read, "
+	    "or a few turns' while Redis had more waiting) "
 	    "reached the hub to the moment every subscriber of the batch had "
 	    "been handed its part (written or queued).");
 	for (i = 0; i < HUB_LATENCY_BUCKETS; i++) {

@@ -34,6 +34,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <sys/queue.h>
 
 #include <event2/buffer.h>
@@ -307,6 +308,22 @@ int
 upstream_connected(const struct upstream *up)
 {
 	return up->up_connected;
+}
+
+/* The bytes waiting unread on the subscriber and the shard connection. */
+size_t
+upstream_pending(const struct upstream *up)
+{
+	size_t	total = 0;
+	int	fd, n;
+
+	if (up->up_ac != NULL && (fd = up->up_ac->c.fd) != -1 &&
+	    ioctl(fd, FIONREAD, &n) == 0 && n > 0)
+		total += (size_t)n;
+	if (up->up_shard != NULL && (fd = bufferevent_getfd(up->up_shard)) !=
+	    -1 && ioctl(fd, FIONREAD, &n) == 0 && n > 0)
+		total += (size_t)n;
+	return total;
 }
 
 /* Starts one connection attempt; failures schedule the next. */

@@ -110,6 +110,12 @@ void		 upstream_free(struct upstream *up);
 int		 upstream_connected(const struct upstream *up);
 
 /*
+ * The bytes waiting on the subscriber and shard connections that the loop
+ * has not read yet: messages already on their way.
+ */
+size_t		 upstream_pending(const struct upstream *up);
+
+/*
  * Sends SUBSCRIBE (or PSUBSCRIBE) for name. Returns a new future owned by
  * the caller: done when Redis confirms, failed if the upstream is not
  * connected, the connection is lost first, or an operation on the same name

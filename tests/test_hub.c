@@ -26,13 +26,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
 #include "future.h"
 #include "hub.h"
 
-#define MAX_OPS		64
+#define MAX_OPS		128
 #define MAX_KEPT	8
 #define FANOUT		1000
 #define BIG_PAYLOAD	(1024 * 1024)
@@ -51,6 +52,7 @@ struct script {
 	struct op	 ops[MAX_OPS];
 	int		 nops;
 	int		 connected;
+	size_t		 pending;	/* bytes of messages waiting */
 };
 
 /* A growing byte buffer. */
@@ -72,6 +74,7 @@ struct tsub {
 	struct hub_subscriber	 hs;
 	struct sbuf		 out;		/* every byte delivered */
 	int			 calls;		/* deliver calls */
+	int			 pieces;	/* iovecs delivered */
 	int			 keep;		/* reference every batch */
 	struct kept		 kept[MAX_KEPT];
 	int			 nkept;
@@ -93,6 +96,7 @@ static struct future	*script_subscribe(void *, enum upstream_kind,
 static struct future	*script_unsubscribe(void *, enum upstream_kind,
 			    const char *, size_t);
 static int		 script_connected(void *);
+static size_t		 script_pending(void *);
 static void		 env_init(struct env *);
 static void		 env_done(struct env *);
 static void		 sbuf_add(struct sbuf *, const void *, size_t);
@@ -105,7 +109,7 @@ static void		 frame_text(struct sbuf *, const char *, const char *);
 static void		 tsub_init(struct tsub *);
 static void		 tsub_done(struct tsub *);
 static void		 tsub_deliver(struct hub_subscriber *,
-			    struct hub_batch *, const char *, size_t);
+			    struct hub_batch *, struct iovec *, int, size_t);
 static void		 expect_op(struct env *, int, enum upstream_kind, int,
 			    const char *, size_t);
 static int		 find_op(struct env *, int, enum upstream_kind, int,
@@ -129,9 +133,15 @@ static void		 count_held(const char *, size_t, uint32_t, int,
 static void		 expect_held(struct env *, uint64_t, uint64_t,
 			    uint64_t);
 static void		 expect_latency(struct env *, uint64_t);
+static void		 push_text(struct sbuf *, const char *, const char *);
+static void		 sub_many(struct env *, struct tsub *,
+			    struct hub_sub **, int, const char *);
+static void		 pub_rounds(struct env *, int, int, struct sbuf *);
+static long long	 now_us(void);
+static void		 turn_once(struct env *);
 
 static const struct hub_upstream script_ops = {
-	script_subscribe, script_unsubscribe, script_connected
+	script_subscribe, script_unsubscribe, script_connected, script_pending
 };
 
 static const struct hub_subscriber_ops tsub_ops = { tsub_deliver };
@@ -180,6 +190,13 @@ static int
 script_connected(void *up)
 {
 	return ((struct script *)up)->connected;
+}
+
+/* The bytes waiting upstream: the test's figure. */
+static size_t
+script_pending(void *up)
+{
+	return ((struct script *)up)->pending;
 }
 
 /* Builds a fresh loop and hub on a connected scripted upstream. */
@@ -294,21 +311,34 @@ tsub_done(struct tsub *ts)
 	sbuf_free(&ts->out);
 }
 
-/* Records a delivery; keeps a reference or forgets a victim if told to. */
+/*
+ * Records a delivery (checking its pieces and their total); keeps a
+ * reference on the first piece or forgets a victim if told to.
+ */
 static void
 tsub_deliver(struct hub_subscriber *hs, struct hub_batch *batch,
-    const char *data, size_t len)
+    struct iovec *iov, int iovcnt, size_t len)
 {
 	struct tsub	*ts = (struct tsub *)(void *)hs;
+	size_t		 total = 0;
+	int		 i;
 
 	ck_assert_uint_gt(len, 0);
+	ck_assert_int_gt(iovcnt, 0);
+	ck_assert_int_le(iovcnt, HUB_IOV);
 	ts->calls++;
-	sbuf_add(&ts->out, data, len);
+	ts->pieces += iovcnt;
+	for (i = 0; i < iovcnt; i++) {
+		ck_assert_uint_gt(iov[i].iov_len, 0);
+		sbuf_add(&ts->out, iov[i].iov_base, iov[i].iov_len);
+		total += iov[i].iov_len;
+	}
+	ck_assert_uint_eq(total, len);
 	if (ts->keep && ts->nkept < MAX_KEPT) {
 		hub_batch_ref(batch);
 		ts->kept[ts->nkept].batch = batch;
-		ts->kept[ts->nkept].data = data;
-		ts->kept[ts->nkept].len = len;
+		ts->kept[ts->nkept].data = iov[0].iov_base;
+		ts->kept[ts->nkept].len = iov[0].iov_len;
 		ts->nkept++;
 	}
 	if (ts->victim != NULL) {
@@ -1501,7 +1531,8 @@ END_TEST
 
 /*
  * Two channels interleaved in one turn: a subscriber of both gets all the
- * frames in one run, a subscriber of one gets only its frames, in order.
+ * frames in one piece, a subscriber of one gets only its frames, in order,
+ * in one call.
  */
 START_TEST(test_interleaved_channels)
 {
@@ -1534,6 +1565,10 @@ START_TEST(test_interleaved_channels)
 	expect_out(&one, &wone);
 	expect_out(&two, &wtwo);
 	ck_assert_int_eq(both.calls, 1);
+	ck_assert_int_eq(both.pieces, 1);
+	ck_assert_int_eq(one.calls, 1);		/* three pieces, one call */
+	ck_assert_int_eq(one.pieces, 3);
+	ck_assert_int_eq(two.calls, 1);
 
 	for (i = 0; i < 4; i++)
 		hub_unsubscribe(env.hub, s[i]);
@@ -2112,6 +2147,548 @@ START_TEST(test_free_with_ops_in_flight)
 }
 END_TEST
 
+/* Appends the RESP3 push of a text message on a channel. */
+static void
+push_text(struct sbuf *sb, const char *channel, const char *payload)
+{
+	size_t	at = sb->len;
+
+	frame_text(sb, channel, payload);
+	sb->p[at] = '>';
+}
+
+/*
+ * Subscribes n test subscribers to name in one go (one upstream
+ * SUBSCRIBE, confirmed) and activates them; subs gets the subscriptions.
+ */
+static void
+sub_many(struct env *env, struct tsub *ts, struct hub_sub **subs, int n,
+    const char *name)
+{
+	struct future	*ready;
+	int		 i;
+
+	for (i = 0; i < n; i++) {
+		subs[i] = hub_subscribe(env->hub, &ts[i].hs, UPSTREAM_CHANNEL,
+		    name, strlen(name), &ready);
+		ck_assert_ptr_nonnull(subs[i]);
+		future_unref(ready);
+	}
+	settle(env);
+	for (i = 0; i < n; i++)
+		hub_activate(env->hub, subs[i]);
+}
+
+/*
+ * Messages of several channels interleaved in one turn: each subscriber
+ * gets ONE deliver call whose pieces are its own frames, in order; frames
+ * that follow each other in the batch share a piece.
+ */
+START_TEST(test_segments_interleaved)
+{
+	static const char *const chans[] = { "c0", "c1", "c2", "c3", "c4" };
+	struct env	 env;
+	struct tsub	 ts[10], all;
+	struct hub_sub	*subs[10], *sall[2];
+	struct sbuf	 want[5], wall = { NULL, 0, 0 };
+	char		 payload[16];
+	int		 i, r, k;
+
+	env_init(&env);
+	memset(want, 0, sizeof(want));
+	tsub_init(&all);
+	for (i = 0; i < 10; i++) {
+		tsub_init(&ts[i]);
+		subs[i] = sub_ready(&env, &ts[i], UPSTREAM_CHANNEL,
+		    chans[i % 5], 2);
+	}
+	sall[0] = sub_ready(&env, &all, UPSTREAM_CHANNEL, "c0", 2);
+	sall[1] = sub_ready(&env, &all, UPSTREAM_CHANNEL, "c2", 2);
+	for (r = 0; r < 4; r++) {
+		for (k = 0; k < 5; k++) {
+			snprintf(payload, sizeof(payload), "r%d-%d", r, k);
+			pub(&env, chans[k], payload);
+			frame_text(&want[k], chans[k], payload);
+			if (k == 0 || k == 2)
+				frame_text(&wall, chans[k], payload);
+		}
+	}
+	/* Two in a row on c1: one piece more for c1's, not two. */
+	pub(&env, "c1", "x");
+	pub(&env, "c1", "y");
+	frame_text(&want[1], "c1", "x");
+	frame_text(&want[1], "c1", "y");
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(ts[i].calls, 0);
+	turn(&env);
+	for (i = 0; i < 10; i++) {
+		ck_assert_int_eq(ts[i].calls, 1);
+		ck_assert_int_eq(ts[i].pieces, i % 5 == 1 ? 5 : 4);
+		expect_out(&ts[i], &want[i % 5]);
+	}
+	ck_assert_int_eq(all.calls, 1);
+	ck_assert_int_eq(all.pieces, 8);
+	expect_out(&all, &wall);
+	ck_assert_uint_eq(hub_stats(env.hub)->deliveries, 4 * 5 * 2 + 8 + 4);
+
+	for (i = 0; i < 10; i++)
+		hub_unsubscribe(env.hub, subs[i]);
+	hub_unsubscribe(env.hub, sall[0]);
+	hub_unsubscribe(env.hub, sall[1]);
+	settle(&env);
+	for (i = 0; i < 10; i++)
+		tsub_done(&ts[i]);
+	for (k = 0; k < 5; k++)
+		sbuf_free(&want[k]);
+	sbuf_free(&wall);
+	tsub_done(&all);
+	env_done(&env);
+}
+END_TEST
+
+/*
+ * RESP2 and RESP3 subscribers of interleaved channels: each protocol's
+ * batch holds only the frames it has receivers for, so pieces are counted
+ * per batch; a switch of protocol in mid-turn hands the chain over first.
+ */
+START_TEST(test_segments_resp2_resp3)
+{
+	struct env	 env;
+	struct tsub	 a2, a3, b3, ab3;
+	struct hub_sub	*s[5];
+	struct sbuf	 wa2 = { NULL, 0, 0 }, wa3 = { NULL, 0, 0 };
+	struct sbuf	 wb3 = { NULL, 0, 0 }, wab3 = { NULL, 0, 0 };
+	char		 payload[16];
+	int		 i;
+
+	env_init(&env);
+	tsub_init(&a2);
+	tsub_init(&a3);
+	tsub_init(&b3);
+	tsub_init(&ab3);
+	s[0] = sub_ready(&env, &a2, UPSTREAM_CHANNEL, "a", 1);
+	s[1] = sub_ready(&env, &a3, UPSTREAM_CHANNEL, "a", 1);
+	s[2] = sub_ready(&env, &b3, UPSTREAM_CHANNEL, "b", 1);
+	s[3] = sub_ready(&env, &ab3, UPSTREAM_CHANNEL, "a", 1);
+	s[4] = sub_ready(&env, &ab3, UPSTREAM_CHANNEL, "b", 1);
+	hub_subscriber_set_resp3(env.hub, &a3.hs, 1);
+	hub_subscriber_set_resp3(env.hub, &b3.hs, 1);
+	hub_subscriber_set_resp3(env.hub, &ab3.hs, 1);
+	for (i = 0; i < 6; i++) {
+		snprintf(payload, sizeof(payload), "m%d", i);
+		pub(&env, i % 2 ? "b" : "a", payload);
+		if (i % 2 == 0) {
+			frame_text(&wa2, "a", payload);
+			push_text(&wa3, "a", payload);
+		} else
+			push_text(&wb3, "b", payload);
+		push_text(&wab3, i % 2 ? "b" : "a", payload);
+	}
+	turn(&env);
+	ck_assert_int_eq(a2.calls, 1);
+	ck_assert_int_eq(a2.pieces, 1);		/* alone in the RESP2 batch */
+	ck_assert_int_eq(a3.calls, 1);
+	ck_assert_int_eq(a3.pieces, 3);
+	ck_assert_int_eq(b3.pieces, 3);
+	ck_assert_int_eq(ab3.calls, 1);
+	ck_assert_int_eq(ab3.pieces, 1);
+	expect_out(&a2, &wa2);
+	expect_out(&a3, &wa3);
+	expect_out(&b3, &wb3);
+	expect_out(&ab3, &wab3);
+
+	/* ab3 goes back to RESP2 in mid-turn: pushes first, then arrays. */
+	pub(&env, "a", "p1");
+	pub(&env, "b", "p2");
+	push_text(&wab3, "a", "p1");
+	push_text(&wab3, "b", "p2");
+	hub_subscriber_set_resp3(env.hub, &ab3.hs, 0);
+	ck_assert_int_eq(ab3.calls, 2);
+	pub(&env, "b", "p3");
+	pub(&env, "a", "p4");
+	frame_text(&wab3, "b", "p3");
+	frame_text(&wab3, "a", "p4");
+	turn(&env);
+	ck_assert_int_eq(ab3.calls, 3);
+	expect_out(&ab3, &wab3);
+	frame_text(&wa2, "a", "p1");
+	frame_text(&wa2, "a", "p4");
+	ck_assert_int_eq(a2.calls, 2);
+	ck_assert_int_eq(a2.pieces, 3);		/* p3 lies between */
+	expect_out(&a2, &wa2);
+
+	for (i = 0; i < 5; i++)
+		hub_unsubscribe(env.hub, s[i]);
+	settle(&env);
+	sbuf_free(&wa2);
+	sbuf_free(&wa3);
+	sbuf_free(&wb3);
+	sbuf_free(&wab3);
+	tsub_done(&a2);
+	tsub_done(&a3);
+	tsub_done(&b3);
+	tsub_done(&ab3);
+	env_done(&env);
+}
+END_TEST
+
+/*
+ * A chain longer than HUB_IOV comes in several calls, in order; a
+ * subscriber that forgets itself while being handed its chain gets no more
+ * of it.
+ */
+START_TEST(test_segments_many_pieces)
+{
+	struct env	 env;
+	struct tsub	 x, y;
+	struct hub_sub	*sx, *sy;
+	struct sbuf	 wx = { NULL, 0, 0 }, wy = { NULL, 0, 0 };
+	char		 payload[16];
+	int		 i, n = 2 * HUB_IOV + 10;
+
+	env_init(&env);
+	tsub_init(&x);
+	tsub_init(&y);
+	sx = sub_ready(&env, &x, UPSTREAM_CHANNEL, "x", 1);
+	sy = sub_ready(&env, &y, UPSTREAM_CHANNEL, "y", 1);
+	for (i = 0; i < 2 * n; i++) {
+		snprintf(payload, sizeof(payload), "m%d", i);
+		pub(&env, i % 2 ? "y" : "x", payload);
+		frame_text(i % 2 ? &wy : &wx, i % 2 ? "y" : "x", payload);
+	}
+	turn(&env);
+	ck_assert_int_eq(x.calls, 3);
+	ck_assert_int_eq(x.pieces, n);
+	ck_assert_int_eq(y.calls, 3);
+	expect_out(&x, &wx);
+	expect_out(&y, &wy);
+
+	/* x forgets itself in its first call: the rest is dropped. */
+	x.hub = env.hub;
+	x.victim = &x;
+	for (i = 0; i < 2 * n; i++)
+		pub(&env, i % 2 ? "y" : "x", "again");
+	turn(&env);
+	ck_assert_int_eq(x.calls, 4);
+	ck_assert_int_eq(x.pieces, n + HUB_IOV);
+	ck_assert_int_eq(y.calls, 6);
+	ck_assert_int_eq(y.pieces, 2 * n);
+
+	hub_unsubscribe(env.hub, sx);
+	hub_unsubscribe(env.hub, sy);
+	settle(&env);
+	sbuf_free(&wx);
+	sbuf_free(&wy);
+	tsub_done(&x);
+	tsub_done(&y);
+	env_done(&env);
+}
+END_TEST
+
+/* Publishes rounds of messages on nch channels, round-robin. */
+static void
+pub_rounds(struct env *env, int nch, int rounds, struct sbuf *want)
+{
+	char	chan[16], payload[32];
+	int	r, k;
+
+	for (r = 0; r < rounds; r++) {
+		for (k = 0; k < nch; k++) {
+			snprintf(chan, sizeof(chan), "ch%d", k);
+			snprintf(payload, sizeof(payload), "round %d", r);
+			pub(env, chan, payload);
+			frame_text(&want[k], chan, payload);
+		}
+	}
+}
+
+/*
+ * Many channels interleaved (as the bench's 1000 x 100 case): the segment
+ * pool grows well past its first size within one turn, shrinks back after
+ * many small turns, and grows again, every subscriber getting its frames
+ * in order in one call per turn throughout.
+ */
+START_TEST(test_segments_pool_growth)
+{
+	enum { NCH = 40, PER = 25, N = NCH * PER, ROUNDS = 30 };
+	struct env	  env;
+	struct tsub	 *ts;
+	struct hub_sub	**subs;
+	struct sbuf	  want[NCH];
+	int		  i, k, t;
+
+	env_init(&env);
+	memset(want, 0, sizeof(want));
+	ts = calloc(N, sizeof(*ts));
+	subs = calloc(N, sizeof(*subs));
+	ck_assert_ptr_nonnull(ts);
+	ck_assert_ptr_nonnull(subs);
+	for (i = 0; i < N; i++)
+		tsub_init(&ts[i]);
+	for (k = 0; k < NCH; k++) {
+		char	chan[16];
+
+		snprintf(chan, sizeof(chan), "ch%d", k);
+		/* Subscriber i is on channel i % NCH. */
+		for (i = 0; i < PER; i++) {
+			struct future	*ready;
+
+			subs[k + i * NCH] = hub_subscribe(env.hub,
+			    &ts[k + i * NCH].hs, UPSTREAM_CHANNEL, chan,
+			    strlen(chan), &ready);
+			ck_assert_ptr_nonnull(subs[k + i * NCH]);
+			future_unref(ready);
+		}
+	}
+	settle(&env);
+	for (i = 0; i < N; i++)
+		hub_activate(env.hub, subs[i]);
+
+	for (t = 0; t < 2; t++) {
+		/* 30 x 40 messages, 25 segments each: 30000 in one turn. */
+		pub_rounds(&env, NCH, ROUNDS, want);
+		turn(&env);
+		for (i = 0; i < N; i++) {
+			ck_assert_int_eq(ts[i].calls, 1);
+			ck_assert_int_eq(ts[i].pieces, ROUNDS);
+			expect_out(&ts[i], &want[i % NCH]);
+			sbuf_free(&ts[i].out);
+			ts[i].calls = ts[i].pieces = 0;
+		}
+		for (k = 0; k < NCH; k++)
+			sbuf_free(&want[k]);
+		if (t == 1)
+			break;
+		/* Small turns: the pool is trimmed on the way. */
+		for (i = 0; i < 3000; i++) {
+			pub(&env, "ch1", "small");
+			turn(&env);
+		}
+		ck_assert_int_eq(ts[1].calls, 3000);
+		ck_assert_int_eq(ts[0].calls, 0);
+		for (i = 0; i < N; i++) {
+			sbuf_free(&ts[i].out);
+			ts[i].calls = ts[i].pieces = 0;
+		}
+	}
+
+	for (i = 0; i < N; i++)
+		hub_unsubscribe(env.hub, subs[i]);
+	ck_assert_int_eq(settle(&env), NCH);
+	for (i = 0; i < N; i++)
+		tsub_done(&ts[i]);
+	free(ts);
+	free(subs);
+	env_done(&env);
+}
+END_TEST
+
+/*
+ * A turn whose segments would pass the pool's bound (alternating channels
+ * of 500 subscribers each: a segment per message per subscriber) is
+ * flushed early, and every frame still arrives once, in order.
+ */
+START_TEST(test_segments_pool_limit)
+{
+	enum { N = 1000, MSGS = 600 };
+	struct env	  env;
+	struct tsub	 *ts;
+	struct hub_sub	**subs;
+	struct sbuf	  want[2];
+	char		  payload[16];
+	int		  i;
+
+	env_init(&env);
+	memset(want, 0, sizeof(want));
+	ts = calloc(N, sizeof(*ts));
+	subs = calloc(N, sizeof(*subs));
+	ck_assert_ptr_nonnull(ts);
+	ck_assert_ptr_nonnull(subs);
+	for (i = 0; i < N; i++)
+		tsub_init(&ts[i]);
+	sub_many(&env, ts, subs, N / 2, "a");
+	sub_many(&env, ts + N / 2, subs + N / 2, N / 2, "b");
+	for (i = 0; i < MSGS; i++) {
+		snprintf(payload, sizeof(payload), "%d", i);
+		pub(&env, i % 2 ? "b" : "a", payload);
+		frame_text(&want[i % 2], i % 2 ? "b" : "a", payload);
+	}
+	/* 300000 segments: more than the bound (256 K), so one flush. */
+	ck_assert_uint_eq(hub_stats(env.hub)->batches, 1);
+	turn(&env);
+	ck_assert_uint_eq(hub_stats(env.hub)->batches, 2);
+	for (i = 0; i < N; i++) {
+		ck_assert_int_eq(ts[i].pieces, MSGS / 2);
+		expect_out(&ts[i], &want[i < N / 2 ? 0 : 1]);
+	}
+
+	for (i = 0; i < N; i++)
+		hub_unsubscribe(env.hub, subs[i]);
+	ck_assert_int_eq(settle(&env), 2);
+	for (i = 0; i < N; i++)
+		tsub_done(&ts[i]);
+	sbuf_free(&want[0]);
+	sbuf_free(&want[1]);
+	free(ts);
+	free(subs);
+	env_done(&env);
+}
+END_TEST
+
+/*
+ * Subscribers leaving in mid-turn while their chains are pending: one that
+ * unsubscribes still gets what it was given before; one forgotten and freed
+ * is never touched; one handed its chain early (a reply follows) gets the
+ * rest after the reply; the others get everything, in order.
+ */
+START_TEST(test_segments_leave_mid_turn)
+{
+	struct env	 env;
+	struct tsub	 a, c, *gone;
+	struct hub_sub	*sa, *sc[2], *sg;
+	struct sbuf	 wa = { NULL, 0, 0 }, wc = { NULL, 0, 0 };
+	unsigned char	*p;
+	size_t		 i;
+
+	env_init(&env);
+	tsub_init(&a);
+	tsub_init(&c);
+	gone = malloc(sizeof(*gone));
+	ck_assert_ptr_nonnull(gone);
+	tsub_init(gone);
+	sa = sub_ready(&env, &a, UPSTREAM_CHANNEL, "x", 1);
+	sg = sub_ready(&env, gone, UPSTREAM_CHANNEL, "x", 1);
+	sc[0] = sub_ready(&env, &c, UPSTREAM_CHANNEL, "x", 1);
+	sc[1] = sub_ready(&env, &c, UPSTREAM_CHANNEL, "y", 1);
+
+	pub(&env, "x", "1");
+	pub(&env, "y", "2");
+	pub(&env, "x", "3");
+	frame_text(&wa, "x", "1");
+	frame_text(&wa, "x", "3");
+	hub_unsubscribe(env.hub, sa);
+	hub_subscriber_forget(env.hub, &gone->hs);
+	hub_unsubscribe(env.hub, sg);
+	tsub_done(gone);
+	memset(gone, 0xa5, sizeof(*gone));	/* "freed": any use shows */
+	frame_text(&wc, "x", "1");
+	frame_text(&wc, "y", "2");
+	frame_text(&wc, "x", "3");
+	hub_subscriber_flush(env.hub, &c.hs);
+	ck_assert_int_eq(c.calls, 1);
+	sbuf_add(&c.out, "+OK\r\n", 5);
+	sbuf_add(&wc, "+OK\r\n", 5);
+	pub(&env, "y", "4");
+	pub(&env, "x", "5");
+	frame_text(&wc, "y", "4");
+	frame_text(&wc, "x", "5");
+	turn(&env);
+	for (p = (unsigned char *)gone, i = 0; i < sizeof(*gone); i++)
+		ck_assert_uint_eq(p[i], 0xa5);
+	free(gone);
+	ck_assert_int_eq(a.calls, 1);
+	ck_assert_int_eq(a.pieces, 2);
+	expect_out(&a, &wa);
+	ck_assert_int_eq(c.calls, 2);
+	expect_out(&c, &wc);
+
+	hub_unsubscribe(env.hub, sc[0]);
+	hub_unsubscribe(env.hub, sc[1]);
+	settle(&env);
+	sbuf_free(&wa);
+	sbuf_free(&wc);
+	tsub_done(&a);
+	tsub_done(&c);
+	env_done(&env);
+}
+END_TEST
+
+/* Microseconds of a monotonic clock. */
+static long long
+now_us(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * Runs exactly one loop iteration (turn() runs them until none has
+ * anything to do, as event_base_loop's EVLOOP_NONBLOCK does).
+ */
+static void
+turn_once(struct env *env)
+{
+	ck_assert_int_ne(event_base_loop(env->base, EVLOOP_ONCE |
+	    EVLOOP_NONBLOCK), -1);
+}
+
+/*
+ * While Redis has a full read's worth of messages waiting (16 KiB), the
+ * batch stays open over the next turns, so they reach each subscriber in
+ * the same write; it is flushed once less waits, or once it is 10 ms old
+ * whatever waits, and a subscriber's own flush still hands over its part
+ * at once.
+ */
+START_TEST(test_batch_open_while_pending)
+{
+	struct env	 env;
+	struct tsub	 a, b;
+	struct hub_sub	*sa, *sb;
+	struct sbuf	 want = { NULL, 0, 0 };
+	long long	 t0;
+	int		 i;
+
+	env_init(&env);
+	tsub_init(&a);
+	tsub_init(&b);
+	sa = sub_ready(&env, &a, UPSTREAM_CHANNEL, "x", 1);
+	sb = sub_ready(&env, &b, UPSTREAM_CHANNEL, "y", 1);
+	env.up.pending = 1 << 20;
+	pub(&env, "x", "1");
+	pub(&env, "y", "2");
+	turn_once(&env);
+	pub(&env, "x", "3");
+	turn_once(&env);
+	ck_assert_int_eq(a.calls, 0);
+	ck_assert_int_eq(b.calls, 0);
+	hub_subscriber_flush(env.hub, &b.hs);		/* a reply to b */
+	ck_assert_int_eq(b.calls, 1);
+	env.up.pending = 16 * 1024 - 1;
+	turn_once(&env);
+	frame_text(&want, "x", "1");
+	frame_text(&want, "x", "3");
+	ck_assert_int_eq(a.calls, 1);
+	ck_assert_int_eq(a.pieces, 2);
+	expect_out(&a, &want);
+	ck_assert_int_eq(b.calls, 1);
+	ck_assert_uint_eq(hub_stats(env.hub)->batches, 1);
+
+	/* Always more waiting: the batch's age (10 ms) ends it. */
+	env.up.pending = 1 << 20;
+	t0 = now_us();
+	pub(&env, "x", "4");
+	for (i = 0; i < 100000 && a.calls == 1 && now_us() - t0 < 5000000;
+	    i++)
+		turn_once(&env);
+	ck_assert_int_eq(a.calls, 2);
+	ck_assert_int_gt(i, 1);
+	ck_assert_int_ge(now_us() - t0, 10000);
+	frame_text(&want, "x", "4");
+	expect_out(&a, &want);
+	env.up.pending = 0;
+
+	hub_unsubscribe(env.hub, sa);
+	hub_unsubscribe(env.hub, sb);
+	settle(&env);
+	sbuf_free(&want);
+	tsub_done(&a);
+	tsub_done(&b);
+	env_done(&env);
+}
+END_TEST
+
 /* Returns the hub suite. */
 static Suite *
 hub_suite(void)
@@ -2157,6 +2734,17 @@ hub_suite(void)
 	tcase_add_test(tc, test_thousand_subscribers);
 	tcase_add_test(tc, test_swap_remove);
 	tcase_add_test(tc, test_stats);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("segments");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_segments_interleaved);
+	tcase_add_test(tc, test_segments_resp2_resp3);
+	tcase_add_test(tc, test_segments_many_pieces);
+	tcase_add_test(tc, test_segments_pool_growth);
+	tcase_add_test(tc, test_segments_pool_limit);
+	tcase_add_test(tc, test_segments_leave_mid_turn);
+	tcase_add_test(tc, test_batch_open_while_pending);
 	suite_add_tcase(s, tc);
 	return s;
 }

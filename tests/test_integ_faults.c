@@ -4,8 +4,9 @@
  * (so one test's limits or outage cannot touch another): Redis killed and
  * restarted, or hung, under streaming clients; commands while Redis is down;
  * the output, client, query buffer, subscription and idle limits; a churn of
- * abrupt clients that must leave nothing upstream; and a clean stop on
- * SIGTERM that flushes what clients are owed. Every wait has a deadline and
+ * abrupt clients that must leave nothing upstream; a clean stop on SIGTERM
+ * that flushes what clients are owed; stalled readers of interleaved
+ * channels, whose output queues in pieces. Every wait has a deadline and
  * every loop a bound. The timings worth quoting (reconnect, detection,
  * delivery) are printed on stderr as lines starting "faults:".
  *
@@ -59,6 +60,7 @@ static void		 redis_kill9(void);
 static void		 redis_restart(void);
 static struct h_conn	*subscriber(const char *, const char *, int);
 static struct h_conn	*connect_small(int, int);
+static struct h_conn	*il_subscriber(int, int);
 static void		 close_rst(struct h_conn *);
 static int		 frame_elems(const char *, size_t, const char **,
 			    size_t *, int);
@@ -1647,6 +1649,125 @@ START_TEST(sighup_reloads_live_and_keeps_a_good_config)
 }
 END_TEST
 
+#define IL_CHANS	3
+#define IL_MSGS		900
+
+/*
+ * Connects a small-buffered subscriber (see connect_small()), in RESP3 if
+ * resp3, to the channels il:i whose bit is set in mask.
+ */
+static struct h_conn *
+il_subscriber(int resp3, int mask)
+{
+	struct h_conn	*c;
+	char		 name[16], *frame, *r;
+	int		 i, n = 0;
+
+	c = connect_small(env.pubsubd_port, 4096);
+	ck_assert_ptr_nonnull(c);
+	if (resp3) {
+		ck_assert_int_eq(h_command(c, "HELLO", "3", NULL), 0);
+		r = h_reply(c, NULL, H_TIMEOUT_MS);
+		ck_assert_ptr_nonnull(r);
+		ck_assert_int_eq(r[0], '%');
+		free(r);
+	}
+	for (i = 0; i < IL_CHANS; i++) {
+		if (!(mask & (1 << i)))
+			continue;
+		snprintf(name, sizeof(name), "il:%d", i);
+		ck_assert_int_eq(h_command(c, "SUBSCRIBE", name, NULL), 0);
+		frame = h_frame_confirm("subscribe", name, ++n);
+		if (resp3)
+			frame[0] = '>';
+		ck_assert(h_expect_free(c, frame));
+	}
+	return c;
+}
+
+/*
+ * 13. Subscribers of interleaved channels that stop reading (RESP2 and
+ * RESP3, of one channel or several): each turn's pieces of the shared
+ * batch are written with one sendmsg until the socket is full, and the
+ * rest (small pieces copied, large ones referenced) is queued; once they
+ * read, every frame is there, once, in order.
+ */
+START_TEST(stalled_readers_of_interleaved_channels_get_all_in_order)
+{
+	static const int masks[4] = { 7, 2, 5, 2 };	/* all, il:1, ... */
+	static const int resp3[4] = { 0, 0, 1, 1 };
+	struct h_conn	*c[4];
+	FILE		*f, *want[4];
+	char		*buf = NULL, *wbuf[4], *pay, *rep, *got, name[16];
+	size_t		 len = 0, wlen[4], plen;
+	int		 i, j, m, ch;
+
+	env_start(NULL, NULL);
+	for (j = 0; j < 4; j++) {
+		c[j] = il_subscriber(resp3[j], masks[j]);
+		want[j] = open_memstream(&wbuf[j], &wlen[j]);
+		ck_assert_ptr_nonnull(want[j]);
+	}
+	pay = malloc(2048);
+	ck_assert_ptr_nonnull(pay);
+	for (m = 0; m < IL_MSGS; m += 100) {
+		f = open_memstream(&buf, &len);
+		ck_assert_ptr_nonnull(f);
+		for (i = m; i < m + 100; i++) {
+			/* Small and large payloads: copied and referenced. */
+			ch = i % IL_CHANS;
+			plen = (size_t)snprintf(pay, 64, "il:%d:", i);
+			if (i % 2) {
+				memset(pay + plen, 'y', 2000 - plen);
+				plen = 2000;
+			}
+			snprintf(name, sizeof(name), "il:%d", ch);
+			fprintf(f, "*3\r\n$7\r\nPUBLISH\r\n$4\r\n%s\r\n"
+			    "$%zu\r\n", name, plen);
+			fwrite(pay, 1, plen, f);
+			fputs("\r\n", f);
+			for (j = 0; j < 4; j++) {
+				if (!(masks[j] & (1 << ch)))
+					continue;
+				fprintf(want[j], "%c3\r\n$7\r\nmessage\r\n"
+				    "$4\r\n%s\r\n$%zu\r\n", resp3[j] ? '>' :
+				    '*', name, plen);
+				fwrite(pay, 1, plen, want[j]);
+				fputs("\r\n", want[j]);
+			}
+		}
+		fclose(f);
+		ck_assert_int_eq(h_send(redis, buf, len), 0);
+		for (i = 0; i < 100; i++) {
+			rep = h_reply(redis, NULL, H_TIMEOUT_MS);
+			ck_assert_msg(rep != NULL, "no reply to PUBLISH");
+			ck_assert_int_eq(h_int(rep), 1);
+			free(rep);
+		}
+		free(buf);
+		buf = NULL;
+	}
+	for (j = 0; j < 4; j++) {
+		fclose(want[j]);
+		got = h_read_exact(c[j], wlen[j], 10000);
+		ck_assert_msg(got != NULL, "subscriber %d: fewer than %zu "
+		    "bytes", j, wlen[j]);
+		for (i = 0; i < (int)wlen[j] && got[i] == wbuf[j][i]; i++)
+			;
+		ck_assert_msg(i == (int)wlen[j], "subscriber %d: differs at "
+		    "byte %d of %zu", j, i, wlen[j]);
+		free(got);
+		free(wbuf[j]);
+		/* Nothing more: a PING's reply comes next. */
+		ck_assert_int_eq(h_command(c[j], "PING", NULL), 0);
+		ck_assert(h_expect(c[j], resp3[j] ? "+PONG\r\n" :
+		    "*2\r\n$4\r\npong\r\n$0\r\n\r\n"));
+		h_close(c[j]);
+	}
+	free(pay);
+}
+END_TEST
+
 /* Adds test fn as a case of its own, with the fixtures and a timeout. */
 static void
 add(Suite *s, const char *name, const TTest *fn)
@@ -1683,6 +1804,8 @@ faults_suite(void)
 	add(s, "churn", churn_of_abrupt_clients_leaves_nothing_upstream);
 	add(s, "sigterm", sigterm_flushes_pending_output_and_exits_zero);
 	add(s, "sighup", sighup_reloads_live_and_keeps_a_good_config);
+	add(s, "stalled_interleaved",
+	    stalled_readers_of_interleaved_channels_get_all_in_order);
 	return s;
 }
 
