@@ -38,6 +38,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pidfile.h"
+#include "procmem.h"
 #include "service.h"
 #include "upstream.h"
 
@@ -49,6 +50,8 @@
 #define MAIN_FD_RESERVE		32
 /* What to try when the hard limit is "unlimited" (Linux' fs.nr_open). */
 #define MAIN_NOFILE_FALLBACK	1048576
+
+#define MAIN_TRIM_SEC	5	/* how often free heap is given back */
 
 /* The daemon's one context; everything in it is owned. */
 struct pubsubd {
@@ -75,6 +78,7 @@ struct pubsubd {
 	char			 *pidfile;	/* owned, or NULL: none */
 	int			  pidfile_written;
 	struct event		 *stop_ev;
+	struct event		 *trim_ev;	/* gives back free heap */
 	int			  stopping;
 };
 
@@ -100,6 +104,7 @@ static int	main_fit_maxclients(const struct pubsubd *,
 		    const struct conf *);
 static void	main_status(void *, char *, size_t);
 static void	main_stop_cb(evutil_socket_t, short, void *);
+static void	main_trim_cb(evutil_socket_t, short, void *);
 static struct future *main_up_subscribe(void *, enum upstream_kind,
 		    const char *, size_t);
 static struct future *main_up_unsubscribe(void *, enum upstream_kind,
@@ -642,6 +647,21 @@ done:
 	service_reloaded(d->svc);
 }
 
+/*
+ * Every few seconds: a burst of clients (10000 subscribing at once) leaves
+ * the memory of their requests free but resident; give it back, as Redis'
+ * allocator does in the background, so idle subscribers cost what they hold.
+ */
+static void
+main_trim_cb(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t	freed;
+
+	if ((freed = procmem_trim()) > 0)
+		log_debug("gave back the free heap (%llu bytes free)",
+		    (unsigned long long)freed);
+}
+
 /* Frees the context in the reverse order of its making. */
 static void
 main_free(struct pubsubd *d)
@@ -662,6 +682,8 @@ main_free(struct pubsubd *d)
 		event_free(d->sigint_ev);
 	if (d->stop_ev != NULL)
 		event_free(d->stop_ev);
+	if (d->trim_ev != NULL)
+		event_free(d->trim_ev);
 	if (d->sighup_ev != NULL)
 		event_free(d->sighup_ev);
 	if (d->base != NULL)
@@ -678,6 +700,7 @@ main(int argc, char *argv[])
 	static const struct upstream_cbs cbs = {
 		main_on_message, main_on_state
 	};
+	struct timeval	 trim_tv = { MAIN_TRIM_SEC, 0 };
 	struct pubsubd	 d;
 	const char	*path = NULL, *pidpath = NULL;
 	char		 err[1024], name[ENDPOINT_NAME_MAX];
@@ -798,6 +821,9 @@ main(int argc, char *argv[])
 	    evsignal_add(d.sigint_ev, NULL) == -1 ||
 	    evsignal_add(d.sighup_ev, NULL) == -1)
 		fatalx("cannot handle signals");
+	d.trim_ev = event_new(d.base, -1, EV_PERSIST, main_trim_cb, &d);
+	if (d.trim_ev == NULL || evtimer_add(d.trim_ev, &trim_tv) == -1)
+		fatalx("cannot make the heap trimming timer");
 
 	if (d.pidfile != NULL) {
 		/* Checked at start; written once the listeners are bound. */

@@ -53,6 +53,22 @@ procmem_read(struct procmem *pm)
 	return rc;
 }
 
+/* Returns malloc's free pages to the system when there are many. */
+uint64_t
+procmem_trim(void)
+{
+#ifdef HAVE_MALLINFO2
+	struct mallinfo2	 mi = mallinfo2();
+
+	if (mi.fordblks < PROCMEM_TRIM_MIN || mi.fordblks < mi.arena / 4)
+		return 0;
+	malloc_trim(0);
+	return mi.fordblks;
+#else
+	return 0;
+#endif
+}
+
 /* Formats bytes with a unit, two decimals above a KiB. */
 const char *
 procmem_human(uint64_t bytes, char *buf, size_t len)

@@ -22,6 +22,16 @@ struct procmem {
 /* Fills *pm (zeroes what cannot be known); returns 0, or -1 if rss is not. */
 int		 procmem_read(struct procmem *pm);
 
+/*
+ * Gives the system back the free pages inside malloc's heap when there are
+ * many (more than PROCMEM_TRIM_MIN bytes, and a quarter of the heap): a
+ * burst of clients leaves their per-request memory free but resident, in
+ * holes glibc returns only when asked. Returns the bytes that were free,
+ * 0 if nothing was done. A no-op without glibc's malloc statistics.
+ */
+#define PROCMEM_TRIM_MIN	(4u << 20)
+uint64_t	 procmem_trim(void);
+
 /* Writes bytes as Redis' "_human" fields do ("512B", "1.50K", "2.00M"). */
 const char	*procmem_human(uint64_t bytes, char *buf, size_t len);
 
