@@ -60,7 +60,7 @@ procmem_trim(void)
 #ifdef HAVE_MALLINFO2
 	struct mallinfo2	 mi = mallinfo2();
 
-	if (mi.fordblks < PROCMEM_TRIM_MIN || mi.fordblks < mi.arena / 4)
+	if (mi.fordblks < PROCMEM_TRIM_MIN)
 		return 0;
 	malloc_trim(0);
 	return mi.fordblks;

@@ -24,12 +24,12 @@ int		 procmem_read(struct procmem *pm);
 
 /*
  * Gives the system back the free pages inside malloc's heap when there are
- * many (more than PROCMEM_TRIM_MIN bytes, and a quarter of the heap): a
+ * many (more than PROCMEM_TRIM_MIN bytes free in it): a
  * burst of clients leaves their per-request memory free but resident, in
  * holes glibc returns only when asked. Returns the bytes that were free,
  * 0 if nothing was done. A no-op without glibc's malloc statistics.
  */
-#define PROCMEM_TRIM_MIN	(4u << 20)
+#define PROCMEM_TRIM_MIN	(1u << 20)
 uint64_t	 procmem_trim(void);
 
 /* Writes bytes as Redis' "_human" fields do ("512B", "1.50K", "2.00M"). */
