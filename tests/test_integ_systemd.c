@@ -67,7 +67,6 @@ static int		 nt_wait(int, const char *, const char *, int);
 static int		 nt_count(int, const char *);
 static void		 nt_dump(void);
 static struct h_conn	*connect_within(int, int);
-static struct h_conn	*connect_unix(const char *);
 static int		 log_has(const char *);
 static int		 log_wait(const char *, int);
 static int		 port_refuses(int);
@@ -299,30 +298,6 @@ connect_within(int port, int ms)
 	return c;
 }
 
-/* Connects to the Unix socket at path (an h_conn like any other). */
-static struct h_conn *
-connect_unix(const char *path)
-{
-	struct sockaddr_un	 sun;
-	struct h_conn		*c;
-	int			 fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return NULL;
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
-		return NULL;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    (c = calloc(1, sizeof(*c))) == NULL) {
-		close(fd);
-		return NULL;
-	}
-	c->fd = fd;
-	return c;
-}
-
 /* Whether pubsubd's log holds text. */
 static int
 log_has(const char *text)
@@ -391,7 +366,7 @@ START_TEST(socket_activation_serves_the_passed_sockets_only)
 	ck_assert_int_eq(h_command(sub, "SUBSCRIBE", "news", NULL), 0);
 	ck_assert(h_expect_free(sub, h_frame_confirm("subscribe", "news",
 	    1)));
-	pub = connect_unix(path);
+	pub = h_connect_unix(path);
 	ck_assert_msg(pub != NULL, "cannot connect to %s", path);
 	ck_assert_int_eq(h_publish(pub, "news", "hello"), 1);
 	ck_assert(h_expect_free(sub, h_frame_message("news", "hello")));
