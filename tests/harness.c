@@ -1069,6 +1069,18 @@ h_spawn_pubsubd(struct h_env *env, const char *tag, const char *text,
 	return h_spawn((char *const *)argv, log);
 }
 
+/* Connects to 127.0.0.1:port, retrying (every 20 ms) for up to ms. */
+struct h_conn *
+h_connect_within(int port, int ms)
+{
+	long long	 deadline = h_now_ms() + ms;
+	struct h_conn	*c;
+
+	while ((c = h_connect(port)) == NULL && h_now_ms() < deadline)
+		usleep(20000);
+	return c;
+}
+
 /* Whether the file at path holds needle. */
 int
 h_file_has(const char *path, const char *needle)

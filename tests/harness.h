@@ -215,6 +215,8 @@ char	*h_info_text(int port, const char *section, int timeout_ms);
 
 /* Connects to the Unix socket at path; NULL on failure. */
 struct h_conn *h_connect_unix(const char *path);
+/* Connects to 127.0.0.1:port, retrying for up to ms; NULL if it never can. */
+struct h_conn *h_connect_within(int port, int ms);
 
 /*
  * Waits until the server at the Unix socket path answers PING with +PONG

@@ -737,8 +737,9 @@ END_TEST
 
 /*
  * 2. Redis hung (SIGSTOP): the health check notices within health_timeout
- * plus two intervals (it looks once an interval) and drops the connection; after SIGCONT pubsubd is back and
- * resubscribed within two intervals plus the backoff, and delivers again.
+ * plus two intervals (it looks once an interval) and drops the connection;
+ * after SIGCONT pubsubd is back and resubscribed within two intervals plus
+ * the backoff, and delivers again.
  */
 START_TEST(redis_hung_sigstop_detected_and_recovered_by_health_check)
 {
@@ -791,8 +792,8 @@ START_TEST(redis_hung_sigstop_detected_and_recovered_by_health_check)
 		usleep(5000);
 	}
 	fprintf(stderr, "faults: SIGSTOP: upstream_connected 0 after %lld ms "
-	    "(health_interval 200, health_timeout 400); after SIGCONT connected and resubscribed "
-	    "in %lld ms (backoff_max 200)\n", t_down - t_stop,
+	    "(health_interval 200, health_timeout 400); after SIGCONT "
+	    "connected and resubscribed in %lld ms (backoff_max 200)\n", t_down - t_stop,
 	    t_up ? t_up - t_cont : -1);
 	ck_assert_msg(t_down - t_stop <= 1500, "hang detected after %lld ms",
 	    t_down - t_stop);
@@ -1569,18 +1570,6 @@ conf_write(const char *text)
 	ck_assert_int_eq(fclose(f), 0);
 }
 
-/* Waits (bounded) until something accepts connections on port. */
-static struct h_conn *
-connect_within(int port, int ms)
-{
-	long long	 deadline = h_now_ms() + ms;
-	struct h_conn	*c;
-
-	while ((c = h_connect(port)) == NULL && h_now_ms() < deadline)
-		usleep(20000);
-	return c;
-}
-
 /*
  * 12. SIGHUP reloads the file live: a new listener opens, new limits apply,
  * a broken file keeps the running configuration, and a new Redis address
@@ -1604,7 +1593,7 @@ START_TEST(sighup_reloads_live_and_keeps_a_good_config)
 	    env.redis_port);
 	conf_write(text);
 	ck_assert_int_eq(kill(env.pubsubd_pid, SIGHUP), 0);
-	b = connect_within(port2, 3000);
+	b = h_connect_within(port2, 3000);
 	ck_assert_msg(b != NULL, "the new listener did not open");
 	ck_assert_int_eq(h_sendstr(b, "PING\r\n"), 0);
 	ck_assert(h_expect(b, "+PONG\r\n"));

@@ -66,8 +66,6 @@ static int		 nt_find(int, const char *, const char *);
 static int		 nt_wait(int, const char *, const char *, int);
 static int		 nt_count(int, const char *);
 static void		 nt_dump(void);
-static struct h_conn	*connect_within(int, int);
-static int		 log_has(const char *);
 static int		 log_wait(const char *, int);
 static int		 port_refuses(int);
 
@@ -286,43 +284,15 @@ nt_dump(void)
 		    nt.ms[i] - nt.ms[0], nt.msg[i]);
 }
 
-/* Connects to 127.0.0.1:port, retrying for up to ms. */
-static struct h_conn *
-connect_within(int port, int ms)
-{
-	long long	 deadline = h_now_ms() + ms;
-	struct h_conn	*c;
-
-	while ((c = h_connect(port)) == NULL && h_now_ms() < deadline)
-		usleep(20000);
-	return c;
-}
-
-/* Whether pubsubd's log holds text. */
-static int
-log_has(const char *text)
-{
-	char	 buf[65536];
-	size_t	 n;
-	FILE	*f;
-
-	if ((f = fopen(logpath, "r")) == NULL)
-		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	return strstr(buf, text) != NULL;
-}
-
 /* Waits up to ms for text in pubsubd's log. */
 static int
 log_wait(const char *text, int ms)
 {
 	long long	deadline = h_now_ms() + ms;
 
-	while (!log_has(text) && h_now_ms() < deadline)
+	while (!h_file_has(logpath, text) && h_now_ms() < deadline)
 		usleep(20000);
-	return log_has(text);
+	return h_file_has(logpath, text);
 }
 
 /* Whether nothing listens on 127.0.0.1:port (connecting is refused). */
@@ -361,7 +331,7 @@ START_TEST(socket_activation_serves_the_passed_sockets_only)
 	spawn(argv, NULL);
 
 	/* The first connection makes systemd-socket-activate run pubsubd. */
-	sub = connect_within(port, 10000);
+	sub = h_connect_within(port, 10000);
 	ck_assert_msg(sub != NULL, "systemd-socket-activate did not listen");
 	ck_assert_int_eq(h_command(sub, "SUBSCRIBE", "news", NULL), 0);
 	ck_assert(h_expect_free(sub, h_frame_confirm("subscribe", "news",
@@ -371,16 +341,17 @@ START_TEST(socket_activation_serves_the_passed_sockets_only)
 	ck_assert_int_eq(h_publish(pub, "news", "hello"), 1);
 	ck_assert(h_expect_free(sub, h_frame_message("news", "hello")));
 
-	ck_assert(log_has("listening on 127.0.0.1:"));
-	ck_assert(log_has("listening on unix:"));
-	ck_assert(log_has("socket activation: serving the 2 sockets"));
+	ck_assert(h_file_has(logpath, "listening on 127.0.0.1:"));
+	ck_assert(h_file_has(logpath, "listening on unix:"));
+	ck_assert(h_file_has(logpath,
+	    "socket activation: serving the 2 sockets"));
 	ck_assert_msg(port_refuses(env.pubsubd_port),
 	    "pubsubd bound its configured port %d", env.pubsubd_port);
 
 	/* A reload keeps the passed sockets, and still ignores listen. */
 	ck_assert_int_eq(kill(env.pubsubd_pid, SIGHUP), 0);
 	ck_assert(log_wait("configuration reloaded", 5000));
-	ck_assert(log_has("the listen addresses are ignored"));
+	ck_assert(h_file_has(logpath, "the listen addresses are ignored"));
 	ck_assert_int_eq(h_publish(pub, "news", "again"), 1);
 	ck_assert(h_expect_free(sub, h_frame_message("news", "again")));
 	ck_assert(port_refuses(env.pubsubd_port));
@@ -441,7 +412,7 @@ START_TEST(socket_activation_refuses_a_datagram_socket)
 	env.pubsubd_pid = 0;
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1,
 	    "status 0x%x", status);
-	ck_assert(log_has("is not a listening stream socket"));
+	ck_assert(h_file_has(logpath, "is not a listening stream socket"));
 	ck_assert(port_refuses(env.pubsubd_port));
 }
 END_TEST
@@ -464,7 +435,7 @@ START_TEST(ready_waits_until_redis_is_connected)
 	spawn(argv, set);
 
 	/* It serves (PING needs no Redis) but is not ready. */
-	c = connect_within(env.pubsubd_port, 10000);
+	c = h_connect_within(env.pubsubd_port, 10000);
 	ck_assert_ptr_nonnull(c);
 	ck_assert_int_eq(h_sendstr(c, "PING\r\n"), 0);
 	ck_assert(h_expect(c, "+PONG\r\n"));
@@ -479,7 +450,7 @@ START_TEST(ready_waits_until_redis_is_connected)
 	i = nt_wait(0, "READY=1", NULL, 10000);
 	ck_assert_msg(i >= 0, "no READY=1 after redis came up");
 	ck_assert(nt_has(i, "STATUS=", "redis connected to 127.0.0.1:"));
-	ck_assert(log_has("connected to redis at"));
+	ck_assert(h_file_has(logpath, "connected to redis at"));
 }
 END_TEST
 
@@ -507,7 +478,7 @@ START_TEST(ready_after_ready_timeout_without_redis)
 	ck_assert_msg(nt.ms[i] - t0 >= 550, "READY=1 after %lld ms, before "
 	    "the timeout of 600", nt.ms[i] - t0);
 	ck_assert(nt_has(i, "STATUS=", "redis down, retrying 127.0.0.1:"));
-	ck_assert(log_has("is not connected after 600 ms"));
+	ck_assert(h_file_has(logpath, "is not connected after 600 ms"));
 	nt_pump(500);
 	ck_assert_int_eq(nt_count(0, "WATCHDOG=1"), 0);
 }
@@ -540,7 +511,7 @@ START_TEST(reload_and_stop_are_announced)
 	ck_assert(nt_has(reloading, "MONOTONIC_USEC=", NULL));
 	again = nt_wait(reloading + 1, "READY=1", NULL, 5000);
 	ck_assert_msg(again > reloading, "no READY=1 after RELOADING=1");
-	ck_assert(log_has("configuration reloaded"));
+	ck_assert(h_file_has(logpath, "configuration reloaded"));
 
 	ck_assert_int_eq(kill(env.pubsubd_pid, SIGTERM), 0);
 	stopping = nt_wait(again + 1, "STOPPING=1", NULL, 5000);
@@ -650,7 +621,7 @@ START_TEST(watchdog_is_fed_every_half_interval)
 	n = nt_count(first, "WATCHDOG=1");
 	/* 15 expected in 1.5 s; a loaded machine may delay a few. */
 	ck_assert_msg(n >= 5, "only %d WATCHDOG=1 in 1.5 s", n);
-	ck_assert(log_has("WATCHDOG=1 every 100 ms"));
+	ck_assert(h_file_has(logpath, "WATCHDOG=1 every 100 ms"));
 }
 END_TEST
 
@@ -669,10 +640,10 @@ START_TEST(low_fd_limit_lowers_maxclients_and_serves)
 	h_start_redis(&env);
 	conf_write(env.pubsubd_port, "limits = { maxclients = 10000; };");
 	spawn(argv, NULL);
-	sub = connect_within(env.pubsubd_port, 10000);
+	sub = h_connect_within(env.pubsubd_port, 10000);
 	ck_assert_ptr_nonnull(sub);
 	ck_assert(log_wait("maxclients lowered to 31", 5000));
-	ck_assert(log_has("open file limit: 64"));
+	ck_assert(h_file_has(logpath, "open file limit: 64"));
 	ck_assert_int_eq(h_command(sub, "SUBSCRIBE", "fd", NULL), 0);
 	ck_assert(h_expect_free(sub, h_frame_confirm("subscribe", "fd", 1)));
 
@@ -707,11 +678,11 @@ START_TEST(soft_fd_limit_is_raised_to_the_hard_one)
 	h_start_redis(&env);
 	conf_write(env.pubsubd_port, "limits = { maxclients = 100; };");
 	spawn(argv, NULL);
-	c = connect_within(env.pubsubd_port, 10000);
+	c = h_connect_within(env.pubsubd_port, 10000);
 	ck_assert_ptr_nonnull(c);
 	ck_assert(log_wait("raised the open file limit from 64 to 2048",
 	    5000));
-	ck_assert(!log_has("maxclients lowered"));
+	ck_assert(!h_file_has(logpath, "maxclients lowered"));
 	h_close(c);
 }
 END_TEST
