@@ -57,12 +57,14 @@ static int	conf_log(struct conf_ctx *, struct conf *,
 		    const config_setting_t *);
 static int	conf_check_includes(const char *, FILE *, int, char *,
 		    size_t);
+static int	conf_workers(struct conf_ctx *, const struct conf *,
+		    const config_setting_t *);
 static int	conf_metrics(struct conf_ctx *, struct conf *,
 		    const config_setting_t *);
 
 static const char *const conf_root_keys[] = {
 	"listen", "redis", "log", "passthrough", "limits", "shutdown",
-	"pidfile", "metrics", "systemd", NULL
+	"pidfile", "metrics", "systemd", "workers", NULL
 };
 static const char *const conf_listen_keys[] = {
 	"host", "port", "path", "mode", NULL
@@ -124,6 +126,7 @@ conf_new_defaults(void)
 	conf->limits.idle_timeout = 0;
 	conf->limits.tcp_keepalive = 300;
 	conf->shutdown_timeout = 5000;
+	conf->workers = 1;
 	conf->ready_timeout = 10000;
 	conf->log_level = LOG_LEVEL_INFO;
 	conf->metrics.port = CONF_DEFAULT_METRICS_PORT;
@@ -656,6 +659,56 @@ conf_check_includes(const char *path, FILE *f, int depth, char *err,
 	return rc;
 }
 
+/*
+ * What `workers` above 1 asks of the rest: every worker binds the same TCP
+ * addresses (SO_REUSEPORT), so none may be port 0 (each worker would get a
+ * different free port); worker i serves metrics on metrics.port + i, so
+ * that range must fit and miss the listen ports.
+ */
+static int
+conf_workers(struct conf_ctx *ctx, const struct conf *conf,
+    const config_setting_t *root)
+{
+	const config_setting_t	*ls, *ms;
+	size_t			 i;
+	int			 n = conf->workers, mp = conf->metrics.port;
+
+	if (n == 1)
+		return 0;
+	ls = config_setting_get_member(root, "listen");
+	ms = config_setting_get_member(root, "metrics");
+	for (i = 0; i < conf->nlisten; i++) {
+		if (conf->listen[i].host == NULL || conf->listen[i].port != 0)
+			continue;
+		conf_error(ctx, ls != NULL ? config_setting_get_elem(ls,
+		    (unsigned int)i) : root, "'port' 0 (any free port) cannot "
+		    "be shared by %d workers: give a port", n);
+		return -1;
+	}
+	if (!conf->metrics.enabled || mp == 0)
+		return 0;
+	if (ms != NULL && config_setting_get_member(ms, "port") != NULL)
+		ms = config_setting_get_member(ms, "port");
+	if (mp + n - 1 > 65535) {
+		conf_error(ctx, ms != NULL ? ms : root, "metrics 'port' %d + "
+		    "%d workers passes 65535 (worker i serves port + i)", mp,
+		    n);
+		return -1;
+	}
+	for (i = 0; i < conf->nlisten; i++) {
+		if (conf->listen[i].host == NULL ||
+		    conf->listen[i].port < mp ||
+		    conf->listen[i].port > mp + n - 1 ||
+		    strcmp(conf->listen[i].host, conf->metrics.host) != 0)
+			continue;
+		conf_error(ctx, ms != NULL ? ms : root, "metrics ports %d to "
+		    "%d (one per worker) include the listen port %d", mp,
+		    mp + n - 1, conf->listen[i].port);
+		return -1;
+	}
+	return 0;
+}
+
 /* Reads and validates a configuration file. */
 struct conf *
 conf_load(const char *path, char *err, size_t errlen)
@@ -708,7 +761,9 @@ conf_load(const char *path, char *err, size_t errlen)
 		goto out;
 
 	if (conf_bool(&ctx, root, "passthrough", &conf->passthrough) == -1 ||
-	    conf_string(&ctx, root, "pidfile", &conf->pidfile) == -1)
+	    conf_string(&ctx, root, "pidfile", &conf->pidfile) == -1 ||
+	    conf_int(&ctx, root, "workers", 1, CONF_WORKERS_MAX,
+	    &conf->workers) == -1)
 		goto out;
 
 	if (conf_group(&ctx, root, "redis", &g) == -1)
@@ -762,6 +817,9 @@ conf_load(const char *path, char *err, size_t errlen)
 	if (conf_group(&ctx, root, "log", &g) == -1)
 		goto out;
 	if (g != NULL && conf_log(&ctx, conf, g) == -1)
+		goto out;
+
+	if (conf_workers(&ctx, conf, root) == -1)
 		goto out;
 out:
 	config_destroy(&cfg);

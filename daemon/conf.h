@@ -18,6 +18,9 @@
 #define CONF_DEFAULT_METRICS_PORT	9479
 #define CONF_DEFAULT_METRICS_PATH	"/metrics"
 
+/* The most worker processes `workers` may ask for. */
+#define CONF_WORKERS_MAX		64
+
 /* sysexits.h' EX_CONFIG: the exit status for a bad configuration file. */
 #define CONF_EXIT_BAD	78
 
@@ -87,6 +90,8 @@ struct conf {
 	int			 passthrough;	/* forward other commands */
 	struct conf_metrics	 metrics;
 	char			*pidfile;	/* owned, or NULL: none */
+	int			 workers;	/* event loops, each its own
+						   process; 1: no supervisor */
 };
 
 /* Returns a configuration holding the built-in defaults, or NULL. */

@@ -562,6 +562,47 @@ START_TEST(test_daemon_check_good)
 }
 END_TEST
 
+/*
+ * `workers`: 1 by default, 1 to 64, an integer; above 1 it refuses listen
+ * port 0 and a metrics port range (one per worker) that does not fit.
+ */
+START_TEST(test_workers)
+{
+	struct tmpfile	 t;
+	struct conf	*c;
+	char		 err[512];
+
+	c = conf_new_defaults();
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(c->workers, 1);
+	conf_free(c);
+	tmp_write(&t, "workers = 64;\n");
+	c = conf_load(t.path, err, sizeof(err));
+	tmp_remove(&t);
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_int_eq(c->workers, 64);
+	conf_free(c);
+	expect_error("\nworkers = 0;\n", 2,
+	    "'workers' must be between 1 and 64, not 0");
+	expect_error("workers = 65;\n", 1,
+	    "'workers' must be between 1 and 64, not 65");
+	expect_error("\n\nworkers = \"two\";\n", 3,
+	    "'workers' must be an integer");
+	expect_error("workers = 2;\nlisten = (\n  { port = 7000; },\n"
+	    "  { host = \"::1\"; port = 0; }\n);\n", 4,
+	    "'port' 0 (any free port) cannot be shared by 2 workers: give a "
+	    "port");
+	expect_error("workers = 3;\nmetrics = {\n  enabled = true;\n"
+	    "  port = 65534;\n};\n", 4,
+	    "metrics 'port' 65534 + 3 workers passes 65535 (worker i serves "
+	    "port + i)");
+	expect_error("workers = 3;\nlisten = ( { port = 7002; } );\n"
+	    "metrics = {\n  enabled = true;\n  port = 7000;\n};\n", 5,
+	    "metrics ports 7000 to 7002 (one per worker) include the listen "
+	    "port 7002");
+}
+END_TEST
+
 /* pubsubd -t -c BAD exits 78 (EX_CONFIG) with FILE:LINE: message. */
 START_TEST(test_daemon_check_bad)
 {
@@ -591,6 +632,14 @@ START_TEST(test_daemon_check_bad)
 	ck_assert_int_eq(rv, CONF_EXIT_BAD);
 	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/pubsubd.conf: "
 	    "cannot read: "));
+
+	tmp_write(&t, "\nworkers = 65;\n");
+	rv = run_daemon(bin, t.path, out, sizeof(out), err, sizeof(err));
+	snprintf(want, sizeof(want), "%s:2: 'workers' must be between 1 and "
+	    "64, not 65\n", t.path);
+	tmp_remove(&t);
+	ck_assert_int_eq(rv, CONF_EXIT_BAD);
+	ck_assert_ptr_nonnull(strstr(err, want));
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	rv = run_daemon(bin, dir, out, sizeof(out), err, sizeof(err));
@@ -961,6 +1010,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_syslog_facility_parse);
 	tcase_add_test(tc, test_daemon_check_service);
 	tcase_add_test(tc, test_metrics_with_unix_listen);
+	tcase_add_test(tc, test_workers);
 	suite_add_tcase(s, tc);
 	return s;
 }
