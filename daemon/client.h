@@ -45,6 +45,8 @@ struct client_conf {
 	int		 max_subscriptions;	/* 0: none */
 	int		 idle_timeout;		/* seconds; 0: off */
 	int		 tcp_keepalive;		/* seconds; 0: off */
+	int		 worker;	/* this worker's index; -1: no workers */
+	int		 nworkers;	/* how many workers there are (1) */
 };
 
 /*

@@ -1064,10 +1064,13 @@ info_server(struct client *c, struct evbuffer *txt)
 	evbuffer_add_printf(txt, "# Server\r\nredis_version:%s\r\n"
 	    "pubsubd_version:%s\r\nredis_mode:standalone\r\n"
 	    "os:%s %s %s\r\narch_bits:%d\r\nprocess_id:%ld\r\n"
-	    "uptime_in_seconds:%lld\r\nuptime_in_days:%lld\r\n",
+	    "uptime_in_seconds:%lld\r\nuptime_in_days:%lld\r\n"
+	    "pubsubd_worker:%d\r\npubsubd_workers:%d\r\n",
 	    upstream_redis_version(c->c_set->s_up), PACKAGE_VERSION,
 	    u.sysname, u.release, u.machine, (int)(sizeof(long) * 8),
-	    (long)getpid(), uptime, uptime / 86400);
+	    (long)getpid(), uptime, uptime / 86400,
+	    c->c_set->s_conf->worker < 0 ? 0 : c->c_set->s_conf->worker,
+	    c->c_set->s_conf->nworkers);
 }
 
 /* INFO clients: how many, and their subscriptions. */

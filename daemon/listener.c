@@ -98,7 +98,7 @@ listener_start(struct event_base *base, struct client_set *set, int fd,
 /* Binds host:port and starts accepting. */
 struct listener *
 listener_new(struct event_base *base, struct client_set *set,
-    const char *host, int port, char *err, size_t errlen)
+    const char *host, int port, int shared, char *err, size_t errlen)
 {
 	struct listener		*l;
 	struct addrinfo		 hints, *res = NULL;
@@ -116,6 +116,7 @@ listener_new(struct event_base *base, struct client_set *set,
 	}
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd == -1 || evutil_make_listen_socket_reuseable(fd) == -1 ||
+	    (shared && evutil_make_listen_socket_reuseable_port(fd) == -1) ||
 	    bind(fd, res->ai_addr, res->ai_addrlen) == -1) {
 		snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port,
 		    strerror(errno));

@@ -15,10 +15,15 @@ struct listener;
 
 /*
  * Binds host:port (port 0: any free port) and starts accepting into set.
- * Returns a new listener owned by the caller, or NULL with err filled.
+ * With shared set, the socket takes SO_REUSEPORT so that every worker
+ * process binds the same address and the kernel spreads connections among
+ * them (any process of the same user could then bind it too: only workers
+ * ask for it). Returns a new listener owned by the caller, or NULL with err
+ * filled.
  */
 struct listener	*listener_new(struct event_base *base, struct client_set *set,
-		    const char *host, int port, char *err, size_t errlen);
+		    const char *host, int port, int shared, char *err,
+		    size_t errlen);
 
 /*
  * Binds a Unix socket at path (absolute, shorter than sun_path) with

@@ -19,6 +19,7 @@ static enum log_level	log_level = LOG_LEVEL_INFO;
 static int		log_journal = -1;	/* -1: not yet checked */
 static int		log_syslog;		/* openlog() is in force */
 static char		log_ident[LOG_IDENT_MAX];	/* openlog keeps it */
+static char		log_prefix[32];		/* "worker 1: ", or "" */
 
 static const char *const log_names[] = {
 	"error", "warning", "notice", "info", "debug"
@@ -117,6 +118,13 @@ log_set_syslog(int on, int facility, const char *ident)
 	openlog(log_ident, LOG_PID | LOG_NDELAY, facility);
 }
 
+/* Starts every message with prefix (copied, truncated; "" for none). */
+void
+log_set_prefix(const char *prefix)
+{
+	snprintf(log_prefix, sizeof(log_prefix), "%s", prefix);
+}
+
 /* Writes one line at level, with an optional suffix (strerror). */
 static void
 log_vwrite(enum log_level level, const char *suffix, const char *fmt,
@@ -126,9 +134,12 @@ log_vwrite(enum log_level level, const char *suffix, const char *fmt,
 	struct timeval	 tv;
 	struct tm	 tm;
 
+	size_t		 plen = strlen(log_prefix);
+
 	if (level > log_level)
 		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	memcpy(msg, log_prefix, plen);
+	vsnprintf(msg + plen, sizeof(msg) - plen, fmt, ap);
 	if (log_syslog) {
 		syslog(log_prio[level], "%s%s%s", msg, suffix ? ": " : "",
 		    suffix ? suffix : "");

@@ -50,6 +50,13 @@ int	log_syslog_facility_parse(const char *name);
  */
 void	log_set_syslog(int on, int facility, const char *ident);
 
+/*
+ * Starts every message with prefix (copied; at most 31 bytes kept): a
+ * worker process says which one it is ("worker 1: "), as several share
+ * one stderr.
+ */
+void	log_set_prefix(const char *prefix);
+
 void	log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -40,6 +40,7 @@
 #include "pidfile.h"
 #include "procmem.h"
 #include "service.h"
+#include "supervise.h"
 #include "upstream.h"
 
 /*
@@ -80,6 +81,9 @@ struct pubsubd {
 	struct event		 *stop_ev;
 	struct event		 *trim_ev;	/* gives back free heap */
 	int			  stopping;
+	int			  worker;	/* this worker's index, or -1:
+						   the only process */
+	int			  nworkers;	/* 1, or the supervisor's */
 };
 
 static void	usage(FILE *, int) __attribute__((noreturn));
@@ -112,6 +116,7 @@ static struct future *main_up_unsubscribe(void *, enum upstream_kind,
 static int	main_up_connected(void *);
 static size_t	main_up_pending(void *);
 static void	main_free(struct pubsubd *);
+static void	main_worker_conf(const struct pubsubd *, struct conf *);
 static struct metrics *main_metrics_new(struct pubsubd *,
 		    const struct conf *, char *, size_t);
 static int	main_metrics_moved(const struct pubsubd *,
@@ -294,6 +299,8 @@ main_apply(struct pubsubd *d, const struct conf *c)
 	d->cconf.max_subscriptions = c->limits.max_subscriptions;
 	d->cconf.idle_timeout = c->limits.idle_timeout;
 	d->cconf.tcp_keepalive = c->limits.tcp_keepalive;
+	d->cconf.worker = d->worker;
+	d->cconf.nworkers = d->nworkers;
 	d->upconf.redis = d->redis;
 	d->upconf.connect_timeout = c->connect_timeout;
 	d->upconf.backoff_min = c->backoff_min;
@@ -322,8 +329,8 @@ main_listener_new(struct pubsubd *d, const struct conf_listen *cl, char *err,
 	if (cl->path != NULL)
 		return listener_new_unix(d->base, d->clients, cl->path,
 		    cl->mode, err, errlen);
-	return listener_new(d->base, d->clients, cl->host, cl->port, err,
-	    errlen);
+	return listener_new(d->base, d->clients, cl->host, cl->port,
+	    d->worker >= 0, err, errlen);
 }
 
 /* Opens the metrics endpoint of configuration c; NULL with err on failure. */
@@ -616,6 +623,7 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 		    "%s", err);
 		goto done;
 	}
+	main_worker_conf(d, nc);
 	/* Everything new is opened before anything old is closed. */
 	if (main_metrics_moved(d, old, nc) &&
 	    (nm = main_metrics_new(d, nc, err, sizeof(err))) == NULL) {
@@ -662,6 +670,39 @@ main_trim_cb(evutil_socket_t fd, short what, void *arg)
 		    (unsigned long long)freed);
 }
 
+/*
+ * Makes configuration c this worker's (workers > 1): a Unix socket can be
+ * bound by one process only, so worker 0 alone serves the Unix listen
+ * entries (the others drop them); worker i serves metrics on
+ * metrics.port + i (conf checked that they fit), port 0 staying any free
+ * port. The only process (worker -1) keeps c as it is.
+ */
+static void
+main_worker_conf(const struct pubsubd *d, struct conf *c)
+{
+	size_t	i, n = 0;
+
+	if (d->worker < 0)
+		return;
+	if (c->metrics.port != 0)
+		c->metrics.port += d->worker;
+	if (d->worker == 0)
+		return;
+	for (i = 0; i < c->nlisten; i++) {
+		if (c->listen[i].path != NULL) {
+			log_info("%s is served by worker 0 only",
+			    c->listen[i].path);
+			free(c->listen[i].path);
+			continue;
+		}
+		c->listen[n++] = c->listen[i];
+	}
+	c->nlisten = n;
+	if (n == 0)
+		log_warnx("no TCP listen address: worker %d serves no client "
+		    "(Unix sockets are served by worker 0 only)", d->worker);
+}
+
 /* Frees the context in the reverse order of its making. */
 static void
 main_free(struct pubsubd *d)
@@ -704,7 +745,7 @@ main(int argc, char *argv[])
 	struct pubsubd	 d;
 	const char	*path = NULL, *pidpath = NULL;
 	char		 err[1024], name[ENDPOINT_NAME_MAX];
-	int		 ch, test = 0, first = -1;
+	int		 ch, test = 0, first = -1, readyfd = -1, status;
 	size_t		 i;
 
 	while ((ch = getopt(argc, argv, "c:hp:tv")) != -1) {
@@ -731,7 +772,18 @@ main(int argc, char *argv[])
 		usage(stderr, 2);
 
 	memset(&d, 0, sizeof(d));
+	d.worker = -1;
+	d.nworkers = 1;
 	log_init(LOG_LEVEL_INFO);
+	/* Started by a supervisor: which worker, and its inherited sockets. */
+	if (!test && supervise_worker_env(&d.worker, &d.nworkers, &readyfd,
+	    &first, &d.npassed) == -1)
+		return 1;
+	if (d.worker >= 0) {
+		snprintf(name, sizeof(name), "worker %d: ", d.worker);
+		log_set_prefix(name);
+		pidpath = NULL;
+	}
 	d.conf = path ? conf_load(path, err, sizeof(err)) : conf_new_defaults();
 	if (d.conf == NULL) {
 		fprintf(stderr, "%s\n", path ? err : "out of memory");
@@ -742,7 +794,7 @@ main(int argc, char *argv[])
 		conf_free(d.conf);
 		return 0;
 	}
-	if (pidpath == NULL)
+	if (pidpath == NULL && d.worker < 0)
 		pidpath = d.conf->pidfile;
 	if (pidpath != NULL && ((d.pidfile = strdup(pidpath)) == NULL ||
 	    pidfile_check(d.pidfile, err, sizeof(err)) == -1)) {
@@ -757,13 +809,31 @@ main(int argc, char *argv[])
 
 	d.path = path;
 	/* Socket activation: systemd's sockets replace the listen entries. */
-	if ((d.npassed = service_listen_fds(&first, err, sizeof(err))) == -1) {
+	if (d.worker < 0 && (d.npassed = service_listen_fds(&first, err,
+	    sizeof(err))) == -1) {
 		log_warnx("%s", err);
 		free(d.pidfile);
 		conf_free(d.conf);
 		return 1;
 	}
 	d.activated = d.npassed > 0;
+	if (d.worker < 0 && d.conf->workers > 1) {
+		/* The supervisor: its workers do the rest. */
+		if (d.pidfile != NULL && pidfile_write(d.pidfile, err,
+		    sizeof(err)) == -1) {
+			log_warnx("%s", err);
+			free(d.pidfile);
+			conf_free(d.conf);
+			return 1;
+		}
+		status = supervise_run(d.conf, path, argv, first, d.npassed);
+		if (d.pidfile != NULL)
+			pidfile_remove(d.pidfile);
+		free(d.pidfile);
+		log_set_syslog(0, 0, NULL);
+		return status;
+	}
+	main_worker_conf(&d, d.conf);
 	d.nofile = main_raise_nofile();
 	if (d.nofile >= 0 && d.nofile < main_fd_reserve(&d, d.conf) +
 	    (d.conf->passthrough ? 2 : 1)) {
@@ -783,6 +853,8 @@ main(int argc, char *argv[])
 	    &d.cconf)) == NULL ||
 	    (d.svc = service_new(d.base, main_status, &d)) == NULL)
 		fatalx("out of memory");
+	if (readyfd != -1)
+		service_set_ready_fd(d.svc, readyfd);
 
 	if (d.activated && main_listen_passed(&d, first) == -1) {
 		main_free(&d);

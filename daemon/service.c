@@ -35,6 +35,8 @@ struct service {
 	service_status_fn	 s_status;
 	void			*s_arg;		/* borrowed */
 	int			 s_notify;	/* NOTIFY_SOCKET is set */
+	int			 s_readyfd;	/* owned: a worker's pipe to
+						   its supervisor, or -1 */
 	int			 s_started;
 	int			 s_ready;	/* READY=1 sent */
 	int			 s_stopping;
@@ -92,6 +94,15 @@ service_listen_fds(int *first, char *err, size_t errlen)
 #endif
 }
 
+/* A worker's pipe to its supervisor; see service.h. */
+void
+service_set_ready_fd(struct service *svc, int fd)
+{
+	if (svc->s_readyfd != -1)
+		close(svc->s_readyfd);
+	svc->s_readyfd = fd;
+}
+
 /* A new notifier; see service.h. */
 struct service *
 service_new(struct event_base *base, service_status_fn status, void *arg)
@@ -104,6 +115,7 @@ service_new(struct event_base *base, service_status_fn status, void *arg)
 	svc->s_base = base;
 	svc->s_status = status;
 	svc->s_arg = arg;
+	svc->s_readyfd = -1;
 #ifdef HAVE_LIBSYSTEMD
 	svc->s_notify = ns != NULL && *ns != '\0';
 #else
@@ -118,6 +130,8 @@ service_free(struct service *svc)
 {
 	if (svc == NULL)
 		return;
+	if (svc->s_readyfd != -1)
+		close(svc->s_readyfd);
 	if (svc->s_ready_ev != NULL)
 		event_free(svc->s_ready_ev);
 	if (svc->s_status_ev != NULL)
@@ -190,6 +204,14 @@ service_ready_now(struct service *svc, const char *why)
 	svc->s_ready = 1;
 	if (svc->s_ready_ev != NULL)
 		evtimer_del(svc->s_ready_ev);
+	if (svc->s_readyfd != -1) {
+		/* The supervisor reads one byte; EOF would mean we died. */
+		if (write(svc->s_readyfd, "R", 1) != 1)
+			log_warn("cannot tell the supervisor we are ready");
+		close(svc->s_readyfd);
+		svc->s_readyfd = -1;
+		log_info("ready (told the supervisor): %s", why);
+	}
 	if (svc->s_notify)
 		log_info("ready (told systemd): %s", why);
 	service_send(svc, "READY=1", 1);
@@ -207,11 +229,11 @@ service_start(struct service *svc, int ready_timeout, const char *redis)
 	svc->s_started = 1;
 	svc->s_ready_timeout = ready_timeout;
 	snprintf(svc->s_redis, sizeof(svc->s_redis), "%s", redis);
-	if (!svc->s_notify)
+	if (!svc->s_notify && svc->s_readyfd == -1)
 		return;
 #ifdef HAVE_LIBSYSTEMD
 	/* > 0: systemd wants WATCHDOG=1 within usec (and meant this pid). */
-	if (sd_watchdog_enabled(1, &usec) > 0 && usec > 0) {
+	if (svc->s_notify && sd_watchdog_enabled(1, &usec) > 0 && usec > 0) {
 		usec /= 2;
 		if (usec < 1000)
 			usec = 1000;
@@ -231,9 +253,9 @@ service_start(struct service *svc, int ready_timeout, const char *redis)
 #endif
 	tv.tv_sec = SERVICE_STATUS_MS / 1000;
 	tv.tv_usec = (SERVICE_STATUS_MS % 1000) * 1000;
-	if ((svc->s_status_ev = event_new(svc->s_base, -1, EV_PERSIST,
-	    service_status_cb, svc)) == NULL ||
-	    event_add(svc->s_status_ev, &tv) == -1)
+	if (svc->s_notify && ((svc->s_status_ev = event_new(svc->s_base, -1,
+	    EV_PERSIST, service_status_cb, svc)) == NULL ||
+	    event_add(svc->s_status_ev, &tv) == -1))
 		log_warnx("cannot start the status timer");
 	if (svc->s_ready)
 		return;
@@ -257,7 +279,12 @@ service_ready_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct service	*svc = arg;
 
-	log_warnx("redis at %s is not connected after %d ms: telling systemd "
+	if (!svc->s_notify)
+		log_warnx("redis at %s is not connected after %d ms: telling "
+		    "the supervisor this worker is ready anyway", svc->s_redis,
+		    svc->s_ready_timeout);
+	else
+		log_warnx("redis at %s is not connected after %d ms: telling systemd "
 	    "pubsubd is ready anyway (clients are served; their commands "
 	    "wait for redis up to redis.command_timeout)", svc->s_redis,
 	    svc->s_ready_timeout);

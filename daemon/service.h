@@ -48,6 +48,14 @@ int		 service_listen_fds(int *first, char *err, size_t errlen);
 struct service	*service_new(struct event_base *base, service_status_fn status,
 		    void *arg);
 
+/*
+ * A worker process (workers > 1) tells its supervisor, not systemd, when
+ * it is ready: one byte "R" on fd (owned from here on; closed once written
+ * or by service_free()), when READY=1 would go out. The supervisor alone
+ * talks to systemd (the worker runs without NOTIFY_SOCKET).
+ */
+void		 service_set_ready_fd(struct service *svc, int fd);
+
 /* Stops its timers and frees it (NULL is ignored). */
 void		 service_free(struct service *svc);
 
