@@ -343,6 +343,7 @@ START_TEST(term_stops_supervisor_and_workers)
 {
 	pid_t	w[8];
 	int	n, i, status;
+	char	log[320];
 
 	ck_assert_int_eq(n = workers_of(env.pubsubd_pid, w, 8), 2);
 	status = h_kill(env.pubsubd_pid, 10000);
@@ -351,6 +352,10 @@ START_TEST(term_stops_supervisor_and_workers)
 	    "status 0x%x", status);
 	for (i = 0; i < n; i++)
 		ck_assert_msg(!alive(w[i]), "worker %d outlived", (int)w[i]);
+	/* Each worker exited 0 (under ASan: without a leak). */
+	log_path(log, sizeof(log));
+	ck_assert_int_eq(count_in(log, "exited with status"), 0);
+	ck_assert_int_eq(count_in(log, ") stopped"), 2);
 }
 END_TEST
 
