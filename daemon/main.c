@@ -25,10 +25,13 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <netdb.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <event2/event.h>
 
+#include "acl.h"
 #include "client.h"
 #include "conf.h"
 #include "endpoint.h"
@@ -112,6 +115,8 @@ static struct future *main_up_unsubscribe(void *, enum upstream_kind,
 static int	main_up_connected(void *);
 static size_t	main_up_pending(void *);
 static void	main_free(struct pubsubd *);
+static int	main_protected(const struct pubsubd *, const struct conf *,
+		    const char *, char *, size_t);
 static struct metrics *main_metrics_new(struct pubsubd *,
 		    const struct conf *, char *, size_t);
 static int	main_metrics_moved(const struct pubsubd *,
@@ -294,12 +299,72 @@ main_apply(struct pubsubd *d, const struct conf *c)
 	d->cconf.max_subscriptions = c->limits.max_subscriptions;
 	d->cconf.idle_timeout = c->limits.idle_timeout;
 	d->cconf.tcp_keepalive = c->limits.tcp_keepalive;
+	d->cconf.acl = c->acl;
 	d->upconf.redis = d->redis;
 	d->upconf.connect_timeout = c->connect_timeout;
 	d->upconf.backoff_min = c->backoff_min;
 	d->upconf.backoff_max = c->backoff_max;
 	d->upconf.health_interval = c->health_interval;
 	d->upconf.health_timeout = c->health_timeout;
+}
+
+/*
+ * Protected mode: with protected_mode on and no password required (no
+ * users, or a default user with nopass), every TCP listener must be on a
+ * loopback address: the configured ones (their host names resolved), or
+ * the ones systemd passed when d->activated. Unix sockets are not
+ * concerned. Returns 0, or -1 with err naming the listener and the fixes.
+ */
+static int
+main_protected(const struct pubsubd *d, const struct conf *c,
+    const char *path, char *err, size_t errlen)
+{
+	struct addrinfo	 hints, *res, *ai;
+	char		 where[300];
+	size_t		 i;
+	int		 open_door = 0, lo;
+
+	if (!c->protected_mode || acl_login_user(c->acl) == NULL)
+		return 0;
+	where[0] = '\0';
+	for (i = 0; d->activated && i < d->nlisteners && !open_door; i++) {
+		if (listener_is_loopback(d->listeners[i]) == 0) {
+			open_door = 1;
+			snprintf(where, sizeof(where), "%s (passed by systemd)",
+			    listener_name(d->listeners[i]));
+		}
+	}
+	for (i = 0; !d->activated && i < c->nlisten && !open_door; i++) {
+		if (c->listen[i].host == NULL)
+			continue;
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_PASSIVE;
+		/* A name that does not resolve cannot be bound either. */
+		if (getaddrinfo(c->listen[i].host, NULL, &hints, &res) != 0)
+			continue;
+		for (ai = res; ai != NULL && !open_door; ai = ai->ai_next) {
+			lo = listener_addr_is_loopback(ai->ai_addr);
+			open_door = lo == 0;
+		}
+		freeaddrinfo(res);
+		if (open_door)
+			snprintf(where, sizeof(where), "%s port %d",
+			    c->listen[i].host, c->listen[i].port);
+	}
+	if (!open_door)
+		return 0;
+	snprintf(err, errlen, "%s: protected mode: refusing to listen on %s, "
+	    "not a "
+	    "loopback address, with no password required (%s): anyone who "
+	    "can reach it could subscribe and publish. Configure 'users' with "
+	    "passwords (or a 'default' user with 'password_sha256'), listen "
+	    "on a loopback address only, or set 'protected_mode = false;' if "
+	    "the network is trusted", path != NULL ? path : "(defaults)",
+	    where, acl_count(c->acl) == 1 ? "no users configured, or only "
+	    "a 'default' user with nopass" : "the 'default' user has nopass");
+	return -1;
 }
 
 /* Whether two listen entries are the same socket (a reload keeps it). */
@@ -616,6 +681,12 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 		    "%s", err);
 		goto done;
 	}
+	if (main_protected(d, nc, d->path, err, sizeof(err)) == -1) {
+		log_warnx("reload failed, keeping the running configuration: "
+		    "%s", err);
+		conf_free(nc);
+		goto done;
+	}
 	/* Everything new is opened before anything old is closed. */
 	if (main_metrics_moved(d, old, nc) &&
 	    (nm = main_metrics_new(d, nc, err, sizeof(err))) == NULL) {
@@ -638,6 +709,8 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 		log_notice("reload: a new 'pidfile' takes effect at the next "
 		    "start");
 	main_apply(d, nc);
+	/* While the old users still exist: clients move to the new ones. */
+	client_set_users_changed(d->clients);
 	if (upstream_set_conf(d->up, &d->upconf) == -1)
 		log_warnx("reload: out of memory changing the redis address");
 	d->conf = nc;
@@ -737,6 +810,11 @@ main(int argc, char *argv[])
 		fprintf(stderr, "%s\n", path ? err : "out of memory");
 		return CONF_EXIT_BAD;
 	}
+	if (test && main_protected(&d, d.conf, path, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		conf_free(d.conf);
+		return CONF_EXIT_BAD;
+	}
 	if (test) {
 		printf("%s: configuration OK\n", path ? path : "(defaults)");
 		conf_free(d.conf);
@@ -764,6 +842,13 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	d.activated = d.npassed > 0;
+	if (!d.activated &&
+	    main_protected(&d, d.conf, path, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		free(d.pidfile);
+		conf_free(d.conf);
+		return CONF_EXIT_BAD;
+	}
 	d.nofile = main_raise_nofile();
 	if (d.nofile >= 0 && d.nofile < main_fd_reserve(&d, d.conf) +
 	    (d.conf->passthrough ? 2 : 1)) {
@@ -787,6 +872,12 @@ main(int argc, char *argv[])
 	if (d.activated && main_listen_passed(&d, first) == -1) {
 		main_free(&d);
 		return 1;
+	}
+	if (d.activated &&
+	    main_protected(&d, d.conf, path, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		main_free(&d);
+		return CONF_EXIT_BAD;
 	}
 	if (!d.activated && (d.listeners = calloc(d.conf->nlisten,
 	    sizeof(*d.listeners))) == NULL)
