@@ -86,6 +86,7 @@ struct pubsubd {
 };
 
 static void	usage(FILE *, int) __attribute__((noreturn));
+static int	main_hash_password(void);
 static void	main_on_message(void *, const struct upstream_msg *);
 static void	main_on_state(void *, int);
 static void	main_signal_cb(evutil_socket_t, short, void *);
@@ -132,14 +133,57 @@ static void
 usage(FILE *f, int status)
 {
 	fprintf(f, "usage: pubsubd [-htv] [-c file] [-p pidfile]\n"
+	    "       pubsubd --hash-password < file\n"
 	    "  -c file  read the configuration from file "
 	    "(default: built-in defaults)\n"
 	    "  -p file  write the process id to file (instead of the "
 	    "configuration's pidfile)\n"
 	    "  -t       check the configuration and exit\n"
 	    "  -v       print the version and exit\n"
-	    "  -h       print this help and exit\n");
+	    "  -h       print this help and exit\n"
+	    "  --hash-password  print the SHA-256 digest of the password on "
+	    "standard input\n"
+	    "           (one trailing newline is not part of it), for "
+	    "password_sha256\n");
 	exit(status);
+}
+
+/*
+ * --hash-password: prints the SHA-256 digest (hex) of standard input, less
+ * one trailing newline (what typing it, or echo, adds), for a user's
+ * password_sha256. Returns the exit status.
+ */
+static int
+main_hash_password(void)
+{
+	unsigned char	d[ACL_DIGEST_LEN];
+	char		buf[4096], hex[ACL_DIGEST_HEX_LEN + 1];
+	size_t		len = 0, n;
+	int		rc = 1;
+
+	while (len < sizeof(buf) &&
+	    (n = fread(buf + len, 1, sizeof(buf) - len, stdin)) > 0)
+		len += n;
+	if (ferror(stdin) || len == sizeof(buf)) {
+		fprintf(stderr, "pubsubd: --hash-password: %s\n",
+		    ferror(stdin) ? "cannot read standard input" :
+		    "a password of 4096 bytes or more");
+		goto out;
+	}
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	if (acl_digest(buf, len, d) == -1) {
+		fprintf(stderr, "pubsubd: --hash-password: SHA-256 failed\n");
+		goto out;
+	}
+	acl_digest_hex(d, hex);
+	printf("%s\n", hex);
+	rc = 0;
+out:
+	explicit_bzero(buf, sizeof(buf));
+	return rc;
 }
 
 /* The upstream delivered a message: hand it to the hub. */
@@ -780,6 +824,8 @@ main(int argc, char *argv[])
 	int		 ch, test = 0, first = -1;
 	size_t		 i;
 
+	if (argc == 2 && strcmp(argv[1], "--hash-password") == 0)
+		return main_hash_password();
 	while ((ch = getopt(argc, argv, "c:hp:tv")) != -1) {
 		switch (ch) {
 		case 'c':

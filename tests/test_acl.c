@@ -78,9 +78,9 @@ START_TEST(test_digest_hex_parsing)
 	ck_assert_int_eq(acl_user_set_digest_hex(u, ""), -1);
 	ck_assert_int_eq(acl_user_set_digest_hex(u, "abc"), -1);
 	/* 63 and 65 digits, and one that is not hex. */
-	ck_assert_int_eq(acl_user_set_digest_hex(u, SECRET_HEX + 1), -1);
+	ck_assert_int_eq(acl_user_set_digest_hex(u, &SECRET_HEX[1]), -1);
 	ck_assert_int_eq(acl_user_set_digest_hex(u, SECRET_HEX "0"), -1);
-	snprintf(upper, sizeof(upper), "g%s", SECRET_HEX + 1);
+	snprintf(upper, sizeof(upper), "g%s", &SECRET_HEX[1]);
 	ck_assert_int_eq(acl_user_set_digest_hex(u, upper), -1);
 	ck_assert(!acl_user_has_credentials(u));
 	for (i = 0; i < ACL_DIGEST_HEX_LEN; i++)

@@ -65,13 +65,18 @@ static struct h_env	env;
 static void
 start(const char *extra, const char *users)
 {
-	char	text[4096];
+	char	text[4096], log[300];
+	int	i;
 
 	snprintf(text, sizeof(text), "%s\n%s", extra != NULL ? extra : "",
 	    users);
 	memset(&env, 0, sizeof(env));
 	ck_assert_msg(h_start_with(&env, NULL, text) == 0, "pubsubd did not "
 	    "start");
+	/* Until it has Redis' command table, GET is an unknown command. */
+	snprintf(log, sizeof(log), "%s/pubsubd.log", env.dir);
+	for (i = 0; i < 200 && !h_file_has(log, " commands"); i++)
+		usleep(50000);
 }
 
 /* Connects and logs in as user (NULL: no AUTH). */
@@ -479,6 +484,7 @@ START_TEST(reload_revokes_subscriptions_and_closes_removed_users)
 	EXPECT(n, "+OK\r\n", "AUTH", "alice", "pw2");
 	h_close(n);
 	h_close(a);
+	h_close(b);
 	h_close(adm);
 	h_close(r);
 	stop();
@@ -650,6 +656,26 @@ START_TEST(replies_match_redis_with_the_equivalent_acl)
 }
 END_TEST
 
+START_TEST(hash_password_prints_the_digest_sha256sum_gives)
+{
+	const char	*bin = getenv("PUBSUBD");
+	char		 cmd[1024], out[128];
+	FILE		*p;
+
+	if (bin == NULL)
+		bin = "./daemon/pubsubd";
+	/* The same with and without the newline echo adds. */
+	snprintf(cmd, sizeof(cmd), "printf %%s secret | '%s' --hash-password; "
+	    "echo secret | '%s' --hash-password", bin, bin);
+	ck_assert_ptr_nonnull(p = popen(cmd, "r"));
+	ck_assert_ptr_nonnull(fgets(out, sizeof(out), p));
+	ck_assert_str_eq(out, SECRET_HEX "\n");
+	ck_assert_ptr_nonnull(fgets(out, sizeof(out), p));
+	ck_assert_str_eq(out, SECRET_HEX "\n");
+	ck_assert_int_eq(pclose(p), 0);
+}
+END_TEST
+
 static Suite *
 auth_suite(void)
 {
@@ -683,6 +709,7 @@ auth_suite(void)
 	tc = tcase_create("redis");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, replies_match_redis_with_the_equivalent_acl);
+	tcase_add_test(tc, hash_password_prints_the_digest_sha256sum_gives);
 	suite_add_tcase(s, tc);
 	return s;
 }
