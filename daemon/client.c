@@ -41,6 +41,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "acl.h"
 #include "client_impl.h"
 #include "cmdconn.h"
 #include "coro.h"
@@ -282,8 +283,11 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 {
 	static const char	  full[] =
 				    "-ERR max number of clients reached\r\n";
+	static const char	  user_full[] = "-ERR max number of "
+				    "connections of the default user reached\r\n";
 	const struct client_conf *conf = set->s_conf;
 	struct client		 *c;
+	struct acl_user		 *u = acl_login_user(conf->acl);
 	struct sockaddr_storage	  ss;
 	socklen_t		  len;
 	int			  one = 1, k, idle, intvl = 15, cnt = 3;
@@ -293,6 +297,14 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 		/* As Redis: a best-effort error, then the door. */
 		set->s_stats.rejected_max++;
 		(void)send(fd, full, sizeof(full) - 1, MSG_NOSIGNAL |
+		    MSG_DONTWAIT);
+		evutil_closesocket(fd);
+		return NULL;
+	}
+	if (u != NULL && !acl_user_has_room(u)) {
+		/* The default user's max_connections: the same door. */
+		set->s_stats.rejected_max++;
+		(void)send(fd, user_full, sizeof(user_full) - 1, MSG_NOSIGNAL |
 		    MSG_DONTWAIT);
 		evutil_closesocket(fd);
 		return NULL;
@@ -341,6 +353,7 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 	c->c_created = time(NULL);
 	c->c_last_ms = client_now_ms();
 	c->c_cmd = "NULL";
+	client_set_user(c, u);
 	hub_subscriber_init(&c->c_hs, &client_hs_ops);
 	for (k = 0; k < UPSTREAM_KINDS; k++) {
 	}
@@ -421,6 +434,7 @@ client_finish(struct client *c, enum client_reason why)
 	    client_reasons[c->c_why].text);
 	set->s_stats.disconnects[c->c_why]++;
 	c->c_flags |= CLIENT_DEAD;
+	client_set_user(c, NULL);
 	if (c->c_co != NULL)
 		future_cancel(c->c_co);	/* no-op once it has finished */
 	if (c->c_flags & CLIENT_FLUSH_QUEUED) {
@@ -487,6 +501,52 @@ client_reap_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (set->s_done != NULL && TAILQ_EMPTY(&set->s_clients))
 		set->s_done(set->s_done_arg);
+}
+
+/*
+ * Logs c in as u (NULL: logs it out), keeping the users' connection
+ * counts.
+ */
+void
+client_set_user(struct client *c, struct acl_user *u)
+{
+	if (c->c_user == u)
+		return;
+	if (c->c_user != NULL)
+		acl_user_detach(c->c_user);
+	c->c_user = u;
+	if (u != NULL)
+		acl_user_attach(u);
+}
+
+/* Moves every client to the new set of users (see client.h). */
+void
+client_set_users_changed(struct client_set *set)
+{
+	struct client	*c, *next;
+	struct acl_user	*u;
+	const char	*name;
+
+	for (c = TAILQ_FIRST(&set->s_clients); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, c_entry);
+		if (c->c_user == NULL)
+			continue;
+		/* The old user is still valid: its set is freed after. */
+		name = acl_user_name(c->c_user);
+		u = acl_find(set->s_conf->acl, name, strlen(name));
+		/* Not detached from the old set: it goes away whole. */
+		c->c_user = NULL;
+		if (u == NULL || !acl_user_enabled(u)) {
+			log_notice("client %llu: user '%s' %s by the reload: "
+			    "closing the connection", (unsigned long long)c->c_id,
+			    name, u == NULL ? "was removed" : "was disabled");
+			client_close(c, 0, CLIENT_R_KILLED);
+			continue;
+		}
+		client_set_user(c, u);
+		if (!(c->c_flags & (CLIENT_CLOSING | CLIENT_DEAD)))
+			command_revoke(c);
+	}
 }
 
 /* The passthrough connection (borrowed), or NULL. */
@@ -1413,7 +1473,7 @@ client_format_info(struct client *c, struct evbuffer *out)
 	    "age=%lld idle=%lld flags=%s db=%d sub=%u psub=%u ssub=%u "
 	    "multi=%d qbuf=%zu qbuf-free=0 argv-mem=0 multi-mem=0 rbs=%d "
 	    "rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=r%s cmd=%s "
-	    "user=default redir=-1 resp=%d\n",
+	    "user=%s redir=-1 resp=%d\n",
 	    (unsigned long long)c->c_id,
 	    client_peer_name(c, addr, sizeof(addr)),
 	    client_local_name(c, laddr, sizeof(laddr)), c->c_fd,
@@ -1425,5 +1485,7 @@ client_format_info(struct client *c, struct evbuffer *out)
 	    (unsigned)c->c_held[UPSTREAM_SHARD],
 	    (c->c_flags & CLIENT_MULTI) ? 0 : -1, qbuf, CLIENT_READ_MAX,
 	    omem, sizeof(*c) + qbuf + omem, omem > 0 ? "w" : "", c->c_cmd,
+	    /* Not logged in: Redis shows its default user too. */
+	    c->c_user != NULL ? acl_user_name(c->c_user) : ACL_DEFAULT_USER,
 	    c->c_resp);
 }

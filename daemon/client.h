@@ -23,6 +23,7 @@
 
 #include "upstream.h"
 
+struct acl;
 struct endpoint;
 struct event_base;
 struct hub;
@@ -47,6 +48,8 @@ struct client_conf {
 	int		 tcp_keepalive;		/* seconds; 0: off */
 	int		 worker;	/* this worker's index; -1: no workers */
 	int		 nworkers;	/* how many workers there are (1) */
+	struct acl	*acl;		/* borrowed: the users (their
+					   connection counts change) */
 };
 
 /*
@@ -84,6 +87,9 @@ struct client_stats {
 	uint64_t	subscriptions[UPSTREAM_KINDS];	/* confirmed, now */
 	uint64_t	bytes_out;	/* written to client sockets */
 	uint64_t	output_discarded;	/* bytes never written */
+	uint64_t	auth_failures;	/* AUTH, HELLO AUTH refused */
+	uint64_t	denied_command;	/* NOPERM for a command */
+	uint64_t	denied_channel;	/* NOPERM for a channel or pattern */
 };
 
 /* What the clients hold in memory now (a walk over them: not hot). */
@@ -122,6 +128,15 @@ struct client	*client_accept(struct client_set *set, evutil_socket_t fd);
  */
 void		 client_close(struct client *c, int flush,
 		    enum client_reason why);
+
+/*
+ * After conf->acl was replaced (a reload), moves every client to the user
+ * of the same name in the new set, while the old set still exists: a
+ * client whose user is gone or disabled is closed; one that holds
+ * subscriptions its user may no longer have loses them, with an
+ * unsubscribe push for each. A changed password changes nothing.
+ */
+void		 client_set_users_changed(struct client_set *set);
 
 /* The label of a reason ("quit", "eof", ...), for logs and metrics. */
 const char	*client_reason_name(enum client_reason why);

@@ -18,6 +18,7 @@
 #include "map.h"
 #include "resp.h"
 
+struct acl_user;
 struct cmdconn;
 struct cmdconn_reply;
 struct event;
@@ -119,6 +120,9 @@ struct client {
 						   static, or c_cold's */
 	struct client_cold	*c_cold;	/* owned, or NULL: made by
 						   the first rare need */
+	struct acl_user		*c_user;	/* borrowed from s_conf->acl:
+						   logged in as; NULL: not
+						   authenticated */
 	long long		 c_soft_since;	/* over the soft limit since, ms */
 	long long		 c_last_ms;	/* last command, monotonic ms */
 	/* Small fields packed together, then the address. */
@@ -198,6 +202,7 @@ const struct command *command_lookup(struct client *c);
 int		 command_subscribe_start(struct client *c);
 void		 command_subscribe_finish(struct client *c, int i);
 void		 command_passthrough(struct client *c);
+void		 command_revoke(struct client *c);
 
 /* client.c, for command.c (the clock is the upstream's too: monotonic ms) */
 long long	 client_now_ms(void);
@@ -233,5 +238,6 @@ void		 client_set_name(struct client *c, const char *name,
 void		 client_set_cmd(struct client *c, const char *name);
 void		 client_set_proto(struct client *c, int resp);
 void		 client_close_passthrough(struct client *c);
+void		 client_set_user(struct client *c, struct acl_user *u);
 
 #endif /* PUBSUBD_CLIENT_IMPL_H */

@@ -31,6 +31,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "acl.h"
 #include "client_impl.h"
 #include "cmdconn.h"
 #include "endpoint.h"
@@ -77,6 +78,14 @@ static void	command_confirm(struct client *, enum upstream_kind, int,
 static int	command_upstream(struct client *, int, int, const char *const *,
 		    const size_t *);
 static int	command_name_ok(const char *, size_t);
+static int	command_noauth(const char *);
+static int	command_admin(const char *, const char *);
+static int	command_access(struct client *, const struct command *,
+		    const char *, const char *);
+static int	command_max_subscriptions(const struct client *);
+static int	command_may_hold(const struct client *, struct hub_sub *);
+static int	command_login(struct client *, const char *, size_t,
+		    const char *, size_t);
 struct command_held;
 static int	command_held_collect(struct client *, enum upstream_kind,
 		    struct command_held *);
@@ -238,9 +247,19 @@ command_lookup(struct client *c)
 		c->c_cmd = cmd->name;
 	else
 		client_set_cmd(c, name);
-	/* Inside MULTI, Redis queues (and checks) all but the connection's. */
-	if ((c->c_flags & CLIENT_MULTI) && !command_connection_level(name))
+	/*
+	 * Inside MULTI, Redis queues (and checks) all but the connection's.
+	 * Every queued command goes to Redis as it is, pubsubd's own too
+	 * (PUBLISH, PUBSUB, CLIENT): each needs the user's permission to be
+	 * run there, and PUBLISH its channel's.
+	 */
+	if ((c->c_flags & CLIENT_MULTI) && !command_connection_level(name)) {
+		if (command_access(c, NULL, name, NULL) == -1 ||
+		    (cmd != NULL && cmd->start == cmd_publish_start &&
+		    command_access(c, cmd, name, NULL) == -1))
+			return NULL;
 		return &command_passthrough_entry;
+	}
 	if (upstream_command_arity(up, name, len, &arity, &container) == -1 &&
 	    cmd == NULL) {
 		command_unknown(c);
@@ -275,6 +294,10 @@ command_lookup(struct client *c)
 		    "command", full);
 		return NULL;
 	}
+	/* Authentication and permissions come next, as in Redis. */
+	if (command_access(c, cmd, name, strchr(full, '|') != NULL ? full :
+	    NULL) == -1)
+		return NULL;
 	if (c->c_resp == 2 && c->c_nsubs + c->c_nshard > 0 &&
 	    (cmd == NULL || !cmd->pubsub_ok)) {
 		client_reply_error(c, "ERR Can't execute '%s': only (P|S)"
@@ -298,6 +321,148 @@ command_lookup(struct client *c)
 		return NULL;
 	}
 	return &command_passthrough_entry;
+}
+
+/* Whether a command may be run before authentication. */
+static int
+command_noauth(const char *name)
+{
+	/* Redis' five, and PING (which Redis 7 refuses) for health checks. */
+	static const char *const names[] = {
+		"auth", "hello", "quit", "reset", "ping", NULL
+	};
+	int	i;
+
+	for (i = 0; names[i] != NULL; i++)
+		if (strcmp(name, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Whether pubsubd's own command full (or name) needs the user's `commands`
+ * permission: the ones that show or act on other users' connections.
+ */
+static int
+command_admin(const char *name, const char *full)
+{
+	return full != NULL && (strcmp(full, "client|kill") == 0 ||
+	    strcmp(full, "client|list") == 0);
+}
+
+/*
+ * Checks that the client may run the current request: it is logged in
+ * (or the command needs no login), and its user may run the command
+ * (cmd NULL: one that goes through to Redis) with these channels. Replies
+ * NOAUTH or NOPERM (Redis 7.0's words) and returns -1 if not; 0 if it may.
+ */
+static int
+command_access(struct client *c, const struct command *cmd, const char *name,
+    const char *full)
+{
+	const struct resp_req	*r = &c->c_sv->sv_req;
+	struct client_stats	*st = &c->c_set->s_stats;
+	int			 i, ok = 1;
+
+	if (c->c_user == NULL) {
+		if (cmd != NULL && command_noauth(cmd->name))
+			return 0;
+		client_reply_error(c, "NOAUTH Authentication required.");
+		return -1;
+	}
+	if (cmd == NULL || command_admin(name, full)) {
+		if (acl_command_ok(c->c_user, name, full))
+			return 0;
+		st->denied_command++;
+		client_reply_error(c, "NOPERM this user has no permissions to "
+		    "run the '%s' command", full != NULL ? full : name);
+		return -1;
+	}
+	if (cmd->type == COMMAND_SUBSCRIBE) {
+		for (i = 1; ok && i < r->argc; i++)
+			ok = cmd->kind == UPSTREAM_PATTERN ?
+			    acl_pattern_ok(c->c_user, r->argv[i],
+			    r->argvlen[i]) : acl_channel_ok(c->c_user,
+			    ACL_SUBSCRIBE, r->argv[i], r->argvlen[i]);
+	} else if (cmd->start == cmd_publish_start && r->argc >= 2)
+		ok = acl_channel_ok(c->c_user, ACL_PUBLISH, r->argv[1],
+		    r->argvlen[1]);
+	if (ok)
+		return 0;
+	/* The whole command is refused: nothing of it is done. */
+	st->denied_channel++;
+	client_reply_error(c, "NOPERM this user has no permissions to access "
+	    "one of the channels used as arguments");
+	return -1;
+}
+
+/*
+ * The subscriptions one connection may hold: its user's max_subscriptions,
+ * else limits.max_subscriptions; 0: no limit.
+ */
+static int
+command_max_subscriptions(const struct client *c)
+{
+	int	n = c->c_user != NULL ?
+		    acl_user_max_subscriptions(c->c_user) : 0;
+
+	return n > 0 ? n : c->c_set->s_conf->max_subscriptions;
+}
+
+/* Whether the client's user may still hold sub (a reload may revoke). */
+static int
+command_may_hold(const struct client *c, struct hub_sub *sub)
+{
+	const char	*name;
+	size_t		 len;
+
+	if (c->c_user == NULL)
+		return 0;
+	name = hub_sub_name(sub, &len);
+	if (hub_sub_kind(sub) == UPSTREAM_PATTERN)
+		return acl_pattern_ok(c->c_user, name, len);
+	return acl_channel_ok(c->c_user, ACL_SUBSCRIBE, name, len);
+}
+
+/*
+ * Drops the subscriptions the client's user may no longer hold (after a
+ * reload), each with its unsubscribe push, so that client libraries know.
+ * Those of a (P|S)SUBSCRIBE still being served are left to
+ * command_subscribe_finish(), which checks again.
+ */
+void
+command_revoke(struct client *c)
+{
+	struct hub_sub	*sub, *next;
+	const char	*name;
+	char		*copy;
+	size_t		 len;
+	int		 i, pending;
+
+	for (sub = TAILQ_FIRST(&c->c_sublist); sub != NULL; sub = next) {
+		next = TAILQ_NEXT(sub, hs_owner_link);
+		if (command_may_hold(c, sub))
+			continue;
+		pending = 0;
+		for (i = 1; c->c_sv != NULL && c->c_sv->sv_pending != NULL &&
+		    i < c->c_sv->sv_req.argc; i++)
+			pending |= c->c_sv->sv_pending[i].p_sub == sub;
+		if (pending)
+			continue;
+		/* The name lives in the hub's channel: copy it. */
+		name = hub_sub_name(sub, &len);
+		if ((copy = malloc(len + 1)) == NULL)
+			fatalx("out of memory");
+		memcpy(copy, name, len);
+		log_info("client %llu: user '%s' may no longer hold '%.*s': "
+		    "unsubscribed", (unsigned long long)c->c_id,
+		    acl_user_name(c->c_user), (int)(len > 128 ? 128 : len),
+		    copy);
+		i = hub_sub_kind(sub);
+		client_drop_sub(c, sub);
+		command_confirm(c, (enum upstream_kind)i, 1, copy, len);
+		free(copy);
+	}
 }
 
 /* Writes the header of a push: ">n" in RESP3, "*n" in RESP2. */
@@ -384,8 +549,8 @@ command_subscribe_start(struct client *c)
 		    c->c_sv->sv_req.argv[i],
 		    c->c_sv->sv_req.argvlen[i]) != NULL)
 			continue;	/* held, or earlier in this command */
-		if (conf->max_subscriptions > 0 &&
-		    held >= (size_t)conf->max_subscriptions) {
+		if (command_max_subscriptions(c) > 0 &&
+		    held >= (size_t)command_max_subscriptions(c)) {
 			p->p_limit = 1;
 			continue;
 		}
@@ -435,7 +600,16 @@ command_subscribe_finish(struct client *c, int i)
 	}
 	if (p->p_limit) {
 		client_reply_error(c, "ERR max subscriptions per client reached "
-		    "(%d)", c->c_set->s_conf->max_subscriptions);
+		    "(%d)", command_max_subscriptions(c));
+		return;
+	}
+	if (p->p_sub != NULL && !command_may_hold(c, p->p_sub)) {
+		/* A reload revoked it while Redis was confirming. */
+		client_drop_sub(c, p->p_sub);
+		p->p_sub = NULL;
+		c->c_set->s_stats.denied_channel++;
+		client_reply_error(c, "NOPERM this user has no permissions to "
+		    "access one of the channels used as arguments");
 		return;
 	}
 	if (p->p_sub != NULL) {		/* else: already held */
@@ -564,7 +738,7 @@ cmd_hello(struct client *c)
 	const char		*user = NULL, *name = NULL, *version;
 	size_t			 userlen = 0, namelen = 0;
 	long long		 ver = 0;
-	int			 j;
+	int			 j, j0 = 0;
 
 	if (r->argc >= 2) {
 		if (command_int(r->argv[1], r->argvlen[1], &ver) == -1) {
@@ -582,6 +756,7 @@ cmd_hello(struct client *c)
 		if (command_is(r, j, "auth") && r->argc - 1 - j >= 2) {
 			user = r->argv[j + 1];
 			userlen = r->argvlen[j + 1];
+			j0 = j;
 			j += 2;
 		} else if (command_is(r, j, "setname") && r->argc - 1 - j >= 1) {
 			name = r->argv[j + 1];
@@ -593,9 +768,16 @@ cmd_hello(struct client *c)
 			return;
 		}
 	}
-	if (user != NULL && (userlen != 7 || memcmp(user, "default", 7) != 0)) {
-		client_reply_error(c, "WRONGPASS invalid username-password "
-		    "pair or user is disabled.");
+	if (user != NULL && command_login(c, user, userlen, r->argv[j0 + 2],
+	    r->argvlen[j0 + 2]) == -1)
+		return;
+	if (c->c_user == NULL) {
+		/* Redis 7.0's words, "HELLO AUTH" as it writes them. */
+		client_reply_error(c, "NOAUTH HELLO must be called with the "
+		    "client already authenticated, otherwise the HELLO AUTH "
+		    "<user> <pass> option can be used to authenticate the "
+		    "client and select the RESP protocol version at the same "
+		    "time");
 		return;
 	}
 	if (name != NULL) {
@@ -632,8 +814,54 @@ cmd_hello(struct client *c)
 }
 
 /*
- * AUTH [username] password, as Redis without a password configured: the
- * default user takes any password. (Users come with their own issue.)
+ * Logs the client in as user (len bytes) if password is right, and the
+ * user has room for one more connection. Replies WRONGPASS (the same
+ * words whether the user exists or not) or the limit's error, logs and
+ * counts the failure, and returns -1; or returns 0 with nothing replied.
+ * The password is never logged.
+ */
+static int
+command_login(struct client *c, const char *user, size_t userlen,
+    const char *password, size_t passlen)
+{
+	struct acl_user	*u;
+	char		 addr[CLIENT_ADDR_MAX], shown[64];
+	size_t		 i;
+
+	u = acl_authenticate(c->c_set->s_conf->acl, user, userlen, password,
+	    passlen);
+	if (u != NULL && u != c->c_user && !acl_user_has_room(u)) {
+		log_notice("client %llu (%s): user '%s' is at its "
+		    "max_connections (%d): login refused",
+		    (unsigned long long)c->c_id, client_peer_name(c, addr,
+		    sizeof(addr)), acl_user_name(u),
+		    acl_user_max_connections(u));
+		client_reply_error(c, "ERR max number of connections of user "
+		    "'%s' reached (%d)", acl_user_name(u),
+		    acl_user_max_connections(u));
+		return -1;
+	}
+	if (u == NULL) {
+		/* The name is the client's: shown printable and short. */
+		for (i = 0; i < userlen && i < sizeof(shown) - 1; i++)
+			shown[i] = user[i] >= ' ' && user[i] <= '~' ?
+			    user[i] : '?';
+		shown[i] = '\0';
+		log_notice("client %llu (%s): authentication failed for user "
+		    "'%s%s'", (unsigned long long)c->c_id, client_peer_name(c,
+		    addr, sizeof(addr)), shown, userlen > i ? "..." : "");
+		c->c_set->s_stats.auth_failures++;
+		client_reply_error(c, "WRONGPASS invalid username-password pair "
+		    "or user is disabled.");
+		return -1;
+	}
+	client_set_user(c, u);
+	return 0;
+}
+
+/*
+ * AUTH [username] password. With one argument the user is "default"; if
+ * that one has nopass, Redis answers an error rather than checking.
  */
 static void
 cmd_auth(struct client *c)
@@ -644,18 +872,19 @@ cmd_auth(struct client *c)
 		client_reply_error(c, "ERR syntax error");
 		return;
 	}
-	if (r->argc == 2) {
+	if (r->argc == 2 && acl_default_nopass(c->c_set->s_conf->acl)) {
 		client_reply_error(c, "ERR AUTH <password> called without any "
 		    "password configured for the default user. Are you sure "
 		    "your configuration is correct?");
 		return;
 	}
-	if (!command_is(r, 1, "default") ||
-	    memcmp(r->argv[1], "default", 7) != 0) {
-		client_reply_error(c, "WRONGPASS invalid username-password "
-		    "pair or user is disabled.");
+	if (r->argc == 2) {
+		if (command_login(c, ACL_DEFAULT_USER,
+		    strlen(ACL_DEFAULT_USER), r->argv[1], r->argvlen[1]) == -1)
+			return;
+	} else if (command_login(c, r->argv[1], r->argvlen[1], r->argv[2],
+	    r->argvlen[2]) == -1)
 		return;
-	}
 	resp_add_simple(client_reply(c), "OK");
 	client_queue_write(c);
 }
@@ -928,6 +1157,7 @@ client_cmd_kill(struct client *c)
 {
 	const struct resp_req	*r = &c->c_sv->sv_req;
 	struct client		*o, *next;
+	struct acl_user		*user = NULL;
 	const char		*addr = NULL, *laddr = NULL;
 	char			 buf[CLIENT_ADDR_MAX];
 	long long		 id = 0, n = 0;
@@ -959,12 +1189,14 @@ client_cmd_kill(struct client *c)
 		else if (command_is(r, i, "type")) {
 			if (command_client_type(c, i + 1, &type) == -1)
 				return;
-		} else if (command_is(r, i, "user") &&
-		    !command_is(r, i + 1, "default")) {
-			client_reply_error(c, "ERR No such user '%s'",
-			    r->argv[i + 1]);
-			return;
-		} else if (!command_is(r, i, "user")) {
+		} else if (command_is(r, i, "user")) {
+			if ((user = acl_find(c->c_set->s_conf->acl,
+			    r->argv[i + 1], r->argvlen[i + 1])) == NULL) {
+				client_reply_error(c, "ERR No such user '%s'",
+				    r->argv[i + 1]);
+				return;
+			}
+		} else {
 			client_reply_error(c, "ERR syntax error");
 			return;
 		}
@@ -973,6 +1205,7 @@ client_cmd_kill(struct client *c)
 		next = TAILQ_NEXT(o, c_entry);
 		if ((id != 0 && o->c_id != (uint64_t)id) ||
 		    !command_client_is(o, type) ||
+		    (user != NULL && o->c_user != user) ||
 		    (addr != NULL && strcmp(client_peer_name(o, buf,
 		    sizeof(buf)), addr) != 0) ||
 		    (laddr != NULL && strcmp(client_local_name(o, buf,
@@ -1167,6 +1400,8 @@ info_stats(struct client *c, struct evbuffer *txt)
 	    "clients_cut_hard:%llu\r\nclients_cut_soft:%llu\r\n"
 	    "clients_rejected_max:%llu\r\n"
 	    "clients_idle_closed:%llu\r\nquery_buffer_cut:%llu\r\n"
+	    "acl_access_denied_auth:%llu\r\nacl_access_denied_cmd:%llu\r\n"
+	    "acl_access_denied_key:0\r\nacl_access_denied_channel:%llu\r\n"
 	    "client_disconnects:",
 	    (unsigned long long)cs->accepted,
 	    (unsigned long long)cs->commands,
@@ -1188,7 +1423,10 @@ info_stats(struct client *c, struct evbuffer *txt)
 	    (unsigned long long)cs->disconnects[CLIENT_R_OUTPUT_SOFT],
 	    (unsigned long long)cs->rejected_max,
 	    (unsigned long long)cs->disconnects[CLIENT_R_IDLE],
-	    (unsigned long long)cs->disconnects[CLIENT_R_QUERY_BUFFER]);
+	    (unsigned long long)cs->disconnects[CLIENT_R_QUERY_BUFFER],
+	    (unsigned long long)cs->auth_failures,
+	    (unsigned long long)cs->denied_command,
+	    (unsigned long long)cs->denied_channel);
 	for (i = 0; i < CLIENT_REASONS; i++)
 		evbuffer_add_printf(txt, "%s%s=%llu", i ? "," : "",
 		    client_reason_name((enum client_reason)i),
@@ -1290,6 +1528,8 @@ command_reset(struct client *c)
 	c->c_flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP |
 	    CLIENT_SKIP_THIS);
 	client_close_passthrough(c);
+	/* As Redis: back to the default user, logged in only if nopass. */
+	client_set_user(c, acl_login_user(c->c_set->s_conf->acl));
 	resp_add_simple(client_reply(c), "RESET");
 	client_queue_write(c);
 }
@@ -1593,7 +1833,8 @@ command_extra_add(const char *name, size_t len, uint32_t local, int held,
 	size_t			 i;
 
 	if (local == 0 || held || (x->pattern != NULL &&
-	    !pattern_match(x->pattern, x->patternlen, name, len)))
+	    !pattern_match(x->pattern, x->patternlen, name, len)) ||
+	    !acl_channel_ok(x->c->c_user, ACL_SUBSCRIBE, name, len))
 		return;
 	for (i = 0; i < x->listed->elements; i++)
 		if (x->listed->element[i]->len == len &&
@@ -1632,6 +1873,10 @@ cmd_pubsub_finish(struct client *c)
 			n = rep->element[i + 1]->integer -
 			    hub_held(c->c_set->s_hub, kind, e->str, e->len) +
 			    hub_local(c->c_set->s_hub, kind, e->str, e->len);
+			/* What the user may not subscribe to, it does not see. */
+			if (!acl_channel_ok(c->c_user, ACL_SUBSCRIBE, e->str,
+			    e->len))
+				n = 0;
 			resp_add_bulk(client_reply(c), e->str, e->len);
 			resp_add_int(client_reply(c), n < 0 ? 0 : n);
 		}
@@ -1656,6 +1901,8 @@ cmd_pubsub_finish(struct client *c)
 		    UPSTREAM_PRIVATE_PREFIX,
 		    strlen(UPSTREAM_PRIVATE_PREFIX)) == 0)
 			continue;	/* a pubsubd's own, not a client's */
+		if (!acl_channel_ok(c->c_user, ACL_SUBSCRIBE, e->str, e->len))
+			continue;	/* not the user's to see */
 		held = hub_held(c->c_set->s_hub, kind, e->str, e->len);
 		if (held && hub_local(c->c_set->s_hub, kind, e->str,
 		    e->len) == 0 && command_numsub_of(nums, e->str,

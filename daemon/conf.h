@@ -10,6 +10,8 @@
 
 #include "log.h"
 
+struct acl;
+
 #define CONF_DEFAULT_LISTEN_HOST	"127.0.0.1"
 #define CONF_DEFAULT_LISTEN_PORT	6479
 #define CONF_DEFAULT_REDIS_HOST		"127.0.0.1"
@@ -92,6 +94,11 @@ struct conf {
 	char			*pidfile;	/* owned, or NULL: none */
 	int			 workers;	/* event loops, each its own
 						   process; 1: no supervisor */
+	struct acl		*acl;		/* owned, never NULL: the users,
+						   or the open set if none */
+	int			 protected_mode;	/* refuse non-loopback
+						   listeners without a
+						   password */
 };
 
 /* Returns a configuration holding the built-in defaults, or NULL. */

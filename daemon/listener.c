@@ -339,6 +339,48 @@ listener_name(const struct listener *l)
 	return l->l_name;
 }
 
+/* Whether l is bound to a loopback address; -1: a Unix socket. */
+int
+listener_is_loopback(const struct listener *l)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len = sizeof(ss);
+
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(evconnlistener_get_fd(l->l_evl),
+	    (struct sockaddr *)&ss, &len) == -1)
+		return 0;
+	return listener_addr_is_loopback((struct sockaddr *)&ss);
+}
+
+/*
+ * Whether sa is a loopback address; -1 for AF_UNIX. Shared with main.c's
+ * check of configured addresses before they are bound.
+ */
+int
+listener_addr_is_loopback(const struct sockaddr *sa)
+{
+	const struct sockaddr_in	*sin;
+	const struct sockaddr_in6	*sin6;
+	const uint8_t			*b;
+
+	switch (sa->sa_family) {
+	case AF_UNIX:
+		return -1;
+	case AF_INET:
+		sin = (const struct sockaddr_in *)sa;
+		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+	case AF_INET6:
+		sin6 = (const struct sockaddr_in6 *)sa;
+		b = sin6->sin6_addr.s6_addr;
+		if (IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
+			return 1;
+		return IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) && b[12] == 127;
+	default:
+		return 0;
+	}
+}
+
 /* A connection was accepted. */
 static void
 listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,

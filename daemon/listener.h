@@ -65,4 +65,15 @@ void		 listener_free(struct listener *l);
  */
 const char	*listener_name(const struct listener *l);
 
+/*
+ * Whether l is a TCP socket on a loopback address (127.0.0.0/8, ::1, or
+ * ::ffff:127.0.0.0/104), so reachable from this host only; -1 if l is a
+ * Unix socket (no network at all).
+ */
+int		 listener_is_loopback(const struct listener *l);
+
+/* The same for an address: 1 loopback, 0 not, -1 AF_UNIX. */
+struct sockaddr;
+int		 listener_addr_is_loopback(const struct sockaddr *sa);
+
 #endif /* PUBSUBD_LISTENER_H */

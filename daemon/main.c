@@ -25,10 +25,13 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <netdb.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <event2/event.h>
 
+#include "acl.h"
 #include "client.h"
 #include "conf.h"
 #include "endpoint.h"
@@ -87,6 +90,7 @@ struct pubsubd {
 };
 
 static void	usage(FILE *, int) __attribute__((noreturn));
+static int	main_hash_password(void);
 static void	main_on_message(void *, const struct upstream_msg *);
 static void	main_on_state(void *, int);
 static void	main_signal_cb(evutil_socket_t, short, void *);
@@ -117,6 +121,8 @@ static int	main_up_connected(void *);
 static size_t	main_up_pending(void *);
 static void	main_free(struct pubsubd *);
 static void	main_worker_conf(const struct pubsubd *, struct conf *);
+static int	main_protected(const struct pubsubd *, const struct conf *,
+		    const char *, char *, size_t);
 static struct metrics *main_metrics_new(struct pubsubd *,
 		    const struct conf *, char *, size_t);
 static int	main_metrics_moved(const struct pubsubd *,
@@ -132,14 +138,57 @@ static void
 usage(FILE *f, int status)
 {
 	fprintf(f, "usage: pubsubd [-htv] [-c file] [-p pidfile]\n"
+	    "       pubsubd --hash-password < file\n"
 	    "  -c file  read the configuration from file "
 	    "(default: built-in defaults)\n"
 	    "  -p file  write the process id to file (instead of the "
 	    "configuration's pidfile)\n"
 	    "  -t       check the configuration and exit\n"
 	    "  -v       print the version and exit\n"
-	    "  -h       print this help and exit\n");
+	    "  -h       print this help and exit\n"
+	    "  --hash-password  print the SHA-256 digest of the password on "
+	    "standard input\n"
+	    "           (one trailing newline is not part of it), for "
+	    "password_sha256\n");
 	exit(status);
+}
+
+/*
+ * --hash-password: prints the SHA-256 digest (hex) of standard input, less
+ * one trailing newline (what typing it, or echo, adds), for a user's
+ * password_sha256. Returns the exit status.
+ */
+static int
+main_hash_password(void)
+{
+	unsigned char	d[ACL_DIGEST_LEN];
+	char		buf[4096], hex[ACL_DIGEST_HEX_LEN + 1];
+	size_t		len = 0, n;
+	int		rc = 1;
+
+	while (len < sizeof(buf) &&
+	    (n = fread(buf + len, 1, sizeof(buf) - len, stdin)) > 0)
+		len += n;
+	if (ferror(stdin) || len == sizeof(buf)) {
+		fprintf(stderr, "pubsubd: --hash-password: %s\n",
+		    ferror(stdin) ? "cannot read standard input" :
+		    "a password of 4096 bytes or more");
+		goto out;
+	}
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	if (acl_digest(buf, len, d) == -1) {
+		fprintf(stderr, "pubsubd: --hash-password: SHA-256 failed\n");
+		goto out;
+	}
+	acl_digest_hex(d, hex);
+	printf("%s\n", hex);
+	rc = 0;
+out:
+	explicit_bzero(buf, sizeof(buf));
+	return rc;
 }
 
 /* The upstream delivered a message: hand it to the hub. */
@@ -301,12 +350,72 @@ main_apply(struct pubsubd *d, const struct conf *c)
 	d->cconf.tcp_keepalive = c->limits.tcp_keepalive;
 	d->cconf.worker = d->worker;
 	d->cconf.nworkers = d->nworkers;
+	d->cconf.acl = c->acl;
 	d->upconf.redis = d->redis;
 	d->upconf.connect_timeout = c->connect_timeout;
 	d->upconf.backoff_min = c->backoff_min;
 	d->upconf.backoff_max = c->backoff_max;
 	d->upconf.health_interval = c->health_interval;
 	d->upconf.health_timeout = c->health_timeout;
+}
+
+/*
+ * Protected mode: with protected_mode on and no password required (no
+ * users, or a default user with nopass), every TCP listener must be on a
+ * loopback address: the configured ones (their host names resolved), or
+ * the ones systemd passed when d->activated. Unix sockets are not
+ * concerned. Returns 0, or -1 with err naming the listener and the fixes.
+ */
+static int
+main_protected(const struct pubsubd *d, const struct conf *c,
+    const char *path, char *err, size_t errlen)
+{
+	struct addrinfo	 hints, *res, *ai;
+	char		 where[300];
+	size_t		 i;
+	int		 open_door = 0, lo;
+
+	if (!c->protected_mode || acl_login_user(c->acl) == NULL)
+		return 0;
+	where[0] = '\0';
+	for (i = 0; d->activated && i < d->nlisteners && !open_door; i++) {
+		if (listener_is_loopback(d->listeners[i]) == 0) {
+			open_door = 1;
+			snprintf(where, sizeof(where), "%s (passed by systemd)",
+			    listener_name(d->listeners[i]));
+		}
+	}
+	for (i = 0; !d->activated && i < c->nlisten && !open_door; i++) {
+		if (c->listen[i].host == NULL)
+			continue;
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_PASSIVE;
+		/* A name that does not resolve cannot be bound either. */
+		if (getaddrinfo(c->listen[i].host, NULL, &hints, &res) != 0)
+			continue;
+		for (ai = res; ai != NULL && !open_door; ai = ai->ai_next) {
+			lo = listener_addr_is_loopback(ai->ai_addr);
+			open_door = lo == 0;
+		}
+		freeaddrinfo(res);
+		if (open_door)
+			snprintf(where, sizeof(where), "%s port %d",
+			    c->listen[i].host, c->listen[i].port);
+	}
+	if (!open_door)
+		return 0;
+	snprintf(err, errlen, "%s: protected mode: refusing to listen on %s, "
+	    "not a "
+	    "loopback address, with no password required (%s): anyone who "
+	    "can reach it could subscribe and publish. Configure 'users' with "
+	    "passwords (or a 'default' user with 'password_sha256'), listen "
+	    "on a loopback address only, or set 'protected_mode = false;' if "
+	    "the network is trusted", path != NULL ? path : "(defaults)",
+	    where, acl_count(c->acl) == 1 ? "no users configured, or only "
+	    "a 'default' user with nopass" : "the 'default' user has nopass");
+	return -1;
 }
 
 /* Whether two listen entries are the same socket (a reload keeps it). */
@@ -624,6 +733,12 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 		goto done;
 	}
 	main_worker_conf(d, nc);
+	if (main_protected(d, nc, d->path, err, sizeof(err)) == -1) {
+		log_warnx("reload failed, keeping the running configuration: "
+		    "%s", err);
+		conf_free(nc);
+		goto done;
+	}
 	/* Everything new is opened before anything old is closed. */
 	if (main_metrics_moved(d, old, nc) &&
 	    (nm = main_metrics_new(d, nc, err, sizeof(err))) == NULL) {
@@ -646,6 +761,8 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 		log_notice("reload: a new 'pidfile' takes effect at the next "
 		    "start");
 	main_apply(d, nc);
+	/* While the old users still exist: clients move to the new ones. */
+	client_set_users_changed(d->clients);
 	if (upstream_set_conf(d->up, &d->upconf) == -1)
 		log_warnx("reload: out of memory changing the redis address");
 	d->conf = nc;
@@ -748,6 +865,8 @@ main(int argc, char *argv[])
 	int		 ch, test = 0, first = -1, readyfd = -1, status;
 	size_t		 i;
 
+	if (argc == 2 && strcmp(argv[1], "--hash-password") == 0)
+		return main_hash_password();
 	while ((ch = getopt(argc, argv, "c:hp:tv")) != -1) {
 		switch (ch) {
 		case 'c':
@@ -789,6 +908,11 @@ main(int argc, char *argv[])
 		fprintf(stderr, "%s\n", path ? err : "out of memory");
 		return CONF_EXIT_BAD;
 	}
+	if (test && main_protected(&d, d.conf, path, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		conf_free(d.conf);
+		return CONF_EXIT_BAD;
+	}
 	if (test) {
 		printf("%s: configuration OK\n", path ? path : "(defaults)");
 		conf_free(d.conf);
@@ -817,6 +941,13 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	d.activated = d.npassed > 0;
+	if (!d.activated &&
+	    main_protected(&d, d.conf, path, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		free(d.pidfile);
+		conf_free(d.conf);
+		return CONF_EXIT_BAD;
+	}
 	if (d.worker < 0 && d.conf->workers > 1) {
 		/* The supervisor: its workers do the rest. */
 		if (d.pidfile != NULL && pidfile_write(d.pidfile, err,
@@ -859,6 +990,12 @@ main(int argc, char *argv[])
 	if (d.activated && main_listen_passed(&d, first) == -1) {
 		main_free(&d);
 		return 1;
+	}
+	if (d.activated &&
+	    main_protected(&d, d.conf, path, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		main_free(&d);
+		return CONF_EXIT_BAD;
 	}
 	if (!d.activated && (d.listeners = calloc(d.conf->nlisten,
 	    sizeof(*d.listeners))) == NULL)

@@ -394,6 +394,15 @@ metrics_render(const struct metrics_src *src, struct evbuffer *out)
 	metrics_one(out, "pubsubd_protocol_errors_total", "counter",
 	    "Requests that broke the protocol (the client is closed).",
 	    cs->protocol_errors);
+	metrics_one(out, "pubsubd_auth_failures_total", "counter",
+	    "AUTH and HELLO AUTH refused: wrong password, unknown or "
+	    "disabled user.", cs->auth_failures);
+	metrics_head(out, "pubsubd_permission_denied_total", "counter",
+	    "Commands refused with NOPERM, by what was not permitted.");
+	metrics_u64(out, "pubsubd_permission_denied_total",
+	    "kind=\"command\"", cs->denied_command);
+	metrics_u64(out, "pubsubd_permission_denied_total",
+	    "kind=\"channel\"", cs->denied_channel);
 	metrics_by_kind(out, "pubsubd_subscriptions", "Clients' confirmed "
 	    "subscriptions, by kind (one per client and name).",
 	    cs->subscriptions);
