@@ -1,7 +1,8 @@
 /*
  * client.h: the clients' side of pubsubd.
  *
- * A client owns one connection (TCP or a Unix socket): a read event, its input buffer and
+ * A client owns one connection (TCP or a Unix socket, plain or TLS): a read
+ * event (or, with TLS, a bufferevent: see client.c), its input buffer and
  * request parser, a coroutine that serves its commands one at a time in the
  * order they came, its subscriptions, and its pending output. Replies and
  * messages are written straight to the nonblocking socket at the end of a
@@ -29,6 +30,7 @@ struct hub;
 struct upstream;
 struct client;
 struct client_set;
+struct ssl_ctx_st;
 
 /* What the clients need to know of the configuration. */
 struct client_conf {
@@ -45,6 +47,7 @@ struct client_conf {
 	int		 max_subscriptions;	/* 0: none */
 	int		 idle_timeout;		/* seconds; 0: off */
 	int		 tcp_keepalive;		/* seconds; 0: off */
+	int		 tls_handshake_timeout;	/* ms */
 };
 
 /*
@@ -64,9 +67,10 @@ enum client_reason {
 	CLIENT_R_KILLED,	/* CLIENT KILL */
 	CLIENT_R_PASSTHROUGH,	/* its passthrough connection was lost */
 	CLIENT_R_SHUTDOWN,	/* pubsubd is stopping */
-	CLIENT_R_INTERNAL	/* out of memory, or a bug */
+	CLIENT_R_INTERNAL,	/* out of memory, or a bug */
+	CLIENT_R_TLS_HANDSHAKE	/* its TLS handshake failed or timed out */
 };
-#define CLIENT_REASONS	13
+#define CLIENT_REASONS	14
 
 /*
  * The clients' counters: plain integers bumped where things happen (no
@@ -82,6 +86,10 @@ struct client_stats {
 	uint64_t	subscriptions[UPSTREAM_KINDS];	/* confirmed, now */
 	uint64_t	bytes_out;	/* written to client sockets */
 	uint64_t	output_discarded;	/* bytes never written */
+	/* TLS clients (counted in the above too). */
+	uint64_t	tls_connected;		/* now, handshaking or not */
+	uint64_t	tls_accepted;		/* since start */
+	uint64_t	tls_handshake_failures;	/* failed, or timed out */
 };
 
 /* What the clients hold in memory now (a walk over them: not hot). */
@@ -109,8 +117,20 @@ void		 client_set_free(struct client_set *set);
 void		 client_set_shutdown(struct client_set *set,
 		    void (*done)(void *), void *arg);
 
-/* Serves a new connection; takes ownership of fd (closed on failure). */
-struct client	*client_accept(struct client_set *set, evutil_socket_t fd);
+/*
+ * Serves a new connection; takes ownership of fd (closed on failure). With
+ * tls, the client speaks TLS, with the context client_set_tls() gave.
+ */
+struct client	*client_accept(struct client_set *set, evutil_socket_t fd,
+		    int tls);
+
+/*
+ * The TLS context new TLS clients get from now on (the set takes a
+ * reference of its own; NULL: none, and TLS connections are refused).
+ * Clients already connected keep the one they were accepted with.
+ */
+void		 client_set_tls(struct client_set *set,
+		    struct ssl_ctx_st *ctx);
 
 /*
  * Closes a client: stops reading and serving at once; its subscriptions

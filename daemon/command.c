@@ -1164,6 +1164,9 @@ info_stats(struct client *c, struct evbuffer *txt)
 	    "clients_cut_hard:%llu\r\nclients_cut_soft:%llu\r\n"
 	    "clients_rejected_max:%llu\r\n"
 	    "clients_idle_closed:%llu\r\nquery_buffer_cut:%llu\r\n"
+	    "tls_connected_clients:%llu\r\n"
+	    "total_tls_connections_received:%llu\r\n"
+	    "tls_handshake_failures:%llu\r\n"
 	    "client_disconnects:",
 	    (unsigned long long)cs->accepted,
 	    (unsigned long long)cs->commands,
@@ -1185,7 +1188,10 @@ info_stats(struct client *c, struct evbuffer *txt)
 	    (unsigned long long)cs->disconnects[CLIENT_R_OUTPUT_SOFT],
 	    (unsigned long long)cs->rejected_max,
 	    (unsigned long long)cs->disconnects[CLIENT_R_IDLE],
-	    (unsigned long long)cs->disconnects[CLIENT_R_QUERY_BUFFER]);
+	    (unsigned long long)cs->disconnects[CLIENT_R_QUERY_BUFFER],
+	    (unsigned long long)cs->tls_connected,
+	    (unsigned long long)cs->tls_accepted,
+	    (unsigned long long)cs->tls_handshake_failures);
 	for (i = 0; i < CLIENT_REASONS; i++)
 		evbuffer_add_printf(txt, "%s%s=%llu", i ? "," : "",
 		    client_reason_name((enum client_reason)i),

@@ -6,7 +6,8 @@
  * (served from the listeners). It runs in the foreground, as systemd
  * expects; SIGTERM and SIGINT stop it, SIGHUP reloads the configuration.
  * It may write a pid file (-p, or pidfile in the configuration) once its
- * listeners are bound.
+ * listeners are bound. TLS listeners serve with the context made from the
+ * tls group at start, and made again from the files at each reload.
  *
  * Under systemd (service.h): the listeners are the sockets systemd passed,
  * if it passed any (socket activation: the `listen` setting is then
@@ -40,6 +41,7 @@
 #include "pidfile.h"
 #include "procmem.h"
 #include "service.h"
+#include "tls.h"
 #include "upstream.h"
 
 /*
@@ -294,6 +296,7 @@ main_apply(struct pubsubd *d, const struct conf *c)
 	d->cconf.max_subscriptions = c->limits.max_subscriptions;
 	d->cconf.idle_timeout = c->limits.idle_timeout;
 	d->cconf.tcp_keepalive = c->limits.tcp_keepalive;
+	d->cconf.tls_handshake_timeout = c->tls.handshake_timeout;
 	d->upconf.redis = d->redis;
 	d->upconf.connect_timeout = c->connect_timeout;
 	d->upconf.backoff_min = c->backoff_min;
@@ -319,11 +322,17 @@ static struct listener *
 main_listener_new(struct pubsubd *d, const struct conf_listen *cl, char *err,
     size_t errlen)
 {
+	struct listener	*l;
+
 	if (cl->path != NULL)
-		return listener_new_unix(d->base, d->clients, cl->path,
-		    cl->mode, err, errlen);
-	return listener_new(d->base, d->clients, cl->host, cl->port, err,
-	    errlen);
+		l = listener_new_unix(d->base, d->clients, cl->path, cl->mode,
+		    err, errlen);
+	else
+		l = listener_new(d->base, d->clients, cl->host, cl->port, err,
+		    errlen);
+	if (l != NULL)
+		listener_set_tls(l, cl->tls);
+	return l;
 }
 
 /* Opens the metrics endpoint of configuration c; NULL with err on failure. */
@@ -524,6 +533,8 @@ main_relisten(struct pubsubd *d, const struct conf *nc)
 		for (i = 0; i < d->nlisteners; i++)
 			if (kept[i] && nl[j] == d->listeners[i])
 				break;
+		if (i < d->nlisteners)
+			listener_set_tls(nl[j], nc->listen[j].tls);
 		if (i < d->nlisteners && nc->listen[j].path != NULL &&
 		    nc->listen[j].mode != old->listen[i].mode &&
 		    listener_chmod(nl[j], nc->listen[j].mode) == -1)
@@ -532,7 +543,8 @@ main_relisten(struct pubsubd *d, const struct conf *nc)
 	}
 	for (j = 0; j < nc->nlisten; j++)
 		if (nl[j] != NULL)
-			log_notice("listening on %s", listener_name(nl[j]));
+			log_notice("listening on %s%s", listener_name(nl[j]),
+			    listener_tls(nl[j]) ? " (TLS)" : "");
 	free(d->listeners);
 	free(kept);
 	d->listeners = nl;
@@ -603,6 +615,7 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 	struct pubsubd	 *d = arg;
 	struct conf	 *nc, *old = d->conf;
 	struct metrics	 *nm = NULL;
+	struct ssl_ctx_st *ntls = NULL;
 	char		  err[1024];
 
 	service_reloading(d->svc);
@@ -616,11 +629,23 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 		    "%s", err);
 		goto done;
 	}
+	/*
+	 * The TLS files are read again (a renewed certificate is the usual
+	 * reason for a reload); one that does not load keeps everything.
+	 */
+	if (nc->tls.enabled && (ntls = tls_ctx_new(&nc->tls, d->path, err,
+	    sizeof(err))) == NULL) {
+		log_warnx("reload failed, keeping the running configuration: "
+		    "%s", err);
+		conf_free(nc);
+		goto done;
+	}
 	/* Everything new is opened before anything old is closed. */
 	if (main_metrics_moved(d, old, nc) &&
 	    (nm = main_metrics_new(d, nc, err, sizeof(err))) == NULL) {
 		log_warnx("reload failed, keeping the running configuration: "
 		    "%s", err);
+		tls_ctx_unref(ntls);
 		conf_free(nc);
 		goto done;
 	}
@@ -629,9 +654,13 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 		    "the sockets systemd passed");
 	else if (main_relisten(d, nc) == -1) {
 		metrics_free(nm);
+		tls_ctx_unref(ntls);
 		conf_free(nc);
 		goto done;
 	}
+	/* New TLS clients get the new context; connected ones keep theirs. */
+	client_set_tls(d->clients, ntls);
+	tls_ctx_unref(ntls);
 	main_remetrics(d, nc, nm);
 	if ((nc->pidfile == NULL) != (old->pidfile == NULL) ||
 	    (nc->pidfile != NULL && strcmp(nc->pidfile, old->pidfile) != 0))
@@ -702,6 +731,7 @@ main(int argc, char *argv[])
 	};
 	struct timeval	 trim_tv = { MAIN_TRIM_SEC, 0 };
 	struct pubsubd	 d;
+	struct ssl_ctx_st *tls = NULL;
 	const char	*path = NULL, *pidpath = NULL;
 	char		 err[1024], name[ENDPOINT_NAME_MAX];
 	int		 ch, test = 0, first = -1;
@@ -737,8 +767,16 @@ main(int argc, char *argv[])
 		fprintf(stderr, "%s\n", path ? err : "out of memory");
 		return CONF_EXIT_BAD;
 	}
+	/* The TLS files are part of the configuration: -t checks them too. */
+	if (d.conf->tls.enabled && (tls = tls_ctx_new(&d.conf->tls, path, err,
+	    sizeof(err))) == NULL) {
+		fprintf(stderr, "%s\n", err);
+		conf_free(d.conf);
+		return CONF_EXIT_BAD;
+	}
 	if (test) {
 		printf("%s: configuration OK\n", path ? path : "(defaults)");
+		tls_ctx_unref(tls);
 		conf_free(d.conf);
 		return 0;
 	}
@@ -748,6 +786,7 @@ main(int argc, char *argv[])
 	    pidfile_check(d.pidfile, err, sizeof(err)) == -1)) {
 		fprintf(stderr, "%s\n", d.pidfile ? err : "out of memory");
 		free(d.pidfile);
+		tls_ctx_unref(tls);
 		conf_free(d.conf);
 		return 1;
 	}
@@ -760,6 +799,7 @@ main(int argc, char *argv[])
 	if ((d.npassed = service_listen_fds(&first, err, sizeof(err))) == -1) {
 		log_warnx("%s", err);
 		free(d.pidfile);
+		tls_ctx_unref(tls);
 		conf_free(d.conf);
 		return 1;
 	}
@@ -770,6 +810,7 @@ main(int argc, char *argv[])
 		log_warnx("the open file limit (%lld) leaves no room for a "
 		    "client: raise LimitNOFILE= (or ulimit -n)", d.nofile);
 		free(d.pidfile);
+		tls_ctx_unref(tls);
 		conf_free(d.conf);
 		return 1;
 	}
@@ -783,6 +824,8 @@ main(int argc, char *argv[])
 	    &d.cconf)) == NULL ||
 	    (d.svc = service_new(d.base, main_status, &d)) == NULL)
 		fatalx("out of memory");
+	client_set_tls(d.clients, tls);
+	tls_ctx_unref(tls);
 
 	if (d.activated && main_listen_passed(&d, first) == -1) {
 		main_free(&d);
@@ -800,7 +843,8 @@ main(int argc, char *argv[])
 			return 1;
 		}
 		d.nlisteners++;
-		log_notice("listening on %s", listener_name(d.listeners[i]));
+		log_notice("listening on %s%s", listener_name(d.listeners[i]),
+		    d.conf->listen[i].tls ? " (TLS)" : "");
 	}
 	if (d.conf->metrics.enabled) {
 		if ((d.metrics = main_metrics_new(&d, d.conf, err,
