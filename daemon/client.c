@@ -39,6 +39,7 @@
 #include <sys/un.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "acl.h"
@@ -47,6 +48,7 @@
 #include "coro.h"
 #include "future.h"
 #include "log.h"
+#include "tls.h"
 
 #define CLIENT_READ_MAX		(64 * 1024)	/* bytes per read call */
 #define CLIENT_CLOSE_FLUSH_SEC	5		/* bound on flushing at close */
@@ -91,6 +93,13 @@ static size_t	client_qbuf(const struct client *);
 static int	client_parse(struct client *, enum resp_status *);
 static const char *client_addr_string(const struct sockaddr *, char *,
 		    size_t);
+static int	client_tls_start(struct client *);
+static void	client_tls_read_cb(struct bufferevent *, void *);
+static void	client_tls_write_cb(struct bufferevent *, void *);
+static void	client_tls_event_cb(struct bufferevent *, short, void *);
+static void	client_tls_timeout_cb(evutil_socket_t, short, void *);
+static void	client_tls_write(struct client *);
+static void	client_tls_failed(struct client *, const char *);
 
 static const struct hub_subscriber_ops client_hs_ops = { client_deliver };
 
@@ -116,6 +125,8 @@ static const struct {
 	[CLIENT_R_SHUTDOWN] = { "shutdown", "shutting down" },
 	[CLIENT_R_INTERNAL] = { "internal_error",
 	    "out of memory or internal error" },
+	[CLIENT_R_TLS_HANDSHAKE] = { "tls_handshake",
+	    "TLS handshake failed" },
 };
 
 /* The label of a reason. */
@@ -184,6 +195,7 @@ client_set_free(struct client_set *set)
 		evbuffer_free(set->s_discard);
 	if (set->s_idle_ev != NULL)
 		event_free(set->s_idle_ev);
+	tls_ctx_unref(set->s_tls);
 	free(set);
 }
 
@@ -265,6 +277,16 @@ client_set_memory(const struct client_set *set, struct client_mem *mem)
 	}
 }
 
+/* The TLS context for new TLS clients. */
+void
+client_set_tls(struct client_set *set, struct ssl_ctx_st *ctx)
+{
+	if (ctx != NULL)
+		tls_ctx_ref(ctx);
+	tls_ctx_unref(set->s_tls);
+	set->s_tls = ctx;
+}
+
 /* Finds a live client by id. */
 struct client *
 client_find(struct client_set *set, uint64_t id)
@@ -279,7 +301,7 @@ client_find(struct client_set *set, uint64_t id)
 
 /* Serves a new connection; owns fd on every path. */
 struct client *
-client_accept(struct client_set *set, evutil_socket_t fd)
+client_accept(struct client_set *set, evutil_socket_t fd, int tls)
 {
 	static const char	  full[] =
 				    "-ERR max number of clients reached\r\n";
@@ -294,10 +316,14 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 
 	if (set->s_done != NULL || set->s_stats.connected >=
 	    (uint64_t)conf->maxclients) {
-		/* As Redis: a best-effort error, then the door. */
+		/*
+		 * As Redis: a best-effort error, then the door (only the
+		 * door for TLS: no handshake is spent on a refusal).
+		 */
 		set->s_stats.rejected_max++;
-		(void)send(fd, full, sizeof(full) - 1, MSG_NOSIGNAL |
-		    MSG_DONTWAIT);
+		if (!tls)
+			(void)send(fd, full, sizeof(full) - 1, MSG_NOSIGNAL |
+			    MSG_DONTWAIT);
 		evutil_closesocket(fd);
 		return NULL;
 	}
@@ -362,8 +388,17 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 	TAILQ_INSERT_TAIL(&set->s_clients, c, c_entry);
 	set->s_stats.connected++;
 	set->s_stats.accepted++;
-	if (event_assign(&c->c_rev, set->s_base, fd, EV_READ | EV_PERSIST,
-	    client_read_cb, c) == -1 || event_add(&c->c_rev, NULL) == -1) {
+	if (tls) {
+		if (client_tls_start(c) == -1) {
+			log_warnx("client %llu: cannot start TLS%s",
+			    (unsigned long long)c->c_id, set->s_tls == NULL ?
+			    ": no TLS context" : ": out of memory");
+			client_close(c, 0, CLIENT_R_INTERNAL);
+			return NULL;
+		}
+	} else if (event_assign(&c->c_rev, set->s_base, fd,
+	    EV_READ | EV_PERSIST, client_read_cb, c) == -1 ||
+	    event_add(&c->c_rev, NULL) == -1) {
 		log_warnx("client %llu: out of memory",
 		    (unsigned long long)c->c_id);
 		client_close(c, 0, CLIENT_R_INTERNAL);
@@ -384,11 +419,22 @@ client_close(struct client *c, int flush, enum client_reason why)
 	c->c_why = why;
 	if (event_initialized(&c->c_rev))
 		event_del(&c->c_rev);
+	if (c->c_flags & CLIENT_TLS) {
+		bufferevent_disable(c->c_cold->cc_bev, EV_READ);
+		/*
+		 * After the peer's end of input libevent writes no more on a
+		 * TLS connection (TLS has no half-close): nothing to flush.
+		 */
+		if (c->c_flags & CLIENT_EOF)
+			flush = 0;
+	}
 	if (c->c_co != NULL)
 		future_cancel(c->c_co);	/* no-op once it has finished */
 	hub_subscriber_flush(c->c_set->s_hub, &c->c_hs);
 	if (flush && (!TAILQ_EMPTY(&c->c_slots) || (c->c_out != NULL &&
-	    evbuffer_get_length(c->c_out) > 0))) {
+	    evbuffer_get_length(c->c_out) > 0) || ((c->c_flags & CLIENT_TLS) &&
+	    evbuffer_get_length(bufferevent_get_output(c->c_cold->cc_bev)) >
+	    0))) {
 		c->c_flags |= CLIENT_CLOSING;
 		if (client_cold(c) != NULL &&
 		    (c->c_cold->cc_close_ev = evtimer_new(c->c_set->s_base,
@@ -447,6 +493,14 @@ client_finish(struct client *c, enum client_reason why)
 		event_del(c->c_wev);
 	if (c->c_cold != NULL && c->c_cold->cc_close_ev != NULL)
 		event_del(c->c_cold->cc_close_ev);
+	if (c->c_flags & CLIENT_TLS) {
+		/* Silent till freed on the reap turn (it owns the socket). */
+		bufferevent_disable(c->c_cold->cc_bev, EV_READ | EV_WRITE);
+		bufferevent_setcb(c->c_cold->cc_bev, NULL, NULL, NULL, NULL);
+		if (c->c_cold->cc_hs_ev != NULL)
+			event_del(c->c_cold->cc_hs_ev);
+		set->s_stats.tls_connected--;
+	}
 	TAILQ_REMOVE(&set->s_clients, c, c_entry);
 	TAILQ_INSERT_TAIL(&set->s_dead, c, c_entry);
 	set->s_stats.connected--;
@@ -481,7 +535,13 @@ client_free(struct client *c)
 	if (c->c_out != NULL)
 		evbuffer_free(c->c_out);
 	resp_parser_free(c->c_parser);
-	evutil_closesocket(c->c_fd);
+	if (c->c_cold != NULL && c->c_cold->cc_hs_ev != NULL)
+		event_free(c->c_cold->cc_hs_ev);
+	/* A TLS client's bufferevent closes the socket and frees the TLS. */
+	if (c->c_cold != NULL && c->c_cold->cc_bev != NULL)
+		bufferevent_free(c->c_cold->cc_bev);
+	else
+		evutil_closesocket(c->c_fd);
 	if (c->c_cold != NULL)
 		free(c->c_cold->cc_name);
 	free(c->c_cold);
@@ -1146,6 +1206,10 @@ client_write(struct client *c)
 
 	if (c->c_flags & CLIENT_DEAD)
 		return;
+	if (c->c_flags & CLIENT_TLS) {
+		client_tls_write(c);
+		return;
+	}
 	while (c->c_out != NULL && evbuffer_get_length(c->c_out) > 0) {
 		n = evbuffer_write(c->c_out, c->c_fd);
 		if (n > 0) {
@@ -1210,7 +1274,7 @@ client_deliver(struct hub_subscriber *hs, struct hub_batch *batch,
 		return;
 	if ((slot = TAILQ_LAST(&c->c_slots, client_slots)) == NULL &&
 	    (c->c_out == NULL || evbuffer_get_length(c->c_out) == 0) &&
-	    !(c->c_flags & CLIENT_WAIT_WRITE)) {
+	    !(c->c_flags & (CLIENT_WAIT_WRITE | CLIENT_TLS))) {
 		memset(&mh, 0, sizeof(mh));
 		mh.msg_iov = iov;
 		mh.msg_iovlen = (size_t)iovcnt;
@@ -1232,6 +1296,14 @@ client_deliver(struct hub_subscriber *hs, struct hub_batch *batch,
 		    (slot->s_after = evbuffer_new()) == NULL)
 			goto nomem;
 		out = slot->s_after;
+	} else if ((c->c_flags & CLIENT_TLS) && (c->c_out == NULL ||
+	    evbuffer_get_length(c->c_out) == 0)) {
+		/*
+		 * TLS encrypts a copy per client anyway: the pieces go to
+		 * the bufferevent, which writes them when the socket takes
+		 * them (nothing is queued before them).
+		 */
+		out = bufferevent_get_output(c->c_cold->cc_bev);
 	} else {
 		if (c->c_out == NULL && (c->c_out = evbuffer_new()) == NULL)
 			goto nomem;
@@ -1257,7 +1329,10 @@ client_deliver(struct hub_subscriber *hs, struct hub_batch *batch,
 			goto nomem;
 		}
 	}
-	if (slot == NULL && !(c->c_flags & (CLIENT_WAIT_WRITE |
+	if (c->c_flags & CLIENT_TLS) {
+		if (slot == NULL && out == c->c_out)
+			client_queue_write(c);
+	} else if (slot == NULL && !(c->c_flags & (CLIENT_WAIT_WRITE |
 	    CLIENT_FLUSH_QUEUED)) && client_wait_write(c) == -1)
 		goto nomem;
 	client_check_output(c);
@@ -1275,6 +1350,9 @@ client_pending_output(const struct client *c)
 
 	if (c->c_out != NULL)
 		n = evbuffer_get_length(c->c_out);
+	if (c->c_flags & CLIENT_TLS)
+		n += evbuffer_get_length(bufferevent_get_output(
+		    c->c_cold->cc_bev));
 	TAILQ_FOREACH(slot, &c->c_slots, s_entry)
 		if (slot->s_after != NULL)
 			n += evbuffer_get_length(slot->s_after);
@@ -1469,6 +1547,10 @@ client_format_info(struct client *c, struct evbuffer *out)
 	int		 pubsub = c->c_nsubs + c->c_nshard > 0;
 	int		 local = (c->c_flags & CLIENT_UNIX) != 0;
 
+	if (c->c_flags & CLIENT_TLS)
+		omem += evbuffer_get_length(bufferevent_get_output(
+		    c->c_cold->cc_bev));
+
 	evbuffer_add_printf(out, "id=%llu addr=%s laddr=%s fd=%d name=%s "
 	    "age=%lld idle=%lld flags=%s db=%d sub=%u psub=%u ssub=%u "
 	    "multi=%d qbuf=%zu qbuf-free=0 argv-mem=0 multi-mem=0 rbs=%d "
@@ -1488,4 +1570,168 @@ client_format_info(struct client *c, struct evbuffer *out)
 	    /* Not logged in: Redis shows its default user too. */
 	    c->c_user != NULL ? acl_user_name(c->c_user) : ACL_DEFAULT_USER,
 	    c->c_resp);
+}
+
+/*
+ * TLS clients. The socket belongs to a bufferevent that runs the TLS (see
+ * tls.h): what it decrypts is moved into c_in, and what the client is sent
+ * goes to its output buffer, which it encrypts and writes when the socket
+ * takes it. Everything else (parsing, serving, slots, limits, closing) is
+ * the plain clients' code. The handshake has a deadline of its own, which
+ * no trickle of bytes extends.
+ */
+
+/* Starts a TLS client's handshake; -1 if it cannot (fd still c's). */
+static int
+client_tls_start(struct client *c)
+{
+	struct client_set	*set = c->c_set;
+	struct client_cold	*cold;
+	int			 ms = set->s_conf->tls_handshake_timeout;
+	struct timeval		 tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (set->s_tls == NULL || (cold = client_cold(c)) == NULL ||
+	    (cold->cc_bev = tls_accept(set->s_base, set->s_tls,
+	    c->c_fd)) == NULL)
+		return -1;
+	/* From here on, the bufferevent owns the socket. */
+	c->c_flags |= CLIENT_TLS;
+	set->s_stats.tls_connected++;
+	set->s_stats.tls_accepted++;
+	bufferevent_setcb(cold->cc_bev, client_tls_read_cb,
+	    client_tls_write_cb, client_tls_event_cb, c);
+	if ((cold->cc_hs_ev = evtimer_new(set->s_base, client_tls_timeout_cb,
+	    c)) == NULL || evtimer_add(cold->cc_hs_ev, &tv) == -1 ||
+	    bufferevent_enable(cold->cc_bev, EV_READ | EV_WRITE) == -1)
+		return -1;
+	return 0;
+}
+
+/* Logs, counts and closes a client whose handshake did not succeed. */
+static void
+client_tls_failed(struct client *c, const char *why)
+{
+	char	addr[CLIENT_ADDR_MAX];
+
+	c->c_set->s_stats.tls_handshake_failures++;
+	log_info("client %llu: TLS handshake with %s failed: %s",
+	    (unsigned long long)c->c_id,
+	    client_peer_name(c, addr, sizeof(addr)), why);
+	client_close(c, 0, CLIENT_R_TLS_HANDSHAKE);
+}
+
+/* The handshake's deadline passed. */
+static void
+client_tls_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client	*c = arg;
+	char		 why[64];
+
+	snprintf(why, sizeof(why), "not done within %d ms",
+	    c->c_set->s_conf->tls_handshake_timeout);
+	client_tls_failed(c, why);
+}
+
+/* Decrypted input: into c_in, as a plain read would have put it. */
+static void
+client_tls_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct client	*c = arg;
+
+	if (c->c_in == NULL && (c->c_in = evbuffer_new()) == NULL) {
+		log_warnx("client %llu: out of memory",
+		    (unsigned long long)c->c_id);
+		client_close(c, 0, CLIENT_R_INTERNAL);
+		return;
+	}
+	/* Moves the chains, copies nothing. */
+	if (evbuffer_add_buffer(c->c_in, bufferevent_get_input(bev)) == -1) {
+		client_close(c, 0, CLIENT_R_INTERNAL);
+		return;
+	}
+	if ((long long)client_qbuf(c) > c->c_set->s_conf->query_buffer) {
+		log_info("client %llu: closed: over the query buffer limit",
+		    (unsigned long long)c->c_id);
+		client_close(c, 0, CLIENT_R_QUERY_BUFFER);
+		return;
+	}
+	client_wake(c);
+}
+
+/*
+ * The bufferevent wrote all it had: a client closing once its output is
+ * out can go now.
+ */
+static void
+client_tls_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct client	*c = arg;
+
+	if ((c->c_flags & CLIENT_CLOSING) && TAILQ_EMPTY(&c->c_slots) &&
+	    (c->c_out == NULL || evbuffer_get_length(c->c_out) == 0))
+		client_finish(c, c->c_why);
+}
+
+/* The handshake finished or failed, or the connection ended. */
+static void
+client_tls_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct client	*c = arg;
+	char		 why[256];
+
+	if (what & BEV_EVENT_CONNECTED) {
+		c->c_flags |= CLIENT_TLS_UP;
+		event_free(c->c_cold->cc_hs_ev);
+		c->c_cold->cc_hs_ev = NULL;
+		log_debug("client %llu: %s", (unsigned long long)c->c_id,
+		    tls_version(bev));
+		return;
+	}
+	if (!(c->c_flags & CLIENT_TLS_UP)) {
+		if (what & BEV_EVENT_EOF)
+			snprintf(why, sizeof(why), "the peer closed the "
+			    "connection");
+		else
+			tls_error(bev, why, sizeof(why));
+		client_tls_failed(c, why);
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		/* End of input: serve what was read, then close. */
+		c->c_flags |= CLIENT_EOF;
+		bufferevent_disable(bev, EV_READ);
+		client_wake(c);
+		return;
+	}
+	log_debug("client %llu: TLS: %s", (unsigned long long)c->c_id,
+	    tls_error(bev, why, sizeof(why)));
+	client_close(c, 0, (what & BEV_EVENT_WRITING) ?
+	    CLIENT_R_WRITE_ERROR : CLIENT_R_READ_ERROR);
+}
+
+/*
+ * Hands the queued output to the bufferevent (which writes it as the
+ * socket takes it), and finishes a closing client with nothing left.
+ */
+static void
+client_tls_write(struct client *c)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->c_cold->cc_bev);
+	size_t		 n;
+
+	if (c->c_out != NULL) {
+		n = evbuffer_get_length(c->c_out);
+		if (evbuffer_add_buffer(out, c->c_out) == -1) {
+			client_finish(c, CLIENT_R_INTERNAL);
+			return;
+		}
+		c->c_set->s_stats.bytes_out += n;
+		evbuffer_free(c->c_out);
+		c->c_out = NULL;
+	}
+	if (client_check_output(c) == -1)
+		return;
+	if ((c->c_flags & CLIENT_CLOSING) && TAILQ_EMPTY(&c->c_slots) &&
+	    evbuffer_get_length(out) == 0)
+		client_finish(c, c->c_why);
 }

@@ -1,7 +1,8 @@
 /*
  * client.h: the clients' side of pubsubd.
  *
- * A client owns one connection (TCP or a Unix socket): a read event, its input buffer and
+ * A client owns one connection (TCP or a Unix socket, plain or TLS): a read
+ * event (or, with TLS, a bufferevent: see client.c), its input buffer and
  * request parser, a coroutine that serves its commands one at a time in the
  * order they came, its subscriptions, and its pending output. Replies and
  * messages are written straight to the nonblocking socket at the end of a
@@ -30,6 +31,7 @@ struct hub;
 struct upstream;
 struct client;
 struct client_set;
+struct ssl_ctx_st;
 
 /* What the clients need to know of the configuration. */
 struct client_conf {
@@ -50,6 +52,7 @@ struct client_conf {
 	int		 nworkers;	/* how many workers there are (1) */
 	struct acl	*acl;		/* borrowed: the users (their
 					   connection counts change) */
+	int		 tls_handshake_timeout;	/* ms */
 };
 
 /*
@@ -69,9 +72,10 @@ enum client_reason {
 	CLIENT_R_KILLED,	/* CLIENT KILL */
 	CLIENT_R_PASSTHROUGH,	/* its passthrough connection was lost */
 	CLIENT_R_SHUTDOWN,	/* pubsubd is stopping */
-	CLIENT_R_INTERNAL	/* out of memory, or a bug */
+	CLIENT_R_INTERNAL,	/* out of memory, or a bug */
+	CLIENT_R_TLS_HANDSHAKE	/* its TLS handshake failed or timed out */
 };
-#define CLIENT_REASONS	13
+#define CLIENT_REASONS	14
 
 /*
  * The clients' counters: plain integers bumped where things happen (no
@@ -90,6 +94,10 @@ struct client_stats {
 	uint64_t	auth_failures;	/* AUTH, HELLO AUTH refused */
 	uint64_t	denied_command;	/* NOPERM for a command */
 	uint64_t	denied_channel;	/* NOPERM for a channel or pattern */
+	/* TLS clients (counted in the above too). */
+	uint64_t	tls_connected;		/* now, handshaking or not */
+	uint64_t	tls_accepted;		/* since start */
+	uint64_t	tls_handshake_failures;	/* failed, or timed out */
 };
 
 /* What the clients hold in memory now (a walk over them: not hot). */
@@ -117,8 +125,20 @@ void		 client_set_free(struct client_set *set);
 void		 client_set_shutdown(struct client_set *set,
 		    void (*done)(void *), void *arg);
 
-/* Serves a new connection; takes ownership of fd (closed on failure). */
-struct client	*client_accept(struct client_set *set, evutil_socket_t fd);
+/*
+ * Serves a new connection; takes ownership of fd (closed on failure). With
+ * tls, the client speaks TLS, with the context client_set_tls() gave.
+ */
+struct client	*client_accept(struct client_set *set, evutil_socket_t fd,
+		    int tls);
+
+/*
+ * The TLS context new TLS clients get from now on (the set takes a
+ * reference of its own; NULL: none, and TLS connections are refused).
+ * Clients already connected keep the one they were accepted with.
+ */
+void		 client_set_tls(struct client_set *set,
+		    struct ssl_ctx_st *ctx);
 
 /*
  * Closes a client: stops reading and serving at once; its subscriptions

@@ -19,6 +19,7 @@
 #include "resp.h"
 
 struct acl_user;
+struct bufferevent;
 struct cmdconn;
 struct cmdconn_reply;
 struct event;
@@ -38,6 +39,8 @@ struct upstream;
 #define CLIENT_MULTI		0x100	/* a MULTI is open on passthrough */
 #define CLIENT_PT_LOST		0x200	/* the passthrough connection died */
 #define CLIENT_UNIX		0x400	/* on a Unix socket */
+#define CLIENT_TLS		0x800	/* TLS: its I/O is c_cold->cc_bev */
+#define CLIENT_TLS_UP		0x1000	/* its TLS handshake is done */
 
 /*
  * A reply that comes later (from Redis, through the passthrough
@@ -97,6 +100,12 @@ struct client_cold {
 	struct cmdconn		*cc_pt;		/* owned: passthrough, or
 						   NULL */
 	struct event		*cc_close_ev;	/* owned: bounds flushing */
+	/*
+	 * A TLS client's connection: the bufferevent owns the socket
+	 * (c_fd) and the TLS state, and the handshake has a deadline.
+	 */
+	struct bufferevent	*cc_bev;	/* owned, or NULL: plain */
+	struct event		*cc_hs_ev;	/* owned: till handshaken */
 	/* Past CLIENT_SUBS_MAP subscriptions, c_sublist is indexed here. */
 	int			 cc_mapped;
 	struct map		 cc_subs[UPSTREAM_KINDS];	/* of owned
@@ -167,6 +176,8 @@ struct client_set {
 	struct event		*s_flush_ev;	/* owned */
 	struct event		*s_reap_ev;	/* owned */
 	struct evbuffer		*s_discard;	/* owned: replies turned off */
+	struct ssl_ctx_st	*s_tls;		/* owned ref: for new TLS
+						   clients, or NULL */
 	uint64_t		 s_next_id;
 	time_t			 s_started;
 	struct client_stats	 s_stats;

@@ -1402,6 +1402,9 @@ info_stats(struct client *c, struct evbuffer *txt)
 	    "clients_idle_closed:%llu\r\nquery_buffer_cut:%llu\r\n"
 	    "acl_access_denied_auth:%llu\r\nacl_access_denied_cmd:%llu\r\n"
 	    "acl_access_denied_key:0\r\nacl_access_denied_channel:%llu\r\n"
+	    "tls_connected_clients:%llu\r\n"
+	    "total_tls_connections_received:%llu\r\n"
+	    "tls_handshake_failures:%llu\r\n"
 	    "client_disconnects:",
 	    (unsigned long long)cs->accepted,
 	    (unsigned long long)cs->commands,
@@ -1426,7 +1429,10 @@ info_stats(struct client *c, struct evbuffer *txt)
 	    (unsigned long long)cs->disconnects[CLIENT_R_QUERY_BUFFER],
 	    (unsigned long long)cs->auth_failures,
 	    (unsigned long long)cs->denied_command,
-	    (unsigned long long)cs->denied_channel);
+	    (unsigned long long)cs->denied_channel,
+	    (unsigned long long)cs->tls_connected,
+	    (unsigned long long)cs->tls_accepted,
+	    (unsigned long long)cs->tls_handshake_failures);
 	for (i = 0; i < CLIENT_REASONS; i++)
 		evbuffer_add_printf(txt, "%s%s=%llu", i ? "," : "",
 		    client_reason_name((enum client_reason)i),

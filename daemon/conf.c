@@ -69,19 +69,23 @@ static int	conf_user(struct conf_ctx *, struct acl *,
 		    const config_setting_t *);
 static int	conf_user_strings(struct conf_ctx *, struct acl_user *,
 		    const config_setting_t *, const char *);
+static int	conf_tls(struct conf_ctx *, struct conf *,
+		    const config_setting_t *);
+static int	conf_file(struct conf_ctx *, const config_setting_t *,
+		    const char *, char **, unsigned int *);
 
 static const char *const conf_root_keys[] = {
 	"listen", "redis", "log", "passthrough", "limits", "shutdown",
 	"pidfile", "metrics", "systemd", "workers", "users", "protected_mode",
-	NULL
+	"tls", NULL
 };
 static const char *const conf_listen_keys[] = {
-	"host", "port", "path", "mode", NULL
+	"host", "port", "path", "mode", "tls", NULL
 };
 static const char *const conf_redis_keys[] = {
 	"host", "port", "path", "username", "password", "connect_timeout",
 	"backoff_min", "backoff_max", "health_interval", "health_timeout",
-	"command_timeout",
+	"command_timeout", "tls",
 	NULL
 };
 static const char *const conf_limits_keys[] = {
@@ -100,6 +104,10 @@ static const char *const conf_systemd_keys[] = { "ready_timeout", NULL };
 static const char *const conf_user_keys[] = {
 	"name", "password_sha256", "nopass", "enabled", "subscribe", "publish",
 	"commands", "max_connections", "max_subscriptions", NULL
+};
+static const char *const conf_tls_keys[] = {
+	"certificate", "private_key", "ca_file", "verify_clients",
+	"min_version", "ciphers", "ciphersuites", "handshake_timeout", NULL
 };
 
 /* Returns a configuration holding the built-in defaults. */
@@ -145,6 +153,8 @@ conf_new_defaults(void)
 	conf->protected_mode = 1;
 	if ((conf->acl = acl_new_open()) == NULL)
 		goto fail;
+	conf->tls.min_version = 12;
+	conf->tls.handshake_timeout = CONF_DEFAULT_TLS_HANDSHAKE_TIMEOUT;
 	conf->metrics.port = CONF_DEFAULT_METRICS_PORT;
 	conf->log_facility = log_syslog_facility_parse(
 	    CONF_DEFAULT_SYSLOG_FACILITY);
@@ -183,6 +193,11 @@ conf_free(struct conf *conf)
 	free(conf->log_ident);
 	free(conf->pidfile);
 	acl_free(conf->acl);
+	free(conf->tls.cert);
+	free(conf->tls.key);
+	free(conf->tls.ca);
+	free(conf->tls.ciphers);
+	free(conf->tls.ciphersuites);
 	free(conf);
 }
 
@@ -368,7 +383,8 @@ conf_listen(struct conf_ctx *ctx, struct conf *conf,
 			    "group { host = ...; port = ...; }");
 			return -1;
 		}
-		if (conf_check_keys(ctx, e, conf_listen_keys) == -1)
+		if (conf_check_keys(ctx, e, conf_listen_keys) == -1 ||
+		    conf_bool(ctx, e, "tls", &l[i].tls) == -1)
 			return -1;
 		if (config_setting_get_member(e, "path") != NULL) {
 			if (conf_listen_unix(ctx, e, &l[i]) == -1)
@@ -483,8 +499,22 @@ conf_redis(struct conf_ctx *ctx, struct conf *conf, const config_setting_t *g)
 {
 	const config_setting_t	*s;
 
-	if (conf_check_keys(ctx, g, conf_redis_keys) == -1 ||
-	    conf_string(ctx, g, "host", &conf->redis_host) == -1 ||
+	if (conf_check_keys(ctx, g, conf_redis_keys) == -1)
+		return -1;
+	if ((s = config_setting_get_member(g, "tls")) != NULL) {
+		/*
+		 * hiredis has TLS from 1.0 on (hiredis_ssl), and pubsubd's
+		 * connections to Redis do not use it yet: refused rather
+		 * than ignored, so that no one believes the link encrypted.
+		 */
+		conf_error(ctx, s, "'tls' in 'redis': this build of pubsubd "
+		    "has no TLS to Redis (it needs hiredis >= 1.0 with "
+		    "hiredis_ssl, which pubsubd does not use yet; Debian 12 "
+		    "has hiredis 0.14.1, without TLS); reach Redis on "
+		    "loopback, a Unix socket 'path', or through a TLS tunnel");
+		return -1;
+	}
+	if (conf_string(ctx, g, "host", &conf->redis_host) == -1 ||
 	    conf_int(ctx, g, "port", 1, 65535, &conf->redis_port) == -1 ||
 	    conf_socket_path(ctx, g, "path", &conf->redis_path) == -1 ||
 	    conf_string(ctx, g, "username", &conf->redis_username) == -1 ||
@@ -743,6 +773,110 @@ out:
 }
 
 /*
+ * Reads an optional file name member into *dst, and its line into *line:
+ * the file must be a regular file this process can read now (the tls
+ * module reads it later, at start and at each reload).
+ */
+static int
+conf_file(struct conf_ctx *ctx, const config_setting_t *parent,
+    const char *name, char **dst, unsigned int *line)
+{
+	const config_setting_t	*s;
+	struct stat		 st;
+	FILE			*f;
+
+	if (conf_string(ctx, parent, name, dst) == -1)
+		return -1;
+	if ((s = config_setting_get_member(parent, name)) == NULL)
+		return 0;
+	*line = config_setting_source_line(s);
+	if ((f = fopen(*dst, "r")) == NULL) {
+		conf_error(ctx, s, "'%s': cannot read %s: %s", name, *dst,
+		    strerror(errno));
+		return -1;
+	}
+	if (fstat(fileno(f), &st) == -1 || !S_ISREG(st.st_mode)) {
+		conf_error(ctx, s, "'%s': %s is not a regular file", name,
+		    *dst);
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	return 0;
+}
+
+/*
+ * Reads the tls group. A certificate and its key are needed; asking for
+ * clients' certificates needs the CA that signs them. Whether the files
+ * hold what they should (PEM, a key that matches the certificate) is the
+ * tls module's to say, when it loads them.
+ */
+static int
+conf_tls(struct conf_ctx *ctx, struct conf *conf, const config_setting_t *g)
+{
+	struct conf_tls		*t = &conf->tls;
+	const config_setting_t	*s;
+	char			*verify = NULL, *version = NULL;
+	int			 rc = -1;
+
+	t->enabled = 1;
+	t->line = config_setting_source_line(g);
+	if (conf_check_keys(ctx, g, conf_tls_keys) == -1 ||
+	    conf_file(ctx, g, "certificate", &t->cert, &t->cert_line) == -1 ||
+	    conf_file(ctx, g, "private_key", &t->key, &t->key_line) == -1 ||
+	    conf_file(ctx, g, "ca_file", &t->ca, &t->ca_line) == -1 ||
+	    conf_string(ctx, g, "verify_clients", &verify) == -1 ||
+	    conf_string(ctx, g, "min_version", &version) == -1 ||
+	    conf_string(ctx, g, "ciphers", &t->ciphers) == -1 ||
+	    conf_string(ctx, g, "ciphersuites", &t->ciphersuites) == -1 ||
+	    conf_int(ctx, g, "handshake_timeout", 100, 3600000,
+	    &t->handshake_timeout) == -1)
+		goto out;
+	if ((s = config_setting_get_member(g, "ciphers")) != NULL)
+		t->ciphers_line = config_setting_source_line(s);
+	if ((s = config_setting_get_member(g, "ciphersuites")) != NULL)
+		t->ciphersuites_line = config_setting_source_line(s);
+	if (t->cert == NULL || t->key == NULL) {
+		conf_error(ctx, g, "'tls' needs a 'certificate' and a "
+		    "'private_key'");
+		goto out;
+	}
+	if (verify == NULL || strcmp(verify, "no") == 0)
+		t->verify = CONF_VERIFY_NO;
+	else if (strcmp(verify, "optional") == 0)
+		t->verify = CONF_VERIFY_OPTIONAL;
+	else if (strcmp(verify, "required") == 0)
+		t->verify = CONF_VERIFY_REQUIRED;
+	else {
+		conf_error(ctx, config_setting_get_member(g, "verify_clients"),
+		    "'verify_clients' must be \"no\", \"optional\" or "
+		    "\"required\"; not '%s'", verify);
+		goto out;
+	}
+	if (t->verify != CONF_VERIFY_NO && t->ca == NULL) {
+		conf_error(ctx, config_setting_get_member(g, "verify_clients"),
+		    "'verify_clients' \"%s\" needs a 'ca_file' to check "
+		    "clients' certificates against", verify);
+		goto out;
+	}
+	if (version == NULL || strcmp(version, "TLSv1.2") == 0)
+		t->min_version = 12;
+	else if (strcmp(version, "TLSv1.3") == 0)
+		t->min_version = 13;
+	else {
+		conf_error(ctx, config_setting_get_member(g, "min_version"),
+		    "'min_version' must be \"TLSv1.2\" or \"TLSv1.3\"; not "
+		    "'%s'", version);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(verify);
+	free(version);
+	return rc;
+}
+
+/*
  * Reads user u's optional array of strings key: channel patterns
  * ("subscribe", "publish") or command names ("commands": lower-cased;
  * "cmd", "cmd|subcmd" or "*").
@@ -912,6 +1046,7 @@ conf_load(const char *path, char *err, size_t errlen)
 	struct conf		*conf;
 	FILE			*f;
 	struct stat		 st;
+	size_t			 i;
 
 	if ((conf = conf_new_defaults()) == NULL) {
 		snprintf(err, errlen, "%s: out of memory", path);
@@ -1019,6 +1154,19 @@ conf_load(const char *path, char *err, size_t errlen)
 	if ((s = config_setting_get_member(root, "users")) != NULL &&
 	    conf_users(&ctx, conf, s) == -1)
 		goto out;
+	if (conf_group(&ctx, root, "tls", &g) == -1 ||
+	    (g != NULL && conf_tls(&ctx, conf, g) == -1))
+		goto out;
+	for (i = 0; i < conf->nlisten; i++) {
+		if (!conf->listen[i].tls || conf->tls.enabled)
+			continue;
+		s = config_setting_get_elem(config_setting_get_member(root,
+		    "listen"), (unsigned int)i);
+		conf_error(&ctx, config_setting_get_member(s, "tls"),
+		    "a 'listen' entry with 'tls = true' needs a 'tls' group "
+		    "(certificate and private_key)");
+		goto out;
+	}
 out:
 	config_destroy(&cfg);
 	if (ctx.failed) {

@@ -35,7 +35,38 @@ struct conf_listen {
 	int	 port;		/* 0 picks a free port */
 	char	*path;		/* owned; a Unix socket's absolute path */
 	int	 mode;		/* its permission bits, 0 to 0777 */
+	int	 tls;		/* clients speak TLS (the tls group's) */
 };
+
+/* Whether and how clients' certificates are asked for (tls.verify_clients). */
+enum conf_verify {
+	CONF_VERIFY_NO = 0,	/* never asked for */
+	CONF_VERIFY_OPTIONAL,	/* asked for; one sent must be valid */
+	CONF_VERIFY_REQUIRED	/* a valid one is needed */
+};
+
+/*
+ * The tls group: the server's certificate and key, and what clients must
+ * show. The files are only named here (and checked to be readable); the
+ * tls module loads them, and reports what is wrong with them at the line
+ * kept for each (0: not set in the file).
+ */
+struct conf_tls {
+	int		 enabled;	/* the group is there */
+	char		*cert;		/* owned: PEM, the chain after it */
+	char		*key;		/* owned: PEM */
+	char		*ca;		/* owned, or NULL: PEM, for clients */
+	enum conf_verify verify;
+	int		 min_version;	/* 12: TLSv1.2, 13: TLSv1.3 */
+	char		*ciphers;	/* owned, or NULL: OpenSSL's */
+	char		*ciphersuites;	/* owned, or NULL: OpenSSL's */
+	int		 handshake_timeout;	/* ms */
+	unsigned int	 line;		/* of the group */
+	unsigned int	 cert_line, key_line, ca_line, ciphers_line,
+			 ciphersuites_line;
+};
+
+#define CONF_DEFAULT_TLS_HANDSHAKE_TIMEOUT	10000
 
 #define CONF_DEFAULT_UNIX_MODE		0660
 #define CONF_DEFAULT_SYSLOG_FACILITY	"daemon"
@@ -99,6 +130,7 @@ struct conf {
 	int			 protected_mode;	/* refuse non-loopback
 						   listeners without a
 						   password */
+	struct conf_tls		 tls;
 };
 
 /* Returns a configuration holding the built-in defaults, or NULL. */

@@ -48,6 +48,7 @@ struct listener {
 				    sun_path)];
 	dev_t			 l_dev;		/* that file's */
 	ino_t			 l_ino;
+	int			 l_tls;		/* its clients speak TLS */
 };
 
 static struct listener *listener_start(struct event_base *,
@@ -332,6 +333,20 @@ listener_free(struct listener *l)
 	free(l);
 }
 
+/* Whether clients accepted from now on speak TLS. */
+void
+listener_set_tls(struct listener *l, int tls)
+{
+	l->l_tls = tls;
+}
+
+/* Whether its clients speak TLS. */
+int
+listener_tls(const struct listener *l)
+{
+	return l->l_tls;
+}
+
 /* The bound address. */
 const char *
 listener_name(const struct listener *l)
@@ -388,7 +403,7 @@ listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 {
 	struct listener	*l = arg;
 
-	client_accept(l->l_set, fd);
+	client_accept(l->l_set, fd, l->l_tls);
 }
 
 /*

@@ -54,6 +54,13 @@ struct listener	*listener_new_fd(struct event_base *base,
 int		 listener_chmod(struct listener *l, int mode);
 
 /*
+ * Whether the clients accepted from now on speak TLS (0 when made): a
+ * reload that turns TLS on or off for an address keeps its socket.
+ */
+void		 listener_set_tls(struct listener *l, int tls);
+int		 listener_tls(const struct listener *l);
+
+/*
  * Stops accepting and closes the socket; the file of a Unix socket made by
  * listener_new_unix() is removed too (if it still is the one it made).
  */

@@ -6,7 +6,8 @@
  * (served from the listeners). It runs in the foreground, as systemd
  * expects; SIGTERM and SIGINT stop it, SIGHUP reloads the configuration.
  * It may write a pid file (-p, or pidfile in the configuration) once its
- * listeners are bound.
+ * listeners are bound. TLS listeners serve with the context made from the
+ * tls group at start, and made again from the files at each reload.
  *
  * Under systemd (service.h): the listeners are the sockets systemd passed,
  * if it passed any (socket activation: the `listen` setting is then
@@ -44,6 +45,7 @@
 #include "procmem.h"
 #include "service.h"
 #include "supervise.h"
+#include "tls.h"
 #include "upstream.h"
 
 /*
@@ -351,6 +353,7 @@ main_apply(struct pubsubd *d, const struct conf *c)
 	d->cconf.worker = d->worker;
 	d->cconf.nworkers = d->nworkers;
 	d->cconf.acl = c->acl;
+	d->cconf.tls_handshake_timeout = c->tls.handshake_timeout;
 	d->upconf.redis = d->redis;
 	d->upconf.connect_timeout = c->connect_timeout;
 	d->upconf.backoff_min = c->backoff_min;
@@ -435,11 +438,17 @@ static struct listener *
 main_listener_new(struct pubsubd *d, const struct conf_listen *cl, char *err,
     size_t errlen)
 {
+	struct listener	*l;
+
 	if (cl->path != NULL)
-		return listener_new_unix(d->base, d->clients, cl->path,
-		    cl->mode, err, errlen);
-	return listener_new(d->base, d->clients, cl->host, cl->port,
-	    d->worker >= 0, err, errlen);
+		l = listener_new_unix(d->base, d->clients, cl->path, cl->mode,
+		    err, errlen);
+	else
+		l = listener_new(d->base, d->clients, cl->host, cl->port,
+		    d->worker >= 0, err, errlen);
+	if (l != NULL)
+		listener_set_tls(l, cl->tls);
+	return l;
 }
 
 /* Opens the metrics endpoint of configuration c; NULL with err on failure. */
@@ -640,6 +649,8 @@ main_relisten(struct pubsubd *d, const struct conf *nc)
 		for (i = 0; i < d->nlisteners; i++)
 			if (kept[i] && nl[j] == d->listeners[i])
 				break;
+		if (i < d->nlisteners)
+			listener_set_tls(nl[j], nc->listen[j].tls);
 		if (i < d->nlisteners && nc->listen[j].path != NULL &&
 		    nc->listen[j].mode != old->listen[i].mode &&
 		    listener_chmod(nl[j], nc->listen[j].mode) == -1)
@@ -648,7 +659,8 @@ main_relisten(struct pubsubd *d, const struct conf *nc)
 	}
 	for (j = 0; j < nc->nlisten; j++)
 		if (nl[j] != NULL)
-			log_notice("listening on %s", listener_name(nl[j]));
+			log_notice("listening on %s%s", listener_name(nl[j]),
+			    listener_tls(nl[j]) ? " (TLS)" : "");
 	free(d->listeners);
 	free(kept);
 	d->listeners = nl;
@@ -719,6 +731,7 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 	struct pubsubd	 *d = arg;
 	struct conf	 *nc, *old = d->conf;
 	struct metrics	 *nm = NULL;
+	struct ssl_ctx_st *ntls = NULL;
 	char		  err[1024];
 
 	service_reloading(d->svc);
@@ -739,11 +752,23 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 		conf_free(nc);
 		goto done;
 	}
+	/*
+	 * The TLS files are read again (a renewed certificate is the usual
+	 * reason for a reload); one that does not load keeps everything.
+	 */
+	if (nc->tls.enabled && (ntls = tls_ctx_new(&nc->tls, d->path, err,
+	    sizeof(err))) == NULL) {
+		log_warnx("reload failed, keeping the running configuration: "
+		    "%s", err);
+		conf_free(nc);
+		goto done;
+	}
 	/* Everything new is opened before anything old is closed. */
 	if (main_metrics_moved(d, old, nc) &&
 	    (nm = main_metrics_new(d, nc, err, sizeof(err))) == NULL) {
 		log_warnx("reload failed, keeping the running configuration: "
 		    "%s", err);
+		tls_ctx_unref(ntls);
 		conf_free(nc);
 		goto done;
 	}
@@ -752,9 +777,13 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 		    "the sockets systemd passed");
 	else if (main_relisten(d, nc) == -1) {
 		metrics_free(nm);
+		tls_ctx_unref(ntls);
 		conf_free(nc);
 		goto done;
 	}
+	/* New TLS clients get the new context; connected ones keep theirs. */
+	client_set_tls(d->clients, ntls);
+	tls_ctx_unref(ntls);
 	main_remetrics(d, nc, nm);
 	if ((nc->pidfile == NULL) != (old->pidfile == NULL) ||
 	    (nc->pidfile != NULL && strcmp(nc->pidfile, old->pidfile) != 0))
@@ -860,6 +889,7 @@ main(int argc, char *argv[])
 	};
 	struct timeval	 trim_tv = { MAIN_TRIM_SEC, 0 };
 	struct pubsubd	 d;
+	struct ssl_ctx_st *tls = NULL;
 	const char	*path = NULL, *pidpath = NULL;
 	char		 err[1024], name[ENDPOINT_NAME_MAX];
 	int		 ch, test = 0, first = -1, readyfd = -1, status;
@@ -913,8 +943,16 @@ main(int argc, char *argv[])
 		conf_free(d.conf);
 		return CONF_EXIT_BAD;
 	}
+	/* The TLS files are part of the configuration: -t checks them too. */
+	if (d.conf->tls.enabled && (tls = tls_ctx_new(&d.conf->tls, path, err,
+	    sizeof(err))) == NULL) {
+		fprintf(stderr, "%s\n", err);
+		conf_free(d.conf);
+		return CONF_EXIT_BAD;
+	}
 	if (test) {
 		printf("%s: configuration OK\n", path ? path : "(defaults)");
+		tls_ctx_unref(tls);
 		conf_free(d.conf);
 		return 0;
 	}
@@ -924,6 +962,7 @@ main(int argc, char *argv[])
 	    pidfile_check(d.pidfile, err, sizeof(err)) == -1)) {
 		fprintf(stderr, "%s\n", d.pidfile ? err : "out of memory");
 		free(d.pidfile);
+		tls_ctx_unref(tls);
 		conf_free(d.conf);
 		return 1;
 	}
@@ -937,6 +976,7 @@ main(int argc, char *argv[])
 	    sizeof(err))) == -1) {
 		log_warnx("%s", err);
 		free(d.pidfile);
+		tls_ctx_unref(tls);
 		conf_free(d.conf);
 		return 1;
 	}
@@ -945,11 +985,13 @@ main(int argc, char *argv[])
 	    main_protected(&d, d.conf, path, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		free(d.pidfile);
+		tls_ctx_unref(tls);
 		conf_free(d.conf);
 		return CONF_EXIT_BAD;
 	}
 	if (d.worker < 0 && d.conf->workers > 1) {
-		/* The supervisor: its workers do the rest. */
+		/* The supervisor: its workers do the rest (and their TLS). */
+		tls_ctx_unref(tls);
 		if (d.pidfile != NULL && pidfile_write(d.pidfile, err,
 		    sizeof(err)) == -1) {
 			log_warnx("%s", err);
@@ -971,6 +1013,7 @@ main(int argc, char *argv[])
 		log_warnx("the open file limit (%lld) leaves no room for a "
 		    "client: raise LimitNOFILE= (or ulimit -n)", d.nofile);
 		free(d.pidfile);
+		tls_ctx_unref(tls);
 		conf_free(d.conf);
 		return 1;
 	}
@@ -986,6 +1029,8 @@ main(int argc, char *argv[])
 		fatalx("out of memory");
 	if (readyfd != -1)
 		service_set_ready_fd(d.svc, readyfd);
+	client_set_tls(d.clients, tls);
+	tls_ctx_unref(tls);
 
 	if (d.activated && main_listen_passed(&d, first) == -1) {
 		main_free(&d);
@@ -1009,7 +1054,8 @@ main(int argc, char *argv[])
 			return 1;
 		}
 		d.nlisteners++;
-		log_notice("listening on %s", listener_name(d.listeners[i]));
+		log_notice("listening on %s%s", listener_name(d.listeners[i]),
+		    d.conf->listen[i].tls ? " (TLS)" : "");
 	}
 	if (d.conf->metrics.enabled) {
 		if ((d.metrics = main_metrics_new(&d, d.conf, err,

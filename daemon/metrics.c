@@ -377,6 +377,14 @@ metrics_render(const struct metrics_src *src, struct evbuffer *out)
 		metrics_u64(out, "pubsubd_client_disconnects_total", label,
 		    cs->disconnects[i]);
 	}
+	metrics_one(out, "pubsubd_tls_clients_connected", "gauge", "TLS "
+	    "clients connected now (in the handshake or past it).",
+	    cs->tls_connected);
+	metrics_one(out, "pubsubd_tls_clients_accepted_total", "counter",
+	    "TLS client connections accepted.", cs->tls_accepted);
+	metrics_one(out, "pubsubd_tls_handshake_failures_total", "counter",
+	    "TLS handshakes with clients that failed or timed out.",
+	    cs->tls_handshake_failures);
 	metrics_one(out, "pubsubd_client_output_bytes_total", "counter",
 	    "Bytes written to client sockets (replies and messages).",
 	    cs->bytes_out);

@@ -23,10 +23,14 @@
  * addresses 127.0.0.1, 127.0.0.2, ... (--sources); both default to what N
  * needs here.
  *
+ * With --tls the subscribers speak TLS (OpenSSL through libevent's
+ * bufferevents; the server's certificate is not checked: loopback, a
+ * measurement); the publisher stays plain, it talks to Redis.
+ *
  * Loopback only; one event_base per process, no globals.
  *
  *   gcc -O2 -Wall -Wextra -Werror pubsub_bench.c -o pubsub_bench \
- *       $(pkg-config --cflags --libs libevent)
+ *       $(pkg-config --cflags --libs libevent libevent_openssl libssl)
  */
 #define _GNU_SOURCE
 
@@ -53,7 +57,10 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+
+#include <openssl/ssl.h>
 
 /* Sub-buckets per power of two in the histogram (2^HIST_SUB_BITS). */
 #define HIST_SUB_BITS	5
@@ -109,6 +116,7 @@ struct bench {
 
 	struct sub		*b_subs;	/* owned, b_clients of them */
 	char			**b_chan_names;	/* owned, b_channels of them */
+	SSL_CTX			 *b_tls;	/* owned: --tls, or NULL */
 	char			*b_fill;	/* owned, b_size bytes */
 	int			 b_phase;	/* PHASE_* */
 	int			 b_failed;
@@ -205,7 +213,7 @@ usage(void)
 	fprintf(stderr, "usage: pubsub_bench --sub-port P --pub-port R "
 	    "--clients N --channels C --messages M --size S\n"
 	    "                    [--rate MSGS_PER_S] [--timeout SECONDS] "
-	    "[--sources K]\n"
+	    "[--sources K] [--tls]\n"
 	    "       pubsub_bench --sub-port P --clients N --channels C "
 	    "--idle SECONDS\n"
 	    "                    [--timeout SECONDS] [--procs P] "
@@ -229,6 +237,7 @@ parse_args(struct bench *b, int argc, char **argv)
 		{ "idle", required_argument, NULL, 'i' },
 		{ "procs", required_argument, NULL, 'P' },
 		{ "sources", required_argument, NULL, 'S' },
+		{ "tls", no_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 }
 	};
 	long long	 v;
@@ -245,6 +254,13 @@ parse_args(struct bench *b, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (ch == '?')
 			return (-1);
+		if (ch == 'T') {
+			if (b->b_tls == NULL &&
+			    (b->b_tls = SSL_CTX_new(TLS_client_method())) ==
+			    NULL)
+				return (-1);
+			continue;
+		}
 		errno = 0;
 		if (ch == 'r' || ch == 't' || ch == 'i') {
 			d = strtod(optarg, &end);
@@ -905,8 +921,21 @@ subs_open(struct bench *b)
 		b->b_expected += s->s_expected;
 		if ((fd = sub_socket(b, s->s_index)) == -2)
 			return (-1);
-		s->s_bev = bufferevent_socket_new(b->b_base, fd,
-		    BEV_OPT_CLOSE_ON_FREE);
+		if (b->b_tls != NULL) {
+			SSL	*ssl = SSL_new(b->b_tls);
+
+			/* Connected by bufferevent_socket_connect() below. */
+			s->s_bev = ssl == NULL ? NULL :
+			    bufferevent_openssl_socket_new(b->b_base, fd, ssl,
+			    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+			if (s->s_bev == NULL)
+				SSL_free(ssl);
+			else
+				bufferevent_openssl_set_allow_dirty_shutdown(
+				    s->s_bev, 1);
+		} else
+			s->s_bev = bufferevent_socket_new(b->b_base, fd,
+			    BEV_OPT_CLOSE_ON_FREE);
 		if (s->s_bev == NULL) {
 			if (fd >= 0)
 				close(fd);
@@ -1256,6 +1285,7 @@ bench_free(struct bench *b)
 	free(b->b_fill);
 	if (b->b_base != NULL)
 		event_base_free(b->b_base);
+	SSL_CTX_free(b->b_tls);
 	free(b);
 }
 

@@ -1,0 +1,256 @@
+/*
+ * tls.c: OpenSSL contexts and connections for TLS clients.
+ *
+ * Everything OpenSSL is kept here, so that client.c only sees a
+ * bufferevent. A context is checked whole when it is made (every file
+ * read and parsed, the key matched against the certificate): a reload
+ * with a bad new file fails before anything changes.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+
+#include "conf.h"
+#include "tls.h"
+
+/* Names pubsubd's sessions (OpenSSL resumes only within one name). */
+static const unsigned char tls_session_ctx[] = "pubsubd";
+
+static void	tls_fail(const char *, unsigned int, char *, size_t,
+		    const char *, ...) __attribute__((format(printf, 5, 6)));
+static int	tls_no_passphrase(char *, int, int, void *);
+
+/*
+ * Writes "PATH:LINE: message: OpenSSL's last reason" into err and clears
+ * OpenSSL's error queue (the reasons are this thread's, left by the call
+ * that failed).
+ */
+static void
+tls_fail(const char *path, unsigned int line, char *err, size_t errlen,
+    const char *fmt, ...)
+{
+	char		msg[512], why[256];
+	unsigned long	e;
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if ((e = ERR_peek_last_error()) != 0) {
+		ERR_error_string_n(e, why, sizeof(why));
+		snprintf(err, errlen, "%s:%u: %s: %s", path, line, msg, why);
+	} else
+		snprintf(err, errlen, "%s:%u: %s", path, line, msg);
+	ERR_clear_error();
+}
+
+/*
+ * OpenSSL asks for the passphrase of an encrypted key: a daemon has no one
+ * to ask (OpenSSL's default would read the terminal), so loading fails.
+ */
+static int
+tls_no_passphrase(char *buf, int size, int rwflag, void *arg)
+{
+	return 0;
+}
+
+/* Makes the context of the tls group t. */
+struct ssl_ctx_st *
+tls_ctx_new(const struct conf_tls *t, const char *path, char *err,
+    size_t errlen)
+{
+	SSL_CTX			*ctx;
+	STACK_OF(X509_NAME)	*names;
+	int			 mode;
+
+	ERR_clear_error();
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		tls_fail(path, t->line, err, errlen, "cannot make a TLS "
+		    "context");
+		return NULL;
+	}
+	SSL_CTX_set_default_passwd_cb(ctx, tls_no_passphrase);
+	/*
+	 * No renegotiation (a client could make us redo the costly part of
+	 * a handshake at will); buffers given back while a connection is
+	 * idle (most subscribers are, most of the time).
+	 */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
+	    SSL_OP_CIPHER_SERVER_PREFERENCE);
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+	/*
+	 * OpenSSL 3 takes a peer that closes without close_notify (most
+	 * clients, and any that is killed) for an error; it is their end of
+	 * input, as libevent's dirty shutdown (tls_accept()) means it to be.
+	 * Nothing is lost to a truncation: only whole requests are served.
+	 */
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	if (SSL_CTX_set_min_proto_version(ctx, t->min_version == 13 ?
+	    TLS1_3_VERSION : TLS1_2_VERSION) != 1) {
+		tls_fail(path, t->line, err, errlen, "cannot set the minimum "
+		    "TLS version");
+		goto fail;
+	}
+	if (SSL_CTX_use_certificate_chain_file(ctx, t->cert) != 1) {
+		tls_fail(path, t->cert_line, err, errlen, "'certificate': "
+		    "cannot load %s (a PEM certificate, then its chain)",
+		    t->cert);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, t->key, SSL_FILETYPE_PEM) != 1) {
+		/* OpenSSL matches the key to the certificate as it loads it. */
+		if (ERR_GET_REASON(ERR_peek_last_error()) ==
+		    X509_R_KEY_VALUES_MISMATCH) {
+			tls_fail(path, t->key_line, err, errlen,
+			    "'private_key': %s does not match the certificate "
+			    "%s", t->key, t->cert);
+			goto fail;
+		}
+		tls_fail(path, t->key_line, err, errlen, "'private_key': "
+		    "cannot load %s (an unencrypted PEM key)", t->key);
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		tls_fail(path, t->key_line, err, errlen, "'private_key': %s "
+		    "does not match the certificate %s", t->key, t->cert);
+		goto fail;
+	}
+	if (t->ciphers != NULL &&
+	    SSL_CTX_set_cipher_list(ctx, t->ciphers) != 1) {
+		tls_fail(path, t->ciphers_line, err, errlen, "'ciphers': no "
+		    "cipher OpenSSL knows in \"%s\"", t->ciphers);
+		goto fail;
+	}
+	if (t->ciphersuites != NULL &&
+	    SSL_CTX_set_ciphersuites(ctx, t->ciphersuites) != 1) {
+		tls_fail(path, t->ciphersuites_line, err, errlen,
+		    "'ciphersuites': not a TLSv1.3 cipher suite list OpenSSL "
+		    "takes: \"%s\"", t->ciphersuites);
+		goto fail;
+	}
+	if (t->ca != NULL) {
+		if (SSL_CTX_load_verify_locations(ctx, t->ca, NULL) != 1 ||
+		    (names = SSL_load_client_CA_file(t->ca)) == NULL) {
+			tls_fail(path, t->ca_line, err, errlen, "'ca_file': "
+			    "cannot load %s (PEM certificates)", t->ca);
+			goto fail;
+		}
+		/* Tells clients which CAs their certificate may come from. */
+		SSL_CTX_set_client_CA_list(ctx, names);
+	}
+	if (t->verify != CONF_VERIFY_NO) {
+		mode = SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE;
+		if (t->verify == CONF_VERIFY_REQUIRED)
+			mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+		SSL_CTX_set_verify(ctx, mode, NULL);
+	}
+	/* Resuming a verified session needs a name for the sessions. */
+	if (SSL_CTX_set_session_id_context(ctx, tls_session_ctx,
+	    sizeof(tls_session_ctx) - 1) != 1) {
+		tls_fail(path, t->line, err, errlen, "cannot name the TLS "
+		    "sessions");
+		goto fail;
+	}
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+/* One more reference. */
+struct ssl_ctx_st *
+tls_ctx_ref(struct ssl_ctx_st *ctx)
+{
+	SSL_CTX_up_ref(ctx);
+	return ctx;
+}
+
+/* One reference less. */
+void
+tls_ctx_unref(struct ssl_ctx_st *ctx)
+{
+	SSL_CTX_free(ctx);	/* NULL-safe */
+}
+
+/* Starts a server handshake on fd. */
+struct bufferevent *
+tls_accept(struct event_base *base, struct ssl_ctx_st *ctx,
+    evutil_socket_t fd)
+{
+	struct bufferevent	*bev;
+	SSL			*ssl;
+
+	if ((ssl = SSL_new(ctx)) == NULL) {
+		ERR_clear_error();
+		return NULL;
+	}
+	/*
+	 * The bufferevent owns the socket and the SSL (both freed with it:
+	 * BEV_OPT_CLOSE_ON_FREE); on failure it took neither.
+	 */
+	bev = bufferevent_openssl_socket_new(base, fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		SSL_free(ssl);
+		ERR_clear_error();
+		return NULL;
+	}
+	/*
+	 * Most clients close without TLS' close_notify (redis-cli, or any
+	 * killed process): that is their end of input, not an error.
+	 */
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
+/* Why bev's connection failed. */
+const char *
+tls_error(struct bufferevent *bev, char *buf, size_t len)
+{
+	unsigned long	e, reason = 0, code = 0;
+	int		serr = EVUTIL_SOCKET_ERROR();
+
+	/*
+	 * libevent keeps SSL_get_error()'s code, then OpenSSL's reasons,
+	 * and hands them back last first: the first real reason (one with
+	 * a library) is the most precise ("certificate verify failed").
+	 */
+	while ((e = bufferevent_get_openssl_error(bev)) != 0) {
+		if (ERR_GET_LIB(e) != 0) {
+			if (reason == 0)
+				reason = e;
+		} else
+			code = e;
+	}
+	if (reason != 0)
+		ERR_error_string_n(reason, buf, len);
+	else if (code == SSL_ERROR_SYSCALL && serr != 0 && serr != EAGAIN)
+		snprintf(buf, len, "%s", evutil_socket_error_to_string(serr));
+	else if (code == SSL_ERROR_SYSCALL || code == SSL_ERROR_ZERO_RETURN)
+		snprintf(buf, len, "the peer closed the connection");
+	else
+		snprintf(buf, len, "TLS error %lu", code);
+	return buf;
+}
+
+/* The connection's protocol version. */
+const char *
+tls_version(struct bufferevent *bev)
+{
+	SSL	*ssl = bufferevent_openssl_get_ssl(bev);
+
+	return ssl != NULL ? SSL_get_version(ssl) : "?";
+}

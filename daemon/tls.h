@@ -1,0 +1,61 @@
+/*
+ * tls.h: TLS for clients, with OpenSSL: the server context made from the
+ * tls group of the configuration, and the bufferevent that runs one
+ * client's TLS over its socket (libevent's OpenSSL bufferevents).
+ *
+ * A context is OpenSSL's SSL_CTX, reference-counted by OpenSSL itself: the
+ * daemon holds one reference to the current context, and every connection
+ * made from it holds another (SSL_new() takes it) until the connection is
+ * freed. A reload makes a new context and drops the daemon's reference to
+ * the old one, which lives on exactly as long as the connections that use
+ * it: new clients get the new certificate, connected ones keep theirs.
+ */
+#ifndef PUBSUBD_TLS_H
+#define PUBSUBD_TLS_H
+
+#include <stddef.h>
+
+#include <event2/util.h>
+
+struct bufferevent;
+struct conf_tls;
+struct event_base;
+struct ssl_ctx_st;		/* OpenSSL's SSL_CTX */
+
+/*
+ * Loads the certificate, key and CA that t names and applies its settings.
+ * Returns a new context (one reference, the caller's), or NULL with
+ * "PATH:LINE: message" in err, PATH being the configuration file (path)
+ * and LINE that of the setting at fault (a file that is not PEM, a key
+ * that does not match the certificate, a cipher list OpenSSL refuses).
+ */
+struct ssl_ctx_st *tls_ctx_new(const struct conf_tls *t, const char *path,
+		    char *err, size_t errlen);
+
+/* Takes one more reference to ctx and returns it. */
+struct ssl_ctx_st *tls_ctx_ref(struct ssl_ctx_st *ctx);
+
+/* Drops one reference (NULL is ignored); the last frees the context. */
+void		 tls_ctx_unref(struct ssl_ctx_st *ctx);
+
+/*
+ * Starts the server's side of a handshake on fd, a connected nonblocking
+ * socket: returns a bufferevent, owned by the caller, that owns fd and its
+ * own connection (which holds a reference to ctx) and frees both with
+ * bufferevent_free(); or NULL (out of memory) with fd left open, the
+ * caller's. Its callbacks and reading are for the caller to set and enable.
+ */
+struct bufferevent *tls_accept(struct event_base *base,
+		    struct ssl_ctx_st *ctx, evutil_socket_t fd);
+
+/*
+ * Writes why bev's TLS connection failed into buf and returns buf:
+ * OpenSSL's reasons (taken from bev's error queue, which this empties),
+ * or the socket's error, or that the peer closed it.
+ */
+const char	*tls_error(struct bufferevent *bev, char *buf, size_t len);
+
+/* The protocol bev's connection speaks ("TLSv1.3"), once it is set up. */
+const char	*tls_version(struct bufferevent *bev);
+
+#endif /* PUBSUBD_TLS_H */
