@@ -30,7 +30,12 @@ struct conf_listen {
 	int	 port;		/* 0 picks a free port */
 	char	*path;		/* owned; a Unix socket's absolute path */
 	int	 mode;		/* its permission bits, 0 to 0777 */
+	int	 backlog;	/* listen(2)'s; the kernel caps it at somaxconn */
 };
+
+/* Redis' tcp-backlog default; at most 65535, as the kernel keeps it. */
+#define CONF_DEFAULT_LISTEN_BACKLOG	511
+#define CONF_LISTEN_BACKLOG_MAX		65535
 
 #define CONF_DEFAULT_UNIX_MODE		0660
 #define CONF_DEFAULT_SYSLOG_FACILITY	"daemon"

@@ -14,11 +14,14 @@ struct client_set;
 struct listener;
 
 /*
- * Binds host:port (port 0: any free port) and starts accepting into set.
- * Returns a new listener owned by the caller, or NULL with err filled.
+ * Binds host:port (port 0: any free port) and starts accepting into set,
+ * with a listen(2) backlog of backlog (the kernel caps it at
+ * net.core.somaxconn). Returns a new listener owned by the caller, or NULL
+ * with err filled.
  */
 struct listener	*listener_new(struct event_base *base, struct client_set *set,
-		    const char *host, int port, char *err, size_t errlen);
+		    const char *host, int port, int backlog, char *err,
+		    size_t errlen);
 
 /*
  * Binds a Unix socket at path (absolute, shorter than sun_path) with
@@ -30,7 +33,7 @@ struct listener	*listener_new(struct event_base *base, struct client_set *set,
  */
 struct listener	*listener_new_unix(struct event_base *base,
 		    struct client_set *set, const char *path, int mode,
-		    char *err, size_t errlen);
+		    int backlog, char *err, size_t errlen);
 
 /*
  * Accepts into set on fd, a stream socket already bound and listening (as
@@ -47,6 +50,13 @@ struct listener	*listener_new_fd(struct event_base *base,
  * reload does; other listeners are left alone); 0, or -1.
  */
 int		 listener_chmod(struct listener *l, int mode);
+
+/*
+ * Sets the listen(2) backlog of a socket bound by listener_new() or
+ * listener_new_unix() (as a reload does; one systemd passed keeps the
+ * Backlog= systemd gave it); 0, or -1 with errno.
+ */
+int		 listener_set_backlog(struct listener *l, int backlog);
 
 /*
  * Stops accepting and closes the socket; the file of a Unix socket made by

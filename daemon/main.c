@@ -321,9 +321,9 @@ main_listener_new(struct pubsubd *d, const struct conf_listen *cl, char *err,
 {
 	if (cl->path != NULL)
 		return listener_new_unix(d->base, d->clients, cl->path,
-		    cl->mode, err, errlen);
-	return listener_new(d->base, d->clients, cl->host, cl->port, err,
-	    errlen);
+		    cl->mode, cl->backlog, err, errlen);
+	return listener_new(d->base, d->clients, cl->host, cl->port,
+	    cl->backlog, err, errlen);
 }
 
 /* Opens the metrics endpoint of configuration c; NULL with err on failure. */
@@ -477,8 +477,8 @@ main_listen_passed(struct pubsubd *d, int first)
 
 /*
  * Makes the listeners of a new configuration, TCP and Unix: keeps the ones
- * whose address did not change (a kept Unix socket takes its new mode),
- * opens the new ones first, and only when all of them are open closes the
+ * whose address did not change (a kept one takes its new backlog, a kept
+ * Unix socket its new mode), opens the new ones first, and only when all of them are open closes the
  * ones no longer wanted (removing their socket files). Returns 0, or -1
  * (logged) with nothing changed.
  */
@@ -529,6 +529,11 @@ main_relisten(struct pubsubd *d, const struct conf *nc)
 		    listener_chmod(nl[j], nc->listen[j].mode) == -1)
 			log_warn("cannot set the mode of %s",
 			    nc->listen[j].path);
+		if (i < d->nlisteners &&
+		    nc->listen[j].backlog != old->listen[i].backlog &&
+		    listener_set_backlog(nl[j], nc->listen[j].backlog) == -1)
+			log_warn("cannot set the backlog of %s",
+			    listener_name(nl[j]));
 	}
 	for (j = 0; j < nc->nlisten; j++)
 		if (nl[j] != NULL)
