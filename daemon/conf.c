@@ -80,7 +80,7 @@ static const char *const conf_root_keys[] = {
 	"tls", NULL
 };
 static const char *const conf_listen_keys[] = {
-	"host", "port", "path", "mode", "tls", NULL
+	"host", "port", "path", "mode", "tls", "backlog", NULL
 };
 static const char *const conf_redis_keys[] = {
 	"host", "port", "path", "username", "password", "connect_timeout",
@@ -127,6 +127,7 @@ conf_new_defaults(void)
 		goto fail;
 	conf->nlisten = 1;
 	conf->listen[0].port = CONF_DEFAULT_LISTEN_PORT;
+	conf->listen[0].backlog = CONF_DEFAULT_LISTEN_BACKLOG;
 	if ((conf->listen[0].host = strdup(CONF_DEFAULT_LISTEN_HOST)) == NULL)
 		goto fail;
 	conf->redis_port = CONF_DEFAULT_REDIS_PORT;
@@ -385,6 +386,10 @@ conf_listen(struct conf_ctx *ctx, struct conf *conf,
 		}
 		if (conf_check_keys(ctx, e, conf_listen_keys) == -1 ||
 		    conf_bool(ctx, e, "tls", &l[i].tls) == -1)
+			return -1;
+		l[i].backlog = CONF_DEFAULT_LISTEN_BACKLOG;
+		if (conf_int(ctx, e, "backlog", 1, CONF_LISTEN_BACKLOG_MAX,
+		    &l[i].backlog) == -1)
 			return -1;
 		if (config_setting_get_member(e, "path") != NULL) {
 			if (conf_listen_unix(ctx, e, &l[i]) == -1)

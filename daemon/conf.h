@@ -36,7 +36,12 @@ struct conf_listen {
 	char	*path;		/* owned; a Unix socket's absolute path */
 	int	 mode;		/* its permission bits, 0 to 0777 */
 	int	 tls;		/* clients speak TLS (the tls group's) */
+	int	 backlog;	/* listen(2)'s; the kernel caps it at somaxconn */
 };
+
+/* Redis' tcp-backlog default; at most 65535, as the kernel keeps it. */
+#define CONF_DEFAULT_LISTEN_BACKLOG	511
+#define CONF_LISTEN_BACKLOG_MAX		65535
 
 /* Whether and how clients' certificates are asked for (tls.verify_clients). */
 enum conf_verify {

@@ -34,8 +34,6 @@
 #include "listener.h"
 #include "log.h"
 
-/* The backlog of the sockets bound here (as Redis' tcp-backlog). */
-#define LISTENER_BACKLOG	511
 /* "unix:" and a path (sun_path is 108 bytes), or "[v6]:port". */
 #define LISTENER_NAME_MAX	128
 
@@ -49,6 +47,7 @@ struct listener {
 	dev_t			 l_dev;		/* that file's */
 	ino_t			 l_ino;
 	int			 l_tls;		/* its clients speak TLS */
+	int			 l_ours;	/* bound here, not systemd's */
 };
 
 static struct listener *listener_start(struct event_base *,
@@ -99,7 +98,8 @@ listener_start(struct event_base *base, struct client_set *set, int fd,
 /* Binds host:port and starts accepting. */
 struct listener *
 listener_new(struct event_base *base, struct client_set *set,
-    const char *host, int port, int shared, char *err, size_t errlen)
+    const char *host, int port, int shared, int backlog, char *err,
+    size_t errlen)
 {
 	struct listener		*l;
 	struct addrinfo		 hints, *res = NULL;
@@ -127,10 +127,12 @@ listener_new(struct event_base *base, struct client_set *set,
 		return NULL;
 	}
 	freeaddrinfo(res);
-	if ((l = listener_start(base, set, fd, LISTENER_BACKLOG, why,
+	if ((l = listener_start(base, set, fd, backlog, why,
 	    sizeof(why))) == NULL)
 		snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port,
 		    why);
+	else
+		l->l_ours = 1;
 	return l;
 }
 
@@ -250,7 +252,7 @@ listener_clear_stale(const char *path, char *err, size_t errlen)
 /* Binds a Unix socket and starts accepting. */
 struct listener *
 listener_new_unix(struct event_base *base, struct client_set *set,
-    const char *path, int mode, char *err, size_t errlen)
+    const char *path, int mode, int backlog, char *err, size_t errlen)
 {
 	struct listener		*l;
 	struct sockaddr_un	 sun;
@@ -291,12 +293,13 @@ listener_new_unix(struct event_base *base, struct client_set *set,
 		unlink(path);
 		return NULL;
 	}
-	if ((l = listener_start(base, set, fd, LISTENER_BACKLOG, why,
+	if ((l = listener_start(base, set, fd, backlog, why,
 	    sizeof(why))) == NULL) {
 		snprintf(err, errlen, "cannot listen on %s: %s", path, why);
 		unlink(path);
 		return NULL;
 	}
+	l->l_ours = 1;
 	/* This file is ours: listener_free() removes it. */
 	memcpy(l->l_path, path, strlen(path) + 1);
 	l->l_dev = st.st_dev;
@@ -311,6 +314,18 @@ listener_chmod(struct listener *l, int mode)
 	if (l->l_path[0] == '\0')
 		return 0;
 	return chmod(l->l_path, (mode_t)mode);
+}
+
+/*
+ * Sets the backlog of a socket bound here: listen(2) again on a listening
+ * socket only changes its backlog (Linux), the queue it has stays.
+ */
+int
+listener_set_backlog(struct listener *l, int backlog)
+{
+	if (!l->l_ours)
+		return 0;
+	return listen(evconnlistener_get_fd(l->l_evl), backlog);
 }
 
 /*

@@ -14,15 +14,17 @@ struct client_set;
 struct listener;
 
 /*
- * Binds host:port (port 0: any free port) and starts accepting into set.
- * With shared set, the socket takes SO_REUSEPORT so that every worker
- * process binds the same address and the kernel spreads connections among
- * them (any process of the same user could then bind it too: only workers
- * ask for it). Returns a new listener owned by the caller, or NULL with err
- * filled.
+ * Binds host:port (port 0: any free port) and starts accepting into set,
+ * with a listen(2) backlog of backlog (the kernel caps it at
+ * net.core.somaxconn). With shared set, the socket takes SO_REUSEPORT so
+ * that every worker process binds the same address and the kernel spreads
+ * connections among them (any process of the same user could then bind it
+ * too: only workers ask for it). Returns a new listener owned by the
+ * caller, or NULL with err filled.
  */
 struct listener	*listener_new(struct event_base *base, struct client_set *set,
-		    const char *host, int port, int shared, char *err,
+		    const char *host, int port, int shared, int backlog,
+		    char *err,
 		    size_t errlen);
 
 /*
@@ -35,7 +37,7 @@ struct listener	*listener_new(struct event_base *base, struct client_set *set,
  */
 struct listener	*listener_new_unix(struct event_base *base,
 		    struct client_set *set, const char *path, int mode,
-		    char *err, size_t errlen);
+		    int backlog, char *err, size_t errlen);
 
 /*
  * Accepts into set on fd, a stream socket already bound and listening (as
@@ -59,6 +61,13 @@ int		 listener_chmod(struct listener *l, int mode);
  */
 void		 listener_set_tls(struct listener *l, int tls);
 int		 listener_tls(const struct listener *l);
+
+/*
+ * Sets the listen(2) backlog of a socket bound by listener_new() or
+ * listener_new_unix() (as a reload does; one systemd passed keeps the
+ * Backlog= systemd gave it); 0, or -1 with errno.
+ */
+int		 listener_set_backlog(struct listener *l, int backlog);
 
 /*
  * Stops accepting and closes the socket; the file of a Unix socket made by

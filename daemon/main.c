@@ -442,10 +442,10 @@ main_listener_new(struct pubsubd *d, const struct conf_listen *cl, char *err,
 
 	if (cl->path != NULL)
 		l = listener_new_unix(d->base, d->clients, cl->path, cl->mode,
-		    err, errlen);
+		    cl->backlog, err, errlen);
 	else
 		l = listener_new(d->base, d->clients, cl->host, cl->port,
-		    d->worker >= 0, err, errlen);
+		    d->worker >= 0, cl->backlog, err, errlen);
 	if (l != NULL)
 		listener_set_tls(l, cl->tls);
 	return l;
@@ -602,8 +602,8 @@ main_listen_passed(struct pubsubd *d, int first)
 
 /*
  * Makes the listeners of a new configuration, TCP and Unix: keeps the ones
- * whose address did not change (a kept Unix socket takes its new mode),
- * opens the new ones first, and only when all of them are open closes the
+ * whose address did not change (a kept one takes its new backlog, a kept
+ * Unix socket its new mode), opens the new ones first, and only when all of them are open closes the
  * ones no longer wanted (removing their socket files). Returns 0, or -1
  * (logged) with nothing changed.
  */
@@ -656,6 +656,11 @@ main_relisten(struct pubsubd *d, const struct conf *nc)
 		    listener_chmod(nl[j], nc->listen[j].mode) == -1)
 			log_warn("cannot set the mode of %s",
 			    nc->listen[j].path);
+		if (i < d->nlisteners &&
+		    nc->listen[j].backlog != old->listen[i].backlog &&
+		    listener_set_backlog(nl[j], nc->listen[j].backlog) == -1)
+			log_warn("cannot set the backlog of %s",
+			    listener_name(nl[j]));
 	}
 	for (j = 0; j < nc->nlisten; j++)
 		if (nl[j] != NULL)

@@ -720,6 +720,49 @@ START_TEST(test_listen_unix)
 }
 END_TEST
 
+/*
+ * Each listen entry's backlog: 511 unless set (the built-in entry too),
+ * 1 to 65535, an integer; for TCP and Unix entries alike.
+ */
+START_TEST(test_listen_backlog)
+{
+	struct conf	*conf;
+	char		 err[1024];
+
+	conf = conf_new_defaults();
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_int_eq(conf->listen[0].backlog, 511);
+	ck_assert_int_eq(CONF_DEFAULT_LISTEN_BACKLOG, 511);
+	conf_free(conf);
+
+	conf = load("listen = (\n"
+	    "  { host = \"127.0.0.1\"; port = 7001; backlog = 4096; },\n"
+	    "  { host = \"::1\"; port = 7002; },\n"
+	    "  { path = \"/run/pubsubd/a.sock\"; backlog = 1; },\n"
+	    "  { port = 7003; backlog = 65535; }\n"
+	    ");\n", err, sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_int_eq(conf->listen[0].backlog, 4096);
+	ck_assert_int_eq(conf->listen[1].backlog, 511);
+	ck_assert_int_eq(conf->listen[2].backlog, 1);
+	ck_assert_int_eq(conf->listen[3].backlog, 65535);
+	conf_free(conf);
+
+	expect_error("listen = (\n  { port = 1;\n    backlog = 0; }\n);\n",
+	    3, "'backlog' must be between 1 and 65535, not 0");
+	expect_error("listen = ( { port = 1; backlog = 65536; } );\n", 1,
+	    "'backlog' must be between 1 and 65535, not 65536");
+	expect_error("listen = ( { path = \"/a\"; backlog = -5; } );\n", 1,
+	    "'backlog' must be between 1 and 65535, not -5");
+	expect_error("listen = (\n  { port = 1; backlog = \"511\"; }\n);\n",
+	    2, "'backlog' must be an integer");
+	expect_error("listen = ( { port = 1; backlog = 1.5; } );\n", 1,
+	    "'backlog' must be an integer");
+	expect_error("listen = ( { port = 1; backlog = 9999999999L; } );\n",
+	    1, "'backlog' must be between 1 and 65535, not 9999999999");
+}
+END_TEST
+
 /* A listen entry is a path or a host and port, never both; checked. */
 START_TEST(test_listen_unix_errors)
 {
@@ -1121,6 +1164,7 @@ conf_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_listen_unix);
 	tcase_add_test(tc, test_listen_unix_errors);
+	tcase_add_test(tc, test_listen_backlog);
 	tcase_add_test(tc, test_redis_unix_and_auth);
 	tcase_add_test(tc, test_pidfile);
 	tcase_add_test(tc, test_log_syslog);

@@ -57,6 +57,8 @@ static char	*ask(struct h_conn *, int, const char *const *);
 static int	 count_of(const char *, const char *);
 static int	 wait_gone(const char *, int);
 static int	 wait_mode(const char *, int, int);
+static int	 ss_backlog(const char *, const char *);
+static int	 wait_backlog(const char *, const char *, int, int);
 static long long wait_info(int, const char *, long long, int);
 static int	 wait_log(const char *, const char *, int);
 static int	 wait_metric(int, const char *, int);
@@ -322,6 +324,55 @@ wait_mode(const char *path, int mode, int timeout_ms)
 		fprintf(stderr, "service: %s has mode %o, not %o\n", path,
 		    (unsigned)(st.st_mode & 07777), (unsigned)mode);
 	return ok;
+}
+
+/*
+ * The backlog of a listening socket as ss(8) shows it (its Send-Q column):
+ * ss with opts ("-Hltn" or "-Hlx") and the filter filter, which must match
+ * one socket. Returns it, or -1.
+ */
+static int
+ss_backlog(const char *opts, const char *filter)
+{
+	char	 cmd[512], line[1024], *tok, *save;
+	FILE	*f;
+	int	 backlog = -1, n = 0, i;
+
+	snprintf(cmd, sizeof(cmd), "ss %s '%s' 2>/dev/null", opts, filter);
+	if ((f = popen(cmd, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		/* [Netid] State Recv-Q Send-Q Local ...: two after LISTEN. */
+		n++;
+		i = -1;
+		for (tok = strtok_r(line, " \t\n", &save); tok != NULL;
+		    tok = strtok_r(NULL, " \t\n", &save)) {
+			if (strcmp(tok, "LISTEN") == 0)
+				i = 0;
+			else if (i >= 0 && ++i == 2) {
+				backlog = atoi(tok);
+				break;
+			}
+		}
+	}
+	pclose(f);
+	return n == 1 ? backlog : -1;
+}
+
+/* Waits until ss_backlog(opts, filter) is want; whether it became so. */
+static int
+wait_backlog(const char *opts, const char *filter, int want, int timeout_ms)
+{
+	long long	deadline = h_now_ms() + timeout_ms;
+	int		v;
+
+	while ((v = ss_backlog(opts, filter)) != want &&
+	    h_now_ms() < deadline)
+		usleep(20000);
+	if (v != want)
+		fprintf(stderr, "service: ss %s '%s': backlog %d, not %d\n",
+		    opts, filter, v, want);
+	return v == want;
 }
 
 /* Polls INFO upstream of pubsubd on port until field == want. */
@@ -699,6 +750,52 @@ START_TEST(sighup_adds_and_removes_unix_listeners)
 	h_close(rr);
 	daemon_stop(pid);
 	ck_assert(wait_gone(sb, 100));
+}
+END_TEST
+
+/*
+ * 3b. Each listen entry's backlog is what listen(2) is given, as ss shows
+ * it: on start (TCP and Unix, and 511 unless set), for a listener a
+ * reload opens, and for a kept one whose backlog a reload changes.
+ */
+START_TEST(listen_backlog_applied_on_start_and_reload)
+{
+	char	 sa[300], conf[1024], fa[64], fb[64], fc[64], fu[320];
+	int	 pa = h_free_port(), pb = h_free_port(), pc = h_free_port();
+	pid_t	 pid;
+
+	path_in_dir(sa, sizeof(sa), "a.sock");
+	snprintf(fa, sizeof(fa), "sport = :%d", pa);
+	snprintf(fb, sizeof(fb), "sport = :%d", pb);
+	snprintf(fc, sizeof(fc), "sport = :%d", pc);
+	snprintf(fu, sizeof(fu), "src %s", sa);
+	env.redis_port = h_free_port();
+	h_start_redis_argv(&env, NULL, NULL);
+	snprintf(conf, sizeof(conf), "listen = ( { host = \"127.0.0.1\"; "
+	    "port = %d; backlog = 37; }, { host = \"127.0.0.1\"; port = %d; "
+	    "}, { path = \"%s\"; backlog = 19; } );\n"
+	    "redis = { host = \"127.0.0.1\"; port = %d; };\n", pa, pb, sa,
+	    env.redis_port);
+	pid = daemon_up("backlog", conf, NULL, NULL, pa);
+	ck_assert(wait_backlog("-Hltn", fa, 37, 1000));
+	ck_assert(wait_backlog("-Hltn", fb, 511, 1000));
+	ck_assert(wait_backlog("-Hlx", fu, 19, 1000));
+
+	/* a kept with another backlog; c opened with its own. */
+	snprintf(conf, sizeof(conf), "listen = ( { host = \"127.0.0.1\"; "
+	    "port = %d; backlog = 100; }, { host = \"127.0.0.1\"; port = %d; "
+	    "backlog = 23; }, { path = \"%s\"; backlog = 19; } );\n"
+	    "redis = { host = \"127.0.0.1\"; port = %d; };\n", pa, pc, sa,
+	    env.redis_port);
+	conf_rewrite("backlog", conf);
+	ck_assert_int_eq(kill(pid, SIGHUP), 0);
+	ck_assert(wait_backlog("-Hltn", fc, 23, 3000));
+	ck_assert(wait_backlog("-Hltn", fa, 100, 3000));
+	ck_assert(wait_backlog("-Hlx", fu, 19, 1000));
+	ck_assert(ping_tcp(pa));
+	ck_assert(ping_tcp(pc));
+
+	daemon_stop(pid);
 }
 END_TEST
 
@@ -1148,6 +1245,7 @@ service_suite(void)
 	add(s, "unix_stale",
 	    stale_socket_replaced_live_socket_or_other_file_refused);
 	add(s, "unix_sighup", sighup_adds_and_removes_unix_listeners);
+	add(s, "listen_backlog", listen_backlog_applied_on_start_and_reload);
 	add(s, "redis_unix", redis_over_unix_socket_serves_every_connection);
 	add(s, "requirepass", requirepass_every_connection_authenticates);
 	add(s, "acl_user", acl_user_every_connection_logs_in_as_the_user);

@@ -12,6 +12,17 @@
  * after the last PUBLISH reply; it prints one line of key=value results.
  * Deliveries/s counts every message every subscriber received.
  *
+ * With --procs P (P > 1) the subscribers are split over P forked receiver
+ * processes, each with its own event loop, counting deliveries, loss,
+ * reordering and latencies for its share; the parent only publishes, and
+ * adds up what each receiver reports through a pipe (its counts and its
+ * whole histogram, so the percentiles have the precision of one process'
+ * histogram and the maximum is exact). One receiving process is then no
+ * longer the limit. The line adds the CPU of the receivers (their sum and
+ * the busiest one) and of the publisher separately. A receiver that fails
+ * or reports nothing fails the run. --procs 1 (the default) is one process
+ * doing both, as before.
+ *
  * With --idle SECONDS it publishes nothing: it connects the N subscribers
  * all at once, times them until the last SUBSCRIBE is confirmed, lets them
  * idle SECONDS, prints its result line and "ready", and keeps them
@@ -45,6 +56,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <getopt.h>
 #include <poll.h>
 #include <inttypes.h>
@@ -79,8 +91,48 @@
 #define PORT_RESERVE	1000
 /* The most source addresses: 127.0.0.1 to 127.0.0.254. */
 #define MAX_SOURCES	254
+/* Seconds the parent waits for its receivers' reports once it stopped. */
+#define DRAIN_SECONDS	10
 
 struct bench;
+
+/*
+ * What a receiver process writes to its parent: once when all its
+ * subscribers are confirmed (REPORT_CONFIRMED), and once at its end
+ * (REPORT_FINAL, also instead of the first when it fails before). Both
+ * processes are the same program: the struct is written as it is.
+ */
+struct recv_report {
+	int		rr_kind;	/* REPORT_* */
+	int		rr_failed;
+	int		rr_unconfirmed;
+	int		rr_dead;	/* subscribers lost */
+	uint64_t	rr_confirm_ns;
+	uint64_t	rr_cpu_ns;	/* from its confirmation to its end */
+	uint64_t	rr_delivered;
+	uint64_t	rr_expected;
+	uint64_t	rr_reordered;
+	uint64_t	rr_max_lat_ns;
+	uint64_t	rr_last_deliv_ns;
+	uint64_t	rr_hist[HIST_BUCKETS];
+};
+
+#define REPORT_CONFIRMED 1
+#define REPORT_FINAL	2
+
+/* The parent's view of one receiver process. */
+struct recv {
+	struct bench		*r_bench;	/* borrowed */
+	int			 r_index;
+	pid_t			 r_pid;
+	int			 r_up;		/* owned: its reports */
+	int			 r_down;	/* owned: 'E', then EOF: stop */
+	struct event		*r_ev;		/* owned: r_up readable */
+	struct evbuffer		*r_in;		/* owned: partial reports */
+	int			 r_count;	/* its subscribers */
+	int			 r_confirmed;
+	int			 r_gone;	/* final report, or EOF */
+};
 
 /* One subscriber connection. */
 struct sub {
@@ -109,7 +161,7 @@ struct bench {
 	double			 b_rate;	/* messages/s, 0: unlimited */
 	double			 b_timeout;	/* seconds, per phase */
 	double			 b_idle;	/* s; < 0: publish instead */
-	int			 b_procs;	/* idle mode; 0: as N needs */
+	int			 b_procs;	/* 0: as N needs (idle), 1 */
 	int			 b_sources;	/* 0: as N needs */
 	int			 b_total;	/* all processes' subscribers */
 	int			 b_first;	/* global index of b_subs[0] */
@@ -149,6 +201,16 @@ struct bench {
 	uint64_t		 b_last_reply_ns;
 	uint64_t		 b_last_send_ns;
 
+	int			 b_role;	/* ROLE_* */
+	struct recv		*b_recvs;	/* parent: owned, b_procs */
+	int			 b_recv_confirmed; /* parent */
+	int			 b_recv_gone;	/* parent */
+	int			 b_pub_done;	/* receiver: told 'E' */
+	int			 b_end_told;	/* parent: wrote 'E' */
+	uint64_t		 b_recv_cpu_ns;	/* parent: receivers' sum */
+	uint64_t		 b_recv_cpu_max_ns; /* the busiest one's */
+	uint64_t		 b_recv_cpu_all_ns; /* all their run (rusage) */
+
 	uint64_t		 b_delivered;
 	uint64_t		 b_expected;
 	uint64_t		 b_reordered;
@@ -161,6 +223,11 @@ struct bench {
 #define PHASE_IDLE	2	/* idle mode: confirmed, idling */
 #define PHASE_READY	3	/* idle mode: reported, waiting for EOF */
 #define PHASE_DONE	4
+#define PHASE_DRAIN	5	/* parent: stopped, awaiting reports */
+
+#define ROLE_SINGLE	0	/* subscribes and publishes (--procs 1) */
+#define ROLE_RECV	1	/* a receiver process of --procs P */
+#define ROLE_PUB	2	/* their parent: publishes, adds up */
 
 static uint64_t	now_ns(void);
 static void	usage(void);
@@ -195,6 +262,18 @@ static void	tick_cb(evutil_socket_t, short, void *);
 static void	bench_stop(struct bench *);
 static void	bench_report(struct bench *);
 static uint64_t	cpu_ns(void);
+static void	recv_confirmed(struct bench *);
+static void	recv_report(struct bench *, int);
+static int	flow_child(struct bench *, int, int, int, int);
+static int	flow_main(struct bench *);
+static void	flow_read_cb(evutil_socket_t, short, void *);
+static void	flow_report(struct bench *, struct recv *,
+		    const struct recv_report *);
+static void	flow_gone(struct bench *, struct recv *);
+static void	flow_tell_end(struct bench *);
+static void	flow_stop_recvs(struct bench *);
+static int	flow_reap(struct bench *);
+static int	write_all(int, const void *, size_t);
 
 /* Returns CLOCK_MONOTONIC in nanoseconds. */
 static uint64_t
@@ -213,7 +292,7 @@ usage(void)
 	fprintf(stderr, "usage: pubsub_bench --sub-port P --pub-port R "
 	    "--clients N --channels C --messages M --size S\n"
 	    "                    [--rate MSGS_PER_S] [--timeout SECONDS] "
-	    "[--sources K] [--tls]\n"
+	    "[--procs P] [--sources K] [--tls]\n"
 	    "       pubsub_bench --sub-port P --clients N --channels C "
 	    "--idle SECONDS\n"
 	    "                    [--timeout SECONDS] [--procs P] "
@@ -641,6 +720,8 @@ subscribed(struct bench *b)
 	b->b_confirm_cpu_ns = cpu_ns();
 	if (b->b_idle >= 0)
 		idle_start(b);
+	else if (b->b_role == ROLE_RECV)
+		recv_confirmed(b);
 	else
 		pub_start(b);
 }
@@ -655,6 +736,13 @@ pub_start(struct bench *b)
 	b->b_phase = PHASE_PUBLISH;
 	b->b_phase_ns = now;
 	b->b_first_pub_ns = now;
+	if (b->b_role == ROLE_PUB) {
+		/* The receivers end once they have it all, or are told. */
+		if (b->b_messages == 0)
+			flow_tell_end(b);
+		pub_pump(b);
+		return;
+	}
 	if (b->b_remaining == 0 || b->b_messages == 0) {
 		bench_stop(b);
 		return;
@@ -726,6 +814,8 @@ pub_read_cb(struct bufferevent *bev, void *arg)
 		line = p + off;
 	}
 	evbuffer_drain(in, off);
+	if (b->b_role == ROLE_PUB && b->b_replies >= b->b_messages)
+		flow_tell_end(b);
 	pub_pump(b);
 }
 
@@ -759,6 +849,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct bench	*b = arg;
 	uint64_t	 limit = (uint64_t)(b->b_timeout * 1e9), last, now;
+	int		 pub_done;
 
 	(void)fd;
 	(void)what;
@@ -766,16 +857,48 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	if (b->b_phase == PHASE_DONE || b->b_phase == PHASE_IDLE ||
 	    b->b_phase == PHASE_READY)
 		return;
+	if (b->b_phase == PHASE_DRAIN) {
+		if (now_ns() - b->b_phase_ns > DRAIN_SECONDS * 1000000000ULL) {
+			fprintf(stderr, "pubsub_bench: %d receivers did not "
+			    "report within %d s of the stop\n", b->b_procs -
+			    b->b_recv_gone, DRAIN_SECONDS);
+			b->b_failed = 1;
+			b->b_phase = PHASE_DONE;
+			event_base_loopbreak(b->b_base);
+		}
+		return;
+	}
+	/*
+	 * A receiver's publish phase began before its parent's, which
+	 * stops it on time; this only bounds it if the parent hangs.
+	 */
+	if (b->b_role == ROLE_RECV && b->b_phase == PHASE_PUBLISH)
+		limit = limit * 2 + (IDLE_SECONDS + DRAIN_SECONDS) *
+		    1000000000ULL;
 	if (now_ns() - b->b_phase_ns > limit) {
-		fprintf(stderr, "pubsub_bench: timeout in the %s phase "
-		    "(%d unconfirmed, %" PRIu64 "/%" PRIu64 " delivered)\n",
-		    b->b_phase == PHASE_SUBSCRIBE ? "subscribe" : "publish",
-		    b->b_unconfirmed, b->b_delivered, b->b_expected);
+		if (b->b_role == ROLE_PUB)
+			fprintf(stderr, "pubsub_bench: timeout in the %s phase "
+			    "(%d unconfirmed, %" PRIu64 "/%" PRIu64 " PUBLISH "
+			    "answered)\n", b->b_phase == PHASE_SUBSCRIBE ?
+			    "subscribe" : "publish", b->b_unconfirmed,
+			    b->b_replies, b->b_messages);
+		else
+			fprintf(stderr, "pubsub_bench: timeout in the %s phase "
+			    "(%d unconfirmed, %" PRIu64 "/%" PRIu64
+			    " delivered)\n", b->b_phase == PHASE_SUBSCRIBE ?
+			    "subscribe" : "publish", b->b_unconfirmed,
+			    b->b_delivered, b->b_expected);
 		b->b_failed = 1;
 		bench_stop(b);
 		return;
 	}
-	if (b->b_phase == PHASE_PUBLISH && b->b_replies >= b->b_messages) {
+	/* The parent leaves loss to the receivers, which see deliveries. */
+	if (b->b_role == ROLE_RECV)
+		pub_done = b->b_pub_done;
+	else
+		pub_done = b->b_role == ROLE_SINGLE &&
+		    b->b_replies >= b->b_messages;
+	if (b->b_phase == PHASE_PUBLISH && pub_done) {
 		now = now_ns();
 		last = b->b_last_deliv_ns > b->b_last_reply_ns ?
 		    b->b_last_deliv_ns : b->b_last_reply_ns;
@@ -799,6 +922,16 @@ bench_stop(struct bench *b)
 {
 	if (b->b_phase == PHASE_SUBSCRIBE)
 		b->b_sub_ns = now_ns() - b->b_phase_ns;
+	if (b->b_role == ROLE_PUB && b->b_phase != PHASE_DONE) {
+		/* Their reports still count: stop them, then wait for them. */
+		if (b->b_phase != PHASE_DRAIN) {
+			b->b_phase = PHASE_DRAIN;
+			b->b_phase_ns = now_ns();
+			flow_stop_recvs(b);
+		}
+		if (b->b_recv_gone < b->b_procs)
+			return;
+	}
 	b->b_phase = PHASE_DONE;
 	event_base_loopbreak(b->b_base);
 }
@@ -824,8 +957,9 @@ cpu_ns(void)
 static void
 bench_report(struct bench *b)
 {
-	uint64_t	now = now_ns(), elapsed = 0, pub = 0, cpu = 0;
+	uint64_t	now = now_ns(), elapsed = 0, pub = 0, cpu = 0, span = 0;
 	double		rate = 0, pub_rate = 0;
+	char		split[256] = "";
 
 	if (b->b_last_deliv_ns > b->b_first_pub_ns && b->b_first_pub_ns != 0)
 		elapsed = b->b_last_deliv_ns - b->b_first_pub_ns;
@@ -835,24 +969,37 @@ bench_report(struct bench *b)
 		pub = b->b_last_send_ns - b->b_first_pub_ns;
 		pub_rate = (double)(b->b_sent - 1) / ((double)pub / 1e9);
 	}
-	if (b->b_first_pub_ns != 0)
+	if (b->b_first_pub_ns != 0) {
 		cpu = cpu_ns() - b->b_confirm_cpu_ns;
+		span = now > b->b_first_pub_ns ? now - b->b_first_pub_ns : 0;
+	}
+	if (b->b_role == ROLE_PUB && span > 0) {
+		/* % of one core over the publishing phase, as gen_cpu_pct. */
+		snprintf(split, sizeof split, " pub_cpu_pct=%.0f "
+		    "recv_cpu_pct=%.0f recv_max_cpu_pct=%.0f "
+		    "recv_cpu_all_ms=%.0f",
+		    100.0 * (double)cpu / (double)span,
+		    100.0 * (double)b->b_recv_cpu_ns / (double)span,
+		    100.0 * (double)b->b_recv_cpu_max_ns / (double)span,
+		    (double)b->b_recv_cpu_all_ns / 1e6);
+		cpu += b->b_recv_cpu_ns;
+	}
 	printf("clients=%d channels=%d messages=%" PRIu64 " size=%zu "
 	    "rate=%.0f sources=%d subscribe_ms=%.1f elapsed_ms=%.1f "
 	    "delivered=%" PRIu64 " expected=%" PRIu64 " lost=%" PRIu64
 	    " reordered=%" PRIu64 " deliveries_per_s=%.0f pub_per_s=%.0f"
 	    " p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f"
-	    " gen_cpu_pct=%.0f\n",
-	    b->b_clients, b->b_channels, b->b_messages, b->b_size, b->b_rate,
+	    " procs=%d gen_cpu_pct=%.0f%s\n",
+	    b->b_total, b->b_channels, b->b_messages, b->b_size, b->b_rate,
 	    b->b_sources, (double)b->b_sub_ns / 1e6, (double)elapsed / 1e6,
 	    b->b_delivered, b->b_expected, b->b_expected > b->b_delivered ?
 	    b->b_expected - b->b_delivered : 0, b->b_reordered, rate, pub_rate,
 	    (double)hist_percentile(b, 0.50) / 1e3,
 	    (double)hist_percentile(b, 0.99) / 1e3,
 	    (double)hist_percentile(b, 0.999) / 1e3,
-	    (double)b->b_max_lat_ns / 1e3,
-	    b->b_first_pub_ns != 0 && now > b->b_first_pub_ns ?
-	    100.0 * (double)cpu / (double)(now - b->b_first_pub_ns) : 0);
+	    (double)b->b_max_lat_ns / 1e3, b->b_role == ROLE_PUB ?
+	    b->b_procs : 1,
+	    span > 0 ? 100.0 * (double)cpu / (double)span : 0, split);
 	fflush(stdout);
 }
 
@@ -1008,8 +1155,23 @@ down_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)what;
 	n = read(fd, buf, sizeof buf);
+	if (n > 0 && b->b_role == ROLE_RECV && memchr(buf, 'E', (size_t)n) !=
+	    NULL && !b->b_pub_done) {
+		/* Every PUBLISH is answered: the idle rule starts now. */
+		b->b_pub_done = 1;
+		b->b_last_reply_ns = now_ns();
+	}
 	if (n > 0 || (n == -1 && (errno == EAGAIN || errno == EINTR)))
 		return;
+	if (b->b_role == ROLE_RECV) {
+		/* The parent stopped (its deadline, or a failure). */
+		if (b->b_phase != PHASE_DONE) {
+			if (b->b_phase == PHASE_SUBSCRIBE)
+				b->b_failed++;
+			bench_stop(b);
+		}
+		return;
+	}
 	if (b->b_phase != PHASE_READY && b->b_phase != PHASE_DONE) {
 		fprintf(stderr, "pubsub_bench: told to stop before ready\n");
 		b->b_failed++;
@@ -1256,6 +1418,454 @@ idle_main(struct bench *b)
 	return (status);
 }
 
+/* Writes all len bytes of buf to fd (blocking); returns 0, or -1. */
+static int
+write_all(int fd, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return (0);
+}
+
+/*
+ * Receiver: every subscriber of its share is confirmed: tells the parent,
+ * which publishes once all are, and counts deliveries from now on.
+ */
+static void
+recv_confirmed(struct bench *b)
+{
+	uint64_t	now = now_ns();
+
+	b->b_sub_ns = now - b->b_phase_ns;
+	b->b_phase = PHASE_PUBLISH;
+	b->b_phase_ns = now;
+	b->b_first_pub_ns = now;
+	recv_report(b, REPORT_CONFIRMED);
+	if (b->b_remaining == 0 || b->b_messages == 0)
+		bench_stop(b);
+}
+
+/*
+ * Receiver: writes a report of kind to the parent, each kind once and
+ * none after the final one. A receiver that cannot write leaves its
+ * parent an EOF without a final report, which fails the run.
+ */
+static void
+recv_report(struct bench *b, int kind)
+{
+	struct recv_report	*rr;
+	int			 i;
+
+	if (b->b_reported >= kind)
+		return;
+	b->b_reported = kind;
+	if ((rr = calloc(1, sizeof *rr)) == NULL) {
+		fprintf(stderr, "pubsub_bench: out of memory\n");
+		return;
+	}
+	rr->rr_kind = kind;
+	rr->rr_failed = b->b_failed;
+	rr->rr_unconfirmed = b->b_unconfirmed;
+	rr->rr_confirm_ns = b->b_confirm_ns;
+	if (kind == REPORT_FINAL) {
+		for (i = 0; b->b_subs != NULL && i < b->b_clients; i++)
+			rr->rr_dead += b->b_subs[i].s_dead;
+		if (b->b_confirm_cpu_ns != 0)
+			rr->rr_cpu_ns = cpu_ns() - b->b_confirm_cpu_ns;
+		rr->rr_delivered = b->b_delivered;
+		rr->rr_expected = b->b_expected;
+		rr->rr_reordered = b->b_reordered;
+		rr->rr_max_lat_ns = b->b_max_lat_ns;
+		rr->rr_last_deliv_ns = b->b_last_deliv_ns;
+		memcpy(rr->rr_hist, b->b_hist, sizeof rr->rr_hist);
+	}
+	if (write_all(b->b_up_fd, rr, sizeof *rr) == -1)
+		fprintf(stderr, "pubsub_bench: report: %s\n", strerror(errno));
+	free(rr);
+}
+
+/*
+ * Receiver process: subscribes count subscribers from global index first,
+ * reports on up once all are confirmed, counts their deliveries until each
+ * has all its messages (or, once down says publishing ended, nothing came
+ * for IDLE_SECONDS; or down ends), then writes its final report. Returns
+ * the exit status: 0, or 1 if anything failed or was lost.
+ */
+static int
+flow_child(struct bench *b, int first, int count, int up, int down)
+{
+	struct timeval	tick = { 0, 50000 };
+	int		status = 1;
+
+	b->b_role = ROLE_RECV;
+	b->b_expected = 0;	/* the parent's count is of all subscribers */
+	b->b_start_ns = now_ns();
+	b->b_start_cpu_ns = cpu_ns();
+	b->b_first = first;
+	b->b_clients = count;
+	b->b_up_fd = up;
+	b->b_down_fd = down;
+	if ((b->b_base = event_base_new()) == NULL ||
+	    (b->b_subs = calloc((size_t)count, sizeof *b->b_subs)) == NULL) {
+		fprintf(stderr, "pubsub_bench: out of memory\n");
+		b->b_failed++;
+		goto out;
+	}
+	if ((b->b_tick = event_new(b->b_base, -1, EV_PERSIST, tick_cb, b)) ==
+	    NULL || event_add(b->b_tick, &tick) == -1 ||
+	    (b->b_down_ev = event_new(b->b_base, down, EV_READ | EV_PERSIST,
+	    down_cb, b)) == NULL || event_add(b->b_down_ev, NULL) == -1) {
+		b->b_failed++;
+		goto out;
+	}
+	if (subs_open(b) == -1) {
+		b->b_failed++;
+		goto out;
+	}
+	event_base_dispatch(b->b_base);
+	if (!b->b_failed && b->b_delivered >= b->b_expected)
+		status = 0;
+out:
+	recv_report(b, REPORT_FINAL);
+	bench_free(b);
+	return (status);
+}
+
+/* Parent: a receiver's pipe is readable: takes in its whole reports. */
+static void
+flow_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct recv		*r = arg;
+	struct bench		*b = r->r_bench;
+	struct recv_report	*rr;
+	int			 n;
+
+	(void)what;
+	n = evbuffer_read(r->r_in, fd, -1);
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if ((rr = malloc(sizeof *rr)) == NULL) {
+		fprintf(stderr, "pubsub_bench: out of memory\n");
+		b->b_failed = 1;
+		flow_gone(b, r);
+		return;
+	}
+	while (!r->r_gone && evbuffer_get_length(r->r_in) >= sizeof *rr) {
+		evbuffer_remove(r->r_in, rr, sizeof *rr);
+		flow_report(b, r, rr);
+	}
+	free(rr);
+	if (n <= 0 && !r->r_gone) {
+		fprintf(stderr, "pubsub_bench: receiver %d (pid %d) ended "
+		    "without its report%s\n", r->r_index, (int)r->r_pid,
+		    n == -1 ? " (read error)" : "");
+		b->b_failed = 1;
+		flow_gone(b, r);
+	}
+}
+
+/* Parent: takes in one report of receiver r. */
+static void
+flow_report(struct bench *b, struct recv *r, const struct recv_report *rr)
+{
+	uint64_t	cpu = rr->rr_cpu_ns;
+	int		i;
+
+	if (rr->rr_kind == REPORT_CONFIRMED) {
+		if (r->r_confirmed)
+			return;
+		r->r_confirmed = 1;
+		b->b_unconfirmed -= r->r_count;
+		if (rr->rr_confirm_ns > b->b_confirm_ns)
+			b->b_confirm_ns = rr->rr_confirm_ns;
+		if (++b->b_recv_confirmed == b->b_procs &&
+		    b->b_phase == PHASE_SUBSCRIBE) {
+			b->b_confirm_cpu_ns = cpu_ns();
+			pub_start(b);
+		}
+		return;
+	}
+	/* b_expected is all subscribers': one that never reports lost all. */
+	b->b_delivered += rr->rr_delivered;
+	b->b_reordered += rr->rr_reordered;
+	if (rr->rr_max_lat_ns > b->b_max_lat_ns)
+		b->b_max_lat_ns = rr->rr_max_lat_ns;
+	if (rr->rr_last_deliv_ns > b->b_last_deliv_ns)
+		b->b_last_deliv_ns = rr->rr_last_deliv_ns;
+	for (i = 0; i < HIST_BUCKETS; i++)
+		b->b_hist[i] += rr->rr_hist[i];
+	b->b_recv_cpu_ns += cpu;
+	if (cpu > b->b_recv_cpu_max_ns)
+		b->b_recv_cpu_max_ns = cpu;
+	if (rr->rr_failed != 0 || rr->rr_unconfirmed != 0 ||
+	    !r->r_confirmed) {
+		fprintf(stderr, "pubsub_bench: receiver %d failed: %d "
+		    "unconfirmed, %d subscribers lost, %" PRIu64 "/%" PRIu64
+		    " delivered\n", r->r_index, rr->rr_unconfirmed,
+		    rr->rr_dead, rr->rr_delivered, rr->rr_expected);
+		b->b_failed = 1;
+	}
+	flow_gone(b, r);
+	/* Without all of them confirmed, nothing is published. */
+	if (!r->r_confirmed)
+		bench_stop(b);
+}
+
+/*
+ * Parent: receiver r reported its end, or its pipe ended: stops watching
+ * it; the run ends once all have.
+ */
+static void
+flow_gone(struct bench *b, struct recv *r)
+{
+	if (r->r_gone)
+		return;
+	r->r_gone = 1;
+	event_del(r->r_ev);
+	close(r->r_up);
+	r->r_up = -1;
+	if (++b->b_recv_gone == b->b_procs || b->b_phase == PHASE_DRAIN)
+		bench_stop(b);
+}
+
+/*
+ * Parent: every PUBLISH is answered: tells the receivers, whose idle rule
+ * (what has not come IDLE_SECONDS later is lost) starts then.
+ */
+static void
+flow_tell_end(struct bench *b)
+{
+	int	p;
+
+	if (b->b_end_told)
+		return;
+	b->b_end_told = 1;
+	for (p = 0; p < b->b_procs; p++) {
+		/* One that ended already is no error (SIGPIPE is ignored). */
+		if (b->b_recvs[p].r_down != -1)
+			(void)write(b->b_recvs[p].r_down, "E", 1);
+	}
+}
+
+/* Parent: closes the receivers' down pipes: each stops and reports. */
+static void
+flow_stop_recvs(struct bench *b)
+{
+	int	p;
+
+	for (p = 0; p < b->b_procs; p++) {
+		if (b->b_recvs[p].r_down != -1) {
+			close(b->b_recvs[p].r_down);
+			b->b_recvs[p].r_down = -1;
+		}
+	}
+}
+
+/*
+ * Parent: stops and reaps the receivers (each within DRAIN_SECONDS, or it
+ * is killed), and reads the CPU time they used in all. Returns 0, or -1
+ * if one failed.
+ */
+static int
+flow_reap(struct bench *b)
+{
+	struct rusage	 ru;
+	struct recv	*r;
+	pid_t		 pid;
+	int		 p, i, ws, rc = 0;
+
+	flow_stop_recvs(b);
+	for (p = 0; p < b->b_procs; p++) {
+		r = &b->b_recvs[p];
+		if (r->r_pid <= 0)
+			continue;
+		for (i = 0; i < DRAIN_SECONDS * 100; i++) {
+			if ((pid = waitpid(r->r_pid, &ws, WNOHANG)) != 0 &&
+			    !(pid == -1 && errno == EINTR))
+				break;
+			usleep(10000);
+		}
+		if (i == DRAIN_SECONDS * 100) {
+			fprintf(stderr, "pubsub_bench: receiver %d (pid %d) "
+			    "did not end: killed\n", p, (int)r->r_pid);
+			kill(r->r_pid, SIGKILL);
+			while ((pid = waitpid(r->r_pid, &ws, 0)) == -1 &&
+			    errno == EINTR)
+				;
+		}
+		r->r_pid = 0;
+		if (pid == -1) {
+			rc = -1;
+			continue;
+		}
+		if (WIFSIGNALED(ws)) {
+			fprintf(stderr, "pubsub_bench: receiver %d killed by "
+			    "signal %d\n", p, WTERMSIG(ws));
+			rc = -1;
+		} else if (WEXITSTATUS(ws) != 0) {
+			/* Unless it told already (its report, or loss). */
+			if (WEXITSTATUS(ws) != 1 || (!b->b_failed &&
+			    b->b_delivered >= b->b_expected))
+				fprintf(stderr, "pubsub_bench: receiver %d "
+				    "exited with %d\n", p, WEXITSTATUS(ws));
+			rc = -1;
+		}
+	}
+	if (getrusage(RUSAGE_CHILDREN, &ru) == 0)
+		b->b_recv_cpu_all_ns = (uint64_t)(ru.ru_utime.tv_sec +
+		    ru.ru_stime.tv_sec) * 1000000000ULL +
+		    (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) *
+		    1000ULL;
+	return (rc);
+}
+
+/*
+ * Throughput and latency with --procs P > 1: forks P receivers, each with
+ * its share of the subscribers, publishes once all confirmed theirs, and
+ * adds up their reports into one result line. Returns the exit status: 0
+ * if every message arrived and every receiver succeeded, 1 otherwise.
+ */
+static int
+flow_main(struct bench *b)
+{
+	struct timeval	 tick = { 0, TICK_USEC };
+	struct recv	*r;
+	uint64_t	 c;
+	int		 nofile, per, p, j, first, up[2], down[2], status = 1;
+
+	nofile = raise_nofile();
+	per = (b->b_total + b->b_procs - 1) / b->b_procs;
+	if (nofile != -1 && nofile < per + FD_RESERVE) {
+		fprintf(stderr, "pubsub_bench: %d subscribers per process "
+		    "need more than RLIMIT_NOFILE (%d) allows; use more "
+		    "--procs\n", per, nofile);
+		return (1);
+	}
+	if (b->b_sources == 0)
+		b->b_sources = sources_needed(b->b_total);
+	if (b->b_sources > MAX_SOURCES) {
+		fprintf(stderr, "pubsub_bench: %d subscribers need more than "
+		    "%d source addresses\n", b->b_total, MAX_SOURCES);
+		return (1);
+	}
+	/* Telling a receiver that ended already must not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	b->b_role = ROLE_PUB;
+	if ((b->b_recvs = calloc((size_t)b->b_procs, sizeof *b->b_recvs)) ==
+	    NULL) {
+		fprintf(stderr, "pubsub_bench: out of memory\n");
+		return (1);
+	}
+	for (p = 0; p < b->b_procs; p++) {
+		b->b_recvs[p].r_bench = b;
+		b->b_recvs[p].r_index = p;
+		b->b_recvs[p].r_up = b->b_recvs[p].r_down = -1;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	b->b_start_ns = now_ns();
+	b->b_start_cpu_ns = cpu_ns();
+	b->b_phase = PHASE_SUBSCRIBE;
+	b->b_phase_ns = b->b_start_ns;
+	b->b_unconfirmed = b->b_total;
+	for (j = 0; j < b->b_total; j++) {
+		c = (uint64_t)(j % b->b_channels);
+		b->b_expected += b->b_messages > c ? (b->b_messages - c - 1) /
+		    (uint64_t)b->b_channels + 1 : 0;
+	}
+	first = 0;
+	for (p = 0; p < b->b_procs; p++) {
+		r = &b->b_recvs[p];
+		r->r_count = b->b_total / b->b_procs +
+		    (p < b->b_total % b->b_procs ? 1 : 0);
+		if (pipe2(up, O_CLOEXEC) == -1) {
+			fprintf(stderr, "pubsub_bench: pipe: %s\n",
+			    strerror(errno));
+			goto out;
+		}
+		if (pipe2(down, O_CLOEXEC) == -1) {
+			fprintf(stderr, "pubsub_bench: pipe: %s\n",
+			    strerror(errno));
+			close(up[0]);
+			close(up[1]);
+			goto out;
+		}
+		if ((r->r_pid = fork()) == -1) {
+			fprintf(stderr, "pubsub_bench: fork: %s\n",
+			    strerror(errno));
+			r->r_pid = 0;
+			close(up[0]);
+			close(up[1]);
+			close(down[0]);
+			close(down[1]);
+			goto out;
+		}
+		if (r->r_pid == 0) {
+			/* Only the parent may hold the others' pipes. */
+			for (j = 0; j < p; j++) {
+				close(b->b_recvs[j].r_up);
+				close(b->b_recvs[j].r_down);
+			}
+			j = r->r_count;
+			free(b->b_recvs);
+			b->b_recvs = NULL;
+			close(up[0]);
+			close(down[1]);
+			_exit(flow_child(b, first, j, up[1], down[0]));
+		}
+		close(up[1]);
+		close(down[0]);
+		r->r_up = up[0];
+		r->r_down = down[1];
+		first += r->r_count;
+	}
+
+	if ((b->b_base = event_base_new()) == NULL)
+		goto out;
+	for (p = 0; p < b->b_procs; p++) {
+		r = &b->b_recvs[p];
+		if ((r->r_in = evbuffer_new()) == NULL ||
+		    (r->r_ev = event_new(b->b_base, r->r_up,
+		    EV_READ | EV_PERSIST, flow_read_cb, r)) == NULL ||
+		    event_add(r->r_ev, NULL) == -1)
+			goto out;
+	}
+	if ((b->b_pub = bufferevent_socket_new(b->b_base, -1,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
+		goto out;
+	bufferevent_setcb(b->b_pub, pub_read_cb, NULL, pub_event_cb, b);
+	bufferevent_enable(b->b_pub, EV_READ | EV_WRITE);
+	if (bufferevent_socket_connect(b->b_pub,
+	    (struct sockaddr *)&b->b_pub_addr, sizeof b->b_pub_addr) == -1) {
+		fprintf(stderr, "pubsub_bench: publisher: connect failed\n");
+		goto out;
+	}
+	if ((b->b_tick = event_new(b->b_base, -1, EV_PERSIST, tick_cb, b)) ==
+	    NULL || event_add(b->b_tick, &tick) == -1)
+		goto out;
+	event_base_dispatch(b->b_base);
+	if (flow_reap(b) == 0 && !b->b_failed &&
+	    b->b_recv_gone == b->b_procs && b->b_delivered >= b->b_expected)
+		status = 0;
+	bench_report(b);
+	return (status);
+
+out:
+	b->b_failed = 1;
+	(void)flow_reap(b);
+	return (1);
+}
+
 /* Frees what b holds (NULL-safe), b included. */
 static void
 bench_free(struct bench *b)
@@ -1270,6 +1880,17 @@ bench_free(struct bench *b)
 		event_free(b->b_down_ev);
 	if (b->b_pub != NULL)
 		bufferevent_free(b->b_pub);
+	for (i = 0; b->b_recvs != NULL && i < b->b_procs; i++) {
+		if (b->b_recvs[i].r_ev != NULL)
+			event_free(b->b_recvs[i].r_ev);
+		if (b->b_recvs[i].r_in != NULL)
+			evbuffer_free(b->b_recvs[i].r_in);
+		if (b->b_recvs[i].r_up != -1)
+			close(b->b_recvs[i].r_up);
+		if (b->b_recvs[i].r_down != -1)
+			close(b->b_recvs[i].r_down);
+	}
+	free(b->b_recvs);
 	if (b->b_subs != NULL) {
 		for (i = 0; i < b->b_clients; i++) {
 			if (b->b_subs[i].s_bev != NULL)
@@ -1321,6 +1942,13 @@ main(int argc, char **argv)
 		status = idle_main(b);
 		goto out;
 	}
+	if (b->b_procs > b->b_total)
+		b->b_procs = b->b_total;
+	if (b->b_procs > 1) {
+		status = flow_main(b);
+		goto out;
+	}
+	b->b_procs = 1;
 
 	b->b_start_ns = now_ns();
 	b->b_start_cpu_ns = cpu_ns();
