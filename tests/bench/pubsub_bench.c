@@ -254,6 +254,7 @@ static void	sub_read_cb(struct bufferevent *, void *);
 static void	sub_event_cb(struct bufferevent *, short, void *);
 static void	sub_message(struct sub *, const char *, size_t, uint64_t);
 static void	sub_finish(struct sub *);
+static int	pub_connect(struct bench *);
 static void	pub_start(struct bench *);
 static void	pub_pump(struct bench *);
 static void	pub_read_cb(struct bufferevent *, void *);
@@ -724,6 +725,31 @@ subscribed(struct bench *b)
 		recv_confirmed(b);
 	else
 		pub_start(b);
+}
+
+/*
+ * Connects the publisher to Redis and starts the progress tick; -1 (said
+ * on stderr if not for lack of memory) if it cannot.
+ */
+static int
+pub_connect(struct bench *b)
+{
+	struct timeval	tick = { 0, TICK_USEC };
+
+	if ((b->b_pub = bufferevent_socket_new(b->b_base, -1,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
+		return -1;
+	bufferevent_setcb(b->b_pub, pub_read_cb, NULL, pub_event_cb, b);
+	bufferevent_enable(b->b_pub, EV_READ | EV_WRITE);
+	if (bufferevent_socket_connect(b->b_pub,
+	    (struct sockaddr *)&b->b_pub_addr, sizeof b->b_pub_addr) == -1) {
+		fprintf(stderr, "pubsub_bench: publisher: connect failed\n");
+		return -1;
+	}
+	if ((b->b_tick = event_new(b->b_base, -1, EV_PERSIST, tick_cb, b)) ==
+	    NULL || event_add(b->b_tick, &tick) == -1)
+		return -1;
+	return 0;
 }
 
 /* Ends the subscribe phase and starts publishing. */
@@ -1738,7 +1764,6 @@ flow_reap(struct bench *b)
 static int
 flow_main(struct bench *b)
 {
-	struct timeval	 tick = { 0, TICK_USEC };
 	struct recv	*r;
 	uint64_t	 c;
 	int		 nofile, per, p, j, first, up[2], down[2], status = 1;
@@ -1840,18 +1865,7 @@ flow_main(struct bench *b)
 		    event_add(r->r_ev, NULL) == -1)
 			goto out;
 	}
-	if ((b->b_pub = bufferevent_socket_new(b->b_base, -1,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
-		goto out;
-	bufferevent_setcb(b->b_pub, pub_read_cb, NULL, pub_event_cb, b);
-	bufferevent_enable(b->b_pub, EV_READ | EV_WRITE);
-	if (bufferevent_socket_connect(b->b_pub,
-	    (struct sockaddr *)&b->b_pub_addr, sizeof b->b_pub_addr) == -1) {
-		fprintf(stderr, "pubsub_bench: publisher: connect failed\n");
-		goto out;
-	}
-	if ((b->b_tick = event_new(b->b_base, -1, EV_PERSIST, tick_cb, b)) ==
-	    NULL || event_add(b->b_tick, &tick) == -1)
+	if (pub_connect(b) == -1)
 		goto out;
 	event_base_dispatch(b->b_base);
 	if (flow_reap(b) == 0 && !b->b_failed &&
@@ -1918,7 +1932,6 @@ int
 main(int argc, char **argv)
 {
 	struct bench	*b;
-	struct timeval	 tick = { 0, TICK_USEC };
 	int		 i, nofile, status = 1;
 
 	if ((b = calloc(1, sizeof *b)) == NULL)
@@ -1970,19 +1983,7 @@ main(int argc, char **argv)
 	if (subs_open(b) == -1)
 		goto out;
 
-	if ((b->b_pub = bufferevent_socket_new(b->b_base, -1,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
-		goto out;
-	bufferevent_setcb(b->b_pub, pub_read_cb, NULL, pub_event_cb, b);
-	bufferevent_enable(b->b_pub, EV_READ | EV_WRITE);
-	if (bufferevent_socket_connect(b->b_pub,
-	    (struct sockaddr *)&b->b_pub_addr, sizeof b->b_pub_addr) == -1) {
-		fprintf(stderr, "pubsub_bench: publisher: connect failed\n");
-		goto out;
-	}
-
-	if ((b->b_tick = event_new(b->b_base, -1, EV_PERSIST, tick_cb, b)) ==
-	    NULL || event_add(b->b_tick, &tick) == -1)
+	if (pub_connect(b) == -1)
 		goto out;
 	event_base_dispatch(b->b_base);
 
