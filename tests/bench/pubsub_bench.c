@@ -241,6 +241,7 @@ static void	idle_start(struct bench *);
 static void	idle_cb(evutil_socket_t, short, void *);
 static void	down_cb(evutil_socket_t, short, void *);
 static void	idle_report(struct bench *);
+static int	child_setup(struct bench *, int, int, int, int);
 static int	idle_child(struct bench *, int, int, int, int);
 static int	idle_main(struct bench *);
 static void	bench_free(struct bench *);
@@ -1231,15 +1232,15 @@ idle_report(struct bench *b)
 }
 
 /*
- * Idle child: subscribes count subscribers from global index first,
- * reports on up once they have idled, and keeps them until down ends.
- * Returns the exit status: 0, or 1 if one failed or was dropped.
+ * What every child process (idle or receiving) starts with: its share of
+ * the subscribers (count from global index first), the pipes to its parent
+ * (up to write, down to watch), an event loop of its own, the progress
+ * tick. Returns 0, or -1 (said on stderr if for lack of memory).
  */
 static int
-idle_child(struct bench *b, int first, int count, int up, int down)
+child_setup(struct bench *b, int first, int count, int up, int down)
 {
 	struct timeval	tick = { 0, 50000 };
-	int		status = 1;
 
 	b->b_start_ns = now_ns();
 	b->b_start_cpu_ns = cpu_ns();
@@ -1250,14 +1251,28 @@ idle_child(struct bench *b, int first, int count, int up, int down)
 	if ((b->b_base = event_base_new()) == NULL ||
 	    (b->b_subs = calloc((size_t)count, sizeof *b->b_subs)) == NULL) {
 		fprintf(stderr, "pubsub_bench: out of memory\n");
-		b->b_failed++;
-		goto out;
+		return -1;
 	}
 	if ((b->b_tick = event_new(b->b_base, -1, EV_PERSIST, tick_cb, b)) ==
 	    NULL || event_add(b->b_tick, &tick) == -1 ||
-	    (b->b_idle_ev = evtimer_new(b->b_base, idle_cb, b)) == NULL ||
 	    (b->b_down_ev = event_new(b->b_base, down, EV_READ | EV_PERSIST,
-	    down_cb, b)) == NULL || event_add(b->b_down_ev, NULL) == -1) {
+	    down_cb, b)) == NULL || event_add(b->b_down_ev, NULL) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * Idle child: subscribes count subscribers from global index first,
+ * reports on up once they have idled, and keeps them until down ends.
+ * Returns the exit status: 0, or 1 if one failed or was dropped.
+ */
+static int
+idle_child(struct bench *b, int first, int count, int up, int down)
+{
+	int	status = 1;
+
+	if (child_setup(b, first, count, up, down) == -1 ||
+	    (b->b_idle_ev = evtimer_new(b->b_base, idle_cb, b)) == NULL) {
 		b->b_failed++;
 		goto out;
 	}
@@ -1530,27 +1545,11 @@ recv_report(struct bench *b, int kind)
 static int
 flow_child(struct bench *b, int first, int count, int up, int down)
 {
-	struct timeval	tick = { 0, 50000 };
-	int		status = 1;
+	int	status = 1;
 
 	b->b_role = ROLE_RECV;
 	b->b_expected = 0;	/* the parent's count is of all subscribers */
-	b->b_start_ns = now_ns();
-	b->b_start_cpu_ns = cpu_ns();
-	b->b_first = first;
-	b->b_clients = count;
-	b->b_up_fd = up;
-	b->b_down_fd = down;
-	if ((b->b_base = event_base_new()) == NULL ||
-	    (b->b_subs = calloc((size_t)count, sizeof *b->b_subs)) == NULL) {
-		fprintf(stderr, "pubsub_bench: out of memory\n");
-		b->b_failed++;
-		goto out;
-	}
-	if ((b->b_tick = event_new(b->b_base, -1, EV_PERSIST, tick_cb, b)) ==
-	    NULL || event_add(b->b_tick, &tick) == -1 ||
-	    (b->b_down_ev = event_new(b->b_base, down, EV_READ | EV_PERSIST,
-	    down_cb, b)) == NULL || event_add(b->b_down_ev, NULL) == -1) {
+	if (child_setup(b, first, count, up, down) == -1) {
 		b->b_failed++;
 		goto out;
 	}
