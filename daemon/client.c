@@ -990,6 +990,7 @@ client_command_begin(struct client *c)
 static void
 client_command_end(struct client *c)
 {
+	command_forget_secrets(c);
 	c->c_flags &= ~CLIENT_SKIP_THIS;
 	evbuffer_drain(c->c_set->s_discard,
 	    evbuffer_get_length(c->c_set->s_discard));

@@ -214,6 +214,11 @@ int		 command_subscribe_start(struct client *c);
 void		 command_subscribe_finish(struct client *c, int i);
 void		 command_passthrough(struct client *c);
 void		 command_revoke(struct client *c);
+/*
+ * Wipes the secrets of the request just served (the passwords of AUTH and
+ * HELLO ... AUTH) in the parser's buffer, however the request ended.
+ */
+void		 command_forget_secrets(struct client *c);
 
 /* client.c, for command.c (the clock is the upstream's too: monotonic ms) */
 long long	 client_now_ms(void);

@@ -48,6 +48,7 @@ static void	cmd_ping(struct client *);
 static void	cmd_echo(struct client *);
 static void	cmd_hello(struct client *);
 static void	cmd_auth(struct client *);
+static void	cmd_acl(struct client *);
 static void	cmd_select(struct client *);
 static void	cmd_client(struct client *);
 static void	cmd_info(struct client *);
@@ -83,6 +84,8 @@ static int	command_admin(const char *, const char *);
 static int	command_access(struct client *, const struct command *,
 		    const char *, const char *);
 static int	command_max_subscriptions(const struct client *);
+static int	command_may_name(const struct client *, enum upstream_kind,
+		    const char *, size_t);
 static int	command_may_hold(const struct client *, struct hub_sub *);
 static int	command_login(struct client *, const char *, size_t,
 		    const char *, size_t);
@@ -113,6 +116,7 @@ static const struct command command_table[] = {
 	{ "echo", 2, 0, 0, COMMAND_LOCAL, 0, cmd_echo, NULL, NULL },
 	{ "hello", -1, 0, 0, COMMAND_LOCAL, 0, cmd_hello, NULL, NULL },
 	{ "auth", -2, 0, 0, COMMAND_LOCAL, 0, cmd_auth, NULL, NULL },
+	{ "acl", -2, 0, 1, COMMAND_LOCAL, 0, cmd_acl, NULL, NULL },
 	{ "select", 2, 0, 0, COMMAND_LOCAL, 0, cmd_select, NULL, NULL },
 	{ "client", -2, 0, 1, COMMAND_LOCAL, 0, cmd_client, NULL, NULL },
 	{ "info", -1, 0, 0, COMMAND_LOCAL, 0, cmd_info, NULL, NULL },
@@ -254,6 +258,12 @@ command_lookup(struct client *c)
 	 * run there, and PUBLISH its channel's.
 	 */
 	if ((c->c_flags & CLIENT_MULTI) && !command_connection_level(name)) {
+		/* Redis' users are not pubsubd's: ACL never goes there. */
+		if (cmd != NULL && cmd->fn == cmd_acl) {
+			client_reply_error(c, "ERR ACL is not served by pubsubd "
+			    "inside MULTI");
+			return NULL;
+		}
 		if (command_access(c, NULL, name, NULL) == -1 ||
 		    (cmd != NULL && cmd->start == cmd_publish_start &&
 		    command_access(c, cmd, name, NULL) == -1))
@@ -409,6 +419,18 @@ command_max_subscriptions(const struct client *c)
 	return n > 0 ? n : c->c_set->s_conf->max_subscriptions;
 }
 
+/* Whether the client's user may subscribe to name (len bytes) of kind. */
+static int
+command_may_name(const struct client *c, enum upstream_kind kind,
+    const char *name, size_t len)
+{
+	if (c->c_user == NULL)
+		return 0;
+	if (kind == UPSTREAM_PATTERN)
+		return acl_pattern_ok(c->c_user, name, len);
+	return acl_channel_ok(c->c_user, ACL_SUBSCRIBE, name, len);
+}
+
 /* Whether the client's user may still hold sub (a reload may revoke). */
 static int
 command_may_hold(const struct client *c, struct hub_sub *sub)
@@ -416,12 +438,8 @@ command_may_hold(const struct client *c, struct hub_sub *sub)
 	const char	*name;
 	size_t		 len;
 
-	if (c->c_user == NULL)
-		return 0;
 	name = hub_sub_name(sub, &len);
-	if (hub_sub_kind(sub) == UPSTREAM_PATTERN)
-		return acl_pattern_ok(c->c_user, name, len);
-	return acl_channel_ok(c->c_user, ACL_SUBSCRIBE, name, len);
+	return command_may_name(c, hub_sub_kind(sub), name, len);
 }
 
 /*
@@ -603,9 +621,16 @@ command_subscribe_finish(struct client *c, int i)
 		    "(%d)", command_max_subscriptions(c));
 		return;
 	}
-	if (p->p_sub != NULL && !command_may_hold(c, p->p_sub)) {
-		/* A reload revoked it while Redis was confirming. */
-		client_drop_sub(c, p->p_sub);
+	/*
+	 * A reload revoked it while Redis was confirming an earlier name of
+	 * this command: whether this one was asked for now (p_sub) or was
+	 * already held (command_revoke() dropped it then), it is refused,
+	 * never confirmed.
+	 */
+	if (!command_may_name(c, c->c_sv->sv_kind, c->c_sv->sv_req.argv[i],
+	    c->c_sv->sv_req.argvlen[i])) {
+		if (p->p_sub != NULL)
+			client_drop_sub(c, p->p_sub);
 		p->p_sub = NULL;
 		c->c_set->s_stats.denied_channel++;
 		client_reply_error(c, "NOPERM this user has no permissions to "
@@ -855,7 +880,15 @@ command_login(struct client *c, const char *user, size_t userlen,
 		    "or user is disabled.");
 		return -1;
 	}
-	client_set_user(c, u);
+	if (u != c->c_user && c->c_user != NULL) {
+		/*
+		 * The connection is now u's: what it holds from the user before
+		 * is kept only if u may hold it too, as after a reload.
+		 */
+		client_set_user(c, u);
+		command_revoke(c);
+	} else
+		client_set_user(c, u);
 	return 0;
 }
 
@@ -887,6 +920,58 @@ cmd_auth(struct client *c)
 		return;
 	resp_add_simple(client_reply(c), "OK");
 	client_queue_write(c);
+}
+
+/*
+ * ACL WHOAMI: the connection's user. Every other subcommand is refused
+ * here rather than passed through: pubsubd's users are its own, and
+ * Redis' (which pubsubd's own connections log in as) are no business of
+ * its clients.
+ */
+static void
+cmd_acl(struct client *c)
+{
+	const struct resp_req	*r = &c->c_sv->sv_req;
+	const char		*name;
+
+	if (command_is(r, 1, "whoami")) {
+		if (r->argc != 2) {
+			client_reply_error(c, "ERR wrong number of arguments "
+			    "for 'acl|whoami' command");
+			return;
+		}
+		name = acl_user_name(c->c_user);
+		resp_add_bulk(client_reply(c), name, strlen(name));
+		client_queue_write(c);
+		return;
+	}
+	client_reply_error(c, "ERR ACL %.128s is not served by pubsubd: its "
+	    "users are set in pubsubd.conf (users), and Redis' users are not "
+	    "reachable through it", r->argv[1]);
+}
+
+/*
+ * Wipes AUTH's arguments, and the password after any AUTH word of HELLO,
+ * whether the request logged in, failed, or was refused before it ran
+ * (arity, RESP2 subscribed mode): the parser's buffer would otherwise keep
+ * them until reused or freed (and free(3) does not clear).
+ */
+void
+command_forget_secrets(struct client *c)
+{
+	const struct resp_req	*r = &c->c_sv->sv_req;
+	int			 i;
+
+	if (r->argc < 2)
+		return;
+	if (command_is(r, 0, "auth")) {
+		for (i = 1; i < r->argc; i++)
+			resp_req_cleanse(r, i);
+	} else if (command_is(r, 0, "hello")) {
+		for (i = 2; i + 2 < r->argc; i++)
+			if (command_is(r, i, "auth"))
+				resp_req_cleanse(r, i + 2);
+	}
 }
 
 /* SELECT index: local, or through the passthrough connection once open. */

@@ -522,6 +522,15 @@ resp_finish(struct resp_parser *p, struct resp_req *req)
 	p->p_pending = 0;
 }
 
+/* Wipes one argument in the arena, which is the parser's and writable. */
+void
+resp_req_cleanse(const struct resp_req *req, int i)
+{
+	if (i < 0 || i >= req->argc)
+		return;
+	explicit_bzero((char *)(uintptr_t)req->argv[i], req->argvlen[i]);
+}
+
 /*
  * Parses an inline request once its '\n' is in: the line, less one '\r'
  * before the '\n', is moved into the arena and split there. A line with no

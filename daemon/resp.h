@@ -60,6 +60,14 @@ enum resp_status resp_parse(struct resp_parser *p, struct evbuffer *in,
  */
 int		 resp_parser_idle(const struct resp_parser *p);
 
+/*
+ * Overwrites argument i of req with zeros where the parser keeps it (a
+ * password: it must not linger in the heap until the buffer is reused or
+ * freed). The argument reads as empty bytes afterwards; i out of range is
+ * ignored.
+ */
+void		 resp_req_cleanse(const struct resp_req *req, int i);
+
 /* Redis' text for the last error, e.g. "Protocol error: invalid bulk length". */
 const char	*resp_parser_error(const struct resp_parser *p);
 

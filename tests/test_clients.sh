@@ -29,6 +29,7 @@ skipped=0
 failed_names=
 redis_pid=
 pubsubd_pid=
+auth_pid=
 
 TMP=$(mktemp -d /tmp/pubsubd-clients.XXXXXX) || exit 99
 
@@ -39,6 +40,10 @@ cleanup() {
 	if [ -n "$pubsubd_pid" ]; then
 		kill "$pubsubd_pid" 2>/dev/null
 		wait "$pubsubd_pid" 2>/dev/null
+	fi
+	if [ -n "$auth_pid" ]; then
+		kill "$auth_pid" 2>/dev/null
+		wait "$auth_pid" 2>/dev/null
 	fi
 	if [ -n "$redis_pid" ]; then
 		kill "$redis_pid" 2>/dev/null
@@ -404,6 +409,113 @@ def py_connect(port, rport):
     r.close()
 
 
+# --- users: these run against a pubsubd with users only (auth_port) ---
+
+def expect_error(what, f, check):
+    """Runs f, which must raise an exception check accepts; prints it."""
+    try:
+        f()
+    except Exception as e:  # the class is what is checked
+        if not check(e):
+            fail("%s: raised %s: %s" % (what, type(e).__name__, e))
+        print(what, "->", type(e).__name__, str(e))
+        return
+    fail("%s: no error" % what)
+
+
+def wrongpass(e):
+    """redis-py 4.3 has no class for WRONGPASS (newer ones raise
+    AuthenticationError): either, with Redis' words."""
+    import redis
+    return isinstance(e, redis.exceptions.AuthenticationError) or \
+        (isinstance(e, redis.exceptions.ResponseError) and
+         str(e).startswith("WRONGPASS invalid username-password pair"))
+
+
+def py_auth(port, rport):
+    """redis-py with a user name and password: a permitted subscription gets
+    messages, a forbidden one raises NoPermissionError, a wrong password or
+    user fails the same way, no login at all raises AuthenticationError."""
+    import redis
+    r = redis_py(port, username="alice", password="secret")
+    print("PING ->", r.ping())
+    print("ACL WHOAMI ->", r.execute_command("ACL", "WHOAMI"))
+    ps = r.pubsub()
+    ps.subscribe("clients:auth:news.a")
+    print(get(ps, "confirmation"))
+    publish(rport, "clients:auth:news.a", "permitted")
+    print(get(ps, "message"))
+    ps.subscribe("clients:auth:sports")
+    expect_error("SUBSCRIBE forbidden", lambda: get(ps, "NOPERM"),
+                 lambda e: isinstance(e, redis.exceptions.NoPermissionError))
+    ps.psubscribe("clients:auth:*")
+    expect_error("PSUBSCRIBE wider", lambda: get(ps, "NOPERM"),
+                 lambda e: isinstance(e, redis.exceptions.NoPermissionError))
+    # Still subscribed to what was permitted.
+    publish(rport, "clients:auth:news.a", "still")
+    print(get(ps, "message after the refusals"))
+    ps.close()
+    expect_error("PUBLISH forbidden",
+                 lambda: r.publish("clients:auth:sports", "x"),
+                 lambda e: isinstance(e, redis.exceptions.NoPermissionError))
+    print("PUBLISH permitted ->", r.publish("clients:auth:news.b", "x"))
+    r.close()
+    for user, pw in (("alice", "wrong"), ("nobody", "secret")):
+        bad = redis_py(port, username=user, password=pw)
+        expect_error("login %s" % user, bad.ping, wrongpass)
+        bad.close()
+    anon = redis_py(port)
+    expect_error("PUBLISH without login",
+                 lambda: anon.publish("clients:auth:news.a", "x"),
+                 lambda e: isinstance(e, redis.exceptions.AuthenticationError) and
+                 str(e) == "Authentication required.")
+    anon.close()
+    dflt = redis_py(port, password="defpw")
+    print("password only (default user): PUBLISH ->",
+          dflt.publish("clients:auth:any", "x"))
+    dflt.close()
+
+
+def cli_auth(port, rport):
+    """redis-cli --user/--pass and -a: permitted, forbidden, wrong."""
+    def cli(*args):
+        p = subprocess.run(["redis-cli", "--no-auth-warning", "-p",
+                            str(port)] + list(args), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=WAIT)
+        return p.stdout.decode()
+
+    def want(what, got, text):
+        print(what, "->", got.strip())
+        if text not in got:
+            fail("%s: %r has no %r" % (what, got, text))
+
+    alice = ["--user", "alice", "--pass", "secret"]
+    want("PUBLISH permitted", cli(*alice, "PUBLISH", "clients:auth:news.c",
+                                  "x"), "0")
+    want("PUBLISH forbidden", cli(*alice, "PUBLISH", "clients:auth:sports",
+                                  "x"), "NOPERM this user has no permissions")
+    want("wrong password", cli("--user", "alice", "--pass", "nope",
+                               "PUBLISH", "clients:auth:news.c", "x"),
+         "WRONGPASS invalid username-password pair")
+    want("-a default", cli("-a", "defpw", "ACL", "WHOAMI"), "default")
+    want("no login", cli("PUBLISH", "clients:auth:news.c", "x"),
+         "NOAUTH Authentication required.")
+    p = subprocess.Popen(["redis-cli", "--no-auth-warning", "-p", str(port)] +
+                         alice + ["SUBSCRIBE", "clients:auth:news.d"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    out = Output(p.stdout.fileno())
+    try:
+        out.wait_for("subscribe\nclients:auth:news.d\n1\n", "confirmation")
+        publish(rport, "clients:auth:news.d", "hello alice")
+        out.wait_for("message\nclients:auth:news.d\nhello alice\n",
+                     "message")
+    finally:
+        kill(p.pid)
+    print("SUBSCRIBE as alice: confirmed, message received")
+
+
 TESTS = {
     "cli-subscribe": lambda p, r: cli_sub("subscribe", p, r),
     "cli-psubscribe": lambda p, r: cli_sub("psubscribe", p, r),
@@ -411,6 +523,7 @@ TESTS = {
     "py-subscribe": py_subscribe, "py-psubscribe": py_psubscribe,
     "py-listen": py_listen, "py-run-in-thread": py_thread,
     "py-unsubscribe": py_unsubscribe, "py-connect": py_connect,
+    "py-auth": py_auth, "cli-auth": cli_auth,
 }
 
 if __name__ == "__main__":
@@ -571,6 +684,79 @@ else
 	skip redis-py "$PY has no redis module (apt install python3-redis)"
 fi
 hiredis_async
+
+# Users: a second pubsubd with users "default" (password defpw) and
+# "alice" (password secret, clients:auth:news.* only). The clients check
+# what they get themselves: Redis' own users are not pubsubd's.
+start_auth_pubsubd() {
+	auth_port=$(drive freeport) || exit 99
+	secret=$(printf %s secret | sha256sum | cut -d' ' -f1)
+	defpw=$(printf %s defpw | sha256sum | cut -d' ' -f1)
+	cat > "$TMP/auth.conf" <<EOF
+listen = ( { host = "127.0.0.1"; port = $auth_port; } );
+redis = { host = "127.0.0.1"; port = $redis_port; };
+log = { level = "info"; };
+users = (
+  { name = "default"; password_sha256 = "$defpw";
+    subscribe = [ "*" ]; publish = [ "*" ]; },
+  { name = "alice"; password_sha256 = "$secret";
+    subscribe = [ "clients:auth:news.*" ];
+    publish = [ "clients:auth:news.*" ]; }
+);
+EOF
+	"$PUBSUBD" -c "$TMP/auth.conf" > "$TMP/auth.log" 2>&1 &
+	auth_pid=$!
+	if ! drive ping "$auth_port" 10; then
+		echo "ERROR: pubsubd with users did not start on $auth_port:"
+		tail -n 20 "$TMP/auth.log"
+		failed=1
+		exit 99
+	fi
+}
+
+# Runs driver test $1 against the pubsubd with users; it checks itself.
+with_users() {
+	t=$1
+	selected "$t" || return 0
+	if drive "$t" "$auth_port" "$redis_port" > "$TMP/$t.pubsubd" 2>&1
+	then
+		pass "$t"
+	else
+		fail "$t" "through pubsubd with users:"
+		sed 's/^/    /' "$TMP/$t.pubsubd"
+	fi
+}
+
+if [ -z "${CLIENTS_BOTH_REDIS:-}" ] && { selected py-auth ||
+    selected cli-auth; }; then
+	start_auth_pubsubd
+	if "$PY" -c 'import redis' 2>/dev/null; then
+		with_users py-auth
+	else
+		skip py-auth "$PY has no redis module"
+	fi
+	if command -v redis-cli >/dev/null 2>&1; then
+		with_users cli-auth
+	else
+		skip cli-auth "redis-cli is missing"
+	fi
+	kill "$auth_pid" 2>/dev/null
+	wait "$auth_pid"
+	status=$?
+	auth_pid=
+	if [ "$status" -ne 0 ]; then
+		fail auth-exit "pubsubd with users ended with status $status"
+		tail -n 20 "$TMP/auth.log" | sed 's/^/    /'
+	fi
+	# The passwords tried, right or wrong, are never logged.
+	if grep -q -e secret -e defpw -e wrong -e nope "$TMP/auth.log"; then
+		fail auth-log "a password is in pubsubd's log:"
+		grep -e secret -e defpw -e wrong -e nope "$TMP/auth.log" |
+		    sed 's/^/    /'
+	else
+		pass auth-log
+	fi
+fi
 
 # pubsubd must still be there, and stop cleanly (exit 0) on SIGTERM.
 if [ -n "${CLIENTS_BOTH_REDIS:-}" ]; then

@@ -527,6 +527,157 @@ spawn_status(const char *tag, const char *text, pid_t *pidp)
 	return -1;
 }
 
+START_TEST(acl_whoami_answers_and_acl_never_reaches_redis)
+{
+	struct h_conn	*c, *a, *adm, *r;
+
+	start("passthrough = true;", USERS_ALICE_ADMIN ");\n");
+	c = login(NULL, NULL);
+	EXPECT(c, NOAUTH, "ACL", "WHOAMI");
+	a = login("alice", "secret");
+	EXPECT(a, "$5\r\nalice\r\n", "ACL", "WHOAMI");
+	EXPECT(a, "-ERR ACL list is not served by pubsubd: its users are set "
+	    "in pubsubd.conf (users), and Redis' users are not reachable "
+	    "through it\r\n", "ACL", "list");
+	/* Even a user permitted every command cannot reach Redis' ACL. */
+	adm = login("admin", "adm");
+	EXPECT(adm, "$5\r\nadmin\r\n", "acl", "whoami");
+	EXPECT(adm, "-ERR ACL SETUSER is not served by pubsubd: its users are "
+	    "set in pubsubd.conf (users), and Redis' users are not reachable "
+	    "through it\r\n", "ACL", "SETUSER", "eve", "on", ">x", "+@all",
+	    "~*");
+	EXPECT(adm, "+OK\r\n", "MULTI");
+	EXPECT(adm, "-ERR ACL is not served by pubsubd inside MULTI\r\n",
+	    "ACL", "SETUSER", "eve", "on", ">x");
+	EXPECT(adm, "*0\r\n", "EXEC");
+	ck_assert_ptr_nonnull(r = h_connect(env.redis_port));
+	EXPECT(r, "*1\r\n$7\r\ndefault\r\n", "ACL", "USERS");
+	h_close(r);
+	h_close(adm);
+	h_close(a);
+	h_close(c);
+	stop();
+}
+END_TEST
+
+START_TEST(auth_as_another_user_drops_what_it_may_not_hold)
+{
+	struct h_conn	*a, *adm;
+	char		*rep;
+
+	start(NULL, USERS_ALICE_ADMIN ",\n  { name = \"bob\"; password_sha256 "
+	    "= \"" BOBPW_HEX "\"; subscribe = [ \"sports.*\", \"news.a\" ]; "
+	    "}\n);\n");
+	/* RESP3: a subscribed RESP2 connection may not AUTH (Redis' rule). */
+	ck_assert_ptr_nonnull(a = h_connect(env.pubsubd_port));
+	h_command(a, "HELLO", "3", "AUTH", "alice", "secret", NULL);
+	ck_assert_ptr_nonnull(rep = h_reply(a, NULL, H_TIMEOUT_MS));
+	ck_assert_int_eq(rep[0], '%');
+	free(rep);
+	adm = login("admin", "adm");
+	EXPECT(a, ">3\r\n$9\r\nsubscribe\r\n$6\r\nnews.a\r\n:1\r\n",
+	    "SUBSCRIBE", "news.a", "news.b");
+	ck_assert(h_expect(a, ">3\r\n$9\r\nsubscribe\r\n$6\r\nnews.b\r\n"
+	    ":2\r\n"));
+	/* bob may hold news.a but not news.b: told, then OK. */
+	EXPECT(a, ">3\r\n$11\r\nunsubscribe\r\n$6\r\nnews.b\r\n:1\r\n",
+	    "AUTH", "bob", "bobpw");
+	ck_assert(h_expect(a, "+OK\r\n"));
+	EXPECT(a, "$3\r\nbob\r\n", "ACL", "WHOAMI");
+	EXPECT(adm, ":0\r\n", "PUBLISH", "news.b", "x");
+	EXPECT(adm, ":1\r\n", "PUBLISH", "news.a", "y");
+	ck_assert(h_expect(a, ">3\r\n$7\r\nmessage\r\n$6\r\nnews.a\r\n"
+	    "$1\r\ny\r\n"));
+	/* A failed AUTH changes nothing. */
+	EXPECT(a, WRONGPASS, "AUTH", "alice", "wrong");
+	EXPECT(adm, ":1\r\n", "PUBLISH", "news.a", "z");
+	ck_assert(h_expect(a, ">3\r\n$7\r\nmessage\r\n$6\r\nnews.a\r\n"
+	    "$1\r\nz\r\n"));
+	h_close(a);
+	h_close(adm);
+	stop();
+}
+END_TEST
+
+START_TEST(reload_lowering_max_connections_keeps_them_refuses_new_logins)
+{
+	struct h_conn	*a1, *a2, *n;
+	char		*rep;
+	int		 i, ok = 0;
+
+	start(NULL, USERS_ALICE_ADMIN ");\n");
+	a1 = login("alice", "secret");
+	a2 = login("alice", "secret");
+	ck_assert_int_eq(h_command(a1, "SUBSCRIBE", "news.a", NULL), 0);
+	ck_assert(h_expect_free(a1, h_frame_confirm("subscribe", "news.a", 1)));
+	reload_users("users = (\n"
+	    "  { name = \"alice\"; password_sha256 = \"" SECRET_HEX "\";\n"
+	    "    subscribe = [ \"news.*\" ]; max_connections = 1; },\n"
+	    "  { name = \"admin\"; password_sha256 = \"" ADM_HEX "\";\n"
+	    "    subscribe = [ \"*\" ]; publish = [ \"*\" ]; commands = "
+	    "[ \"*\" ]; }\n);\n", "configuration reloaded");
+	/* Both stay, the subscription too. */
+	EXPECT(a2, "+PONG\r\n", "PING");
+	EXPECT(a1, "*2\r\n$4\r\npong\r\n$0\r\n\r\n", "PING");
+	/* Two logged in, one allowed: no new login until under it. */
+	n = login(NULL, NULL);
+	EXPECT(n, "-ERR max number of connections of user 'alice' reached "
+	    "(1)\r\n", "AUTH", "alice", "secret");
+	/* Re-authenticating a connection already hers is not one more. */
+	EXPECT(a2, "+OK\r\n", "AUTH", "alice", "secret");
+	h_close(a2);
+	/* One left: at the limit, still refused. */
+	usleep(200000);
+	EXPECT(n, "-ERR max number of connections of user 'alice' reached "
+	    "(1)\r\n", "AUTH", "alice", "secret");
+	h_close(a1);
+	for (i = 0; i < 100 && !ok; i++) {
+		h_command(n, "AUTH", "alice", "secret", NULL);
+		rep = h_reply(n, NULL, H_TIMEOUT_MS);
+		ok = rep != NULL && strcmp(rep, "+OK\r\n") == 0;
+		free(rep);
+		if (!ok)
+			usleep(50000);
+	}
+	ck_assert_msg(ok, "alice could not log in once under her new limit");
+	h_close(n);
+	stop();
+}
+END_TEST
+
+START_TEST(reload_during_subscribe_refuses_a_held_name_named_again)
+{
+	struct h_conn	*a, *r;
+
+	start(NULL, USERS_ALICE_ADMIN ");\n");
+	a = login("alice", "secret");
+	ck_assert_int_eq(h_command(a, "SUBSCRIBE", "news.a", NULL), 0);
+	ck_assert(h_expect_free(a, h_frame_confirm("subscribe", "news.a", 1)));
+	/* Redis holds back pubsubd's SUBSCRIBE of news.b for a while. */
+	ck_assert_ptr_nonnull(r = h_connect(env.redis_port));
+	EXPECT(r, "+OK\r\n", "CLIENT", "PAUSE", "2000", "ALL");
+	ck_assert_int_eq(h_command(a, "SUBSCRIBE", "news.b", "news.a", NULL),
+	    0);
+	usleep(100000);
+	/* Meanwhile alice loses news.a, not news.b. */
+	reload_users("users = (\n"
+	    "  { name = \"alice\"; password_sha256 = \"" SECRET_HEX "\";\n"
+	    "    subscribe = [ \"news.b\" ]; },\n"
+	    "  { name = \"admin\"; password_sha256 = \"" ADM_HEX "\";\n"
+	    "    subscribe = [ \"*\" ]; }\n);\n", "configuration reloaded");
+	ck_assert(h_expect_free(a, h_frame_confirm("unsubscribe", "news.a",
+	    0)));
+	ck_assert(h_expect_free(a, h_frame_confirm("subscribe", "news.b", 1)));
+	/* news.a, held when asked for, is refused, never confirmed. */
+	ck_assert(h_expect(a, NOPERM_CHANNEL));
+	EXPECT(a, "*2\r\n$4\r\npong\r\n$0\r\n\r\n", "PING");
+	ck_assert_int_eq(h_wait_numsub(r, "news.a", 0, H_TIMEOUT_MS), 0);
+	h_close(r);
+	h_close(a);
+	stop();
+}
+END_TEST
+
 START_TEST(protected_mode_refuses_open_listener_without_password)
 {
 	struct h_conn	*c;
@@ -696,12 +847,18 @@ auth_suite(void)
 	tcase_add_test(tc,
 	    hello_auth_setname_and_client_list_never_show_the_password);
 	tcase_add_test(tc, per_user_limits_connections_and_subscriptions);
+	tcase_add_test(tc, acl_whoami_answers_and_acl_never_reaches_redis);
+	tcase_add_test(tc, auth_as_another_user_drops_what_it_may_not_hold);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("reload");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, reload_revokes_subscriptions_and_closes_removed_users);
 	tcase_add_test(tc, reload_that_disables_a_user_closes_its_connections);
+	tcase_add_test(tc,
+	    reload_lowering_max_connections_keeps_them_refuses_new_logins);
+	tcase_add_test(tc,
+	    reload_during_subscribe_refuses_a_held_name_named_again);
 	tcase_add_test(tc, protected_mode_refuses_open_listener_without_password);
 	tcase_add_test(tc, protected_mode_refuses_a_reload_that_opens_the_door);
 	suite_add_tcase(s, tc);

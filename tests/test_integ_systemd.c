@@ -687,6 +687,86 @@ START_TEST(soft_fd_limit_is_raised_to_the_hard_one)
 }
 END_TEST
 
+/* Runs pubsubd on a socket systemd passes on 0.0.0.0:port (a fresh port). */
+static struct h_conn *
+spawn_on_any(char *tcp, size_t len, int *port)
+{
+	char	*argv[] = { "systemd-socket-activate", "-l", tcp,
+		    (char *)bin(), "-c", env.conf, NULL };
+
+	*port = h_free_port();
+	snprintf(tcp, len, "0.0.0.0:%d", *port);
+	spawn(argv, NULL);
+	/* Only ever reached through loopback. */
+	return h_connect_within(*port, 10000);
+}
+
+/*
+ * 10. Protected mode applies to the sockets systemd passes: one on
+ * 0.0.0.0 with no password is refused (exit 78, the log says why and how
+ * to fix it); a password, or protected_mode = false, lets it serve.
+ */
+START_TEST(protected_mode_covers_a_passed_wildcard_socket)
+{
+	struct h_conn	*c;
+	long long	 deadline;
+	char		 tcp[64], want[128];
+	int		 port, status = -1, got = 0;
+
+	h_start_redis(&env);
+	conf_write(env.pubsubd_port, NULL);
+	c = spawn_on_any(tcp, sizeof(tcp), &port);
+	ck_assert_msg(c != NULL, "systemd-socket-activate did not listen");
+	deadline = h_now_ms() + 10000;
+	while (!got && h_now_ms() < deadline) {
+		if (waitpid(env.pubsubd_pid, &status, WNOHANG) ==
+		    env.pubsubd_pid)
+			got = 1;
+		else
+			usleep(50000);
+	}
+	h_close(c);
+	ck_assert_msg(got, "pubsubd served an open wildcard socket");
+	env.pubsubd_pid = 0;
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 78,
+	    "status 0x%x", status);
+	snprintf(want, sizeof(want), "protected mode: refusing to listen on "
+	    "0.0.0.0:%d (passed by systemd)", port);
+	ck_assert_msg(h_file_has(logpath, want), "no '%s' in the log", want);
+	ck_assert(h_file_has(logpath, "set 'protected_mode = false;'"));
+
+	/* With a password (of "secret"), it serves. */
+	conf_write(env.pubsubd_port, "users = ( { name = \"default\"; "
+	    "password_sha256 = \"2bb80d537b1da3e38bd30361aa855686bde0eacd7162f"
+	    "ef6a25fe97bf527a25b\"; subscribe = [ \"*\" ]; } );");
+	c = spawn_on_any(tcp, sizeof(tcp), &port);
+	ck_assert_msg(c != NULL, "systemd-socket-activate did not listen");
+	ck_assert_int_eq(h_command(c, "SUBSCRIBE", "news", NULL), 0);
+	ck_assert(h_expect(c, "-NOAUTH Authentication required.\r\n"));
+	ck_assert_int_eq(h_command(c, "AUTH", "secret", NULL), 0);
+	ck_assert(h_expect(c, "+OK\r\n"));
+	ck_assert_int_eq(h_command(c, "SUBSCRIBE", "news", NULL), 0);
+	ck_assert(h_expect_free(c, h_frame_confirm("subscribe", "news", 1)));
+	h_close(c);
+	status = h_kill(env.pubsubd_pid, 5000);
+	env.pubsubd_pid = 0;
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "status 0x%x", status);
+
+	/* With protected_mode = false, it serves anyone. */
+	conf_write(env.pubsubd_port, "protected_mode = false;");
+	c = spawn_on_any(tcp, sizeof(tcp), &port);
+	ck_assert_msg(c != NULL, "systemd-socket-activate did not listen");
+	ck_assert_int_eq(h_command(c, "PING", NULL), 0);
+	ck_assert(h_expect(c, "+PONG\r\n"));
+	h_close(c);
+	status = h_kill(env.pubsubd_pid, 5000);
+	env.pubsubd_pid = 0;
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "status 0x%x", status);
+}
+END_TEST
+
 /* Adds test fn as a case of its own, with the fixture and a timeout. */
 static void
 add(Suite *s, const char *name, const TTest *fn)
@@ -715,6 +795,7 @@ systemd_suite(void)
 	add(s, "watchdog", watchdog_is_fed_every_half_interval);
 	add(s, "nofile_low", low_fd_limit_lowers_maxclients_and_serves);
 	add(s, "nofile_raise", soft_fd_limit_is_raised_to_the_hard_one);
+	add(s, "protected", protected_mode_covers_a_passed_wildcard_socket);
 	return s;
 }
 

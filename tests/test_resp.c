@@ -743,6 +743,43 @@ START_TEST(test_encoders)
 }
 END_TEST
 
+/*
+ * resp_req_cleanse() zeroes a password where the parser keeps it, in
+ * multibulk and inline requests alike, and leaves the other arguments and
+ * the next pipelined request alone.
+ */
+START_TEST(test_req_cleanse)
+{
+	struct resp_parser	*p;
+	struct evbuffer		*in;
+	struct resp_req		 req;
+	const char		 cmds[] = "*3\r\n$4\r\nAUTH\r\n$5\r\nalice\r\n"
+				    "$6\r\nsecret\r\nAUTH hunter2\r\nPING\r\n";
+	static const char	 zero[8];
+
+	p = resp_parser_new(NULL);
+	in = evbuffer_new();
+	evbuffer_add(in, cmds, sizeof(cmds) - 1);
+	ck_assert_int_eq(resp_parse(p, in, &req), RESP_REQUEST);
+	ck_assert_str_eq(req.argv[2], "secret");
+	resp_req_cleanse(&req, 2);
+	resp_req_cleanse(&req, 3);	/* out of range: ignored */
+	resp_req_cleanse(&req, -1);
+	ck_assert_uint_eq(req.argvlen[2], 6);
+	ck_assert(memcmp(req.argv[2], zero, 6) == 0);
+	ck_assert_str_eq(req.argv[1], "alice");
+	ck_assert_int_eq(resp_parse(p, in, &req), RESP_REQUEST);
+	ck_assert_int_eq(req.argc, 2);
+	ck_assert_str_eq(req.argv[1], "hunter2");
+	resp_req_cleanse(&req, 1);
+	ck_assert(memcmp(req.argv[1], zero, 7) == 0);
+	ck_assert_int_eq(resp_parse(p, in, &req), RESP_REQUEST);
+	ck_assert_str_eq(req.argv[0], "PING");
+	evbuffer_free(in);
+	resp_parser_free(p);
+}
+END_TEST
+
 /* All the parser and encoder tests. */
 static Suite *
 resp_suite(void)
@@ -756,6 +793,7 @@ resp_suite(void)
 	tcase_add_test(tc, test_multibulk_whole);
 	tcase_add_test(tc, test_multibulk_bytewise);
 	tcase_add_test(tc, test_pipelined);
+	tcase_add_test(tc, test_req_cleanse);
 	tcase_add_test(tc, test_inline_quotes);
 	tcase_add_test(tc, test_inline_bare_lf);
 	tcase_add_test(tc, test_empty_skipped);
