@@ -813,6 +813,11 @@ client_release_waits(struct client *c)
 	future_unref(sv->sv_wait[0]);
 	future_unref(sv->sv_wait[1]);
 	sv->sv_wait[0] = sv->sv_wait[1] = NULL;
+	future_unref(sv->sv_settle);
+	sv->sv_settle = NULL;
+	free(sv->sv_adjs);
+	sv->sv_adjs = NULL;
+	sv->sv_nadjs = 0;
 }
 
 /* Drops the coroutine and its state (the coroutine is over or cancelled). */
@@ -1045,6 +1050,10 @@ client_run(struct coro *co, void *arg)
 			client_pending_free(c);
 		} else if (sv->sv_command->type == COMMAND_UPSTREAM) {
 			sv->sv_command->start(c);
+			if (sv->sv_settle != NULL) {
+				CO_AWAIT(co, sv->sv_settle);
+				sv->sv_command->start(c);
+			}
 			if (sv->sv_wait[0] != NULL) {
 				CO_AWAIT(co, sv->sv_wait[0]);
 				if (sv->sv_wait[1] != NULL)

@@ -98,6 +98,12 @@ struct client_stats {
 	uint64_t	tls_connected;		/* now, handshaking or not */
 	uint64_t	tls_accepted;		/* since start */
 	uint64_t	tls_handshake_failures;	/* failed, or timed out */
+	/*
+	 * PUBLISH and PUBSUB counts that first waited for upstream
+	 * (UN)SUBSCRIBEs in flight, and those waits that timed out.
+	 */
+	uint64_t	count_waits;
+	uint64_t	count_wait_timeouts;
 };
 
 /* What the clients hold in memory now (a walk over them: not hot). */

@@ -82,6 +82,20 @@ struct client_serve {
 						   replies */
 	int			 sv_raw;	/* sv_wait[0] brings raw
 						   bytes */
+	/*
+	 * An UPSTREAM command's start may set sv_settle (see
+	 * hub_settle_end()) and return without sending: the coroutine
+	 * awaits it and calls start again, which then sends.
+	 */
+	struct future		*sv_settle;	/* owned ref, or NULL */
+	/*
+	 * What the count Redis answers is corrected by, taken when the
+	 * command was sent (local subscribers less pubsubd's own): one for
+	 * PUBLISH, one per name for PUBSUB NUMSUB.
+	 */
+	long long		 sv_adj;
+	long long		*sv_adjs;	/* owned, sv_nadjs of them */
+	int			 sv_nadjs;
 };
 
 /* An index entry for one subscription of a client with many. */

@@ -62,6 +62,10 @@ static void	cmd_reset_start(struct client *);
 static void	cmd_reset_finish(struct client *);
 static void	cmd_publish_start(struct client *);
 static void	cmd_publish_finish(struct client *);
+static int	command_settle(struct client *, struct hub_settle *);
+static void	command_settled(struct client *);
+static int	command_pubsub_settle(struct client *);
+static int	command_pubsub_adjust(struct client *);
 static void	cmd_pubsub_start(struct client *);
 static void	cmd_pubsub_finish(struct client *);
 static void	cmd_command_start(struct client *);
@@ -1490,6 +1494,7 @@ info_stats(struct client *c, struct evbuffer *txt)
 	    "tls_connected_clients:%llu\r\n"
 	    "total_tls_connections_received:%llu\r\n"
 	    "tls_handshake_failures:%llu\r\n"
+	    "count_waits:%llu\r\ncount_wait_timeouts:%llu\r\n"
 	    "client_disconnects:",
 	    (unsigned long long)cs->accepted,
 	    (unsigned long long)cs->commands,
@@ -1517,7 +1522,9 @@ info_stats(struct client *c, struct evbuffer *txt)
 	    (unsigned long long)cs->denied_channel,
 	    (unsigned long long)cs->tls_connected,
 	    (unsigned long long)cs->tls_accepted,
-	    (unsigned long long)cs->tls_handshake_failures);
+	    (unsigned long long)cs->tls_handshake_failures,
+	    (unsigned long long)cs->count_waits,
+	    (unsigned long long)cs->count_wait_timeouts);
 	for (i = 0; i < CLIENT_REASONS; i++)
 		evbuffer_add_printf(txt, "%s%s=%llu", i ? "," : "",
 		    client_reason_name((enum client_reason)i),
@@ -1731,34 +1738,92 @@ command_self_receives(struct client *c, enum upstream_kind kind,
 }
 
 /*
- * PUBLISH / SPUBLISH channel message: forwarded, then counted. A RESP3
+ * Before a command whose answer counts subscriptions goes to Redis: makes
+ * the coroutine await the settle st (built by the caller, NULL: nothing in
+ * flight; see hub.h), so that Redis has done what the hub believes done
+ * when it answers, at most command_timeout ms. Returns 1 if there is
+ * something to await (start returns; the coroutine calls it again), else 0.
+ */
+static int
+command_settle(struct client *c, struct hub_settle *st)
+{
+	const struct client_conf	*conf = c->c_set->s_conf;
+	struct future			*f;
+
+	if ((f = hub_settle_end(st)) == NULL)
+		return 0;
+	c->c_sv->sv_settle = future_timeout(c->c_set->s_base, f,
+	    conf->command_timeout, "upstream operations in flight");
+	future_unref(f);
+	if (c->c_sv->sv_settle == NULL)
+		return 0;	/* out of memory: go on without waiting */
+	c->c_set->s_stats.count_waits++;
+	return 1;
+}
+
+/*
+ * Called again after the settle: if it timed out (the subscriber connection
+ * is slow, not lost: that fails the operations at once), the command goes
+ * to Redis all the same; its count may then be off.
+ */
+static void
+command_settled(struct client *c)
+{
+	if (future_state(c->c_sv->sv_settle) != FUTURE_DONE) {
+		c->c_set->s_stats.count_wait_timeouts++;
+		log_debug("%s: sent without waiting longer for %s",
+		    c->c_sv->sv_command->name, future_error(c->c_sv->sv_settle));
+	}
+}
+
+/*
+ * PUBLISH / SPUBLISH channel message: forwarded, then counted. First, if
+ * an upstream (UN)SUBSCRIBE that changes who receives it is in flight, it
+ * waits for that to be confirmed (see command_settle()), and takes the
+ * correction of Redis' count then, when Redis and the hub agree. A RESP3
  * client that receives its own message gets it before the reply, as from
  * Redis: a barrier waits until the message has come back upstream.
  */
 static void
 cmd_publish_start(struct client *c)
 {
-	enum upstream_kind	kind = c->c_sv->sv_command->kind;
+	struct client_serve	*sv = c->c_sv;
+	enum upstream_kind	 kind = sv->sv_command->kind;
+	struct hub_settle	*st = NULL;
+	long long		 own, local;
 
-	if (command_upstream(c, 0, c->c_sv->sv_req.argc,
-	    (const char *const *)c->c_sv->sv_req.argv,
-	    c->c_sv->sv_req.argvlen) == -1)
+	if (sv->sv_settle == NULL) {
+		hub_settle_add(c->c_set->s_hub, &st, kind,
+		    HUB_SETTLE_RECEIVERS, sv->sv_req.argv[1],
+		    sv->sv_req.argvlen[1]);
+		if (command_settle(c, st))
+			return;
+	} else
+		command_settled(c);
+	hub_receivers(c->c_set->s_hub, kind, sv->sv_req.argv[1],
+	    sv->sv_req.argvlen[1], &own, &local);
+	sv->sv_adj = local - own;
+	if (command_upstream(c, 0, sv->sv_req.argc,
+	    (const char *const *)sv->sv_req.argv, sv->sv_req.argvlen) == -1)
 		return;
 	if (c->c_resp == 3 && command_self_receives(c, kind,
-	    c->c_sv->sv_req.argv[1], c->c_sv->sv_req.argvlen[1]))
-		c->c_sv->sv_wait[1] = upstream_barrier(c->c_set->s_up, kind);
+	    sv->sv_req.argv[1], sv->sv_req.argvlen[1]))
+		sv->sv_wait[1] = upstream_barrier(c->c_set->s_up, kind);
 }
 
 /*
  * The receivers as if every pubsubd client were Redis' own: Redis' count,
  * less pubsubd's upstream subscriptions that matched, plus the local
- * subscribers that receive the message.
+ * subscribers that receive the message, both as they were when the PUBLISH
+ * was sent. An (UN)SUBSCRIBE upstream that started after that is
+ * concurrent with it: whichever Redis did first, the count is right for
+ * one of the two orders.
  */
 static void
 cmd_publish_finish(struct client *c)
 {
 	const struct cmdconn_reply	*r;
-	long long			 own, local, n;
+	long long			 n;
 
 	if ((r = command_upstream_reply(c, 0)) == NULL)
 		return;
@@ -1767,9 +1832,7 @@ cmd_publish_finish(struct client *c)
 		client_queue_write(c);
 		return;
 	}
-	hub_receivers(c->c_set->s_hub, c->c_sv->sv_command->kind,
-	    c->c_sv->sv_req.argv[1], c->c_sv->sv_req.argvlen[1], &own, &local);
-	n = r->integer - own + local;
+	n = r->integer + c->c_sv->sv_adj;
 	resp_add_int(client_reply(c), n < 0 ? 0 : n);
 	client_queue_write(c);
 }
@@ -1820,6 +1883,70 @@ command_held_add(const char *name, size_t len, uint32_t local, int held,
 	h->argvlen[h->argc++] = len;
 }
 
+/*
+ * Makes PUBSUB NUMSUB, SHARDNUMSUB, NUMPAT, CHANNELS and SHARDCHANNELS wait
+ * for the upstream operations in flight on the names they count, as
+ * PUBLISH does. Returns 1 if there is something to wait for.
+ */
+static int
+command_pubsub_settle(struct client *c)
+{
+	const struct resp_req	*r = &c->c_sv->sv_req;
+	struct hub		*hub = c->c_set->s_hub;
+	struct hub_settle	*st = NULL;
+	enum upstream_kind	 kind = UPSTREAM_CHANNEL;
+	int			 i;
+
+	if (command_is(r, 1, "shardnumsub") ||
+	    command_is(r, 1, "shardchannels"))
+		kind = UPSTREAM_SHARD;
+	if (command_is(r, 1, "numsub") || command_is(r, 1, "shardnumsub")) {
+		for (i = 2; i < r->argc; i++)
+			hub_settle_add(hub, &st, kind, HUB_SETTLE_NAME,
+			    r->argv[i], r->argvlen[i]);
+	} else if (command_is(r, 1, "numpat"))
+		hub_settle_add(hub, &st, UPSTREAM_PATTERN, HUB_SETTLE_MATCH,
+		    NULL, 0);
+	else if (command_is(r, 1, "channels") ||
+	    command_is(r, 1, "shardchannels"))
+		hub_settle_add(hub, &st, kind, HUB_SETTLE_MATCH,
+		    r->argc == 3 ? r->argv[2] : NULL,
+		    r->argc == 3 ? r->argvlen[2] : 0);
+	return command_settle(c, st);
+}
+
+/*
+ * For PUBSUB NUMSUB and SHARDNUMSUB, takes what each name's count is
+ * corrected by now, as it is sent. Returns 0, or -1 after replying an
+ * error.
+ */
+static int
+command_pubsub_adjust(struct client *c)
+{
+	const struct resp_req	*r = &c->c_sv->sv_req;
+	struct client_serve	*sv = c->c_sv;
+	enum upstream_kind	 kind = UPSTREAM_CHANNEL;
+	int			 i;
+
+	if (command_is(r, 1, "shardnumsub"))
+		kind = UPSTREAM_SHARD;
+	else if (!command_is(r, 1, "numsub"))
+		return 0;
+	if (r->argc <= 2)
+		return 0;
+	if ((sv->sv_adjs = calloc((size_t)r->argc - 2,
+	    sizeof(*sv->sv_adjs))) == NULL) {
+		client_reply_error(c, "ERR out of memory");
+		return -1;
+	}
+	sv->sv_nadjs = r->argc - 2;
+	for (i = 2; i < r->argc; i++)
+		sv->sv_adjs[i - 2] = (long long)hub_local(c->c_set->s_hub,
+		    kind, r->argv[i], r->argvlen[i]) - hub_held(c->c_set->s_hub,
+		    kind, r->argv[i], r->argvlen[i]);
+	return 0;
+}
+
 /* PUBSUB subcommand [arguments]: Redis' answer, counted as if direct. */
 static void
 cmd_pubsub_start(struct client *c)
@@ -1829,7 +1956,14 @@ cmd_pubsub_start(struct client *c)
 	enum upstream_kind	 kind = UPSTREAM_CHANNEL;
 	int			 shard = command_is(r, 1, "shardchannels");
 
+	if (c->c_sv->sv_settle == NULL) {
+		if (command_pubsub_settle(c))
+			return;
+	} else
+		command_settled(c);
 	if (!shard && !command_is(r, 1, "channels")) {
+		if (command_pubsub_adjust(c) == -1)
+			return;
 		command_upstream(c, 0, r->argc, (const char *const *)r->argv,
 		    r->argvlen);
 		return;
@@ -1961,9 +2095,14 @@ cmd_pubsub_finish(struct client *c)
 		resp_add_array(client_reply(c), (long long)rep->elements);
 		for (i = 0; i + 1 < rep->elements; i += 2) {
 			e = rep->element[i];
-			n = rep->element[i + 1]->integer -
-			    hub_held(c->c_set->s_hub, kind, e->str, e->len) +
-			    hub_local(c->c_set->s_hub, kind, e->str, e->len);
+			/* Corrected as it was when sent (see PUBLISH). */
+			n = rep->element[i + 1]->integer;
+			if (i / 2 < (size_t)c->c_sv->sv_nadjs)
+				n += c->c_sv->sv_adjs[i / 2];
+			else
+				n += (long long)hub_local(c->c_set->s_hub,
+				    kind, e->str, e->len) - hub_held(
+				    c->c_set->s_hub, kind, e->str, e->len);
 			/* What the user may not subscribe to, it does not see. */
 			if (!acl_channel_ok(c->c_user, ACL_SUBSCRIBE, e->str,
 			    e->len))

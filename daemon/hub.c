@@ -96,6 +96,17 @@ struct hub_chan {
 	char			  ch_name[];	/* NUL-terminated too */
 };
 
+/*
+ * A wait for the upstream operations that were in flight when they were
+ * added to it (hub_settle_add()). Owned by itself: freed when the
+ * last of them completes, after completing st_done.
+ */
+struct hub_settle {
+	struct hub		*st_hub;	/* borrowed */
+	struct future		*st_done;	/* owned ref */
+	uint32_t		 st_left;	/* operations, + 1 while built */
+};
+
 struct hub {
 	struct event_base		 *h_base;	/* borrowed */
 	const struct hub_upstream	 *h_ops;	/* borrowed */
@@ -149,6 +160,13 @@ static int	hub_deliver(struct hub *, struct hub_chan *,
 static void	hub_chan_set_state(struct hub *, struct hub_chan *,
 		    enum hub_chan_state);
 static int	hub_chan_held(const struct hub_chan *);
+static struct hub_chan *hub_chan_find(const struct hub *, enum upstream_kind,
+		    const char *, size_t);
+static void	hub_settle_put(struct hub_settle *);
+static void	hub_settle_op_done(struct future *, void *);
+static struct hub_settle *hub_settle_new(struct hub *);
+static void	hub_settle_chan(struct hub *, struct hub_settle **,
+		    struct hub_chan *);
 static uint64_t	hub_now_ns(void);
 static void	hub_observe(struct hub *, uint64_t, uint32_t);
 
@@ -940,6 +958,117 @@ hub_receivers(const struct hub *hub, enum upstream_kind kind,
 		*own += hub_chan_held(ch);
 		*local += ch->ch_nsubs;
 	}
+}
+
+/*
+ * Makes a settle, its waiters' count at one (the builder's own, so that it
+ * cannot reach zero before hub_settle_end()); NULL when out of memory.
+ */
+static struct hub_settle *
+hub_settle_new(struct hub *hub)
+{
+	struct hub_settle	*st;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return NULL;
+	if ((st->st_done = future_new()) == NULL) {
+		free(st);
+		return NULL;
+	}
+	st->st_hub = hub;
+	st->st_left = 1;
+	return st;
+}
+
+/* Drops one count of a settle; the last completes its future and frees it. */
+static void
+hub_settle_put(struct hub_settle *st)
+{
+	if (--st->st_left > 0)
+		return;
+	future_set_result(st->st_done, NULL, NULL);
+	future_unref(st->st_done);
+	free(st);
+}
+
+/*
+ * An operation a settle waits for completed (confirmed, failed, or
+ * abandoned with its channel). It runs after hub_op_done(), which was added
+ * first, so the channel's state is already the new one.
+ */
+static void
+hub_settle_op_done(struct future *op, void *arg)
+{
+	(void)op;
+	hub_settle_put(arg);
+}
+
+/*
+ * Makes *stp (made now if NULL) wait for the operation in flight on ch, if
+ * there is one. Out of memory, the operation is not waited for: the count
+ * Redis then gives may be off by it, nothing worse.
+ */
+static void
+hub_settle_chan(struct hub *hub, struct hub_settle **stp, struct hub_chan *ch)
+{
+	if (ch->ch_op == NULL || !future_is_pending(ch->ch_op))
+		return;
+	if (*stp == NULL && (*stp = hub_settle_new(hub)) == NULL) {
+		log_warnx("out of memory: not waiting for the upstream "
+		    "operation on '%s'", ch->ch_name);
+		return;
+	}
+	(*stp)->st_left++;
+	if (future_add_callback(ch->ch_op, hub_settle_op_done, *stp) == NULL)
+		(*stp)->st_left--;
+}
+
+/* Adds the operations in flight that scope covers to st; see hub.h. */
+void
+hub_settle_add(struct hub *hub, struct hub_settle **stp,
+    enum upstream_kind kind, enum hub_settle_scope scope, const char *name,
+    size_t len)
+{
+	struct hub_chan		*ch;
+	struct map_iter		 it;
+	struct map_entry	*e;
+
+	if (scope != HUB_SETTLE_MATCH) {
+		if ((ch = hub_chan_find(hub, kind, name, len)) != NULL)
+			hub_settle_chan(hub, stp, ch);
+		if (scope == HUB_SETTLE_NAME || kind != UPSTREAM_CHANNEL)
+			return;
+		kind = UPSTREAM_PATTERN;
+	}
+	map_iter_init(&it, &hub->h_chans[kind]);
+	while ((e = map_iter_next(&it)) != NULL) {
+		ch = MAP_ITEM(e, struct hub_chan, ch_entry);
+		if (ch->ch_op == NULL)
+			continue;
+		if (scope == HUB_SETTLE_RECEIVERS ? pattern_match(ch->ch_name,
+		    ch->ch_namelen, name, len) : name == NULL ||
+		    pattern_match(name, len, ch->ch_name, ch->ch_namelen))
+			hub_settle_chan(hub, stp, ch);
+	}
+}
+
+/* Ends building st; see hub.h. */
+struct future *
+hub_settle_end(struct hub_settle *st)
+{
+	struct future	*f;
+
+	if (st == NULL)
+		return NULL;	/* nothing in flight: no wait */
+	if (st->st_left == 1) {
+		/* What it waited for failed to be added. */
+		future_unref(st->st_done);
+		free(st);
+		return NULL;
+	}
+	f = future_ref(st->st_done);
+	hub_settle_put(st);
+	return f;
 }
 
 /* Calls fn for every name of kind the hub knows. */

@@ -223,6 +223,55 @@ void		 hub_receivers(const struct hub *hub, enum upstream_kind kind,
 		    long long *local);
 
 /*
+ * Waiting until Redis and the hub agree. An upstream SUBSCRIBE or
+ * UNSUBSCRIBE travels on the subscriber connection, a PUBLISH or PUBSUB on
+ * the command connection: while one is in flight, Redis may already have
+ * done it when it answers the other, or not yet, and the hub cannot tell
+ * which. Unless the count that answer gives is computed from what the hub
+ * holds (hub_receivers(), hub_held(), hub_local()) once nothing that could
+ * change it is in flight, it is off by one for every such operation.
+ *
+ * A settle is a future done when every operation that was in flight on the
+ * names added to it when they were added has completed (confirmed or
+ * failed); operations started later are not waited for, so a caller is
+ * never starved by others subscribing and unsubscribing all the time:
+ * those are concurrent with it, and either order gives a count that is
+ * right for one of them.
+ *
+ *	HUB_SETTLE_NAME		the name of kind itself
+ *	HUB_SETTLE_RECEIVERS	what a message published to channel name of
+ *				kind reaches: the name, and for
+ *				UPSTREAM_CHANNEL every pattern matching it
+ *	HUB_SETTLE_MATCH	every name of kind that the glob name matches
+ *				(NULL: every name of kind)
+ */
+enum hub_settle_scope {
+	HUB_SETTLE_NAME,
+	HUB_SETTLE_RECEIVERS,
+	HUB_SETTLE_MATCH
+};
+
+struct hub_settle;
+
+/*
+ * Adds the operations now in flight that scope covers (name borrowed) to
+ * *stp, a settle made the first time one is found; start with *stp NULL.
+ * Nothing is allocated while nothing is in flight.
+ */
+void		 hub_settle_add(struct hub *hub, struct hub_settle **stp,
+		    enum upstream_kind kind, enum hub_settle_scope scope,
+		    const char *name, size_t len);
+
+/*
+ * Ends building st (NULL: nothing was in flight), which the hub then owns
+ * and frees. Returns a new future owned by the caller, done once every
+ * operation added has completed, or NULL if there is nothing to wait for
+ * (the common case). The future completes from the callback of the last
+ * operation, after the hub has taken in its outcome.
+ */
+struct future	*hub_settle_end(struct hub_settle *st);
+
+/*
  * Calls fn for every name of kind the hub knows (wanted, or with an upstream
  * operation in flight): local is its number of active local subscribers,
  * held whether Redis holds pubsubd's subscription (see hub_held()).

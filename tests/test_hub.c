@@ -2114,6 +2114,142 @@ START_TEST(test_stats)
 }
 END_TEST
 
+/* A settle of one scope on name, ended at once: NULL if nothing to wait. */
+static struct future *
+settle_on(struct env *env, enum upstream_kind kind,
+    enum hub_settle_scope scope, const char *name)
+{
+	struct hub_settle	*st = NULL;
+
+	hub_settle_add(env->hub, &st, kind, scope, name,
+	    name != NULL ? strlen(name) : 0);
+	return hub_settle_end(st);
+}
+
+/*
+ * Nothing in flight: no future at all (PUBLISH then goes to Redis at once).
+ * An unsubscribe of the channel, or of a pattern matching it, in flight: a
+ * future done only once Redis confirmed it, and by then the hub counts the
+ * name as no longer held (the counts agree with Redis'). A pattern that
+ * does not match, another channel, or the shard kind are not waited for.
+ */
+START_TEST(test_settle_waits_for_unsubscribe)
+{
+	struct env	 env;
+	struct tsub	 a, b;
+	struct hub_sub	*sa, *sp, *sb, *so;
+	struct future	*f, *g;
+	long long	 own, local;
+	int		 un;
+
+	env_init(&env);
+	tsub_init(&a);
+	tsub_init(&b);
+	sa = sub_ready(&env, &a, UPSTREAM_CHANNEL, "psu:b", 5);
+	sp = sub_ready(&env, &a, UPSTREAM_PATTERN, "psu:*", 5);
+	sb = sub_ready(&env, &b, UPSTREAM_CHANNEL, "psu:b", 5);
+	so = sub_ready(&env, &b, UPSTREAM_PATTERN, "other:*", 7);
+	ck_assert_ptr_null(settle_on(&env, UPSTREAM_CHANNEL,
+	    HUB_SETTLE_RECEIVERS, "psu:b"));
+
+	hub_unsubscribe(env.hub, sp);
+	un = find_op(&env, 0, UPSTREAM_PATTERN, 0, "psu:*", 5);
+	ck_assert_int_ge(un, 0);
+	/* While it is in flight the hub cannot know what Redis counts. */
+	hub_receivers(env.hub, UPSTREAM_CHANNEL, "psu:b", 5, &own, &local);
+	ck_assert_int_eq(own, 2);
+	f = settle_on(&env, UPSTREAM_CHANNEL, HUB_SETTLE_RECEIVERS, "psu:b");
+	ck_assert_ptr_nonnull(f);
+	ck_assert(future_is_pending(f));
+	g = settle_on(&env, UPSTREAM_PATTERN, HUB_SETTLE_MATCH, NULL);
+	ck_assert_ptr_nonnull(g);
+	ck_assert_ptr_null(settle_on(&env, UPSTREAM_CHANNEL,
+	    HUB_SETTLE_RECEIVERS, "zzz"));
+	ck_assert_ptr_null(settle_on(&env, UPSTREAM_CHANNEL, HUB_SETTLE_NAME,
+	    "psu:b"));
+	ck_assert_ptr_null(settle_on(&env, UPSTREAM_SHARD,
+	    HUB_SETTLE_RECEIVERS, "psu:b"));
+	ck_assert_ptr_null(settle_on(&env, UPSTREAM_PATTERN, HUB_SETTLE_MATCH,
+	    "other*"));
+	confirm(&env, un);
+	ck_assert_int_eq(future_state(f), FUTURE_DONE);
+	ck_assert_int_eq(future_state(g), FUTURE_DONE);
+	hub_receivers(env.hub, UPSTREAM_CHANNEL, "psu:b", 5, &own, &local);
+	ck_assert_int_eq(own, 1);
+	ck_assert_int_eq(local, 2);
+	future_unref(f);
+	future_unref(g);
+
+	hub_unsubscribe(env.hub, so);
+	hub_unsubscribe(env.hub, sa);
+	hub_unsubscribe(env.hub, sb);
+	f = settle_on(&env, UPSTREAM_CHANNEL, HUB_SETTLE_NAME, "psu:b");
+	ck_assert_ptr_nonnull(f);
+	/* A lost connection settles it too (the operation failed). */
+	lose(&env);
+	ck_assert_int_eq(future_state(f), FUTURE_DONE);
+	future_unref(f);
+	tsub_done(&a);
+	tsub_done(&b);
+	env_done(&env);
+}
+END_TEST
+
+/*
+ * A subscribe in flight is waited for too (the mirror case); operations
+ * that start after the settle was made are not (no starvation under
+ * churn): the settle is done when the ones it saw are.
+ */
+START_TEST(test_settle_ignores_later_ops)
+{
+	struct env	 env;
+	struct tsub	 a;
+	struct hub_sub	*sa, *s2;
+	struct future	*ready, *f;
+	int		 op, n;
+
+	env_init(&env);
+	tsub_init(&a);
+	sa = hub_subscribe(env.hub, &a.hs, UPSTREAM_PATTERN, "x*", 2, &ready);
+	ck_assert_ptr_nonnull(sa);
+	op = find_op(&env, 0, UPSTREAM_PATTERN, 1, "x*", 2);
+	ck_assert_int_ge(op, 0);
+	f = settle_on(&env, UPSTREAM_CHANNEL, HUB_SETTLE_RECEIVERS, "xy");
+	ck_assert_ptr_nonnull(f);
+	/* It leaves at once: the confirmation starts an UNSUBSCRIBE. */
+	hub_unsubscribe(env.hub, sa);
+	future_unref(ready);
+	n = env.up.nops;
+	confirm(&env, op);
+	ck_assert_int_eq(env.up.nops, n + 1);
+	expect_op(&env, n, UPSTREAM_PATTERN, 0, "x*", 2);
+	ck_assert(future_is_pending(env.up.ops[n].fut));
+	ck_assert_int_eq(future_state(f), FUTURE_DONE);
+	future_unref(f);
+	/* A new settle waits for the one in flight now. */
+	f = settle_on(&env, UPSTREAM_CHANNEL, HUB_SETTLE_RECEIVERS, "xy");
+	ck_assert_ptr_nonnull(f);
+	s2 = hub_subscribe(env.hub, &a.hs, UPSTREAM_PATTERN, "x*", 2, &ready);
+	ck_assert_ptr_nonnull(s2);
+	confirm(&env, n);
+	ck_assert_int_eq(future_state(f), FUTURE_DONE);
+	future_unref(f);
+	ck_assert_int_eq(env.up.nops, n + 2);	/* subscribing again */
+	ck_assert(future_is_pending(ready));
+	future_unref(ready);
+	/* Freeing the hub with a settle outstanding completes it. */
+	f = settle_on(&env, UPSTREAM_PATTERN, HUB_SETTLE_MATCH, "x*");
+	ck_assert_ptr_nonnull(f);
+	hub_unsubscribe(env.hub, s2);
+	hub_free(env.hub);
+	env.hub = NULL;
+	ck_assert(!future_is_pending(f));
+	future_unref(f);
+	tsub_done(&a);
+	env_done(&env);
+}
+END_TEST
+
 /*
  * Freeing the hub with operations still in flight abandons them (their
  * futures are cancelled), and leaks nothing.
@@ -2715,6 +2851,8 @@ hub_suite(void)
 	tcase_add_test(tc, test_synced_each_state);
 	tcase_add_test(tc, test_kinds_are_separate);
 	tcase_add_test(tc, test_free_with_ops_in_flight);
+	tcase_add_test(tc, test_settle_waits_for_unsubscribe);
+	tcase_add_test(tc, test_settle_ignores_later_ops);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("delivery");

@@ -9,12 +9,18 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <check.h>
 
@@ -761,6 +767,298 @@ START_TEST(replies_identical_to_redis)
 }
 END_TEST
 
+
+/*
+ * A relay between pubsubd and redis-server that can hold back, for
+ * HOLD_MS, what carries an (P|S)UNSUBSCRIBE: towards Redis while the file
+ * HOLD/up exists in dir, the confirmations back while HOLD/down does. It
+ * makes the upstream operation and pubsubd's PUBLISH or PUBSUB (on another
+ * connection, not held) meet Redis, or come back, in the order the race
+ * needs, every time.
+ */
+#define HOLD_MS		400
+#define HOLD_PAIRS	8
+
+struct hold_dir {
+	int		 fd;
+	char		*buf;
+	size_t		 len;
+	long long	 until;		/* not before, ms */
+};
+
+struct hold_pair {
+	int		 fd[2];		/* pubsubd's side, Redis' side */
+	struct hold_dir	 d[2];		/* 0: to Redis, 1: to pubsubd */
+};
+
+/* Whether the hold file name exists in dir. */
+static int
+hold_on(const char *dir, const char *name)
+{
+	char	path[400];
+
+	snprintf(path, sizeof(path), "%s/hold-%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+/* Creates or removes a hold file. */
+static void
+hold_set(const char *dir, const char *name, int on)
+{
+	char	 path[400];
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "%s/hold-%s", dir, name);
+	if (!on) {
+		unlink(path);
+		return;
+	}
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+}
+
+/* Connects to 127.0.0.1:port (blocking), or returns -1. */
+static int
+hold_dial(int port)
+{
+	struct sockaddr_in	sin;
+	int			fd;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		return -1;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The relay's loop, in its own process; it lives at most 120 s. */
+static void
+hold_run(int lfd, int redis_port, const char *dir)
+{
+	struct hold_pair	 pairs[HOLD_PAIRS];
+	struct pollfd		 pfd[1 + 2 * HOLD_PAIRS];
+	struct hold_dir		*d;
+	long long		 end = h_now_ms() + 120000, now;
+	char			 chunk[16384];
+	ssize_t			 n;
+	int			 np = 0, i, k, fd, dead;
+
+	while ((now = h_now_ms()) < end) {
+		pfd[0].fd = lfd;
+		pfd[0].events = POLLIN;
+		for (i = 0; i < np; i++)
+			for (k = 0; k < 2; k++) {
+				pfd[1 + 2 * i + k].fd = pairs[i].fd[k];
+				pfd[1 + 2 * i + k].events = POLLIN;
+			}
+		if (poll(pfd, 1 + 2 * (nfds_t)np, 20) == -1 && errno != EINTR)
+			_exit(1);
+		now = h_now_ms();
+		if ((pfd[0].revents & POLLIN) && np < HOLD_PAIRS &&
+		    (fd = accept(lfd, NULL, NULL)) != -1) {
+			memset(&pairs[np], 0, sizeof(pairs[np]));
+			pairs[np].fd[0] = fd;
+			if ((pairs[np].fd[1] = hold_dial(redis_port)) == -1)
+				close(fd);
+			else {
+				pairs[np].d[0].fd = pairs[np].fd[1];
+				pairs[np].d[1].fd = pairs[np].fd[0];
+				pfd[1 + 2 * np].revents = 0;
+				pfd[2 + 2 * np].revents = 0;
+				np++;
+			}
+		}
+		for (i = 0; i < np; i++) {
+			dead = 0;
+			for (k = 0; k < 2 && !dead; k++) {
+				d = &pairs[i].d[k];
+				if (pfd[1 + 2 * i + k].revents & (POLLIN |
+				    POLLHUP | POLLERR)) {
+					n = read(pairs[i].fd[k], chunk,
+					    sizeof(chunk));
+					if (n <= 0) {
+						dead = 1;
+						break;
+					}
+					if (d->len == 0 && (k == 0 ?
+					    hold_on(dir, "up") &&
+					    memmem(chunk, (size_t)n,
+					    "UNSUBSCRIBE", 11) != NULL :
+					    hold_on(dir, "down") &&
+					    memmem(chunk, (size_t)n,
+					    "unsubscribe", 11) != NULL))
+						d->until = now + HOLD_MS;
+					if ((d->buf = realloc(d->buf, d->len +
+					    (size_t)n)) == NULL)
+						_exit(1);
+					memcpy(d->buf + d->len, chunk,
+					    (size_t)n);
+					d->len += (size_t)n;
+				}
+				if (d->len > 0 && now >= d->until) {
+					if (write(d->fd, d->buf, d->len) !=
+					    (ssize_t)d->len)
+						dead = 1;
+					d->len = 0;
+				}
+			}
+			if (dead) {
+				close(pairs[i].fd[0]);
+				close(pairs[i].fd[1]);
+				free(pairs[i].d[0].buf);
+				free(pairs[i].d[1].buf);
+				pairs[i] = pairs[--np];
+				/* Its poll results are stale: next turn. */
+				for (k = 0; k < 2; k++)
+					pfd[1 + 2 * i + k].revents = 0;
+				i--;
+			}
+		}
+	}
+	_exit(0);
+}
+
+/* Starts the relay on a free port of 127.0.0.1 in a child; returns its pid. */
+static pid_t
+hold_start(int *portp, const char *dir)
+{
+	struct sockaddr_in	sin;
+	int			lfd, one = 1;
+	pid_t			pid;
+
+	*portp = h_free_port();
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ne(lfd, -1);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)*portp);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(lfd, 16), 0);
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0)
+		hold_run(lfd, env.redis_port, dir);
+	close(lfd);
+	return pid;
+}
+
+/* Sends one command and returns its whole reply (owned), or fails. */
+static char *
+ask(struct h_conn *c, const char *arg, ...)
+{
+	const char	*argv[8];
+	va_list		 ap;
+	char		*r;
+	int		 n = 0;
+
+	argv[n++] = arg;
+	va_start(ap, arg);
+	while (n < 7 && (argv[n] = va_arg(ap, const char *)) != NULL)
+		n++;
+	va_end(ap);
+	ck_assert_int_eq(h_command(c, argv[0], n > 1 ? argv[1] : NULL,
+	    n > 2 ? argv[2] : NULL, n > 3 ? argv[3] : NULL, NULL), 0);
+	r = h_reply(c, NULL, 5000);
+	ck_assert_ptr_nonnull(r);
+	return r;
+}
+
+/*
+ * PUBLISH and PUBSUB NUMSUB / NUMPAT count what the clients' confirmed
+ * commands left, even while pubsubd's upstream (P)UNSUBSCRIBE has been done
+ * by Redis but its confirmation is still on its way (the relay holds it),
+ * or has not reached Redis yet (the relay holds it the other way): pubsubd
+ * waits for the confirmation before it asks Redis. Without that wait these
+ * counts are one off.
+ */
+START_TEST(counts_wait_for_upstream_unsubscribe)
+{
+	struct h_conn	*c1, *c2, *p1, *d;
+	char		*r;
+	long long	 waits, t0;
+	int		 port, relay_port, saved = env.redis_port;
+	pid_t		 pid, relay;
+
+	relay = hold_start(&relay_port, env.dir);
+	env.redis_port = relay_port;
+	ck_assert_int_eq(h_start_pubsubd(&env, "hold", NULL, &port, &pid), 0);
+	env.redis_port = saved;
+	c1 = h_connect(port);
+	c2 = h_connect(port);
+	p1 = h_connect(port);
+	d = h_connect(env.redis_port);
+	ck_assert(c1 != NULL && c2 != NULL && p1 != NULL && d != NULL);
+	ck_assert_int_eq(h_command(c1, "SUBSCRIBE", "psu:b", NULL), 0);
+	ck_assert(h_expect_free(c1, h_frame_confirm("subscribe", "psu:b", 1)));
+	ck_assert_int_eq(h_command(c1, "PSUBSCRIBE", "psu:*", NULL), 0);
+	ck_assert(h_expect_free(c1, h_frame_confirm("psubscribe", "psu:*",
+	    2)));
+	ck_assert_int_eq(h_command(c2, "SUBSCRIBE", "psu:b", NULL), 0);
+	ck_assert(h_expect_free(c2, h_frame_confirm("subscribe", "psu:b", 1)));
+	waits = h_info_on(p1, "stats", "count_waits", 5000);
+	ck_assert_int_ge(waits, 0);
+
+	/* Redis has done the PUNSUBSCRIBE; its confirmation is held. */
+	hold_set(env.dir, "down", 1);
+	ck_assert_int_eq(h_command(c1, "PUNSUBSCRIBE", "psu:*", NULL), 0);
+	ck_assert(h_expect_free(c1, h_frame_confirm("punsubscribe", "psu:*",
+	    1)));
+	usleep(100 * 1000);
+	t0 = h_now_ms();
+	r = ask(p1, "PUBLISH", "psu:b", "z", NULL);
+	ck_assert_str_eq(r, ":2\r\n");		/* c1 and c2, by psu:b */
+	free(r);
+	ck_assert_int_eq(h_info_on(p1, "stats", "count_waits", 5000),
+	    waits + 1);
+	ck_assert_int_ge(h_now_ms() - t0, HOLD_MS / 4);
+
+	/* The same for NUMSUB: d, direct to Redis, is the one left. */
+	ck_assert_int_eq(h_command(d, "SUBSCRIBE", "psu:b", NULL), 0);
+	ck_assert(h_expect_free(d, h_frame_confirm("subscribe", "psu:b", 1)));
+	ck_assert_int_eq(h_command(c1, "UNSUBSCRIBE", "psu:b", NULL), 0);
+	ck_assert(h_expect_free(c1, h_frame_confirm("unsubscribe", "psu:b",
+	    0)));
+	ck_assert_int_eq(h_command(c2, "UNSUBSCRIBE", "psu:b", NULL), 0);
+	ck_assert(h_expect_free(c2, h_frame_confirm("unsubscribe", "psu:b",
+	    0)));
+	usleep(100 * 1000);
+	r = ask(p1, "PUBSUB", "NUMSUB", "psu:b", NULL);
+	ck_assert_str_eq(r, "*2\r\n$5\r\npsu:b\r\n:1\r\n");
+	free(r);
+	hold_set(env.dir, "down", 0);
+
+	/* NUMPAT while the PUNSUBSCRIBE has not reached Redis yet. */
+	ck_assert_int_eq(h_command(c1, "PSUBSCRIBE", "q*", NULL), 0);
+	ck_assert(h_expect_free(c1, h_frame_confirm("psubscribe", "q*", 1)));
+	usleep(HOLD_MS * 1000);		/* nothing held is left */
+	hold_set(env.dir, "up", 1);
+	ck_assert_int_eq(h_command(c1, "PUNSUBSCRIBE", "q*", NULL), 0);
+	ck_assert(h_expect_free(c1, h_frame_confirm("punsubscribe", "q*",
+	    0)));
+	r = ask(p1, "PUBSUB", "NUMPAT", NULL);
+	ck_assert_str_eq(r, ":0\r\n");
+	free(r);
+	hold_set(env.dir, "up", 0);
+
+	h_close(c1);
+	h_close(c2);
+	h_close(p1);
+	h_close(d);
+	ck_assert_int_eq(h_kill(pid, 5000), 0);
+	kill(relay, SIGKILL);
+	waitpid(relay, NULL, 0);
+}
+END_TEST
+
 static Suite *
 integ_suite(void)
 {
@@ -790,6 +1088,7 @@ integ_suite(void)
 	tcase_add_test(tc, bad_input_answered_like_redis);
 	tcase_add_test(tc, bad_input_long_lines_and_abrupt_close);
 	tcase_add_test(tc, replies_identical_to_redis);
+	tcase_add_test(tc, counts_wait_for_upstream_unsubscribe);
 	suite_add_tcase(s, tc);
 	return s;
 }
