@@ -30,6 +30,7 @@ static struct h_env	env;
 static int	workers_of(pid_t, pid_t *, int);
 static int	alive(pid_t);
 static int	count_in(const char *, const char *);
+static const char *log_tail(const char *);
 static int	wait_for(const char *, const char *, int, int);
 static void	log_path(char *, size_t);
 static void	subscribe_all(struct h_conn **, int, const char *);
@@ -98,6 +99,28 @@ count_in(const char *path, const char *needle)
 		n += strstr(line, needle) != NULL;
 	fclose(f);
 	return n;
+}
+
+/*
+ * The last lines of the file at path (at most about 3 kB), for a failure's
+ * message; a static buffer.
+ */
+static const char *
+log_tail(const char *path)
+{
+	static char	 buf[3072];
+	FILE		*f;
+	size_t		 n;
+
+	buf[0] = '\0';
+	if ((f = fopen(path, "r")) == NULL)
+		return buf;
+	if (fseek(f, -(long)(sizeof(buf) - 1), SEEK_END) == -1)
+		rewind(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
 }
 
 /* Waits up to ms until needle is in path at least n times; 0 or -1. */
@@ -354,8 +377,9 @@ START_TEST(term_stops_supervisor_and_workers)
 		ck_assert_msg(!alive(w[i]), "worker %d outlived", (int)w[i]);
 	/* Each worker exited 0 (under ASan: without a leak). */
 	log_path(log, sizeof(log));
-	ck_assert_int_eq(count_in(log, "exited with status"), 0);
-	ck_assert_int_eq(count_in(log, ") stopped"), 2);
+	ck_assert_msg(count_in(log, "exited with status") == 0 &&
+	    count_in(log, ") stopped") == 2, "not two clean stops; the log "
+	    "ends:\n%s", log_tail(log));
 }
 END_TEST
 
