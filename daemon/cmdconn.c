@@ -52,8 +52,8 @@
 #include "future.h"
 #include "log.h"
 
-/* The element count hiredis passes to createArray. */
-#if HIREDIS_MAJOR >= 1
+/* The element count hiredis passes to createArray (configure checks). */
+#ifdef HAVE_HIREDIS_SIZE_T_ELEMENTS
 typedef size_t	cmdconn_count;
 #else
 typedef int	cmdconn_count;
@@ -115,9 +115,11 @@ static void	*cmdconn_create_string(const redisReadTask *, char *, size_t);
 static void	*cmdconn_create_array(const redisReadTask *, cmdconn_count);
 static void	*cmdconn_create_integer(const redisReadTask *, long long);
 static void	*cmdconn_create_nil(const redisReadTask *);
-#if HIREDIS_MAJOR >= 1
+#ifdef HAVE_REDISREPLYOBJECTFUNCTIONS_CREATEDOUBLE
 static void	*cmdconn_create_double(const redisReadTask *, double, char *,
 		    size_t);
+#endif
+#ifdef HAVE_REDISREPLYOBJECTFUNCTIONS_CREATEBOOL
 static void	*cmdconn_create_bool(const redisReadTask *, int);
 #endif
 
@@ -129,8 +131,10 @@ static redisReplyObjectFunctions cmdconn_fns = {
 	.createString = cmdconn_create_string,
 	.createArray = cmdconn_create_array,
 	.createInteger = cmdconn_create_integer,
-#if HIREDIS_MAJOR >= 1
+#ifdef HAVE_REDISREPLYOBJECTFUNCTIONS_CREATEDOUBLE
 	.createDouble = cmdconn_create_double,
+#endif
+#ifdef HAVE_REDISREPLYOBJECTFUNCTIONS_CREATEBOOL
 	.createBool = cmdconn_create_bool,
 #endif
 	.createNil = cmdconn_create_nil,
@@ -703,7 +707,7 @@ cmdconn_create_array(const redisReadTask *task, cmdconn_count elements)
 
 	if (task->type != REDIS_REPLY_ARRAY)
 		return NULL;	/* RESP3 maps, sets and pushes */
-#if HIREDIS_MAJOR < 1
+#ifndef HAVE_HIREDIS_SIZE_T_ELEMENTS
 	if (elements < 0)
 		return NULL;
 #endif
@@ -751,7 +755,7 @@ cmdconn_create_nil(const redisReadTask *task)
 	    0));
 }
 
-#if HIREDIS_MAJOR >= 1
+#ifdef HAVE_REDISREPLYOBJECTFUNCTIONS_CREATEDOUBLE
 /*
  * RESP3 doubles cannot be written back in RESP2: refused (the reader then
  * drops the connection). Provided because hiredis 1.x would otherwise
@@ -767,7 +771,9 @@ cmdconn_create_double(const redisReadTask *task, double value, char *str,
 	(void)len;
 	return NULL;
 }
+#endif
 
+#ifdef HAVE_REDISREPLYOBJECTFUNCTIONS_CREATEBOOL
 /* RESP3 booleans: refused, as doubles are. */
 static void *
 cmdconn_create_bool(const redisReadTask *task, int value)
