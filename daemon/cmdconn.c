@@ -77,6 +77,7 @@ TAILQ_HEAD(cmdconn_cmds, cmdconn_cmd);
 
 struct cmdconn {
 	struct event_base	*cc_base;	/* borrowed */
+	struct endpoint		*cc_ep;		/* owned: for TLS errors */
 	char			 cc_name[ENDPOINT_NAME_MAX];	/* for logs */
 	cmdconn_lost_fn		 cc_lost_fn;
 	void			*cc_arg;	/* borrowed */
@@ -170,7 +171,7 @@ cmdconn_new_at(struct event_base *base, const struct endpoint *ep, int db,
 	redisAsyncContext	*ac;
 	const char		*argv[3];
 	size_t			 argvlen[3];
-	char			 dbstr[16];
+	char			 dbstr[16], why[256];
 	int			 argc;
 
 	if ((conn = calloc(1, sizeof(*conn))) == NULL)
@@ -181,7 +182,8 @@ cmdconn_new_at(struct event_base *base, const struct endpoint *ep, int db,
 	TAILQ_INIT(&conn->cc_cmds);
 	endpoint_name(ep, conn->cc_name, sizeof(conn->cc_name));
 	conn->cc_defer_ev = event_new(base, -1, 0, cmdconn_deferred, conn);
-	if (conn->cc_defer_ev == NULL) {
+	if (conn->cc_defer_ev == NULL ||
+	    (conn->cc_ep = endpoint_dup(ep)) == NULL) {
 		cmdconn_destroy(conn);
 		return NULL;
 	}
@@ -193,8 +195,9 @@ cmdconn_new_at(struct event_base *base, const struct endpoint *ep, int db,
 		cmdconn_destroy(conn);
 		return NULL;
 	}
-	if (ac->err) {
-		cmdconn_lose(conn, ac->errstr);
+	if (ac->err || endpoint_start_tls(ep, &ac->c, why,
+	    sizeof(why)) == -1) {
+		cmdconn_lose(conn, ac->err ? ac->errstr : why);
 		redisAsyncFree(ac);
 		return conn;
 	}
@@ -405,6 +408,7 @@ cmdconn_destroy(struct cmdconn *conn)
 	}
 	if (conn->cc_defer_ev != NULL)
 		event_free(conn->cc_defer_ev);
+	endpoint_free(conn->cc_ep);
 	free(conn->cc_why);
 	free(conn);
 }
@@ -468,11 +472,13 @@ static void
 cmdconn_connect_cb(const redisAsyncContext *ac, int status)
 {
 	struct cmdconn	*conn = ac->data;
+	char		 why[512];
 
 	conn->cc_incb++;
 	if (status != REDIS_OK) {
 		conn->cc_ac = NULL;
-		cmdconn_lose(conn, ac->errstr);
+		cmdconn_lose(conn, endpoint_why(conn->cc_ep, ac->errstr, why,
+		    sizeof(why)));
 	} else
 		log_debug("connected to redis at %s", conn->cc_name);
 	conn->cc_incb--;
@@ -483,11 +489,12 @@ static void
 cmdconn_disconnect_cb(const redisAsyncContext *ac, int status)
 {
 	struct cmdconn	*conn = ac->data;
+	char		 why[512];
 
 	conn->cc_incb++;
 	conn->cc_ac = NULL;
-	cmdconn_lose(conn, status == REDIS_OK || ac->errstr[0] == '\0' ?
-	    "connection closed" : ac->errstr);
+	cmdconn_lose(conn, status == REDIS_OK ? "connection closed" :
+	    endpoint_why(conn->cc_ep, ac->errstr, why, sizeof(why)));
 	conn->cc_incb--;
 }
 
