@@ -343,14 +343,32 @@ exercise(int port)
 /* Subscribing and publishing through pubsubd over TLS to Redis. */
 START_TEST(test_rtls_pubsub)
 {
-	char	tls[600];
-	int	port = h_free_port();
+	char	 tls[600], *text;
+	int	 port = h_free_port();
+	pid_t	 pid;
 
 	redis_up("no");
 	snprintf(tls, sizeof(tls), "ca_file = \"%s/ca.crt\";", certs);
-	daemon_up("a", port, tls);
+	pid = daemon_up("a", port, tls);
 	exercise(port);
 	ck_assert(wait_log("a", "connected to redis at 127.0.0.1", 1000));
+
+	/* A reload that changes nothing of TLS keeps the connections. */
+	ck_assert_int_eq(kill(pid, SIGHUP), 0);
+	ck_assert(wait_log("a", "configuration reloaded", 10000));
+	ck_assert_int_eq(h_info_field(port, "upstream", "upstream_connects",
+	    1000), 1);
+	/* One that does reconnects, and everything works again. */
+	snprintf(tls, sizeof(tls), "ca_file = \"%s/ca.crt\"; server_name = "
+	    "\"localhost\";", certs);
+	text = conf_text(port, tls);
+	conf_rewrite("a", text);
+	free(text);
+	ck_assert_int_eq(kill(pid, SIGHUP), 0);
+	ck_assert(wait_log("a", "new credentials or TLS settings for redis",
+	    10000));
+	ck_assert_int_eq(wait_info(port, "upstream_connects", 2, 10000), 2);
+	exercise(port);
 }
 END_TEST
 
