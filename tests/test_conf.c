@@ -1160,11 +1160,11 @@ START_TEST(test_redis_tls)
 
 	expect_error("redis = {\n  tls = true;\n};\n", 2,
 	    "'tls' must be a group { ... }");
-	expect_error("redis = {\n  tls = {\n    verify_peer = true;\n  };\n};\n",
-	    3, "unknown key 'verify_peer'");
+	expect_error("redis = {\n  tls = {\n    verify_peer = true;\n"
+	    "  };\n};\n", 3, "unknown key 'verify_peer'");
 	expect_error("redis = {\n  tls = {\n    ca_file = \"/nonexistent/ca\";"
-	    "\n  };\n};\n", 3, "'ca_file': cannot read /nonexistent/ca: No such "
-	    "file or directory");
+	    "\n  };\n};\n", 3, "'ca_file': cannot read /nonexistent/ca: No "
+	    "such file or directory");
 	expect_error("redis = {\n  tls = {\n    verify = \"yes\";\n  };\n};\n",
 	    3, "'verify' must be true or false");
 	expect_error("redis = {\n  tls = {\n    min_version = \"TLSv1.1\";\n"
