@@ -3,10 +3,11 @@
  * TLS only on its TCP port (plain on a Unix socket, which the test uses to
  * publish and to check), with certificates this test makes with the
  * openssl command; a real pubsubd reaches it with redis.tls. Proven: the
- * subscriber, shard and command connections all work over TLS; a wrong CA
- * or a wrong name fails the handshake, is logged and retried with backoff,
- * and a reload with the right settings recovers; Redis that wants client
- * certificates gets pubsubd's.
+ * subscriber, shard, command, passthrough and raw (COMMAND DOCS)
+ * connections all work over TLS; a wrong CA or a wrong name fails the
+ * handshake, is logged and retried with backoff, and a reload with the
+ * right settings recovers; Redis that wants client certificates gets
+ * pubsubd's.
  *
  * Builds without hiredis_ssl have no TLS to Redis: the suite reports SKIP
  * (exit 77), and test_conf checks that they refuse redis.tls.
@@ -203,7 +204,7 @@ conf_text(int port, const char *tls)
 	char	*text;
 
 	if (asprintf(&text, "listen = ( { host = \"127.0.0.1\"; port = %d; "
-	    "} );\nredis = {\n  host = \"127.0.0.1\";\n  port = %d;\n"
+	    "} ); passthrough = true;\nredis = {\n  host = \"127.0.0.1\";\n  port = %d;\n"
 	    "  backoff_min = 50;\n  backoff_max = 400;\n"
 	    "  connect_timeout = 2000;\n  tls = { %s };\n};\n", port, tls_port,
 	    tls) == -1)
@@ -297,7 +298,8 @@ log_count(const char *tag, const char *needle)
 /*
  * Through pubsubd on port, once it is connected: SUBSCRIBE (subscriber
  * connection), SSUBSCRIBE (shard connection) and PUBLISH (command
- * connection), with what Redis publishes arriving.
+ * connection), with what Redis publishes arriving; SET (the client's own
+ * passthrough connection) and COMMAND DOCS (a one-shot raw connection).
  */
 static void
 exercise(int port)
@@ -335,6 +337,14 @@ exercise(int port)
 	free(rep);
 	ck_assert(h_expect(c, "*3\r\n$8\r\nsmessage\r\n$7\r\nrtls.sh\r\n"
 	    "$7\r\nsharded\r\n"));
+	ck_assert_int_eq(h_command(p, "SET", "rtls.key", "v", NULL), 0);
+	ck_assert(h_expect(p, "+OK\r\n"));
+	ck_assert_int_eq(h_command(p, "COMMAND", "DOCS", "PING", NULL), 0);
+	rep = h_reply(p, NULL, H_TIMEOUT_MS);
+	ck_assert_ptr_nonnull(rep);
+	ck_assert_msg(strncmp(rep, "*2\r\n$4\r\nping\r\n", 14) == 0,
+	    "COMMAND DOCS PING: %.60s", rep);
+	free(rep);
 	h_close(c);
 	h_close(p);
 	h_close(r);
