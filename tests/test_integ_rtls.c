@@ -204,8 +204,8 @@ conf_text(int port, const char *tls)
 	char	*text;
 
 	if (asprintf(&text, "listen = ( { host = \"127.0.0.1\"; port = %d; "
-	    "} ); passthrough = true;\nredis = {\n  host = \"127.0.0.1\";\n  port = %d;\n"
-	    "  backoff_min = 50;\n  backoff_max = 400;\n"
+	    "} ); passthrough = true;\nredis = {\n  host = \"127.0.0.1\";\n"
+	    "  port = %d;\n  backoff_min = 50;\n  backoff_max = 400;\n"
 	    "  connect_timeout = 2000;\n  tls = { %s };\n};\n", port, tls_port,
 	    tls) == -1)
 		abort();
