@@ -52,8 +52,8 @@
 #include "future.h"
 #include "log.h"
 
-/* The element count hiredis passes to createArray. */
-#if HIREDIS_MAJOR >= 1
+/* The element count hiredis passes to createArray (configure checks). */
+#ifdef HAVE_HIREDIS_SIZE_T_ELEMENTS
 typedef size_t	cmdconn_count;
 #else
 typedef int	cmdconn_count;
@@ -77,6 +77,7 @@ TAILQ_HEAD(cmdconn_cmds, cmdconn_cmd);
 
 struct cmdconn {
 	struct event_base	*cc_base;	/* borrowed */
+	struct endpoint		*cc_ep;		/* owned: for TLS errors */
 	char			 cc_name[ENDPOINT_NAME_MAX];	/* for logs */
 	cmdconn_lost_fn		 cc_lost_fn;
 	void			*cc_arg;	/* borrowed */
@@ -115,9 +116,11 @@ static void	*cmdconn_create_string(const redisReadTask *, char *, size_t);
 static void	*cmdconn_create_array(const redisReadTask *, cmdconn_count);
 static void	*cmdconn_create_integer(const redisReadTask *, long long);
 static void	*cmdconn_create_nil(const redisReadTask *);
-#if HIREDIS_MAJOR >= 1
+#ifdef HAVE_REDISREPLYOBJECTFUNCTIONS_CREATEDOUBLE
 static void	*cmdconn_create_double(const redisReadTask *, double, char *,
 		    size_t);
+#endif
+#ifdef HAVE_REDISREPLYOBJECTFUNCTIONS_CREATEBOOL
 static void	*cmdconn_create_bool(const redisReadTask *, int);
 #endif
 
@@ -129,8 +132,10 @@ static redisReplyObjectFunctions cmdconn_fns = {
 	.createString = cmdconn_create_string,
 	.createArray = cmdconn_create_array,
 	.createInteger = cmdconn_create_integer,
-#if HIREDIS_MAJOR >= 1
+#ifdef HAVE_REDISREPLYOBJECTFUNCTIONS_CREATEDOUBLE
 	.createDouble = cmdconn_create_double,
+#endif
+#ifdef HAVE_REDISREPLYOBJECTFUNCTIONS_CREATEBOOL
 	.createBool = cmdconn_create_bool,
 #endif
 	.createNil = cmdconn_create_nil,
@@ -166,7 +171,7 @@ cmdconn_new_at(struct event_base *base, const struct endpoint *ep, int db,
 	redisAsyncContext	*ac;
 	const char		*argv[3];
 	size_t			 argvlen[3];
-	char			 dbstr[16];
+	char			 dbstr[16], why[256];
 	int			 argc;
 
 	if ((conn = calloc(1, sizeof(*conn))) == NULL)
@@ -177,7 +182,8 @@ cmdconn_new_at(struct event_base *base, const struct endpoint *ep, int db,
 	TAILQ_INIT(&conn->cc_cmds);
 	endpoint_name(ep, conn->cc_name, sizeof(conn->cc_name));
 	conn->cc_defer_ev = event_new(base, -1, 0, cmdconn_deferred, conn);
-	if (conn->cc_defer_ev == NULL) {
+	if (conn->cc_defer_ev == NULL ||
+	    (conn->cc_ep = endpoint_dup(ep)) == NULL) {
 		cmdconn_destroy(conn);
 		return NULL;
 	}
@@ -189,8 +195,9 @@ cmdconn_new_at(struct event_base *base, const struct endpoint *ep, int db,
 		cmdconn_destroy(conn);
 		return NULL;
 	}
-	if (ac->err) {
-		cmdconn_lose(conn, ac->errstr);
+	if (ac->err || endpoint_start_tls(ep, &ac->c, why,
+	    sizeof(why)) == -1) {
+		cmdconn_lose(conn, ac->err ? ac->errstr : why);
 		redisAsyncFree(ac);
 		return conn;
 	}
@@ -401,6 +408,7 @@ cmdconn_destroy(struct cmdconn *conn)
 	}
 	if (conn->cc_defer_ev != NULL)
 		event_free(conn->cc_defer_ev);
+	endpoint_free(conn->cc_ep);
 	free(conn->cc_why);
 	free(conn);
 }
@@ -464,11 +472,13 @@ static void
 cmdconn_connect_cb(const redisAsyncContext *ac, int status)
 {
 	struct cmdconn	*conn = ac->data;
+	char		 why[512];
 
 	conn->cc_incb++;
 	if (status != REDIS_OK) {
 		conn->cc_ac = NULL;
-		cmdconn_lose(conn, ac->errstr);
+		cmdconn_lose(conn, endpoint_why(conn->cc_ep, ac->errstr, why,
+		    sizeof(why)));
 	} else
 		log_debug("connected to redis at %s", conn->cc_name);
 	conn->cc_incb--;
@@ -479,11 +489,12 @@ static void
 cmdconn_disconnect_cb(const redisAsyncContext *ac, int status)
 {
 	struct cmdconn	*conn = ac->data;
+	char		 why[512];
 
 	conn->cc_incb++;
 	conn->cc_ac = NULL;
-	cmdconn_lose(conn, status == REDIS_OK || ac->errstr[0] == '\0' ?
-	    "connection closed" : ac->errstr);
+	cmdconn_lose(conn, status == REDIS_OK ? "connection closed" :
+	    endpoint_why(conn->cc_ep, ac->errstr, why, sizeof(why)));
 	conn->cc_incb--;
 }
 
@@ -703,7 +714,7 @@ cmdconn_create_array(const redisReadTask *task, cmdconn_count elements)
 
 	if (task->type != REDIS_REPLY_ARRAY)
 		return NULL;	/* RESP3 maps, sets and pushes */
-#if HIREDIS_MAJOR < 1
+#ifndef HAVE_HIREDIS_SIZE_T_ELEMENTS
 	if (elements < 0)
 		return NULL;
 #endif
@@ -751,7 +762,7 @@ cmdconn_create_nil(const redisReadTask *task)
 	    0));
 }
 
-#if HIREDIS_MAJOR >= 1
+#ifdef HAVE_REDISREPLYOBJECTFUNCTIONS_CREATEDOUBLE
 /*
  * RESP3 doubles cannot be written back in RESP2: refused (the reader then
  * drops the connection). Provided because hiredis 1.x would otherwise
@@ -767,7 +778,9 @@ cmdconn_create_double(const redisReadTask *task, double value, char *str,
 	(void)len;
 	return NULL;
 }
+#endif
 
+#ifdef HAVE_REDISREPLYOBJECTFUNCTIONS_CREATEBOOL
 /* RESP3 booleans: refused, as doubles are. */
 static void *
 cmdconn_create_bool(const redisReadTask *task, int value)

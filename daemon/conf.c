@@ -71,6 +71,10 @@ static int	conf_user_strings(struct conf_ctx *, struct acl_user *,
 		    const config_setting_t *, const char *);
 static int	conf_tls(struct conf_ctx *, struct conf *,
 		    const config_setting_t *);
+static int	conf_redis_tls(struct conf_ctx *, struct conf *,
+		    const config_setting_t *);
+static int	conf_tls_version(struct conf_ctx *, const config_setting_t *,
+		    int *);
 static int	conf_file(struct conf_ctx *, const config_setting_t *,
 		    const char *, char **, unsigned int *);
 
@@ -105,6 +109,12 @@ static const char *const conf_user_keys[] = {
 	"name", "password_sha256", "nopass", "enabled", "subscribe", "publish",
 	"commands", "max_connections", "max_subscriptions", NULL
 };
+#ifdef HAVE_HIREDIS_SSL
+static const char *const conf_redis_tls_keys[] = {
+	"ca_file", "certificate", "private_key", "server_name", "verify",
+	"min_version", NULL
+};
+#endif
 static const char *const conf_tls_keys[] = {
 	"certificate", "private_key", "ca_file", "verify_clients",
 	"min_version", "ciphers", "ciphersuites", "handshake_timeout", NULL
@@ -156,6 +166,8 @@ conf_new_defaults(void)
 		goto fail;
 	conf->tls.min_version = 12;
 	conf->tls.handshake_timeout = CONF_DEFAULT_TLS_HANDSHAKE_TIMEOUT;
+	conf->redis_tls.verify = 1;
+	conf->redis_tls.min_version = 12;
 	conf->metrics.port = CONF_DEFAULT_METRICS_PORT;
 	conf->log_facility = log_syslog_facility_parse(
 	    CONF_DEFAULT_SYSLOG_FACILITY);
@@ -199,6 +211,10 @@ conf_free(struct conf *conf)
 	free(conf->tls.ca);
 	free(conf->tls.ciphers);
 	free(conf->tls.ciphersuites);
+	free(conf->redis_tls.ca);
+	free(conf->redis_tls.cert);
+	free(conf->redis_tls.key);
+	free(conf->redis_tls.server_name);
 	free(conf);
 }
 
@@ -506,19 +522,6 @@ conf_redis(struct conf_ctx *ctx, struct conf *conf, const config_setting_t *g)
 
 	if (conf_check_keys(ctx, g, conf_redis_keys) == -1)
 		return -1;
-	if ((s = config_setting_get_member(g, "tls")) != NULL) {
-		/*
-		 * hiredis has TLS from 1.0 on (hiredis_ssl), and pubsubd's
-		 * connections to Redis do not use it yet: refused rather
-		 * than ignored, so that no one believes the link encrypted.
-		 */
-		conf_error(ctx, s, "'tls' in 'redis': this build of pubsubd "
-		    "has no TLS to Redis (it needs hiredis >= 1.0 with "
-		    "hiredis_ssl, which pubsubd does not use yet; Debian 12 "
-		    "has hiredis 0.14.1, without TLS); reach Redis on "
-		    "loopback, a Unix socket 'path', or through a TLS tunnel");
-		return -1;
-	}
 	if (conf_string(ctx, g, "host", &conf->redis_host) == -1 ||
 	    conf_int(ctx, g, "port", 1, 65535, &conf->redis_port) == -1 ||
 	    conf_socket_path(ctx, g, "path", &conf->redis_path) == -1 ||
@@ -556,6 +559,20 @@ conf_redis(struct conf_ctx *ctx, struct conf *conf, const config_setting_t *g)
 	    config_setting_get_member(g, "port") != NULL)) {
 		conf_error(ctx, config_setting_get_member(g, "path"),
 		    "'redis' has either 'path' or 'host' and 'port', not both");
+		return -1;
+	}
+#ifndef HAVE_HIREDIS_SSL
+	/* Whatever its form, not a group only. */
+	if ((s = config_setting_get_member(g, "tls")) != NULL)
+		return conf_redis_tls(ctx, conf, s);
+#endif
+	if (conf_group(ctx, g, "tls", &s) == -1 ||
+	    (s != NULL && conf_redis_tls(ctx, conf, s) == -1))
+		return -1;
+	if (conf->redis_tls.enabled && conf->redis_path != NULL) {
+		conf_error(ctx, config_setting_get_member(g, "tls"),
+		    "'tls' in 'redis' is for 'host' and 'port': Redis serves "
+		    "no TLS on a Unix socket 'path'");
 		return -1;
 	}
 	if (conf->redis_username != NULL && conf->redis_password == NULL) {
@@ -810,6 +827,80 @@ conf_file(struct conf_ctx *ctx, const config_setting_t *parent,
 	return 0;
 }
 
+#ifdef HAVE_HIREDIS_SSL
+/*
+ * Reads redis.tls. Everything is optional: no ca_file trusts the system's
+ * CAs; a client certificate needs its key (and the other way round).
+ */
+static int
+conf_redis_tls(struct conf_ctx *ctx, struct conf *conf,
+    const config_setting_t *g)
+{
+	struct conf_rtls	*r = &conf->redis_tls;
+
+	r->enabled = 1;
+	r->line = config_setting_source_line(g);
+	if (conf_check_keys(ctx, g, conf_redis_tls_keys) == -1 ||
+	    conf_file(ctx, g, "ca_file", &r->ca, &r->ca_line) == -1 ||
+	    conf_file(ctx, g, "certificate", &r->cert, &r->cert_line) == -1 ||
+	    conf_file(ctx, g, "private_key", &r->key, &r->key_line) == -1 ||
+	    conf_string(ctx, g, "server_name", &r->server_name) == -1 ||
+	    conf_bool(ctx, g, "verify", &r->verify) == -1 ||
+	    conf_tls_version(ctx, g, &r->min_version) == -1)
+		return -1;
+	if ((r->cert == NULL) != (r->key == NULL)) {
+		conf_error(ctx, config_setting_get_member(g, r->cert != NULL ?
+		    "certificate" : "private_key"), "'tls' in 'redis': a "
+		    "client 'certificate' needs its 'private_key', and the "
+		    "other way round");
+		return -1;
+	}
+	return 0;
+}
+#else
+/*
+ * This build has no TLS to Redis: refused rather than ignored, so that no
+ * one believes the link encrypted.
+ */
+static int
+conf_redis_tls(struct conf_ctx *ctx, struct conf *conf,
+    const config_setting_t *g)
+{
+	conf_error(ctx, g, "'tls' in 'redis': this build of pubsubd has no "
+	    "TLS to Redis: it is built with hiredis %s without hiredis_ssl "
+	    "(TLS to Redis needs hiredis >= 1.0 with hiredis_ssl, found by "
+	    "configure; Debian 12 has hiredis 0.14.1, without TLS); reach "
+	    "Redis on loopback, a Unix socket 'path', or through a TLS tunnel",
+	    PUBSUBD_HIREDIS_VERSION);
+	return -1;
+}
+#endif
+
+/* Reads an optional min_version ("TLSv1.2", "TLSv1.3") into *dst (12, 13). */
+static int
+conf_tls_version(struct conf_ctx *ctx, const config_setting_t *g, int *dst)
+{
+	char	*version = NULL;
+	int	 rc = 0;
+
+	if (conf_string(ctx, g, "min_version", &version) == -1)
+		return -1;
+	if (version == NULL)
+		return 0;
+	if (strcmp(version, "TLSv1.2") == 0)
+		*dst = 12;
+	else if (strcmp(version, "TLSv1.3") == 0)
+		*dst = 13;
+	else {
+		conf_error(ctx, config_setting_get_member(g, "min_version"),
+		    "'min_version' must be \"TLSv1.2\" or \"TLSv1.3\"; not "
+		    "'%s'", version);
+		rc = -1;
+	}
+	free(version);
+	return rc;
+}
+
 /*
  * Reads the tls group. A certificate and its key are needed; asking for
  * clients' certificates needs the CA that signs them. Whether the files
@@ -821,7 +912,7 @@ conf_tls(struct conf_ctx *ctx, struct conf *conf, const config_setting_t *g)
 {
 	struct conf_tls		*t = &conf->tls;
 	const config_setting_t	*s;
-	char			*verify = NULL, *version = NULL;
+	char			*verify = NULL;
 	int			 rc = -1;
 
 	t->enabled = 1;
@@ -831,7 +922,7 @@ conf_tls(struct conf_ctx *ctx, struct conf *conf, const config_setting_t *g)
 	    conf_file(ctx, g, "private_key", &t->key, &t->key_line) == -1 ||
 	    conf_file(ctx, g, "ca_file", &t->ca, &t->ca_line) == -1 ||
 	    conf_string(ctx, g, "verify_clients", &verify) == -1 ||
-	    conf_string(ctx, g, "min_version", &version) == -1 ||
+	    conf_tls_version(ctx, g, &t->min_version) == -1 ||
 	    conf_string(ctx, g, "ciphers", &t->ciphers) == -1 ||
 	    conf_string(ctx, g, "ciphersuites", &t->ciphersuites) == -1 ||
 	    conf_int(ctx, g, "handshake_timeout", 100, 3600000,
@@ -864,20 +955,9 @@ conf_tls(struct conf_ctx *ctx, struct conf *conf, const config_setting_t *g)
 		    "clients' certificates against", verify);
 		goto out;
 	}
-	if (version == NULL || strcmp(version, "TLSv1.2") == 0)
-		t->min_version = 12;
-	else if (strcmp(version, "TLSv1.3") == 0)
-		t->min_version = 13;
-	else {
-		conf_error(ctx, config_setting_get_member(g, "min_version"),
-		    "'min_version' must be \"TLSv1.2\" or \"TLSv1.3\"; not "
-		    "'%s'", version);
-		goto out;
-	}
 	rc = 0;
 out:
 	free(verify);
-	free(version);
 	return rc;
 }
 

@@ -73,6 +73,23 @@ struct conf_tls {
 
 #define CONF_DEFAULT_TLS_HANDSHAKE_TIMEOUT	10000
 
+/*
+ * The redis.tls group: TLS on every connection pubsubd opens to Redis
+ * (builds with hiredis_ssl only; others refuse the group). Like the tls
+ * group, it names files and keeps their lines; the tls module loads them.
+ */
+struct conf_rtls {
+	int		 enabled;	/* the group is there */
+	char		*ca;		/* owned, or NULL: the system's CAs */
+	char		*cert;		/* owned, or NULL: no client certificate */
+	char		*key;		/* owned; set exactly when cert is */
+	char		*server_name;	/* owned, or NULL: redis.host */
+	int		 verify;	/* check Redis' certificate and name */
+	int		 min_version;	/* 12: TLSv1.2, 13: TLSv1.3 */
+	unsigned int	 line;		/* of the group */
+	unsigned int	 ca_line, cert_line, key_line;
+};
+
 #define CONF_DEFAULT_UNIX_MODE		0660
 #define CONF_DEFAULT_SYSLOG_FACILITY	"daemon"
 #define CONF_DEFAULT_SYSLOG_IDENT	"pubsubd"
@@ -111,6 +128,7 @@ struct conf {
 	char			*redis_path;	/* owned; a Unix socket, or NULL */
 	char			*redis_username;	/* owned, or NULL */
 	char			*redis_password;	/* owned, or NULL */
+	struct conf_rtls	 redis_tls;
 	int			 connect_timeout;	/* ms */
 	int			 backoff_min;		/* ms */
 	int			 backoff_max;		/* ms */

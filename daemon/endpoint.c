@@ -1,6 +1,7 @@
 /*
- * endpoint.c: Redis' address and credentials, and the few ways of using
- * them that the raw (bufferevent) connections share.
+ * endpoint.c: Redis' address, credentials and TLS, and the few ways of
+ * using them that the connections share: the raw (bufferevent) ones, and
+ * hiredis' for TLS.
  */
 #include "config.h"
 
@@ -11,9 +12,14 @@
 #include <sys/un.h>
 
 #include <event2/bufferevent.h>
+#include <event2/util.h>
 #include <hiredis/hiredis.h>
+#ifdef HAVE_HIREDIS_SSL
+#include <hiredis/hiredis_ssl.h>
+#endif
 
 #include "endpoint.h"
+#include "tls.h"
 
 static int	endpoint_streq(const char *, const char *);
 static char	*endpoint_put(char **, const char *);
@@ -46,13 +52,14 @@ endpoint_put(char **p, const char *s)
 struct endpoint *
 endpoint_dup(const struct endpoint *e)
 {
-	const char	*s[4] = { e->host, e->path, e->username, e->password };
+	const char	*s[5] = { e->host, e->path, e->username, e->password,
+			    e->tls_name };
 	struct endpoint	*d;
 	size_t		 len = sizeof(*d);
 	char		*p;
 	int		 i;
 
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 5; i++)
 		if (s[i] != NULL)
 			len += strlen(s[i]) + 1;
 	if ((d = calloc(1, len)) == NULL)
@@ -63,6 +70,10 @@ endpoint_dup(const struct endpoint *e)
 	d->path = endpoint_put(&p, e->path);
 	d->username = endpoint_put(&p, e->username);
 	d->password = endpoint_put(&p, e->password);
+	d->tls_name = endpoint_put(&p, e->tls_name);
+	d->tls_verify = e->tls_verify;
+	if (e->tls != NULL)
+		d->tls = tls_ctx_ref(e->tls);
 	return d;
 }
 
@@ -74,6 +85,7 @@ endpoint_free(struct endpoint *e)
 		return;
 	if (e->password != NULL)
 		explicit_bzero((char *)e->password, strlen(e->password));
+	tls_ctx_unref(e->tls);
 	free(e);
 }
 
@@ -92,6 +104,16 @@ endpoint_same_login(const struct endpoint *a, const struct endpoint *b)
 {
 	return endpoint_streq(a->username, b->username) &&
 	    endpoint_streq(a->password, b->password);
+}
+
+/* Whether a and b speak the same TLS. */
+int
+endpoint_same_tls(const struct endpoint *a, const struct endpoint *b)
+{
+	if (a->tls == NULL || b->tls == NULL)
+		return a->tls == b->tls;
+	return a->tls == b->tls && a->tls_verify == b->tls_verify &&
+	    endpoint_streq(a->tls_name, b->tls_name);
 }
 
 /* Writes e's address (never its credentials) for logs. */
@@ -121,6 +143,80 @@ endpoint_auth_argv(const struct endpoint *e, const char *argv[3],
 	for (i = 0; i < argc; i++)
 		argvlen[i] = strlen(argv[i]);
 	return argc;
+}
+
+/* The name TLS asks for and checks: server_name, else the host. */
+static const char *
+endpoint_tls_name(const struct endpoint *e)
+{
+	return e->tls_name != NULL ? e->tls_name : e->host;
+}
+
+/* A bufferevent for a connection to e, plain or TLS. */
+struct bufferevent *
+endpoint_bev_new(const struct endpoint *e, struct event_base *base)
+{
+	if (e->tls == NULL || e->path != NULL)
+		return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	return tls_connect(base, e->tls, endpoint_tls_name(e), e->tls_verify);
+}
+
+/* Why a connection from endpoint_bev_new() failed. */
+const char *
+endpoint_bev_error(const struct endpoint *e, struct bufferevent *bev,
+    int eof, char *buf, size_t len)
+{
+	if (e->tls != NULL && e->path == NULL)
+		return tls_error(bev, buf, len);
+	snprintf(buf, len, "%s", eof ? "connection closed" :
+	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	return buf;
+}
+
+/* Starts TLS on a hiredis context, if e has it. */
+int
+endpoint_start_tls(const struct endpoint *e, struct redisContext *c,
+    char *buf, size_t len)
+{
+#ifdef HAVE_HIREDIS_SSL
+	struct ssl_st	*ssl;
+
+	if (e->tls == NULL || e->path != NULL)
+		return 0;
+	if ((ssl = tls_client_new(e->tls, endpoint_tls_name(e),
+	    e->tls_verify)) == NULL) {
+		snprintf(buf, len, "cannot start TLS: out of memory");
+		return -1;
+	}
+	/* hiredis owns ssl once this succeeds, and never if it fails. */
+	if (redisInitiateSSL(c, ssl) != REDIS_OK) {
+		tls_client_free(ssl);
+		snprintf(buf, len, "cannot start TLS: %s", c->errstr[0] ?
+		    c->errstr : "hiredis refused");
+		return -1;
+	}
+	return 0;
+#else
+	/* conf.c refuses redis.tls in such builds: never reached with TLS. */
+	if (e->tls == NULL)
+		return 0;
+	snprintf(buf, len, "this build has no TLS to Redis");
+	return -1;
+#endif
+}
+
+/* Why a hiredis connection to e failed. */
+const char *
+endpoint_why(const struct endpoint *e, const char *errstr, char *buf,
+    size_t len)
+{
+	char	why[256];
+
+	if (e->tls != NULL && tls_last_error(why, sizeof(why)) != NULL) {
+		snprintf(buf, len, "TLS: %s", why);
+		return buf;
+	}
+	return errstr[0] != '\0' ? errstr : "connection closed";
 }
 
 /* Starts connecting bev to e: a Unix socket, or a TCP host (resolved). */

@@ -68,7 +68,11 @@ struct pubsubd {
 	struct client_set	 *clients;
 	struct client_conf	  cconf;
 	struct upstream_conf	  upconf;
-	struct endpoint		  redis;	/* its strings: conf's */
+	struct endpoint		  redis;	/* its strings: conf's; its
+						   TLS context: rtls */
+	struct ssl_ctx_st	 *rtls;		/* owned ref, or NULL: TLS to
+						   Redis (redis.tls) */
+	unsigned char		  rtls_id[TLS_ID_LEN];	/* rtls' files */
 	struct listener		**listeners;
 	size_t			  nlisteners;
 	int			  activated;	/* listeners from systemd */
@@ -122,6 +126,9 @@ static struct future *main_up_unsubscribe(void *, enum upstream_kind,
 static int	main_up_connected(void *);
 static size_t	main_up_pending(void *);
 static void	main_free(struct pubsubd *);
+static int	main_rtls(const struct pubsubd *, const struct conf *,
+		    const char *, struct ssl_ctx_st **, unsigned char *,
+		    char *, size_t);
 static void	main_worker_conf(const struct pubsubd *, struct conf *);
 static int	main_protected(const struct pubsubd *, const struct conf *,
 		    const char *, char *, size_t);
@@ -337,6 +344,11 @@ main_apply(struct pubsubd *d, const struct conf *c)
 	}
 	d->redis.username = c->redis_username;
 	d->redis.password = c->redis_password;
+	if (c->redis_tls.enabled && d->rtls != NULL) {
+		d->redis.tls = d->rtls;
+		d->redis.tls_name = c->redis_tls.server_name;
+		d->redis.tls_verify = c->redis_tls.verify;
+	}
 	d->cconf.passthrough = c->passthrough;
 	d->cconf.redis = &d->redis;
 	d->cconf.command_timeout = c->command_timeout;
@@ -736,7 +748,8 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 	struct pubsubd	 *d = arg;
 	struct conf	 *nc, *old = d->conf;
 	struct metrics	 *nm = NULL;
-	struct ssl_ctx_st *ntls = NULL;
+	struct ssl_ctx_st *ntls = NULL, *nrtls = NULL;
+	unsigned char	  nrtls_id[TLS_ID_LEN];
 	char		  err[1024];
 
 	service_reloading(d->svc);
@@ -768,11 +781,21 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 		conf_free(nc);
 		goto done;
 	}
+	/* So are those of redis.tls: new ones reconnect to Redis. */
+	if (main_rtls(d, nc, d->path, &nrtls, nrtls_id, err,
+	    sizeof(err)) == -1) {
+		log_warnx("reload failed, keeping the running configuration: "
+		    "%s", err);
+		tls_ctx_unref(ntls);
+		conf_free(nc);
+		goto done;
+	}
 	/* Everything new is opened before anything old is closed. */
 	if (main_metrics_moved(d, old, nc) &&
 	    (nm = main_metrics_new(d, nc, err, sizeof(err))) == NULL) {
 		log_warnx("reload failed, keeping the running configuration: "
 		    "%s", err);
+		tls_ctx_unref(nrtls);
 		tls_ctx_unref(ntls);
 		conf_free(nc);
 		goto done;
@@ -782,6 +805,7 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 		    "the sockets systemd passed");
 	else if (main_relisten(d, nc) == -1) {
 		metrics_free(nm);
+		tls_ctx_unref(nrtls);
 		tls_ctx_unref(ntls);
 		conf_free(nc);
 		goto done;
@@ -790,6 +814,10 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 	client_set_tls(d->clients, ntls);
 	tls_ctx_unref(ntls);
 	main_remetrics(d, nc, nm);
+	/* Connections made from the old one keep it while they last. */
+	tls_ctx_unref(d->rtls);
+	d->rtls = nrtls;
+	memcpy(d->rtls_id, nrtls_id, sizeof(d->rtls_id));
 	if ((nc->pidfile == NULL) != (old->pidfile == NULL) ||
 	    (nc->pidfile != NULL && strcmp(nc->pidfile, old->pidfile) != 0))
 		log_notice("reload: a new 'pidfile' takes effect at the next "
@@ -854,6 +882,37 @@ main_worker_conf(const struct pubsubd *d, struct conf *c)
 		    "(Unix sockets are served by worker 0 only)", d->worker);
 }
 
+/*
+ * Makes the TLS context for Redis of configuration c into *ctx (NULL if c
+ * has no redis.tls), one reference the caller's, and its identity into
+ * id: d's own context when the settings and the files are still those it
+ * was made from, so that a reload that leaves them alone keeps the
+ * connections to Redis. Returns 0, or -1 with "PATH:LINE: message" in err.
+ */
+static int
+main_rtls(const struct pubsubd *d, const struct conf *c, const char *path,
+    struct ssl_ctx_st **ctx, unsigned char *id, char *err, size_t errlen)
+{
+	struct ssl_ctx_st	*nctx;
+	unsigned char		 nid[TLS_ID_LEN];
+
+	/* ctx and id may be d's own: d is read before they are written. */
+	if (!c->redis_tls.enabled) {
+		*ctx = NULL;
+		return 0;
+	}
+	if ((nctx = tls_client_ctx_new(&c->redis_tls, path, nid, err,
+	    errlen)) == NULL)
+		return -1;
+	if (d->rtls != NULL && memcmp(nid, d->rtls_id, TLS_ID_LEN) == 0) {
+		tls_ctx_unref(nctx);
+		nctx = tls_ctx_ref(d->rtls);
+	}
+	memcpy(id, nid, TLS_ID_LEN);
+	*ctx = nctx;
+	return 0;
+}
+
 /* Frees the context in the reverse order of its making. */
 static void
 main_free(struct pubsubd *d)
@@ -868,6 +927,7 @@ main_free(struct pubsubd *d)
 	client_set_free(d->clients);
 	upstream_free(d->up);
 	hub_free(d->hub);
+	tls_ctx_unref(d->rtls);
 	if (d->sigterm_ev != NULL)
 		event_free(d->sigterm_ev);
 	if (d->sigint_ev != NULL)
@@ -894,7 +954,7 @@ main(int argc, char *argv[])
 	};
 	struct timeval	 trim_tv = { MAIN_TRIM_SEC, 0 };
 	struct pubsubd	 d;
-	struct ssl_ctx_st *tls = NULL;
+	struct ssl_ctx_st *tls = NULL, *rtls = NULL;
 	const char	*path = NULL, *pidpath = NULL;
 	char		 err[1024], name[ENDPOINT_NAME_MAX];
 	int		 ch, test = 0, first = -1, readyfd = -1, status;
@@ -955,6 +1015,15 @@ main(int argc, char *argv[])
 		conf_free(d.conf);
 		return CONF_EXIT_BAD;
 	}
+	/* And those of redis.tls (made again below, where they are kept). */
+	if (main_rtls(&d, d.conf, path, &rtls, d.rtls_id, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		tls_ctx_unref(tls);
+		conf_free(d.conf);
+		return CONF_EXIT_BAD;
+	}
+	tls_ctx_unref(rtls);
 	if (test) {
 		printf("%s: configuration OK\n", path ? path : "(defaults)");
 		tls_ctx_unref(tls);
@@ -1021,6 +1090,15 @@ main(int argc, char *argv[])
 		tls_ctx_unref(tls);
 		conf_free(d.conf);
 		return 1;
+	}
+	if (main_rtls(&d, d.conf, path, &d.rtls, d.rtls_id, err,
+	    sizeof(err)) == -1) {
+		/* The files changed since the check above. */
+		log_warnx("%s", err);
+		free(d.pidfile);
+		tls_ctx_unref(tls);
+		conf_free(d.conf);
+		return CONF_EXIT_BAD;
 	}
 	main_apply(&d, d.conf);
 	if ((d.base = event_base_new()) == NULL)

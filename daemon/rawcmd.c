@@ -53,7 +53,7 @@ rawcmd_send(struct event_base *base, const struct endpoint *ep, int resp,
 		return fut;
 	}
 	r->r_fut = future_ref(fut);
-	r->r_bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	r->r_bev = endpoint_bev_new(ep, base);
 	if (r->r_bev == NULL)
 		goto fail;
 	bufferevent_setcb(r->r_bev, rawcmd_read_cb, NULL, rawcmd_event_cb, r);

@@ -1,10 +1,12 @@
 /*
- * tls.c: OpenSSL contexts and connections for TLS clients.
+ * tls.c: OpenSSL contexts and connections for TLS clients, and for TLS to
+ * Redis.
  *
- * Everything OpenSSL is kept here, so that client.c only sees a
- * bufferevent. A context is checked whole when it is made (every file
- * read and parsed, the key matched against the certificate): a reload
- * with a bad new file fails before anything changes.
+ * Everything OpenSSL is kept here, so that client.c and the connections to
+ * Redis only see a bufferevent, or an SSL to hand to hiredis. A context is
+ * checked whole when it is made (every file read and parsed, the key
+ * matched against the certificate): a reload with a bad new file fails
+ * before anything changes.
  */
 #include "config.h"
 
@@ -13,9 +15,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -29,6 +35,9 @@ static const unsigned char tls_session_ctx[] = "pubsubd";
 static void	tls_fail(const char *, unsigned int, char *, size_t,
 		    const char *, ...) __attribute__((format(printf, 5, 6)));
 static int	tls_no_passphrase(char *, int, int, void *);
+static int	tls_digest_file(EVP_MD_CTX *, const char *);
+static int	tls_digest_str(EVP_MD_CTX *, const char *);
+static int	tls_is_address(const char *);
 
 /*
  * Writes "PATH:LINE: message: OpenSSL's last reason" into err and clears
@@ -253,4 +262,205 @@ tls_version(struct bufferevent *bev)
 	SSL	*ssl = bufferevent_openssl_get_ssl(bev);
 
 	return ssl != NULL ? SSL_get_version(ssl) : "?";
+}
+
+/*
+ * Adds a string (NULL too, told apart from "") to the digest md. Returns 1,
+ * or 0 on failure.
+ */
+static int
+tls_digest_str(EVP_MD_CTX *md, const char *str)
+{
+	unsigned char	tag = str != NULL;
+
+	if (EVP_DigestUpdate(md, &tag, 1) != 1)
+		return 0;
+	return str == NULL || EVP_DigestUpdate(md, str, strlen(str) + 1) == 1;
+}
+
+/*
+ * Adds the name and the contents of file path (NULL: none) to the digest
+ * md. Returns 1, or 0 if it cannot be read (the load reports why).
+ */
+static int
+tls_digest_file(EVP_MD_CTX *md, const char *path)
+{
+	unsigned char	 buf[4096];
+	size_t		 n;
+	FILE		*f;
+	int		 ok = 1;
+
+	if (!tls_digest_str(md, path) || path == NULL)
+		return path == NULL;
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while (ok && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+		ok = EVP_DigestUpdate(md, buf, n) == 1;
+	if (ferror(f))
+		ok = 0;
+	fclose(f);
+	return ok;
+}
+
+/* Whether name is an IPv4 or IPv6 address rather than a host name. */
+static int
+tls_is_address(const char *name)
+{
+	unsigned char	addr[16];
+
+	return inet_pton(AF_INET, name, addr) == 1 ||
+	    inet_pton(AF_INET6, name, addr) == 1;
+}
+
+/* Makes the context for connections to Redis of redis.tls r. */
+struct ssl_ctx_st *
+tls_client_ctx_new(const struct conf_rtls *r, const char *path,
+    unsigned char id[TLS_ID_LEN], char *err, size_t errlen)
+{
+	SSL_CTX		*ctx;
+	EVP_MD_CTX	*md = NULL;
+	unsigned char	 flags[2];
+	unsigned int	 idlen = 0;
+
+	ERR_clear_error();
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		tls_fail(path, r->line, err, errlen, "'tls' in 'redis': cannot "
+		    "make a TLS context");
+		return NULL;
+	}
+	SSL_CTX_set_default_passwd_cb(ctx, tls_no_passphrase);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+	/* A Redis that goes away without close_notify has just gone away. */
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
+	if (SSL_CTX_set_min_proto_version(ctx, r->min_version == 13 ?
+	    TLS1_3_VERSION : TLS1_2_VERSION) != 1) {
+		tls_fail(path, r->line, err, errlen, "'tls' in 'redis': cannot "
+		    "set the minimum TLS version");
+		goto fail;
+	}
+	if (r->ca != NULL) {
+		if (SSL_CTX_load_verify_locations(ctx, r->ca, NULL) != 1) {
+			tls_fail(path, r->ca_line, err, errlen, "'ca_file': "
+			    "cannot load %s (PEM certificates)", r->ca);
+			goto fail;
+		}
+	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		tls_fail(path, r->line, err, errlen, "'tls' in 'redis': cannot "
+		    "load the system's CA certificates (give a 'ca_file')");
+		goto fail;
+	}
+	if (r->cert != NULL) {
+		if (SSL_CTX_use_certificate_chain_file(ctx, r->cert) != 1) {
+			tls_fail(path, r->cert_line, err, errlen,
+			    "'certificate': cannot load %s (a PEM "
+			    "certificate, then its chain)", r->cert);
+			goto fail;
+		}
+		if (SSL_CTX_use_PrivateKey_file(ctx, r->key,
+		    SSL_FILETYPE_PEM) != 1 ||
+		    SSL_CTX_check_private_key(ctx) != 1) {
+			tls_fail(path, r->key_line, err, errlen,
+			    "'private_key': cannot load %s (an unencrypted PEM "
+			    "key that matches the certificate %s)", r->key,
+			    r->cert);
+			goto fail;
+		}
+	}
+	SSL_CTX_set_verify(ctx, r->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
+	    NULL);
+	/*
+	 * The identity: what was asked for and what the files hold now, so
+	 * that a reload tells a renewed certificate from an unchanged one.
+	 */
+	flags[0] = (unsigned char)r->verify;
+	flags[1] = (unsigned char)r->min_version;
+	if ((md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(md, flags, sizeof(flags)) != 1 ||
+	    !tls_digest_str(md, r->server_name) ||
+	    !tls_digest_file(md, r->ca) || !tls_digest_file(md, r->cert) ||
+	    !tls_digest_file(md, r->key) ||
+	    EVP_DigestFinal_ex(md, id, &idlen) != 1 || idlen != TLS_ID_LEN) {
+		tls_fail(path, r->line, err, errlen, "'tls' in 'redis': cannot "
+		    "read its files again");
+		goto fail;
+	}
+	EVP_MD_CTX_free(md);
+	return ctx;
+fail:
+	EVP_MD_CTX_free(md);
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+/* A new client connection of ctx to name. */
+struct ssl_st *
+tls_client_new(struct ssl_ctx_st *ctx, const char *name, int verify)
+{
+	SSL	*ssl;
+	int	 addr = tls_is_address(name);
+
+	if ((ssl = SSL_new(ctx)) == NULL)
+		goto fail;
+	/* SNI carries host names only (RFC 6066). */
+	if (!addr && SSL_set_tlsext_host_name(ssl, name) != 1)
+		goto fail;
+	if (verify) {
+		/*
+		 * OpenSSL checks the chain; the name is ours to ask for: the
+		 * certificate must be for this server, not any the CA signed.
+		 */
+		if (addr ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
+		    name) != 1 : SSL_set1_host(ssl, name) != 1)
+			goto fail;
+	}
+	return ssl;
+fail:
+	SSL_free(ssl);
+	ERR_clear_error();
+	return NULL;
+}
+
+/* Frees a client connection. */
+void
+tls_client_free(struct ssl_st *ssl)
+{
+	SSL_free(ssl);		/* NULL-safe */
+}
+
+/* A bufferevent for a connection of ctx to name, to be connected. */
+struct bufferevent *
+tls_connect(struct event_base *base, struct ssl_ctx_st *ctx,
+    const char *name, int verify)
+{
+	struct bufferevent	*bev;
+	SSL			*ssl;
+
+	if ((ssl = tls_client_new(ctx, name, verify)) == NULL)
+		return NULL;
+	/* It owns the SSL, and the socket it makes, from here on. */
+	bev = bufferevent_openssl_socket_new(base, -1, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		SSL_free(ssl);
+		ERR_clear_error();
+		return NULL;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
+/* OpenSSL's latest reason, or NULL. */
+const char *
+tls_last_error(char *buf, size_t len)
+{
+	unsigned long	e;
+
+	if ((e = ERR_peek_last_error()) == 0)
+		return NULL;
+	ERR_error_string_n(e, buf, len);
+	ERR_clear_error();
+	return buf;
 }

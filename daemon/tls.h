@@ -1,7 +1,9 @@
 /*
- * tls.h: TLS for clients, with OpenSSL: the server context made from the
- * tls group of the configuration, and the bufferevent that runs one
- * client's TLS over its socket (libevent's OpenSSL bufferevents).
+ * tls.h: TLS with OpenSSL, both ways. For clients: the server context made
+ * from the tls group of the configuration, and the bufferevent that runs
+ * one client's TLS over its socket (libevent's OpenSSL bufferevents). To
+ * Redis (redis.tls): the client context, and the connections made from it,
+ * for hiredis (an SSL handed to hiredis_ssl) or for a bufferevent.
  *
  * A context is OpenSSL's SSL_CTX, reference-counted by OpenSSL itself: the
  * daemon holds one reference to the current context, and every connection
@@ -18,9 +20,14 @@
 #include <event2/util.h>
 
 struct bufferevent;
+struct conf_rtls;
 struct conf_tls;
 struct event_base;
 struct ssl_ctx_st;		/* OpenSSL's SSL_CTX */
+struct ssl_st;			/* OpenSSL's SSL */
+
+/* The length of a client context's identity (tls_client_ctx_new()). */
+#define TLS_ID_LEN	32
 
 /*
  * Loads the certificate, key and CA that t names and applies its settings.
@@ -57,5 +64,45 @@ const char	*tls_error(struct bufferevent *bev, char *buf, size_t len);
 
 /* The protocol bev's connection speaks ("TLSv1.3"), once it is set up. */
 const char	*tls_version(struct bufferevent *bev);
+
+/*
+ * Loads the CA, certificate and key that r names (r->ca NULL: the system's
+ * CAs) and applies its settings, for connections to Redis. Returns a new
+ * context (one reference, the caller's) and fills id with a digest of the
+ * settings and of the files' contents (equal ids: the same context), or
+ * NULL with "PATH:LINE: message" in err as tls_ctx_new() does.
+ */
+struct ssl_ctx_st *tls_client_ctx_new(const struct conf_rtls *r,
+		    const char *path, unsigned char id[TLS_ID_LEN], char *err,
+		    size_t errlen);
+
+/*
+ * Returns a new connection (owned by the caller) of client context ctx to
+ * a server called name (a host name or an address): the name is sent by
+ * SNI (host names only) and, if verify, checked against the server's
+ * certificate. NULL if out of memory.
+ */
+struct ssl_st	*tls_client_new(struct ssl_ctx_st *ctx, const char *name,
+		    int verify);
+
+/* Frees a connection from tls_client_new() (NULL is ignored). */
+void		 tls_client_free(struct ssl_st *ssl);
+
+/*
+ * Returns a bufferevent, owned by the caller, that will run a connection of
+ * client context ctx to name (as tls_client_new()) over a socket it makes
+ * when bufferevent_socket_connect*() is called on it; NULL if out of
+ * memory. Its callbacks see BEV_EVENT_CONNECTED once the handshake is
+ * done.
+ */
+struct bufferevent *tls_connect(struct event_base *base,
+		    struct ssl_ctx_st *ctx, const char *name, int verify);
+
+/*
+ * Writes OpenSSL's latest reason in this thread's error queue into buf,
+ * empties the queue and returns buf; or returns NULL if the queue was
+ * empty. For connections whose errors OpenSSL leaves there (hiredis').
+ */
+const char	*tls_last_error(char *buf, size_t len);
 
 #endif /* PUBSUBD_TLS_H */

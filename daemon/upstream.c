@@ -219,7 +219,9 @@ upstream_set_conf(struct upstream *up, const struct upstream_conf *conf)
 	int		 moved, relog;
 
 	moved = !endpoint_same_place(&conf->redis, up->up_ep);
-	relog = !endpoint_same_login(&conf->redis, up->up_ep);
+	/* New credentials or new TLS: the same place, reached anew. */
+	relog = !endpoint_same_login(&conf->redis, up->up_ep) ||
+	    !endpoint_same_tls(&conf->redis, up->up_ep);
 	if (moved || relog) {
 		if ((ep = endpoint_dup(&conf->redis)) == NULL)
 			return -1;
@@ -244,8 +246,8 @@ upstream_set_conf(struct upstream *up, const struct upstream_conf *conf)
 		if (moved)
 			log_notice("redis moves to %s", up->up_name);
 		else
-			log_notice("new credentials for redis at %s: "
-			    "reconnecting", up->up_name);
+			log_notice("new credentials or TLS settings for redis "
+			    "at %s: reconnecting", up->up_name);
 		/* Drop the old connections and the shared command one. */
 		cmdconn_free(up->up_cmd);
 		up->up_cmd = NULL;
@@ -253,7 +255,7 @@ upstream_set_conf(struct upstream *up, const struct upstream_conf *conf)
 		    up->up_connected) {
 			up->up_backoff_ms = conf->backoff_min;
 			upstream_lost(up, moved ? "redis address changed" :
-			    "redis credentials changed");
+			    "redis credentials or TLS settings changed");
 		} else {
 			/* Waiting out a backoff: the new settings may work. */
 			evtimer_del(up->up_retry_ev);
@@ -334,6 +336,7 @@ upstream_connect(struct upstream *up)
 	struct timeval		 tv;
 	const char		*argv[3];
 	size_t			 argvlen[3];
+	char			 why[256];
 	int			 argc;
 
 	log_debug("connecting to redis at %s", up->up_name);
@@ -350,8 +353,13 @@ upstream_connect(struct upstream *up)
 		upstream_retry_later(up);
 		return;
 	}
-	if (ac->err) {
-		log_warnx("redis %s: %s", up->up_name, ac->errstr);
+	if (ac->err || endpoint_start_tls(up->up_ep, &ac->c, why,
+	    sizeof(why)) == -1) {
+		if (ac->err)
+			log_warnx("redis %s: %s", up->up_name, ac->errstr);
+		else	/* a handshake can fail at once, as it would later */
+			log_warnx("cannot connect to redis at %s: %s",
+			    up->up_name, why);
 		redisAsyncFree(ac);
 		up->up_stats.connect_failures++;
 		upstream_retry_later(up);
@@ -415,12 +423,14 @@ static void
 upstream_connect_cb(const redisAsyncContext *ac, int status)
 {
 	struct upstream	*up = ac->data;
+	char		 why[512];
 
 	if (ac != up->up_ac)
 		return;		/* one upstream_lost() already let go of */
 	if (status != REDIS_OK) {
 		up->up_ac = NULL;
-		upstream_lost(up, ac->errstr);
+		upstream_lost(up, endpoint_why(up->up_ep, ac->errstr, why,
+		    sizeof(why)));
 		return;
 	}
 	if (up->up_ac_auth)
@@ -526,6 +536,7 @@ static void
 upstream_disconnect_cb(const redisAsyncContext *ac, int status)
 {
 	struct upstream	*up = ac->data;
+	char		 why[512];
 
 	if (ac != up->up_ac)
 		return;		/* one upstream_lost() already let go of */
@@ -533,7 +544,7 @@ upstream_disconnect_cb(const redisAsyncContext *ac, int status)
 	if (up->up_freeing)
 		return;
 	upstream_lost(up, status == REDIS_OK ? "connection closed" :
-	    ac->errstr);
+	    endpoint_why(up->up_ep, ac->errstr, why, sizeof(why)));
 }
 
 /*
@@ -585,8 +596,7 @@ static int
 upstream_shard_connect(struct upstream *up)
 {
 	up->up_reader = redisReaderCreate();
-	up->up_shard = bufferevent_socket_new(up->up_base, -1,
-	    BEV_OPT_CLOSE_ON_FREE);
+	up->up_shard = endpoint_bev_new(up->up_ep, up->up_base);
 	if (up->up_reader == NULL || up->up_shard == NULL)
 		return -1;
 	bufferevent_setcb(up->up_shard, upstream_shard_read_cb, NULL,
@@ -619,6 +629,7 @@ static void
 upstream_shard_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct upstream	*up = arg;
+	char		 why[256];
 
 	if (what & BEV_EVENT_CONNECTED) {
 		if (up->up_shard_auth)
@@ -627,8 +638,8 @@ upstream_shard_event_cb(struct bufferevent *bev, short what, void *arg)
 		upstream_maybe_up(up);
 		return;
 	}
-	upstream_lost(up, (what & BEV_EVENT_EOF) ? "connection closed" :
-	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	upstream_lost(up, endpoint_bev_error(up->up_ep, bev,
+	    (what & BEV_EVENT_EOF) != 0, why, sizeof(why)));
 }
 
 /* Replies on the shard connection: parse and dispatch them. */

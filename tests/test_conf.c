@@ -1111,19 +1111,99 @@ START_TEST(test_tls_group)
 }
 END_TEST
 
+#ifdef HAVE_HIREDIS_SSL
 /*
- * TLS to Redis: refused in every build, saying why (the connections to
- * Redis have no TLS; hiredis 0.14 has none).
+ * redis.tls (builds with hiredis_ssl): every key, the defaults, and each
+ * error at its line.
+ */
+START_TEST(test_redis_tls)
+{
+	struct tmpfile	 f;
+	struct conf	*conf;
+	char		 text[2048], err[1024];
+
+	tmp_write(&f, "not checked here\n");
+	snprintf(text, sizeof(text), "redis = {\n  host = \"db.example\";\n"
+	    "  tls = {\n    ca_file = \"%s\";\n    certificate = \"%s\";\n"
+	    "    private_key = \"%s\";\n    server_name = \"redis.test\";\n"
+	    "    verify = false;\n    min_version = \"TLSv1.3\";\n  };\n};\n",
+	    f.path, f.path, f.path);
+	conf = load(text, err, sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_int_eq(conf->redis_tls.enabled, 1);
+	ck_assert_str_eq(conf->redis_tls.ca, f.path);
+	ck_assert_str_eq(conf->redis_tls.cert, f.path);
+	ck_assert_str_eq(conf->redis_tls.key, f.path);
+	ck_assert_str_eq(conf->redis_tls.server_name, "redis.test");
+	ck_assert_int_eq(conf->redis_tls.verify, 0);
+	ck_assert_int_eq(conf->redis_tls.min_version, 13);
+	ck_assert_int_eq(conf->redis_tls.line, 3);
+	ck_assert_int_eq(conf->redis_tls.ca_line, 4);
+	ck_assert_int_eq(conf->redis_tls.cert_line, 5);
+	ck_assert_int_eq(conf->redis_tls.key_line, 6);
+	conf_free(conf);
+
+	/* Defaults: off; an empty group verifies against the system's CAs. */
+	conf = conf_new_defaults();
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_int_eq(conf->redis_tls.enabled, 0);
+	conf_free(conf);
+	conf = load("redis = { tls = { }; };\n", err, sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_int_eq(conf->redis_tls.enabled, 1);
+	ck_assert_int_eq(conf->redis_tls.verify, 1);
+	ck_assert_int_eq(conf->redis_tls.min_version, 12);
+	ck_assert_ptr_null(conf->redis_tls.ca);
+	ck_assert_ptr_null(conf->redis_tls.cert);
+	ck_assert_ptr_null(conf->redis_tls.server_name);
+	conf_free(conf);
+
+	expect_error("redis = {\n  tls = true;\n};\n", 2,
+	    "'tls' must be a group { ... }");
+	expect_error("redis = {\n  tls = {\n    verify_peer = true;\n"
+	    "  };\n};\n", 3, "unknown key 'verify_peer'");
+	expect_error("redis = {\n  tls = {\n    ca_file = \"/nonexistent/ca\";"
+	    "\n  };\n};\n", 3, "'ca_file': cannot read /nonexistent/ca: No "
+	    "such file or directory");
+	expect_error("redis = {\n  tls = {\n    verify = \"yes\";\n  };\n};\n",
+	    3, "'verify' must be true or false");
+	expect_error("redis = {\n  tls = {\n    min_version = \"TLSv1.1\";\n"
+	    "  };\n};\n", 3, "'min_version' must be \"TLSv1.2\" or "
+	    "\"TLSv1.3\"; not 'TLSv1.1'");
+	snprintf(text, sizeof(text), "redis = {\n  tls = {\n"
+	    "    certificate = \"%s\";\n  };\n};\n", f.path);
+	expect_error(text, 3, "'tls' in 'redis': a client 'certificate' needs "
+	    "its 'private_key', and the other way round");
+	snprintf(text, sizeof(text), "redis = {\n  tls = {\n"
+	    "    private_key = \"%s\";\n  };\n};\n", f.path);
+	expect_error(text, 3, "'tls' in 'redis': a client 'certificate' needs "
+	    "its 'private_key', and the other way round");
+	expect_error("redis = {\n  path = \"/tmp/r.sock\";\n  tls = { };\n};\n",
+	    3, "'tls' in 'redis' is for 'host' and 'port': Redis serves no TLS "
+	    "on a Unix socket 'path'");
+	tmp_remove(&f);
+}
+END_TEST
+#else
+/*
+ * TLS to Redis in a build without hiredis_ssl: refused whatever its form,
+ * saying which hiredis this is and what it would take.
  */
 START_TEST(test_redis_tls_refused)
 {
-	expect_error("redis = {\n  port = 6380;\n  tls = true;\n};\n", 3,
-	    "'tls' in 'redis': this build of pubsubd has no TLS to Redis (it "
-	    "needs hiredis >= 1.0 with hiredis_ssl, which pubsubd does not "
-	    "use yet; Debian 12 has hiredis 0.14.1, without TLS); reach Redis "
-	    "on loopback, a Unix socket 'path', or through a TLS tunnel");
+	static const char msg[] = "'tls' in 'redis': this build of pubsubd "
+	    "has no TLS to Redis: it is built with hiredis "
+	    PUBSUBD_HIREDIS_VERSION " without hiredis_ssl (TLS to Redis "
+	    "needs hiredis >= 1.0 with hiredis_ssl, found by configure; "
+	    "Debian 12 has hiredis 0.14.1, without TLS); reach Redis on "
+	    "loopback, a Unix socket 'path', or through a TLS tunnel";
+
+	expect_error("redis = {\n  port = 6380;\n  tls = true;\n};\n", 3, msg);
+	expect_error("redis = {\n  port = 6380;\n  tls = {\n    verify = true;"
+	    "\n  };\n};\n", 3, msg);
 }
 END_TEST
+#endif
 
 static Suite *
 conf_suite(void)
@@ -1150,7 +1230,11 @@ conf_suite(void)
 	tcase_add_test(tc, test_metrics_defaults_and_full);
 	tcase_add_test(tc, test_metrics_errors);
 	tcase_add_test(tc, test_tls_group);
+#ifdef HAVE_HIREDIS_SSL
+	tcase_add_test(tc, test_redis_tls);
+#else
 	tcase_add_test(tc, test_redis_tls_refused);
+#endif
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("daemon");
