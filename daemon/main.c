@@ -1159,6 +1159,8 @@ main(int argc, char *argv[])
 	    evsignal_add(d.sigint_ev, NULL) == -1 ||
 	    evsignal_add(d.sighup_ev, NULL) == -1)
 		fatalx("cannot handle signals");
+	if (d.worker >= 0)
+		supervise_worker_signals();
 	d.trim_ev = event_new(d.base, -1, EV_PERSIST, main_trim_cb, &d);
 	if (d.trim_ev == NULL || evtimer_add(d.trim_ev, &trim_tv) == -1)
 		fatalx("cannot make the heap trimming timer");

@@ -149,6 +149,7 @@ static int
 supervise_spawn(struct supervise_worker *w)
 {
 	struct supervise	*sv = w->w_sv;
+	sigset_t		 held;
 	char			 env[64];
 	int			 p[2], i;
 	pid_t			 pid, parent = getpid();
@@ -188,6 +189,16 @@ supervise_spawn(struct supervise_worker *w)
 		signal(SIGINT, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
+		/*
+		 * Held until the worker handles them (the mask outlives
+		 * exec): a stop or reload passed on while it starts must
+		 * not kill it with their default action.
+		 */
+		sigemptyset(&held);
+		sigaddset(&held, SIGTERM);
+		sigaddset(&held, SIGINT);
+		sigaddset(&held, SIGHUP);
+		sigprocmask(SIG_BLOCK, &held, NULL);
 		execv(sv->sv_exe, sv->sv_argv);
 		fprintf(stderr, "pubsubd: worker %d: cannot run %s: %s\n",
 		    w->w_index, sv->sv_exe, strerror(errno));
@@ -547,4 +558,17 @@ supervise_run(struct conf *conf, const char *path, char *argv[], int first,
 	conf_free(sv.sv_conf);
 	log_notice("supervisor stopped");
 	return status;
+}
+
+/* Lets the signals held since the worker's start through; see supervise.h. */
+void
+supervise_worker_signals(void)
+{
+	sigset_t	held;
+
+	sigemptyset(&held);
+	sigaddset(&held, SIGTERM);
+	sigaddset(&held, SIGINT);
+	sigaddset(&held, SIGHUP);
+	sigprocmask(SIG_UNBLOCK, &held, NULL);
 }

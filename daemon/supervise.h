@@ -38,4 +38,11 @@ int	supervise_run(struct conf *conf, const char *path, char *argv[],
 int	supervise_worker_env(int *worker, int *nworkers, int *readyfd,
 	    int *first, int *npassed);
 
+/*
+ * In a worker, once its own handlers are in place: lets the signals the
+ * supervisor held through the start (SIGTERM, SIGINT, SIGHUP) through; one
+ * sent meanwhile is handled now.
+ */
+void	supervise_worker_signals(void);
+
 #endif /* PUBSUBD_SUPERVISE_H */

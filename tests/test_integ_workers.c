@@ -172,11 +172,21 @@ receive_all(struct h_conn **c, int n, const char *channel,
 		    payload)), "client %d missed %s", i, payload);
 }
 
+/*
+ * Starts Redis and pubsubd with two workers, and waits until both are
+ * ready: the first answers the port before the second may be (a test that
+ * killed or stopped one then would see a failed start, not a restart).
+ */
 static void
 setup(void)
 {
+	char	log[320];
+
 	memset(&env, 0, sizeof(env));
 	ck_assert_int_eq(h_start_with(&env, NULL, "workers = 2;"), 0);
+	log_path(log, sizeof(log));
+	ck_assert_msg(wait_for(log, "all 2 workers are ready", 1, 10000) == 0,
+	    "the workers were not ready; the log ends:\n%s", log_tail(log));
 }
 
 /* Stops what runs; a test that stopped pubsubd itself leaves Redis. */
