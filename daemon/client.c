@@ -141,6 +141,7 @@ client_set_new(struct event_base *base, struct hub *hub, struct upstream *up,
 	set->s_conf = conf;
 	set->s_next_id = 1;
 	set->s_started = time(NULL);
+	pool_init(&set->s_pool, sizeof(struct client));
 	TAILQ_INIT(&set->s_clients);
 	TAILQ_INIT(&set->s_dead);
 	TAILQ_INIT(&set->s_flushq);
@@ -183,6 +184,7 @@ client_set_free(struct client_set *set)
 		evbuffer_free(set->s_discard);
 	if (set->s_idle_ev != NULL)
 		event_free(set->s_idle_ev);
+	pool_destroy(&set->s_pool);
 	free(set);
 }
 
@@ -298,7 +300,7 @@ client_accept(struct client_set *set, evutil_socket_t fd)
 		return NULL;
 	}
 	if (evutil_make_socket_nonblocking(fd) == -1 ||
-	    (c = calloc(1, sizeof(*c))) == NULL) {
+	    (c = pool_get(&set->s_pool)) == NULL) {
 		log_warn("accept");
 		evutil_closesocket(fd);
 		return NULL;
@@ -471,7 +473,7 @@ client_free(struct client *c)
 	if (c->c_cold != NULL)
 		free(c->c_cold->cc_name);
 	free(c->c_cold);
-	free(c);
+	pool_put(&c->c_set->s_pool, c);
 }
 
 /* Tears down the clients closed since the last turn. */

@@ -16,6 +16,7 @@
 #include "client.h"
 #include "hub.h"
 #include "map.h"
+#include "pool.h"
 #include "resp.h"
 
 struct cmdconn;
@@ -169,6 +170,7 @@ struct client_set {
 	struct event		*s_idle_ev;	/* owned: idle_timeout sweep */
 	void			(*s_done)(void *);	/* shutting down */
 	void			*s_done_arg;
+	struct pool		 s_pool;	/* of struct client */
 };
 
 /* How a command is served. */
