@@ -38,6 +38,7 @@ struct upstream;
 #define CLIENT_MULTI		0x100	/* a MULTI is open on passthrough */
 #define CLIENT_PT_LOST		0x200	/* the passthrough connection died */
 #define CLIENT_UNIX		0x400	/* on a Unix socket */
+#define CLIENT_READING		0x800	/* in the set's epoll set */
 
 /*
  * A reply that comes later (from Redis, through the passthrough
@@ -133,8 +134,6 @@ struct client {
 		struct sockaddr_in6	sin6;
 	}			 c_peer;	/* TCP: the peer */
 	uint32_t		 c_nshard;	/* confirmed shard channels */
-	struct event		 c_rev;		/* persistent read; embedded
-						   (event_assign) */
 	struct event		*c_wev;		/* owned, lazily made */
 	struct evbuffer		*c_in;		/* owned */
 	struct evbuffer		*c_out;		/* owned, lazily made */
@@ -168,6 +167,8 @@ struct client_set {
 	time_t			 s_started;
 	struct client_stats	 s_stats;
 	struct event		*s_idle_ev;	/* owned: idle_timeout sweep */
+	int			 s_epfd;	/* owned: clients to read */
+	struct event		*s_reads_ev;	/* owned: s_epfd readable */
 	void			(*s_done)(void *);	/* shutting down */
 	void			*s_done_arg;
 	struct pool		 s_pool;	/* of struct client */
