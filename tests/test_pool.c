@@ -6,7 +6,8 @@
  * object, show up as a changed pattern. The chunk counts prove that chunks
  * are made only when the others are full and are given back once empty
  * (one spare kept). Run under AddressSanitizer, the same tests prove that
- * chunks are not leaked and objects stay inside their chunk.
+ * chunks are not leaked and objects stay inside their chunk, and one more
+ * test proves that an object used after pool_put() is reported.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -20,6 +21,15 @@
 #include <string.h>
 
 #include "pool.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN	1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(TEST_ASAN)
+#define TEST_ASAN	1
+#endif
 
 /* Fills obj (size bytes) with a pattern made from tag. */
 static void
@@ -250,6 +260,27 @@ START_TEST(test_destroy_with_objects_out)
 }
 END_TEST
 
+#ifdef TEST_ASAN
+/*
+ * Under AddressSanitizer, writing to an object after putting it back is
+ * reported (its report in the log is expected) and ends the test's process
+ * with ASan's exit status, 1.
+ */
+START_TEST(test_use_after_put_caught)
+{
+	struct pool	 pool;
+	char		*obj;
+
+	pool_init(&pool, 64);
+	obj = pool_get(&pool);
+	ck_assert_ptr_nonnull(obj);
+	pool_put(&pool, obj);
+	((volatile char *)obj)[10] = 1;
+	pool_destroy(&pool);
+}
+END_TEST
+#endif
+
 /* Returns the pool suite. */
 static Suite *
 pool_suite(void)
@@ -265,6 +296,9 @@ pool_suite(void)
 	tcase_add_test(tc, test_chunks_made_and_released);
 	tcase_add_test(tc, test_random_mix);
 	tcase_add_test(tc, test_destroy_with_objects_out);
+#ifdef TEST_ASAN
+	tcase_add_exit_test(tc, test_use_after_put_caught, 1);
+#endif
 	suite_add_tcase(s, tc);
 	return s;
 }
