@@ -16,6 +16,7 @@
 #include "client.h"
 #include "hub.h"
 #include "map.h"
+#include "pool.h"
 #include "resp.h"
 
 struct acl_user;
@@ -41,6 +42,7 @@ struct upstream;
 #define CLIENT_UNIX		0x400	/* on a Unix socket */
 #define CLIENT_TLS		0x800	/* TLS: its I/O is c_cold->cc_bev */
 #define CLIENT_TLS_UP		0x1000	/* its TLS handshake is done */
+#define CLIENT_READING		0x2000	/* in the set's epoll set */
 
 /*
  * A reply that comes later (from Redis, through the passthrough
@@ -159,8 +161,6 @@ struct client {
 		struct sockaddr_in6	sin6;
 	}			 c_peer;	/* TCP: the peer */
 	uint32_t		 c_nshard;	/* confirmed shard channels */
-	struct event		 c_rev;		/* persistent read; embedded
-						   (event_assign) */
 	struct event		*c_wev;		/* owned, lazily made */
 	struct evbuffer		*c_in;		/* owned */
 	struct evbuffer		*c_out;		/* owned, lazily made */
@@ -196,8 +196,11 @@ struct client_set {
 	time_t			 s_started;
 	struct client_stats	 s_stats;
 	struct event		*s_idle_ev;	/* owned: idle_timeout sweep */
+	int			 s_epfd;	/* owned: clients to read */
+	struct event		*s_reads_ev;	/* owned: s_epfd readable */
 	void			(*s_done)(void *);	/* shutting down */
 	void			*s_done_arg;
+	struct pool		 s_pool;	/* of struct client */
 };
 
 /* How a command is served. */

@@ -29,6 +29,7 @@
 #include "hub.h"
 #include "log.h"
 #include "pattern.h"
+#include "pool.h"
 
 #define HUB_BATCH_SIZE	(256 * 1024)	/* a batch is flushed when full */
 
@@ -128,6 +129,7 @@ struct hub {
 	uint32_t			  h_batch_msgs;	/* in this batch */
 	uint64_t			  h_batch_t0;	/* its start, ns */
 	struct hub_stats		  h_stats;
+	struct pool			  h_subs;	/* of struct hub_sub */
 };
 
 /* The fan-out latency buckets' upper bounds: 50 us to 1 s. */
@@ -190,6 +192,7 @@ hub_new(struct event_base *base, const struct hub_upstream *ops, void *up)
 	for (k = 0; k < UPSTREAM_KINDS; k++)
 		map_init(&hub->h_chans[k]);
 	hub->h_nsegs = 1;
+	pool_init(&hub->h_subs, sizeof(struct hub_sub));
 	hub->h_flush_ev = event_new(base, -1, 0, hub_flush_cb, hub);
 	hub->h_defer_ev = evtimer_new(base, hub_flush_cb, hub);
 	if (hub->h_flush_ev == NULL || hub->h_defer_ev == NULL ||
@@ -233,6 +236,7 @@ hub_free(struct hub *hub)
 	free(hub->h_segs);
 	event_free(hub->h_flush_ev);
 	event_free(hub->h_defer_ev);
+	pool_destroy(&hub->h_subs);
 	free(hub);
 }
 
@@ -384,7 +388,7 @@ hub_subscribe(struct hub *hub, struct hub_subscriber *hs,
 	*ready = NULL;
 	if ((ch = hub_chan_get(hub, kind, name, len)) == NULL)
 		return NULL;
-	sub = calloc(1, sizeof(*sub));
+	sub = pool_get(&hub->h_subs);
 	f = future_new();
 	if (sub == NULL || f == NULL)
 		goto fail;
@@ -403,7 +407,7 @@ hub_subscribe(struct hub *hub, struct hub_subscriber *hs,
 	hub_reconcile(hub, ch);
 	return sub;
 fail:
-	free(sub);
+	pool_put(&hub->h_subs, sub);
 	future_unref(f);
 	if (ch->ch_refs == 0 && ch->ch_op == NULL)
 		hub_chan_free(hub, ch);
@@ -452,7 +456,7 @@ hub_unsubscribe(struct hub *hub, struct hub_sub *sub)
 			ch->ch_cap = 0;
 		}
 	}
-	free(sub);
+	pool_put(&hub->h_subs, sub);
 	ch->ch_refs--;
 	hub_reconcile(hub, ch);
 }

@@ -50,8 +50,9 @@
 
 /*
  * Open files pubsubd needs besides one per client: standard streams, the
- * event loop's own, the connections to Redis, the listeners (counted
- * apart), the log, the notify socket, with room to spare (as Redis' 32).
+ * event loop's own and the clients' epoll set, the connections to Redis,
+ * the listeners (counted apart), the log, the notify socket, with room to
+ * spare (as Redis' 32).
  */
 #define MAIN_FD_RESERVE		32
 /* What to try when the hard limit is "unlimited" (Linux' fs.nr_open). */

@@ -41,7 +41,7 @@
 #include "resp.h"
 
 #define RESP_NUM_MAX	20		/* longest string2ll() input */
-#define RESP_ARENA_MIN	4096		/* first arena allocation */
+#define RESP_ARENA_MIN	256		/* first arena allocation */
 #define RESP_ARENA_KEEP	(1024 * 1024)	/* larger arenas are freed when idle */
 #define RESP_ARGS_MIN	16		/* first argument array allocation */
 #define RESP_ARGS_KEEP	4096		/* larger arrays are freed when idle */
