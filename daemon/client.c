@@ -654,7 +654,7 @@ client_close_passthrough(struct client *c)
 
 	if (pt != NULL)
 		c->c_cold->cc_pt = NULL;
-	c->c_flags &= ~(CLIENT_MULTI | CLIENT_PT_LOST);
+	c->c_flags &= ~(CLIENT_MULTI | CLIENT_MULTI_DIRTY | CLIENT_PT_LOST);
 	cmdconn_free(pt);
 }
 
@@ -1096,6 +1096,12 @@ client_run(struct coro *co, void *arg)
 		}
 		client_command_begin(c);
 		if ((sv->sv_command = command_lookup(c)) == NULL) {
+			/*
+			 * Refused here, never queued on Redis: as Redis
+			 * does, the open transaction is then aborted.
+			 */
+			if (c->c_flags & CLIENT_MULTI)
+				c->c_flags |= CLIENT_MULTI_DIRTY;
 			client_command_end(c);
 			continue;
 		}
@@ -1530,6 +1536,9 @@ client_slots_advance(struct client *c)
 			c->c_db = slot->s_db;
 		if (slot->s_silent)
 			;
+		else if (slot->s_execabort)
+			resp_add_error(c->c_out, "EXECABORT Transaction "
+			    "discarded because of previous errors.");
 		else if (r != NULL)
 			cmdconn_reply_encode_proto(c->c_out, r, c->c_resp);
 		else

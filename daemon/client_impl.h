@@ -43,6 +43,8 @@ struct upstream;
 #define CLIENT_TLS		0x800	/* TLS: its I/O is c_cold->cc_bev */
 #define CLIENT_TLS_UP		0x1000	/* its TLS handshake is done */
 #define CLIENT_READING		0x2000	/* in the set's epoll set */
+#define CLIENT_MULTI_DIRTY	0x4000	/* pubsubd refused a command of the
+					   open MULTI: EXEC aborts */
 
 /*
  * A reply that comes later (from Redis, through the passthrough
@@ -58,6 +60,8 @@ struct client_slot {
 	int			  s_silent;	/* CLIENT REPLY OFF/SKIP */
 	int			  s_select;	/* a SELECT: track the db */
 	int			  s_db;
+	int			  s_execabort;	/* an EXEC sent as DISCARD:
+						   answer EXECABORT */
 };
 TAILQ_HEAD(client_slots, client_slot);
 

@@ -1037,8 +1037,18 @@ command_passthrough(struct client *c)
 {
 	const struct client_conf	*conf = c->c_set->s_conf;
 	const struct resp_req		*r = &c->c_sv->sv_req;
+	struct client_slot		*slot;
 	struct future			*fut;
+	const char			*discard = "DISCARD";
+	size_t				 discardlen = 7;
+	int				 abort;
 
+	/*
+	 * An EXEC whose transaction had a command pubsubd refused (so Redis
+	 * never queued it) is sent as DISCARD, and answered as Redis answers
+	 * a transaction with an error queued: EXECABORT.
+	 */
+	abort = (c->c_flags & CLIENT_MULTI_DIRTY) && command_is(r, 0, "exec");
 	if (client_pt(c) == NULL) {
 		if (client_cold(c) == NULL || (c->c_cold->cc_pt =
 		    cmdconn_new_at(c->c_set->s_base, conf->redis, c->c_db,
@@ -1047,18 +1057,20 @@ command_passthrough(struct client *c)
 			return;
 		}
 	}
-	fut = cmdconn_command(client_pt(c), r->argc,
+	fut = abort ? cmdconn_command(client_pt(c), 1, &discard, &discardlen) :
+	    cmdconn_command(client_pt(c), r->argc,
 	    (const char *const *)r->argv, r->argvlen);
-	if (fut == NULL || client_slot_add(c, fut) == NULL) {
+	if (fut == NULL || (slot = client_slot_add(c, fut)) == NULL) {
 		future_unref(fut);
 		client_reply_error(c, "ERR out of memory");
 		return;
 	}
 	future_unref(fut);
+	slot->s_execabort = abort;
 	if (command_is(r, 0, "multi"))
 		c->c_flags |= CLIENT_MULTI;
 	else if (command_is(r, 0, "exec") || command_is(r, 0, "discard"))
-		c->c_flags &= ~CLIENT_MULTI;
+		c->c_flags &= ~(CLIENT_MULTI | CLIENT_MULTI_DIRTY);
 }
 
 /*

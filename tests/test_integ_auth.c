@@ -94,6 +94,9 @@ login(const char *user, const char *password)
 }
 
 /* Sends a command given as NULL-terminated strings and expects want. */
+#define EXECABORT	"-EXECABORT Transaction discarded because of " \
+			    "previous errors.\r\n"
+
 #define EXPECT(c, want, ...) do {					\
 	ck_assert_int_eq(h_command((c), __VA_ARGS__, NULL), 0);		\
 	ck_assert((h_expect((c), (want))));				\
@@ -549,13 +552,53 @@ START_TEST(acl_whoami_answers_and_acl_never_reaches_redis)
 	EXPECT(adm, "+OK\r\n", "MULTI");
 	EXPECT(adm, "-ERR ACL is not served by pubsubd inside MULTI\r\n",
 	    "ACL", "SETUSER", "eve", "on", ">x");
-	EXPECT(adm, "*0\r\n", "EXEC");
+	EXPECT(adm, EXECABORT, "EXEC");
 	ck_assert_ptr_nonnull(r = h_connect(env.redis_port));
 	EXPECT(r, "*1\r\n$7\r\ndefault\r\n", "ACL", "USERS");
 	h_close(r);
 	h_close(adm);
 	h_close(a);
 	h_close(c);
+	stop();
+}
+END_TEST
+
+/*
+ * A command pubsubd refuses inside MULTI (so Redis never queued it) aborts
+ * the transaction, as Redis does with a command it refuses: EXEC answers
+ * EXECABORT and runs nothing; the next transaction is a fresh one.
+ */
+START_TEST(refused_command_inside_multi_aborts_the_transaction)
+{
+	struct h_conn	*a, *r;
+
+	start("passthrough = true;", "users = (\n"
+	    "  { name = \"alice\"; password_sha256 = \"" SECRET_HEX "\";\n"
+	    "    subscribe = [ \"news.*\" ]; publish = [ \"news.*\" ];\n"
+	    "    commands = [ \"multi\", \"exec\", \"discard\", \"set\", "
+	    "\"publish\" ]; }\n);\n");
+	a = login("alice", "secret");
+	EXPECT(a, "+OK\r\n", "MULTI");
+	EXPECT(a, "+QUEUED\r\n", "SET", "mk", "1");
+	EXPECT(a, "-NOPERM this user has no permissions to access one of the "
+	    "channels used as arguments\r\n", "PUBLISH", "sports", "x");
+	EXPECT(a, NOPERM_CMD("del"), "DEL", "mk");
+	EXPECT(a, EXECABORT, "EXEC");
+	ck_assert_ptr_nonnull(r = h_connect(env.redis_port));
+	EXPECT(r, "$-1\r\n", "GET", "mk");	/* the SET never ran */
+	/* Not dirty any more: the next transaction runs. */
+	EXPECT(a, "+OK\r\n", "MULTI");
+	EXPECT(a, "+QUEUED\r\n", "SET", "mk", "2");
+	EXPECT(a, "*1\r\n+OK\r\n", "EXEC");
+	EXPECT(r, "$1\r\n2\r\n", "GET", "mk");
+	/* DISCARD clears it too. */
+	EXPECT(a, "+OK\r\n", "MULTI");
+	EXPECT(a, NOPERM_CMD("del"), "DEL", "mk");
+	EXPECT(a, "+OK\r\n", "DISCARD");
+	EXPECT(a, "+OK\r\n", "MULTI");
+	EXPECT(a, "*0\r\n", "EXEC");
+	h_close(r);
+	h_close(a);
 	stop();
 }
 END_TEST
@@ -849,6 +892,7 @@ auth_suite(void)
 	tcase_add_test(tc, per_user_limits_connections_and_subscriptions);
 	tcase_add_test(tc, acl_whoami_answers_and_acl_never_reaches_redis);
 	tcase_add_test(tc, auth_as_another_user_drops_what_it_may_not_hold);
+	tcase_add_test(tc, refused_command_inside_multi_aborts_the_transaction);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("reload");
