@@ -400,6 +400,7 @@ conf_listen(struct conf_ctx *ctx, struct conf *conf,
 			    "group { host = ...; port = ...; }");
 			return -1;
 		}
+		l[i].line = (unsigned int)config_setting_source_line(e);
 		if (conf_check_keys(ctx, e, conf_listen_keys) == -1 ||
 		    conf_bool(ctx, e, "tls", &l[i].tls) == -1)
 			return -1;

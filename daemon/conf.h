@@ -37,6 +37,7 @@ struct conf_listen {
 	int	 mode;		/* its permission bits, 0 to 0777 */
 	int	 tls;		/* clients speak TLS (the tls group's) */
 	int	 backlog;	/* listen(2)'s; the kernel caps it at somaxconn */
+	unsigned int line;	/* of the entry in the file; 0: a default */
 };
 
 /* Redis' tcp-backlog default; at most 65535, as the kernel keeps it. */

@@ -388,7 +388,8 @@ main_protected(const struct pubsubd *d, const struct conf *c,
 {
 	struct addrinfo	 hints, *res, *ai;
 	char		 where[300];
-	size_t		 i;
+	size_t		 i, n;
+	unsigned int	 line = 0;
 	int		 open_door = 0, lo;
 
 	if (!c->protected_mode || acl_login_user(c->acl) == NULL)
@@ -416,21 +417,28 @@ main_protected(const struct pubsubd *d, const struct conf *c,
 			open_door = lo == 0;
 		}
 		freeaddrinfo(res);
-		if (open_door)
+		if (open_door) {
 			snprintf(where, sizeof(where), "%s port %d",
 			    c->listen[i].host, c->listen[i].port);
+			line = c->listen[i].line;
+		}
 	}
 	if (!open_door)
 		return 0;
-	snprintf(err, errlen, "%s: protected mode: refusing to listen on %s, "
-	    "not a "
-	    "loopback address, with no password required (%s): anyone who "
-	    "can reach it could subscribe and publish. Configure 'users' with "
-	    "passwords (or a 'default' user with 'password_sha256'), listen "
-	    "on a loopback address only, or set 'protected_mode = false;' if "
-	    "the network is trusted", path != NULL ? path : "(defaults)",
-	    where, acl_count(c->acl) == 1 ? "no users configured, or only "
-	    "a 'default' user with nopass" : "the 'default' user has nopass");
+	/* FILE:LINE of the listen entry, when the file has one. */
+	if (path != NULL && line > 0)
+		snprintf(err, errlen, "%s:%u", path, line);
+	else
+		snprintf(err, errlen, "%s", path != NULL ? path : "(defaults)");
+	n = strlen(err);
+	snprintf(err + n, errlen - n, ": protected mode: refusing to listen "
+	    "on %s, not a loopback address, with no password required (%s): "
+	    "anyone who can reach it could subscribe and publish. Configure "
+	    "'users' with passwords (or a 'default' user with "
+	    "'password_sha256'), listen on a loopback address only, or set "
+	    "'protected_mode = false;' if the network is trusted", where,
+	    acl_count(c->acl) == 1 ? "no users configured, or only a "
+	    "'default' user with nopass" : "the 'default' user has nopass");
 	return -1;
 }
 

@@ -734,8 +734,9 @@ START_TEST(protected_mode_refuses_open_listener_without_password)
 	    "%d; } );\nredis = { port = %d; };\n", port, env.redis_port);
 	ck_assert_int_eq(spawn_status("open", text, &pid), 78);
 	snprintf(log, sizeof(log), "%s/pubsubd-open.log", env.dir);
-	ck_assert(h_file_has(log, "protected mode: refusing to listen on "
-	    "0.0.0.0 port"));
+	/* FILE:LINE of the entry: the listen list is the file's line 1. */
+	ck_assert(h_file_has(log, ".conf:1: protected mode: refusing to "
+	    "listen on 0.0.0.0 port"));
 	ck_assert(h_file_has(log, "set 'protected_mode = false;'"));
 
 	/* A nopass default user protects nothing either. */
