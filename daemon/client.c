@@ -73,6 +73,7 @@ static void	client_write_cb(evutil_socket_t, short, void *);
 static void	client_close_cb(evutil_socket_t, short, void *);
 static void	client_flush_cb(evutil_socket_t, short, void *);
 static void	client_reap_cb(evutil_socket_t, short, void *);
+static void	client_authlog_cb(evutil_socket_t, short, void *);
 static void	client_idle_cb(evutil_socket_t, short, void *);
 static int	client_check_output(struct client *);
 static size_t	client_pending_output(const struct client *);
@@ -167,12 +168,14 @@ client_set_new(struct event_base *base, struct hub *hub, struct upstream *up,
 	set->s_reap_ev = event_new(base, -1, 0, client_reap_cb, set);
 	set->s_discard = evbuffer_new();
 	set->s_idle_ev = event_new(base, -1, EV_PERSIST, client_idle_cb, set);
+	set->s_authlog_ev = evtimer_new(base, client_authlog_cb, set);
 	if (set->s_epfd != -1)
 		set->s_reads_ev = event_new(base, set->s_epfd,
 		    EV_READ | EV_PERSIST, client_reads_cb, set);
 	if (set->s_flush_ev == NULL || set->s_reap_ev == NULL ||
 	    set->s_discard == NULL || set->s_idle_ev == NULL ||
-	    set->s_reads_ev == NULL || event_add(set->s_reads_ev, NULL) == -1) {
+	    set->s_authlog_ev == NULL || set->s_reads_ev == NULL ||
+	    event_add(set->s_reads_ev, NULL) == -1) {
 		client_set_free(set);
 		return NULL;
 	}
@@ -206,6 +209,11 @@ client_set_free(struct client_set *set)
 		evbuffer_free(set->s_discard);
 	if (set->s_idle_ev != NULL)
 		event_free(set->s_idle_ev);
+	if (set->s_authlog_ev != NULL) {
+		/* The failures not logged yet are not lost to the stop. */
+		client_authlog_cb(-1, 0, set);
+		event_free(set->s_authlog_ev);
+	}
 	tls_ctx_unref(set->s_tls);
 	if (set->s_reads_ev != NULL)
 		event_free(set->s_reads_ev);
@@ -585,6 +593,48 @@ client_set_user(struct client *c, struct acl_user *u)
 	c->c_user = u;
 	if (u != NULL)
 		acl_user_attach(u);
+}
+
+/* Whether a failed login may be logged now (see client_impl.h). */
+int
+client_auth_log(struct client_set *set)
+{
+	long long	now = client_now_ms();
+	struct timeval	tv;
+	long long	left;
+
+	if (now - set->s_authlog_start >= CLIENT_AUTHLOG_MS) {
+		set->s_authlog_start = now;
+		set->s_authlog_lines = 0;
+	}
+	if (set->s_authlog_lines < CLIENT_AUTHLOG_MAX) {
+		set->s_authlog_lines++;
+		return 1;
+	}
+	/* The first one refused in this window: its line comes at its end. */
+	if (set->s_authlog_more++ == 0) {
+		left = set->s_authlog_start + CLIENT_AUTHLOG_MS - now;
+		if (left < 1)
+			left = 1;
+		tv.tv_sec = left / 1000;
+		tv.tv_usec = (left % 1000) * 1000;
+		if (evtimer_add(set->s_authlog_ev, &tv) == -1)
+			client_authlog_cb(-1, 0, set);	/* now, then */
+	}
+	return 0;
+}
+
+/* Logs the failed logins client_auth_log() kept out of the log. */
+static void
+client_authlog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client_set	*set = arg;
+
+	if (set->s_authlog_more == 0)
+		return;
+	log_notice("%llu more authentication failures (not logged: at most "
+	    "%d lines per second)", set->s_authlog_more, CLIENT_AUTHLOG_MAX);
+	set->s_authlog_more = 0;
 }
 
 /* Moves every client to the new set of users (see client.h). */

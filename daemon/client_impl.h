@@ -205,6 +205,15 @@ struct client_set {
 	void			(*s_done)(void *);	/* shutting down */
 	void			*s_done_arg;
 	struct pool		 s_pool;	/* of struct client */
+	/*
+	 * The log lines of failed logins, bounded (see client_auth_log()):
+	 * the window they are counted in, those logged in it, and those
+	 * not logged, which s_authlog_ev logs as one line when it ends.
+	 */
+	long long		 s_authlog_start;	/* monotonic ms */
+	unsigned int		 s_authlog_lines;
+	unsigned long long	 s_authlog_more;
+	struct event		*s_authlog_ev;	/* owned */
 };
 
 /* How a command is served. */
@@ -276,5 +285,15 @@ void		 client_set_cmd(struct client *c, const char *name);
 void		 client_set_proto(struct client *c, int resp);
 void		 client_close_passthrough(struct client *c);
 void		 client_set_user(struct client *c, struct acl_user *u);
+/*
+ * Whether one more failed login may be logged now: at most
+ * CLIENT_AUTHLOG_MAX lines per CLIENT_AUTHLOG_MS, so that a flood of bad
+ * passwords cannot flood the log. Those refused are counted and logged as
+ * one "N more authentication failures" line when the window ends. The
+ * INFO and metrics counters are the caller's, and count every one.
+ */
+#define CLIENT_AUTHLOG_MAX	10
+#define CLIENT_AUTHLOG_MS	1000
+int		 client_auth_log(struct client_set *set);
 
 #endif /* PUBSUBD_CLIENT_IMPL_H */

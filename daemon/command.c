@@ -876,10 +876,13 @@ command_login(struct client *c, const char *user, size_t userlen,
 			shown[i] = user[i] >= ' ' && user[i] <= '~' ?
 			    user[i] : '?';
 		shown[i] = '\0';
-		log_notice("client %llu (%s): authentication failed for user "
-		    "'%s%s'", (unsigned long long)c->c_id, client_peer_name(c,
-		    addr, sizeof(addr)), shown, userlen > i ? "..." : "");
+		/* Counted every time; logged within a bound (a flood). */
 		c->c_set->s_stats.auth_failures++;
+		if (client_auth_log(c->c_set))
+			log_notice("client %llu (%s): authentication failed "
+			    "for user '%s%s'", (unsigned long long)c->c_id,
+			    client_peer_name(c, addr, sizeof(addr)), shown,
+			    userlen > i ? "..." : "");
 		client_reply_error(c, "WRONGPASS invalid username-password pair "
 		    "or user is disabled.");
 		return -1;

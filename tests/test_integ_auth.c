@@ -222,6 +222,80 @@ START_TEST(wrong_password_reply_is_the_same_for_missing_user_and_counted)
 }
 END_TEST
 
+/*
+ * In the log at path: how many lines say a login failed, and the sum of
+ * the N of the "N more authentication failures" lines.
+ */
+static void
+auth_log_counts(const char *path, long long *lines, long long *more)
+{
+	static const char	 failed[] = "authentication failed for user";
+	static const char	 tail[] = " more authentication failures";
+	FILE			*f;
+	char			 line[1024], *p;
+
+	*lines = *more = 0;
+	if ((f = fopen(path, "r")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strstr(line, failed) != NULL)
+			(*lines)++;
+		if ((p = strstr(line, tail)) != NULL) {
+			/* The number is the word before the tail. */
+			while (p > line && p[-1] >= '0' && p[-1] <= '9')
+				p--;
+			*more += strtoll(p, NULL, 10);
+		}
+	}
+	fclose(f);
+}
+
+START_TEST(auth_failure_flood_is_logged_within_a_bound_and_counted)
+{
+	enum { N = 300 };
+	static const char	 one[] = "AUTH nobody wrong\r\n";
+	struct h_conn		*c, *a;
+	char			*buf, *r, log[300];
+	long long		 t0, ms, lines, more;
+	int			 i;
+
+	start(NULL, USERS_ALICE_ADMIN ");\n");
+	snprintf(log, sizeof(log), "%s/pubsubd.log", env.dir);
+	c = login(NULL, NULL);
+	ck_assert_ptr_nonnull(buf = malloc(N * (sizeof(one) - 1)));
+	for (i = 0; i < N; i++)
+		memcpy(buf + i * (sizeof(one) - 1), one, sizeof(one) - 1);
+	t0 = h_now_ms();
+	ck_assert_int_eq(h_send(c, buf, N * (sizeof(one) - 1)), 0);
+	free(buf);
+	for (i = 0; i < N; i++) {
+		ck_assert_ptr_nonnull(r = h_reply(c, NULL, H_TIMEOUT_MS));
+		ck_assert_str_eq(r, WRONGPASS);
+		free(r);
+	}
+	ms = h_now_ms() - t0;
+	/* The counters count every one. */
+	a = login("alice", "secret");
+	ck_assert_int_eq(stat_of(a, "acl_access_denied_auth"), N);
+	/* The log: some lines, then the rest as "N more" (within ~1 s). */
+	for (i = 0; i < 100; i++) {
+		auth_log_counts(log, &lines, &more);
+		if (lines + more >= N)
+			break;
+		usleep(50000);
+	}
+	ck_assert_msg(lines + more == N, "%lld lines + %lld more, not %d",
+	    lines, more, N);
+	ck_assert_int_gt(more, 0);
+	/* At most 10 a second (the flood took ms; windows may straddle). */
+	ck_assert_msg(lines <= 10 * (ms / 1000 + 2), "%lld lines in %lld ms",
+	    lines, ms);
+	h_close(a);
+	h_close(c);
+	stop();
+}
+END_TEST
+
 START_TEST(news_user_cannot_subscribe_sports_or_wider_patterns)
 {
 	struct h_conn		*a, *r;
@@ -884,6 +958,8 @@ auth_suite(void)
 	tcase_add_test(tc,
 	    wrong_password_reply_is_the_same_for_missing_user_and_counted);
 	tcase_add_test(tc, news_user_cannot_subscribe_sports_or_wider_patterns);
+	tcase_add_test(tc,
+	    auth_failure_flood_is_logged_within_a_bound_and_counted);
 	tcase_add_test(tc,
 	    pubsub_introspection_hides_channels_the_user_may_not_see);
 	tcase_add_test(tc, default_user_with_password_is_requirepass);
