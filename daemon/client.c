@@ -354,8 +354,9 @@ client_accept(struct client_set *set, evutil_socket_t fd, int tls)
 	if (u != NULL && !acl_user_has_room(u)) {
 		/* The default user's max_connections: the same door. */
 		set->s_stats.rejected_max++;
-		(void)send(fd, user_full, sizeof(user_full) - 1, MSG_NOSIGNAL |
-		    MSG_DONTWAIT);
+		if (!tls)
+			(void)send(fd, user_full, sizeof(user_full) - 1,
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
 		evutil_closesocket(fd);
 		return NULL;
 	}
@@ -1462,6 +1463,9 @@ client_deliver(struct hub_subscriber *hs, struct hub_batch *batch,
 	if (c->c_flags & CLIENT_TLS) {
 		if (slot == NULL && out == c->c_out)
 			client_queue_write(c);
+		else if (slot == NULL)
+			/* Handed to the socket's TLS, as client_tls_write(). */
+			c->c_set->s_stats.bytes_out += len;
 	} else if (slot == NULL && !(c->c_flags & (CLIENT_WAIT_WRITE |
 	    CLIENT_FLUSH_QUEUED)) && client_wait_write(c) == -1)
 		goto nomem;

@@ -554,6 +554,63 @@ def t_fanout_50(env):
         c.close()
 
 
+def t_bytes_out_counted(env):
+    """What TLS subscribers are sent counts in total_net_output_bytes
+    (the fan-out hands it to the TLS bufferevent directly)."""
+    p = env["p1"]
+    before = int(p.info("total_net_output_bytes"))
+    c = connect_tls(p.tls_port)
+    c.send(resp("SUBSCRIBE", "bo"))
+    c.expect(frame_subscribe("bo", 1))
+    wait_numsub(env["redis_port"], "bo", 1)
+    msgs = [bytes([65 + i % 26]) * 5000 for i in range(20)]
+    publish(env["redis_port"], [("bo", m) for m in msgs])
+    c.expect(b"".join(frame_message("bo", m) for m in msgs))
+    delta = int(p.info("total_net_output_bytes")) - before
+    check(delta >= 20 * 5000, "total_net_output_bytes grew by %d, not "
+          "the %d sent" % (delta, 20 * 5000))
+    c.close()
+
+
+def t_user_full_no_plaintext(env):
+    """A TLS connection refused at the default user's max_connections
+    is only closed: no plaintext error on a TLS port."""
+    p = Pubsubd("p3", env["redis_port"], tls_base(),
+                extra='users = ( { name = "default"; nopass = true; '
+                'subscribe = [ "*" ]; max_connections = 1; } );')
+    try:
+        # Holds the one connection (the start probe's may not be gone).
+        end = time.time() + WAIT
+        while True:
+            a = Conn(connect_plain(p.port))
+            a.send(b"PING\r\n")
+            try:
+                a.expect(b"+PONG\r\n")
+                break
+            except (OSError, Fail):
+                a.close()
+                check(time.time() < end, "no connection was served")
+                time.sleep(0.05)
+        s = connect_plain(p.tls_port)
+        s.settimeout(WAIT)
+        got = b""
+        while True:
+            try:
+                d = s.recv(4096)
+            except ConnectionResetError:
+                break
+            except socket.timeout:
+                raise Fail("the refused TLS connection was not closed")
+            if not d:
+                break
+            got += d
+        s.close()
+        check(got == b"", "a TLS port sent %r" % got)
+        a.close()
+    finally:
+        p.stop()
+
+
 def t_stalled_reader(env):
     """A TLS subscriber that stops reading is cut at limits.output_hard
     (1 MB here) while another keeps receiving everything."""
@@ -660,7 +717,8 @@ def t_bad_files(env):
 
 TESTS = [t_redis_cli, t_redis_py, t_plain_beside, t_unix_tls,
          t_quit_flush_and_abrupt, t_handshake_garbage, t_handshake_timeout,
-         t_verify_required, t_min_version, t_fanout_50, t_stalled_reader,
+         t_verify_required, t_min_version, t_fanout_50, t_bytes_out_counted,
+         t_user_full_no_plaintext, t_stalled_reader,
          t_reload_certificate, t_bad_files]
 
 
