@@ -1842,8 +1842,13 @@ client_tls_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	log_debug("client %llu: TLS: %s", (unsigned long long)c->c_id,
 	    tls_error(bev, why, sizeof(why)));
-	client_close(c, 0, (what & BEV_EVENT_WRITING) ?
-	    CLIENT_R_WRITE_ERROR : CLIENT_R_READ_ERROR);
+	/* Flushing before a close: nothing more can go out, finish now. */
+	if (c->c_flags & CLIENT_CLOSING)
+		client_finish(c, (what & BEV_EVENT_WRITING) ?
+		    CLIENT_R_WRITE_ERROR : c->c_why);
+	else
+		client_close(c, 0, (what & BEV_EVENT_WRITING) ?
+		    CLIENT_R_WRITE_ERROR : CLIENT_R_READ_ERROR);
 }
 
 /*

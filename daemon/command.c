@@ -1634,6 +1634,8 @@ cmd_info(struct client *c)
 static void
 command_reset(struct client *c)
 {
+	struct acl_user	*u;
+
 	client_unsubscribe_all(c);
 	client_set_proto(c, 2);
 	client_set_name(c, NULL, 0);
@@ -1641,8 +1643,15 @@ command_reset(struct client *c)
 	c->c_flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP |
 	    CLIENT_SKIP_THIS);
 	client_close_passthrough(c);
-	/* As Redis: back to the default user, logged in only if nopass. */
-	client_set_user(c, acl_login_user(c->c_set->s_conf->acl));
+	/*
+	 * As Redis: back to the default user, logged in only if nopass, and
+	 * (pubsubd's own limit) only while it has room for one more
+	 * connection: else logged out, as a new connection would be refused.
+	 */
+	u = acl_login_user(c->c_set->s_conf->acl);
+	if (u != NULL && u != c->c_user && !acl_user_has_room(u))
+		u = NULL;
+	client_set_user(c, u);
 	resp_add_simple(client_reply(c), "RESET");
 	client_queue_write(c);
 }

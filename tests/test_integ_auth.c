@@ -438,6 +438,69 @@ START_TEST(nopass_default_starts_logged_in_with_its_permissions)
 }
 END_TEST
 
+/*
+ * Waits (up to 5 s) until a connection is let in as the nopass default user
+ * with max_connections = 1 and answers PING, then closes it and gives
+ * pubsubd time to count it out. 0, or -1.
+ */
+static int
+default_user_free(void)
+{
+	long long	 deadline = h_now_ms() + 5000;
+	struct h_conn	*c;
+	char		*rep;
+	int		 ok = 0;
+
+	while (!ok && h_now_ms() < deadline) {
+		if ((c = h_connect(env.pubsubd_port)) == NULL)
+			return -1;
+		if (h_command(c, "PING", NULL) == 0 &&
+		    (rep = h_reply(c, NULL, H_TIMEOUT_MS)) != NULL) {
+			ok = strcmp(rep, "+PONG\r\n") == 0;
+			free(rep);
+		}
+		h_close(c);
+		usleep(100000);
+	}
+	usleep(200000);
+	return ok ? 0 : -1;
+}
+
+/*
+ * RESET logs in as the nopass default user only while it has room: at its
+ * max_connections the connection is left logged out (as a new one would be
+ * refused), and the count never passes the limit.
+ */
+START_TEST(reset_at_the_default_users_limit_logs_out)
+{
+	struct h_conn	*a, *b;
+
+	start(NULL, USERS_ALICE_ADMIN ",\n  { name = \"default\"; nopass = "
+	    "true; subscribe = [ \"public.*\" ]; max_connections = 1; }\n"
+	    ");\n");
+	/* The harness' readiness check may still hold the default user. */
+	ck_assert_int_eq(default_user_free(), 0);
+	a = login("alice", "secret");	/* default 1 of 1, then alice */
+	b = login(NULL, NULL);		/* default 1 of 1 again */
+	EXPECT(b, "+PONG\r\n", "PING");
+	EXPECT(a, "+RESET\r\n", "RESET");
+	EXPECT(a, NOAUTH, "SUBSCRIBE", "public.a");
+	EXPECT(b, "+RESET\r\n", "RESET");	/* already default: stays */
+	ck_assert_int_eq(h_command(b, "SUBSCRIBE", "public.a", NULL), 0);
+	ck_assert(h_expect_free(b, h_frame_confirm("subscribe", "public.a",
+	    1)));
+	/* Once b is gone, a RESET finds room. */
+	h_close(b);
+	usleep(200000);
+	EXPECT(a, "+RESET\r\n", "RESET");
+	ck_assert_int_eq(h_command(a, "SUBSCRIBE", "public.a", NULL), 0);
+	ck_assert(h_expect_free(a, h_frame_confirm("subscribe", "public.a",
+	    1)));
+	h_close(a);
+	stop();
+}
+END_TEST
+
 START_TEST(hello_auth_setname_and_client_list_never_show_the_password)
 {
 	struct h_conn	*c, *adm;
@@ -964,6 +1027,7 @@ auth_suite(void)
 	    pubsub_introspection_hides_channels_the_user_may_not_see);
 	tcase_add_test(tc, default_user_with_password_is_requirepass);
 	tcase_add_test(tc, nopass_default_starts_logged_in_with_its_permissions);
+	tcase_add_test(tc, reset_at_the_default_users_limit_logs_out);
 	tcase_add_test(tc,
 	    hello_auth_setname_and_client_list_never_show_the_password);
 	tcase_add_test(tc, per_user_limits_connections_and_subscriptions);
