@@ -279,6 +279,60 @@ h_start(struct h_env *env)
 		    env->pubsubd_port, log);
 }
 
+/* A fresh env with a private directory; see harness.h. */
+void
+h_dir_make(struct h_env *env)
+{
+	memset(env, 0, sizeof(*env));
+	snprintf(env->dir, sizeof(env->dir), "/tmp/pubsubd-test.XXXXXX");
+	if (mkdtemp(env->dir) == NULL) {
+		perror("mkdtemp");
+		exit(99);
+	}
+}
+
+/* A directory left by a test: it failed; shows its logs' end. */
+void
+h_dir_report(const struct h_env *env, const char *who)
+{
+	struct stat	st;
+	char		cmd[600];
+
+	if (env->dir[0] == '\0' || stat(env->dir, &st) == -1 ||
+	    getenv("HARNESS_KEEP") != NULL)
+		return;
+	fprintf(stderr, "%s: the test failed; its files are kept in %s; the "
+	    "end of its logs:\n", who, env->dir);
+	snprintf(cmd, sizeof(cmd), "tail -n 30 '%s'/*.log >&2", env->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "%s: '%s' failed\n", who, cmd);
+}
+
+/* Stops a passed test's daemons and Redis, removes its directory. */
+int
+h_stop_daemons(struct h_env *env, pid_t *daemons, int n, const char *who)
+{
+	char	cmd[400];
+	int	i, status, ok = 1;
+
+	for (i = 0; i < n; i++) {
+		if (daemons[i] <= 0)
+			continue;
+		status = h_kill(daemons[i], 10000);
+		ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		daemons[i] = 0;
+	}
+	if (env->redis_pid > 0)
+		h_kill(env->redis_pid, 5000);
+	env->redis_pid = 0;
+	if (!ok)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", env->dir);
+	if (getenv("HARNESS_KEEP") == NULL && system(cmd) != 0)
+		fprintf(stderr, "%s: '%s' failed\n", who, cmd);
+	return 0;
+}
+
 /* Stops both servers; keeps the directory (and shows the log) on failure. */
 int
 h_stop(struct h_env *env)

@@ -41,6 +41,21 @@ void	 h_start(struct h_env *env);
  */
 int	 h_stop(struct h_env *env);
 
+/*
+ * For suites whose tests start their own daemons, as Check fixtures: before
+ * each test (unchecked, in Check's parent) a fresh env with a private
+ * directory (exits 99 if none can be made); after each test (unchecked) a
+ * directory still there means the test failed: the end of its logs is shown,
+ * who naming the suite; after a test that passed (checked) every pid in
+ * daemons[0 .. n-1] is stopped and must exit 0 (a clean stop, no leak under
+ * the sanitizers), then Redis, then the directory goes: 0, or -1 if a
+ * daemon did not stop cleanly (the directory is then kept).
+ */
+void	 h_dir_make(struct h_env *env);
+void	 h_dir_report(const struct h_env *env, const char *who);
+int	 h_stop_daemons(struct h_env *env, pid_t *daemons, int n,
+	    const char *who);
+
 /* Starts (or restarts) only redis-server, on env->redis_port. */
 void	 h_start_redis(struct h_env *env);
 

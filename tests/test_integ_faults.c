@@ -99,12 +99,7 @@ static const char *const rx_kind[RX_KINDS] = {
 static void
 dir_make(void)
 {
-	memset(&env, 0, sizeof(env));
-	snprintf(env.dir, sizeof(env.dir), "/tmp/pubsubd-test.XXXXXX");
-	if (mkdtemp(env.dir) == NULL) {
-		perror("mkdtemp");
-		exit(99);
-	}
+	h_dir_make(&env);
 }
 
 /*

@@ -57,29 +57,14 @@ static int		 tls_port;	/* Redis' TLS port */
 static void
 dir_make(void)
 {
-	memset(&env, 0, sizeof(env));
-	snprintf(env.dir, sizeof(env.dir), "/tmp/pubsubd-test.XXXXXX");
-	if (mkdtemp(env.dir) == NULL) {
-		perror("mkdtemp");
-		exit(99);
-	}
+	h_dir_make(&env);
 }
 
 /* In Check's parent: a directory left means the test failed; show logs. */
 static void
 dir_check(void)
 {
-	struct stat	st;
-	char		cmd[600];
-
-	if (env.dir[0] == '\0' || stat(env.dir, &st) == -1 ||
-	    getenv("HARNESS_KEEP") != NULL)
-		return;
-	fprintf(stderr, "rtls: the test failed; its files are kept in %s; "
-	    "the end of its logs:\n", env.dir);
-	snprintf(cmd, sizeof(cmd), "tail -n 30 '%s'/*.log >&2", env.dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "rtls: '%s' failed\n", cmd);
+	h_dir_report(&env, "rtls");
 }
 
 /* Before each test, in its own process. */
@@ -97,24 +82,9 @@ test_setup(void)
 static void
 test_teardown(void)
 {
-	char	cmd[400];
-	int	i, status, ok = 1;
-
-	for (i = 0; i < MAX_DAEMONS; i++) {
-		if (daemons[i] <= 0)
-			continue;
-		status = h_kill(daemons[i], 10000);
-		ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-		daemons[i] = 0;
-	}
-	if (env.redis_pid > 0)
-		h_kill(env.redis_pid, 5000);
-	env.redis_pid = 0;
-	ck_assert_msg(ok, "a pubsubd did not stop cleanly (files in %s)",
+	ck_assert_msg(h_stop_daemons(&env, daemons, MAX_DAEMONS,
+	    "rtls") == 0, "a pubsubd did not stop cleanly (files in %s)",
 	    env.dir);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", env.dir);
-	if (getenv("HARNESS_KEEP") == NULL && system(cmd) != 0)
-		fprintf(stderr, "rtls: '%s' failed\n", cmd);
 }
 
 /* Runs a shell command (its output to certs/openssl.log); 0 if it worked. */

@@ -76,12 +76,7 @@ static pid_t		 daemons[MAX_DAEMONS];	/* to stop at teardown */
 static void
 dir_make(void)
 {
-	memset(&env, 0, sizeof(env));
-	snprintf(env.dir, sizeof(env.dir), "/tmp/pubsubd-test.XXXXXX");
-	if (mkdtemp(env.dir) == NULL) {
-		perror("mkdtemp");
-		exit(99);
-	}
+	h_dir_make(&env);
 }
 
 /*
@@ -91,17 +86,7 @@ dir_make(void)
 static void
 dir_check(void)
 {
-	struct stat	st;
-	char		cmd[600];
-
-	if (env.dir[0] == '\0' || stat(env.dir, &st) == -1 ||
-	    getenv("HARNESS_KEEP") != NULL)
-		return;
-	fprintf(stderr, "service: the test failed; its files are kept in %s; "
-	    "the end of its logs:\n", env.dir);
-	snprintf(cmd, sizeof(cmd), "tail -n 30 '%s'/*.log >&2", env.dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "service: '%s' failed\n", cmd);
+	h_dir_report(&env, "service");
 }
 
 /* Before each test, in its own process. */
@@ -120,24 +105,9 @@ test_setup(void)
 static void
 test_teardown(void)
 {
-	char	cmd[400];
-	int	i, status, ok = 1;
-
-	for (i = 0; i < MAX_DAEMONS; i++) {
-		if (daemons[i] <= 0)
-			continue;
-		status = h_kill(daemons[i], 10000);
-		ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-		daemons[i] = 0;
-	}
-	if (env.redis_pid > 0)
-		h_kill(env.redis_pid, 5000);
-	env.redis_pid = 0;
-	ck_assert_msg(ok, "a pubsubd did not stop cleanly (files in %s)",
+	ck_assert_msg(h_stop_daemons(&env, daemons, MAX_DAEMONS,
+	    "service") == 0, "a pubsubd did not stop cleanly (files in %s)",
 	    env.dir);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", env.dir);
-	if (getenv("HARNESS_KEEP") == NULL && system(cmd) != 0)
-		fprintf(stderr, "service: '%s' failed\n", cmd);
 }
 
 /* buf = env.dir/name. */
