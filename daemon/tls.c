@@ -38,6 +38,8 @@ static int	tls_no_passphrase(char *, int, int, void *);
 static int	tls_digest_file(EVP_MD_CTX *, const char *);
 static int	tls_digest_str(EVP_MD_CTX *, const char *);
 static int	tls_is_address(const char *);
+static struct bufferevent *tls_bev_new(struct event_base *,
+		    evutil_socket_t, SSL *, enum bufferevent_ssl_state);
 
 /*
  * Writes "PATH:LINE: message: OpenSSL's last reason" into err and clears
@@ -194,35 +196,45 @@ tls_ctx_unref(struct ssl_ctx_st *ctx)
 	SSL_CTX_free(ctx);	/* NULL-safe */
 }
 
-/* Starts a server handshake on fd. */
-struct bufferevent *
-tls_accept(struct event_base *base, struct ssl_ctx_st *ctx,
-    evutil_socket_t fd)
+/*
+ * A bufferevent for ssl on fd (-1: one it makes when connecting), in
+ * state. It owns the socket and the SSL from then on (both freed with it:
+ * BEV_OPT_CLOSE_ON_FREE); on failure it took neither, and ssl is freed
+ * here. NULL on failure.
+ */
+static struct bufferevent *
+tls_bev_new(struct event_base *base, evutil_socket_t fd, SSL *ssl,
+    enum bufferevent_ssl_state state)
 {
 	struct bufferevent	*bev;
-	SSL			*ssl;
 
-	if ((ssl = SSL_new(ctx)) == NULL) {
-		ERR_clear_error();
-		return NULL;
-	}
-	/*
-	 * The bufferevent owns the socket and the SSL (both freed with it:
-	 * BEV_OPT_CLOSE_ON_FREE); on failure it took neither.
-	 */
-	bev = bufferevent_openssl_socket_new(base, fd, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	bev = bufferevent_openssl_socket_new(base, fd, ssl, state,
+	    BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
 		SSL_free(ssl);
 		ERR_clear_error();
 		return NULL;
 	}
 	/*
-	 * Most clients close without TLS' close_notify (redis-cli, or any
+	 * Most peers close without TLS' close_notify (redis-cli, or any
 	 * killed process): that is their end of input, not an error.
 	 */
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	return bev;
+}
+
+/* Starts a server handshake on fd. */
+struct bufferevent *
+tls_accept(struct event_base *base, struct ssl_ctx_st *ctx,
+    evutil_socket_t fd)
+{
+	SSL	*ssl;
+
+	if ((ssl = SSL_new(ctx)) == NULL) {
+		ERR_clear_error();
+		return NULL;
+	}
+	return tls_bev_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING);
 }
 
 /* Why bev's connection failed. */
@@ -435,21 +447,12 @@ struct bufferevent *
 tls_connect(struct event_base *base, struct ssl_ctx_st *ctx,
     const char *name, int verify)
 {
-	struct bufferevent	*bev;
-	SSL			*ssl;
+	SSL	*ssl;
 
 	if ((ssl = tls_client_new(ctx, name, verify)) == NULL)
 		return NULL;
-	/* It owns the SSL, and the socket it makes, from here on. */
-	bev = bufferevent_openssl_socket_new(base, -1, ssl,
-	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL) {
-		SSL_free(ssl);
-		ERR_clear_error();
-		return NULL;
-	}
-	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	return bev;
+	/* It makes the socket itself (fd -1), once connecting. */
+	return tls_bev_new(base, -1, ssl, BUFFEREVENT_SSL_CONNECTING);
 }
 
 /* OpenSSL's latest reason, or NULL. */
