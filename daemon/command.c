@@ -180,6 +180,18 @@ command_int(const char *s, size_t len, long long *out)
 	return 0;
 }
 
+/* Whether name is one of names (NULL-terminated). */
+static int
+command_in(const char *const *names, const char *name)
+{
+	int	i;
+
+	for (i = 0; names[i] != NULL; i++)
+		if (strcmp(name, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
 /* Whether a command belongs to the connection, never queued in MULTI. */
 static int
 command_connection_level(const char *name)
@@ -189,12 +201,8 @@ command_connection_level(const char *name)
 		"ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe",
 		NULL
 	};
-	int	i;
 
-	for (i = 0; names[i] != NULL; i++)
-		if (strcmp(name, names[i]) == 0)
-			return 1;
-	return 0;
+	return command_in(names, name);
 }
 
 /* Replies Redis' "unknown command" error for the current request. */
@@ -321,12 +329,10 @@ command_lookup(struct client *c)
 	}
 	if (cmd != NULL)
 		return cmd;
-	for (i = 0; command_refused[i] != NULL; i++) {
-		if (strcmp(name, command_refused[i]) == 0) {
-			client_reply_error(c, "ERR '%s' is not served by "
-			    "pubsubd", name);
-			return NULL;
-		}
+	if (command_in(command_refused, name)) {
+		client_reply_error(c, "ERR '%s' is not served by pubsubd",
+		    name);
+		return NULL;
 	}
 	if (!c->c_set->s_conf->passthrough) {
 		client_reply_error(c, "ERR '%s' is not served by pubsubd: "
@@ -345,12 +351,8 @@ command_noauth(const char *name)
 	static const char *const names[] = {
 		"auth", "hello", "quit", "reset", "ping", NULL
 	};
-	int	i;
 
-	for (i = 0; names[i] != NULL; i++)
-		if (strcmp(name, names[i]) == 0)
-			return 1;
-	return 0;
+	return command_in(names, name);
 }
 
 /*

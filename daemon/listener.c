@@ -95,6 +95,28 @@ listener_start(struct event_base *base, struct client_set *set, int fd,
 	return l;
 }
 
+/* Resolves host:port for a bind; see listener.h. */
+int
+listener_resolve(const char *host, int port, struct addrinfo **res,
+    char *err, size_t errlen)
+{
+	struct addrinfo	hints;
+	char		portstr[16];
+	int		rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	*res = NULL;
+	if ((rc = getaddrinfo(host, portstr, &hints, res)) != 0) {
+		snprintf(err, errlen, "%s: %s", host, gai_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
 /* Binds host:port and starts accepting. */
 struct listener *
 listener_new(struct event_base *base, struct client_set *set,
@@ -102,19 +124,12 @@ listener_new(struct event_base *base, struct client_set *set,
     size_t errlen)
 {
 	struct listener		*l;
-	struct addrinfo		 hints, *res = NULL;
-	char			 portstr[16], why[256];
-	int			 fd, rc;
+	struct addrinfo		*res;
+	char			 why[256];
+	int			 fd;
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	snprintf(portstr, sizeof(portstr), "%d", port);
-	if ((rc = getaddrinfo(host, portstr, &hints, &res)) != 0) {
-		snprintf(err, errlen, "%s: %s", host, gai_strerror(rc));
+	if (listener_resolve(host, port, &res, err, errlen) == -1)
 		return NULL;
-	}
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd == -1 || evutil_make_listen_socket_reuseable(fd) == -1 ||
 	    (shared && evutil_make_listen_socket_reuseable_port(fd) == -1) ||

@@ -11,7 +11,16 @@
 
 struct event_base;
 struct client_set;
+struct addrinfo;
 struct listener;
+
+/*
+ * Resolves host:port as an address to bind (the first of getaddrinfo's
+ * passive answers is the one to use). Returns 0 with *res owned by the
+ * caller (freeaddrinfo), or -1 with "host: reason" in err.
+ */
+int		 listener_resolve(const char *host, int port,
+		    struct addrinfo **res, char *err, size_t errlen);
 
 /*
  * Binds host:port (port 0: any free port) and starts accepting into set,

@@ -33,6 +33,7 @@
 
 #include "client.h"
 #include "hub.h"
+#include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "procmem.h"
@@ -60,6 +61,8 @@ static void	metrics_u64(struct evbuffer *, const char *, const char *,
 		    uint64_t);
 static void	metrics_one(struct evbuffer *, const char *, const char *,
 		    const char *, uint64_t);
+static void	metrics_two(struct evbuffer *, const char *, const char *,
+		    const char *, uint64_t, const char *, uint64_t);
 static void	metrics_seconds(struct evbuffer *, const char *, const char *,
 		    uint64_t);
 static void	metrics_by_kind(struct evbuffer *, const char *, const char *,
@@ -78,20 +81,13 @@ metrics_new(struct event_base *base, const struct metrics_src *src,
 {
 	struct metrics		*m;
 	struct evconnlistener	*evl;
-	struct addrinfo		 hints, *res = NULL;
+	struct addrinfo		*res;
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen = sizeof(ss);
-	char			 portstr[16], addr[INET6_ADDRSTRLEN];
-	int			 rc;
+	char			 addr[INET6_ADDRSTRLEN], why[256];
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	snprintf(portstr, sizeof(portstr), "%d", port);
-	if ((rc = getaddrinfo(host, portstr, &hints, &res)) != 0) {
-		snprintf(err, errlen, "metrics: %s: %s", host,
-		    gai_strerror(rc));
+	if (listener_resolve(host, port, &res, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "metrics: %s", why);
 		return NULL;
 	}
 	if ((m = calloc(1, sizeof(*m))) == NULL ||
@@ -273,6 +269,16 @@ metrics_one(struct evbuffer *out, const char *name, const char *type,
 	metrics_u64(out, name, NULL, v);
 }
 
+/* A counter family of two labelled samples. */
+static void
+metrics_two(struct evbuffer *out, const char *name, const char *help,
+    const char *label1, uint64_t v1, const char *label2, uint64_t v2)
+{
+	metrics_head(out, name, "counter", help);
+	metrics_u64(out, name, label1, v1);
+	metrics_u64(out, name, label2, v2);
+}
+
 /* One sample of a duration kept in milliseconds, in seconds. */
 static void
 metrics_seconds(struct evbuffer *out, const char *name, const char *labels,
@@ -405,12 +411,10 @@ metrics_render(const struct metrics_src *src, struct evbuffer *out)
 	metrics_one(out, "pubsubd_auth_failures_total", "counter",
 	    "AUTH and HELLO AUTH refused: wrong password, unknown or "
 	    "disabled user.", cs->auth_failures);
-	metrics_head(out, "pubsubd_permission_denied_total", "counter",
-	    "Commands refused with NOPERM, by what was not permitted.");
-	metrics_u64(out, "pubsubd_permission_denied_total",
-	    "kind=\"command\"", cs->denied_command);
-	metrics_u64(out, "pubsubd_permission_denied_total",
-	    "kind=\"channel\"", cs->denied_channel);
+	metrics_two(out, "pubsubd_permission_denied_total", "Commands "
+	    "refused with NOPERM, by what was not permitted.",
+	    "kind=\"command\"", cs->denied_command, "kind=\"channel\"",
+	    cs->denied_channel);
 	metrics_by_kind(out, "pubsubd_subscriptions", "Clients' confirmed "
 	    "subscriptions, by kind (one per client and name).",
 	    cs->subscriptions);
@@ -423,12 +427,10 @@ metrics_render(const struct metrics_src *src, struct evbuffer *out)
 	metrics_by_kind(out, "pubsubd_upstream_subscriptions", "Subscriptions "
 	    "Redis holds for pubsubd, by kind (one per name however many "
 	    "clients want it).", hs->held);
-	metrics_head(out, "pubsubd_upstream_operations_total", "counter",
-	    "(P|S)SUBSCRIBE and (P|S)UNSUBSCRIBE sent to Redis.");
-	metrics_u64(out, "pubsubd_upstream_operations_total",
-	    "op=\"subscribe\"", hs->upstream_subscribes);
-	metrics_u64(out, "pubsubd_upstream_operations_total",
-	    "op=\"unsubscribe\"", hs->upstream_unsubscribes);
+	metrics_two(out, "pubsubd_upstream_operations_total", "(P|S)SUBSCRIBE "
+	    "and (P|S)UNSUBSCRIBE sent to Redis.", "op=\"subscribe\"",
+	    hs->upstream_subscribes, "op=\"unsubscribe\"",
+	    hs->upstream_unsubscribes);
 	metrics_one(out, "pubsubd_upstream_connects_total", "counter", "Times "
 	    "the connection to Redis came up, the first included.",
 	    us->connects);

@@ -256,6 +256,7 @@ static void	sub_event_cb(struct bufferevent *, short, void *);
 static void	sub_message(struct sub *, const char *, size_t, uint64_t);
 static void	sub_finish(struct sub *);
 static int	pub_connect(struct bench *);
+static void	phase_publish(struct bench *);
 static void	pub_start(struct bench *);
 static void	pub_pump(struct bench *);
 static void	pub_read_cb(struct bufferevent *, void *);
@@ -753,9 +754,9 @@ pub_connect(struct bench *b)
 	return 0;
 }
 
-/* Ends the subscribe phase and starts publishing. */
+/* Ends the subscribe phase (timing it) and starts the publish phase's clock. */
 static void
-pub_start(struct bench *b)
+phase_publish(struct bench *b)
 {
 	uint64_t	now = now_ns();
 
@@ -763,6 +764,13 @@ pub_start(struct bench *b)
 	b->b_phase = PHASE_PUBLISH;
 	b->b_phase_ns = now;
 	b->b_first_pub_ns = now;
+}
+
+/* Ends the subscribe phase and starts publishing. */
+static void
+pub_start(struct bench *b)
+{
+	phase_publish(b);
 	if (b->b_role == ROLE_PUB) {
 		/* The receivers end once they have it all, or are told. */
 		if (b->b_messages == 0)
@@ -1485,12 +1493,7 @@ write_all(int fd, const void *buf, size_t len)
 static void
 recv_confirmed(struct bench *b)
 {
-	uint64_t	now = now_ns();
-
-	b->b_sub_ns = now - b->b_phase_ns;
-	b->b_phase = PHASE_PUBLISH;
-	b->b_phase_ns = now;
-	b->b_first_pub_ns = now;
+	phase_publish(b);
 	recv_report(b, REPORT_CONFIRMED);
 	if (b->b_remaining == 0 || b->b_messages == 0)
 		bench_stop(b);
