@@ -67,7 +67,7 @@ struct pubsubd {
 	struct upstream		 *up;
 	struct hub		 *hub;
 	struct client_set	 *clients;
-	struct client_conf	  cconf;
+	struct session_conf	  cconf;
 	struct upstream_conf	  upconf;
 	struct endpoint		  redis;	/* its strings: conf's; its
 						   TLS context: rtls */

@@ -9,7 +9,7 @@
  * headers, body and an idle timeout.
  *
  * The exposition is built at each scrape from the counters the modules keep
- * (client_stats, hub_stats, upstream_stats) and a few figures read then (the
+ * (session_stats, hub_stats, upstream_stats) and a few figures read then (the
  * process's memory, the clients' pending output): the message path pays
  * nothing for it but the plain increments it already makes.
  */
@@ -337,7 +337,7 @@ metrics_latency(struct evbuffer *out, const struct hub_stats *hs)
 void
 metrics_render(const struct metrics_src *src, struct evbuffer *out)
 {
-	const struct client_stats	*cs = client_set_stats(src->clients);
+	const struct session_stats	*cs = client_set_stats(src->clients);
 	const struct hub_stats		*hs = hub_stats(src->hub);
 	const struct upstream_stats	*us = upstream_stats(src->up);
 	struct client_mem		 cm;
@@ -377,9 +377,9 @@ metrics_render(const struct metrics_src *src, struct evbuffer *out)
 	    cs->rejected_max);
 	metrics_head(out, "pubsubd_client_disconnects_total", "counter",
 	    "Clients disconnected, by the reason their closing started.");
-	for (i = 0; i < CLIENT_REASONS; i++) {
+	for (i = 0; i < SESSION_ENDS; i++) {
 		snprintf(label, sizeof(label), "reason=\"%s\"",
-		    client_reason_name((enum client_reason)i));
+		    session_end_name((enum session_end)i));
 		metrics_u64(out, "pubsubd_client_disconnects_total", label,
 		    cs->disconnects[i]);
 	}
