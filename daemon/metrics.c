@@ -68,6 +68,11 @@ static void	metrics_seconds(struct evbuffer *, const char *, const char *,
 static void	metrics_by_kind(struct evbuffer *, const char *, const char *,
 		    const uint64_t *);
 static void	metrics_latency(struct evbuffer *, const struct hub_stats *);
+static void	metrics_process(struct evbuffer *, const struct metrics_src *);
+static void	metrics_clients(struct evbuffer *, const struct metrics_src *);
+static void	metrics_upstream(struct evbuffer *,
+		    const struct metrics_src *);
+static void	metrics_fanout(struct evbuffer *, const struct hub_stats *);
 
 /* The label values of the subscription kinds, in enum upstream_kind order. */
 static const char *const metrics_kind[UPSTREAM_KINDS] = {
@@ -333,22 +338,15 @@ metrics_latency(struct evbuffer *out, const struct hub_stats *hs)
 	    (unsigned long long)hs->latency_count);
 }
 
-/* Appends the whole exposition. */
-void
-metrics_render(const struct metrics_src *src, struct evbuffer *out)
+/* The process: its version, when it started, its memory. */
+static void
+metrics_process(struct evbuffer *out, const struct metrics_src *src)
 {
-	const struct session_stats	*cs = client_set_stats(src->clients);
-	const struct hub_stats		*hs = hub_stats(src->hub);
-	const struct upstream_stats	*us = upstream_stats(src->up);
-	struct client_mem		 cm;
-	struct procmem			 pm;
-	char				 label[64];
-	time_t				 started, now = time(NULL);
-	int				 i;
+	struct procmem	pm;
+	time_t		started, now = time(NULL);
 
 	started = client_set_started(src->clients);
 	(void)procmem_read(&pm);
-	client_set_memory(src->clients, &cm);
 
 	metrics_head(out, "pubsubd_build_info", "gauge", "pubsubd's version, "
 	    "as a label; the value is always 1.");
@@ -367,6 +365,18 @@ metrics_render(const struct metrics_src *src, struct evbuffer *out)
 		metrics_one(out, "pubsubd_malloc_used_bytes", "gauge", "Bytes "
 		    "malloc has handed out and not had back (glibc "
 		    "mallinfo2).", pm.malloc_used);
+}
+
+/* The clients: connections, TLS, bytes, commands, refusals, subscriptions. */
+static void
+metrics_clients(struct evbuffer *out, const struct metrics_src *src)
+{
+	const struct session_stats	*cs = client_set_stats(src->clients);
+	struct client_mem		 cm;
+	char				 label[64];
+	int				 i;
+
+	client_set_memory(src->clients, &cm);
 
 	metrics_one(out, "pubsubd_clients_connected", "gauge", "Clients "
 	    "connected now.", cs->connected);
@@ -418,6 +428,14 @@ metrics_render(const struct metrics_src *src, struct evbuffer *out)
 	metrics_by_kind(out, "pubsubd_subscriptions", "Clients' confirmed "
 	    "subscriptions, by kind (one per client and name).",
 	    cs->subscriptions);
+}
+
+/* The upstream: the connection to Redis and what it holds for pubsubd. */
+static void
+metrics_upstream(struct evbuffer *out, const struct metrics_src *src)
+{
+	const struct hub_stats		*hs = hub_stats(src->hub);
+	const struct upstream_stats	*us = upstream_stats(src->up);
 
 	metrics_one(out, "pubsubd_upstream_up", "gauge", "1 if the connection "
 	    "to Redis is up, else 0.", (uint64_t)upstream_connected(src->up));
@@ -450,7 +468,12 @@ metrics_render(const struct metrics_src *src, struct evbuffer *out)
 	metrics_one(out, "pubsubd_upstream_health_failures_total", "counter",
 	    "Heartbeats through Redis that did not come back in time.",
 	    us->health_failures);
+}
 
+/* The fan-out: messages from Redis, deliveries to clients, batches. */
+static void
+metrics_fanout(struct evbuffer *out, const struct hub_stats *hs)
+{
 	metrics_one(out, "pubsubd_messages_received_total", "counter",
 	    "Messages received from Redis.", hs->messages_in);
 	metrics_one(out, "pubsubd_messages_delivered_total", "counter",
@@ -465,5 +488,17 @@ metrics_render(const struct metrics_src *src, struct evbuffer *out)
 	metrics_one(out, "pubsubd_fanout_batches_total", "counter", "Batches "
 	    "fanned out (each hands every subscriber its part once).",
 	    hs->batches);
+}
+
+/* Appends the whole exposition, family group by family group. */
+void
+metrics_render(const struct metrics_src *src, struct evbuffer *out)
+{
+	const struct hub_stats	*hs = hub_stats(src->hub);
+
+	metrics_process(out, src);
+	metrics_clients(out, src);
+	metrics_upstream(out, src);
+	metrics_fanout(out, hs);
 	metrics_latency(out, hs);
 }
