@@ -1,5 +1,6 @@
 /*
- * main.c: pubsubd's command line, start-up, signals and shutdown.
+ * main.c: pubsubd's command line, start-up, signals and shutdown (SIGHUP's
+ * reload is main_reload.c's).
  *
  * The daemon is one event_base and one context (struct pubsubd) that wires
  * the upstream (Redis), the hub (who is subscribed to what) and the clients
@@ -40,6 +41,7 @@
 #include "hub.h"
 #include "listener.h"
 #include "log.h"
+#include "main_impl.h"
 #include "metrics.h"
 #include "pidfile.h"
 #include "procmem.h"
@@ -60,58 +62,31 @@
 
 #define MAIN_TRIM_SEC	5	/* how often free heap is given back */
 
-/* The daemon's one context; everything in it is owned. */
-struct pubsubd {
-	struct event_base	 *base;
-	struct conf		 *conf;
-	struct upstream		 *up;
-	struct hub		 *hub;
-	struct client_set	 *clients;
-	struct session_conf	  cconf;
-	struct upstream_conf	  upconf;
-	struct endpoint		  redis;	/* its strings: conf's; its
-						   TLS context: rtls */
-	struct ssl_ctx_st	 *rtls;		/* owned ref, or NULL: TLS to
-						   Redis (redis.tls) */
-	unsigned char		  rtls_id[TLS_ID_LEN];	/* rtls' files */
-	struct listener		**listeners;
-	size_t			  nlisteners;
-	int			  activated;	/* listeners from systemd */
-	int			  npassed;	/* how many systemd passed */
-	struct service		 *svc;
-	long long		  nofile;	/* the open file limit; -1:
-						   unknown or none */
-	struct metrics		 *metrics;	/* owned, or NULL: disabled */
-	struct event		 *sigterm_ev;
-	struct event		 *sigint_ev;
-	struct event		 *sighup_ev;
-	const char		 *path;		/* borrowed: argv */
-	char			 *pidfile;	/* owned, or NULL: none */
-	int			  pidfile_written;
-	struct event		 *stop_ev;
-	struct event		 *trim_ev;	/* gives back free heap */
-	int			  stopping;
-	int			  worker;	/* this worker's index, or -1:
-						   the only process */
-	int			  nworkers;	/* 1, or the supervisor's */
+
+/* The command line; its strings are argv's. */
+struct main_args {
+	const char	*path;		/* -c, or NULL: the defaults */
+	const char	*pidpath;	/* -p, or NULL */
+	int		 test;		/* -t */
 };
 
 static void	usage(FILE *, int) __attribute__((noreturn));
+static int	main_args(int, char *[], struct main_args *);
+static int	main_init(struct pubsubd *, struct main_args *);
+static int	main_load(struct pubsubd *, const struct main_args *);
+static int	main_prepare(struct pubsubd *, const struct main_args *);
+static int	main_supervise(struct pubsubd *, char *[]);
+static int	main_settle(struct pubsubd *);
+static void	main_wire(struct pubsubd *);
+static int	main_listen(struct pubsubd *);
+static void	main_signals(struct pubsubd *);
+static int	main_run(struct pubsubd *);
 static int	main_hash_password(void);
 static void	main_on_message(void *, const struct upstream_msg *);
 static void	main_on_state(void *, int);
 static void	main_signal_cb(evutil_socket_t, short, void *);
 static void	main_clients_gone(void *);
-static void	main_reload_cb(evutil_socket_t, short, void *);
-static void	main_apply(struct pubsubd *, const struct conf *);
-static int	main_listen_same(const struct conf_listen *,
-		    const struct conf_listen *);
-static struct listener *main_listener_new(struct pubsubd *,
-		    const struct conf_listen *, char *, size_t);
-static int	main_relisten(struct pubsubd *, const struct conf *);
 static int	main_listen_passed(struct pubsubd *, int);
-static void	main_remetrics(struct pubsubd *, const struct conf *,
-		    struct metrics *);
 static long long main_raise_nofile(void);
 static long long main_fd_reserve(const struct pubsubd *,
 		    const struct conf *);
@@ -127,16 +102,6 @@ static struct future *main_up_unsubscribe(void *, enum upstream_kind,
 static int	main_up_connected(void *);
 static size_t	main_up_pending(void *);
 static void	main_free(struct pubsubd *);
-static int	main_rtls(const struct pubsubd *, const struct conf *,
-		    const char *, struct ssl_ctx_st **, unsigned char *,
-		    char *, size_t);
-static void	main_worker_conf(const struct pubsubd *, struct conf *);
-static int	main_protected(const struct pubsubd *, const struct conf *,
-		    const char *, char *, size_t);
-static struct metrics *main_metrics_new(struct pubsubd *,
-		    const struct conf *, char *, size_t);
-static int	main_metrics_moved(const struct pubsubd *,
-		    const struct conf *, const struct conf *);
 
 static const struct hub_upstream main_hub_upstream = {
 	main_up_subscribe, main_up_unsubscribe, main_up_connected,
@@ -331,7 +296,7 @@ main_stop_cb(evutil_socket_t fd, short what, void *arg)
  * (the clients and the upstream read these live). Strings stay borrowed
  * from conf, which must outlive the next call.
  */
-static void
+void
 main_apply(struct pubsubd *d, const struct conf *c)
 {
 	log_set_level(c->log_level);
@@ -382,7 +347,7 @@ main_apply(struct pubsubd *d, const struct conf *c)
  * the ones systemd passed when d->activated. Unix sockets are not
  * concerned. Returns 0, or -1 with err naming the listener and the fixes.
  */
-static int
+int
 main_protected(const struct pubsubd *d, const struct conf *c,
     const char *path, char *err, size_t errlen)
 {
@@ -442,20 +407,8 @@ main_protected(const struct pubsubd *d, const struct conf *c,
 	return -1;
 }
 
-/* Whether two listen entries are the same socket (a reload keeps it). */
-static int
-main_listen_same(const struct conf_listen *a, const struct conf_listen *b)
-{
-	if (a->path != NULL || b->path != NULL)
-		return a->path != NULL && b->path != NULL &&
-		    strcmp(a->path, b->path) == 0;
-	/* Port 0 is a new free port each time: never the same. */
-	return a->port != 0 && a->port == b->port &&
-	    strcmp(a->host, b->host) == 0;
-}
-
 /* Opens the listener of one listen entry; NULL with err filled. */
-static struct listener *
+struct listener *
 main_listener_new(struct pubsubd *d, const struct conf_listen *cl, char *err,
     size_t errlen)
 {
@@ -473,7 +426,7 @@ main_listener_new(struct pubsubd *d, const struct conf_listen *cl, char *err,
 }
 
 /* Opens the metrics endpoint of configuration c; NULL with err on failure. */
-static struct metrics *
+struct metrics *
 main_metrics_new(struct pubsubd *d, const struct conf *c, char *err,
     size_t errlen)
 {
@@ -484,21 +437,6 @@ main_metrics_new(struct pubsubd *d, const struct conf *c, char *err,
 	src.up = d->up;
 	return metrics_new(d->base, &src, c->metrics.host, c->metrics.port,
 	    c->metrics.path, err, errlen);
-}
-
-/*
- * Whether a reload from old to nc needs a new metrics endpoint: it is
- * turned on, or its address changes (port 0 always asks for a new one).
- */
-static int
-main_metrics_moved(const struct pubsubd *d, const struct conf *old,
-    const struct conf *nc)
-{
-	if (!nc->metrics.enabled)
-		return 0;
-	return d->metrics == NULL || nc->metrics.port == 0 ||
-	    nc->metrics.port != old->metrics.port ||
-	    strcmp(nc->metrics.host, old->metrics.host) != 0;
 }
 
 /*
@@ -622,228 +560,6 @@ main_listen_passed(struct pubsubd *d, int first)
 }
 
 /*
- * Makes the listeners of a new configuration, TCP and Unix: keeps the ones
- * whose address did not change (a kept one takes its new backlog, a kept
- * Unix socket its new mode), opens the new ones first, and only when all of them are open closes the
- * ones no longer wanted (removing their socket files). Returns 0, or -1
- * (logged) with nothing changed.
- */
-static int
-main_relisten(struct pubsubd *d, const struct conf *nc)
-{
-	const struct conf	 *old = d->conf;
-	struct listener		**nl;
-	char			  err[1024];
-	size_t			  i, j;
-	int			 *kept;
-
-	nl = calloc(nc->nlisten, sizeof(*nl));
-	kept = calloc(old->nlisten + 1, sizeof(*kept));
-	if (nl == NULL || kept == NULL) {
-		log_warnx("reload failed: out of memory");
-		goto fail;
-	}
-	for (j = 0; j < nc->nlisten; j++) {
-		for (i = 0; i < old->nlisten && i < d->nlisteners; i++) {
-			if (!kept[i] && main_listen_same(&old->listen[i],
-			    &nc->listen[j])) {
-				nl[j] = d->listeners[i];
-				kept[i] = 1;
-				break;
-			}
-		}
-		if (nl[j] == NULL && (nl[j] = main_listener_new(d,
-		    &nc->listen[j], err, sizeof(err))) == NULL) {
-			log_warnx("reload failed, keeping the running "
-			    "configuration: %s", err);
-			goto fail;
-		}
-	}
-	for (i = 0; i < d->nlisteners; i++) {
-		if (!kept[i]) {
-			log_notice("no longer listening on %s",
-			    listener_name(d->listeners[i]));
-			listener_free(d->listeners[i]);
-		}
-	}
-	for (j = 0; j < nc->nlisten; j++) {
-		for (i = 0; i < d->nlisteners; i++)
-			if (kept[i] && nl[j] == d->listeners[i])
-				break;
-		if (i < d->nlisteners)
-			listener_set_tls(nl[j], nc->listen[j].tls);
-		if (i < d->nlisteners && nc->listen[j].path != NULL &&
-		    nc->listen[j].mode != old->listen[i].mode &&
-		    listener_chmod(nl[j], nc->listen[j].mode) == -1)
-			log_warn("cannot set the mode of %s",
-			    nc->listen[j].path);
-		if (i < d->nlisteners &&
-		    nc->listen[j].backlog != old->listen[i].backlog &&
-		    listener_set_backlog(nl[j], nc->listen[j].backlog) == -1)
-			log_warn("cannot set the backlog of %s",
-			    listener_name(nl[j]));
-	}
-	for (j = 0; j < nc->nlisten; j++)
-		if (nl[j] != NULL)
-			log_notice("listening on %s%s", listener_name(nl[j]),
-			    listener_tls(nl[j]) ? " (TLS)" : "");
-	free(d->listeners);
-	free(kept);
-	d->listeners = nl;
-	d->nlisteners = nc->nlisten;
-	return 0;
-fail:
-	/* Close the listeners this reload opened; keep the old ones. */
-	for (j = 0; nl != NULL && j < nc->nlisten; j++) {
-		for (i = 0; i < d->nlisteners; i++)
-			if (nl[j] == d->listeners[i])
-				break;
-		if (nl[j] != NULL && i == d->nlisteners)
-			listener_free(nl[j]);
-	}
-	free(nl);
-	free(kept);
-	return -1;
-}
-
-/*
- * Applies the metrics endpoint of a reloaded configuration nc: nm (owned
- * from here on) is the new endpoint already open when it moved or was
- * turned on (main_metrics_moved()), else NULL; turned off, it closes; a
- * new path alone is set in place.
- */
-static void
-main_remetrics(struct pubsubd *d, const struct conf *nc, struct metrics *nm)
-{
-	const struct conf	*old = d->conf;
-
-	if (nm != NULL) {
-		if (d->metrics != NULL)
-			log_notice("metrics no longer on %s",
-			    metrics_name(d->metrics));
-		metrics_free(d->metrics);
-		d->metrics = nm;
-		log_notice("metrics on http://%s%s", metrics_name(nm),
-		    nc->metrics.path);
-	} else if (!nc->metrics.enabled && d->metrics != NULL) {
-		log_notice("metrics no longer on %s", metrics_name(d->metrics));
-		metrics_free(d->metrics);
-		d->metrics = NULL;
-	} else if (d->metrics != NULL &&
-	    strcmp(nc->metrics.path, old->metrics.path) != 0) {
-		if (metrics_set_path(d->metrics, nc->metrics.path) == -1)
-			log_warnx("reload: out of memory changing the metrics "
-			    "path");
-		else
-			log_notice("metrics on http://%s%s",
-			    metrics_name(d->metrics), nc->metrics.path);
-	}
-}
-
-/*
- * SIGHUP: reads the file again. A file that does not load keeps the running
- * configuration (and says why); a good one is applied live: log level and
- * syslog, limits, passthrough, Redis' address, credentials and timings (a
- * new address or new credentials reconnect and resubscribe), the listeners,
- * TCP and Unix, and the metrics endpoint (new ones opened first: if one
- * cannot be, nothing changes; with sockets from systemd, those stay, never
- * closed before pubsubd stops, and `listen` is ignored). Connected clients
- * stay. The pid file is only read at start. systemd hears RELOADING=1,
- * then READY=1 whatever the outcome.
- */
-static void
-main_reload_cb(evutil_socket_t sig, short what, void *arg)
-{
-	struct pubsubd	 *d = arg;
-	struct conf	 *nc, *old = d->conf;
-	struct metrics	 *nm = NULL;
-	struct ssl_ctx_st *ntls = NULL, *nrtls = NULL;
-	unsigned char	  nrtls_id[TLS_ID_LEN];
-	char		  err[1024];
-
-	service_reloading(d->svc);
-	if (d->path == NULL || d->stopping) {
-		log_notice("SIGHUP: %s", d->stopping ? "stopping, not "
-		    "reloading" : "no configuration file to reload");
-		goto done;
-	}
-	if ((nc = conf_load(d->path, err, sizeof(err))) == NULL) {
-		log_warnx("reload failed, keeping the running configuration: "
-		    "%s", err);
-		goto done;
-	}
-	main_worker_conf(d, nc);
-	if (main_protected(d, nc, d->path, err, sizeof(err)) == -1) {
-		log_warnx("reload failed, keeping the running configuration: "
-		    "%s", err);
-		conf_free(nc);
-		goto done;
-	}
-	/*
-	 * The TLS files are read again (a renewed certificate is the usual
-	 * reason for a reload); one that does not load keeps everything.
-	 */
-	if (nc->tls.enabled && (ntls = tls_ctx_new(&nc->tls, d->path, err,
-	    sizeof(err))) == NULL) {
-		log_warnx("reload failed, keeping the running configuration: "
-		    "%s", err);
-		conf_free(nc);
-		goto done;
-	}
-	/* So are those of redis.tls: new ones reconnect to Redis. */
-	if (main_rtls(d, nc, d->path, &nrtls, nrtls_id, err,
-	    sizeof(err)) == -1) {
-		log_warnx("reload failed, keeping the running configuration: "
-		    "%s", err);
-		tls_ctx_unref(ntls);
-		conf_free(nc);
-		goto done;
-	}
-	/* Everything new is opened before anything old is closed. */
-	if (main_metrics_moved(d, old, nc) &&
-	    (nm = main_metrics_new(d, nc, err, sizeof(err))) == NULL) {
-		log_warnx("reload failed, keeping the running configuration: "
-		    "%s", err);
-		tls_ctx_unref(nrtls);
-		tls_ctx_unref(ntls);
-		conf_free(nc);
-		goto done;
-	}
-	if (d->activated)
-		log_info("reload: the listen addresses are ignored: serving "
-		    "the sockets systemd passed");
-	else if (main_relisten(d, nc) == -1) {
-		metrics_free(nm);
-		tls_ctx_unref(nrtls);
-		tls_ctx_unref(ntls);
-		conf_free(nc);
-		goto done;
-	}
-	/* New TLS clients get the new context; connected ones keep theirs. */
-	client_set_tls(d->clients, ntls);
-	tls_ctx_unref(ntls);
-	main_remetrics(d, nc, nm);
-	/* Connections made from the old one keep it while they last. */
-	tls_ctx_unref(d->rtls);
-	d->rtls = nrtls;
-	memcpy(d->rtls_id, nrtls_id, sizeof(d->rtls_id));
-	if ((nc->pidfile == NULL) != (old->pidfile == NULL) ||
-	    (nc->pidfile != NULL && strcmp(nc->pidfile, old->pidfile) != 0))
-		log_notice("reload: a new 'pidfile' takes effect at the next "
-		    "start");
-	main_apply(d, nc);
-	/* While the old users still exist: clients move to the new ones. */
-	client_set_users_changed(d->clients);
-	if (upstream_set_conf(d->up, &d->upconf) == -1)
-		log_warnx("reload: out of memory changing the redis address");
-	d->conf = nc;
-	conf_free(old);
-	log_notice("configuration reloaded from %s", d->path);
-done:
-	service_reloaded(d->svc);
-}
-
-/*
  * Every few seconds: a burst of clients (10000 subscribing at once) leaves
  * the memory of their requests free but resident; give it back, as Redis'
  * allocator does in the background, so idle subscribers cost what they hold.
@@ -865,7 +581,7 @@ main_trim_cb(evutil_socket_t fd, short what, void *arg)
  * metrics.port + i (conf checked that they fit), port 0 staying any free
  * port. The only process (worker -1) keeps c as it is.
  */
-static void
+void
 main_worker_conf(const struct pubsubd *d, struct conf *c)
 {
 	size_t	i, n = 0;
@@ -898,7 +614,7 @@ main_worker_conf(const struct pubsubd *d, struct conf *c)
  * was made from, so that a reload that leaves them alone keeps the
  * connections to Redis. Returns 0, or -1 with "PATH:LINE: message" in err.
  */
-static int
+int
 main_rtls(const struct pubsubd *d, const struct conf *c, const char *path,
     struct ssl_ctx_st **ctx, unsigned char *id, char *err, size_t errlen)
 {
@@ -936,6 +652,7 @@ main_free(struct pubsubd *d)
 	client_set_free(d->clients);
 	upstream_free(d->up);
 	hub_free(d->hub);
+	tls_ctx_unref(d->tls);
 	tls_ctx_unref(d->rtls);
 	if (d->sigterm_ev != NULL)
 		event_free(d->sigterm_ev);
@@ -955,32 +672,26 @@ main_free(struct pubsubd *d)
 	free(d->pidfile);
 }
 
-int
-main(int argc, char *argv[])
+/*
+ * Reads the command line into a: returns -1 to go on, or the status to exit
+ * with at once (-v).
+ */
+static int
+main_args(int argc, char *argv[], struct main_args *a)
 {
-	static const struct upstream_cbs cbs = {
-		main_on_message, main_on_state
-	};
-	struct timeval	 trim_tv = { MAIN_TRIM_SEC, 0 };
-	struct pubsubd	 d;
-	struct ssl_ctx_st *tls = NULL, *rtls = NULL;
-	const char	*path = NULL, *pidpath = NULL;
-	char		 err[1024], name[ENDPOINT_NAME_MAX];
-	int		 ch, test = 0, first = -1, readyfd = -1, status;
-	size_t		 i;
+	int	ch;
 
-	if (argc == 2 && strcmp(argv[1], "--hash-password") == 0)
-		return main_hash_password();
+	memset(a, 0, sizeof(*a));
 	while ((ch = getopt(argc, argv, "c:hp:tv")) != -1) {
 		switch (ch) {
 		case 'c':
-			path = optarg;
+			a->path = optarg;
 			break;
 		case 'p':
-			pidpath = optarg;
+			a->pidpath = optarg;
 			break;
 		case 't':
-			test = 1;
+			a->test = 1;
 			break;
 		case 'v':
 			printf("pubsubd %s\n", PACKAGE_VERSION);
@@ -993,208 +704,326 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage(stderr, 2);
+	return -1;
+}
 
-	memset(&d, 0, sizeof(d));
-	d.worker = -1;
-	d.nworkers = 1;
+/*
+ * Starts the log and, when a supervisor started this process, learns which
+ * worker it is and the sockets it inherited. Returns 0 or the exit status.
+ */
+static int
+main_init(struct pubsubd *d, struct main_args *a)
+{
+	char	name[32];
+
+	memset(d, 0, sizeof(*d));
+	d->worker = -1;
+	d->nworkers = 1;
+	d->first = -1;
+	d->readyfd = -1;
+	d->path = a->path;
 	log_init(LOG_LEVEL_INFO);
-	/* Started by a supervisor: which worker, and its inherited sockets. */
-	if (!test && supervise_worker_env(&d.worker, &d.nworkers, &readyfd,
-	    &first, &d.npassed) == -1)
+	if (!a->test && supervise_worker_env(&d->worker, &d->nworkers,
+	    &d->readyfd, &d->first, &d->npassed) == -1)
 		return 1;
-	if (d.worker >= 0) {
-		snprintf(name, sizeof(name), "worker %d: ", d.worker);
+	if (d->worker >= 0) {
+		snprintf(name, sizeof(name), "worker %d: ", d->worker);
 		log_set_prefix(name);
-		pidpath = NULL;
+		a->pidpath = NULL;
 	}
-	d.conf = path ? conf_load(path, err, sizeof(err)) : conf_new_defaults();
-	if (d.conf == NULL) {
-		fprintf(stderr, "%s\n", path ? err : "out of memory");
+	return 0;
+}
+
+/*
+ * Loads the configuration and checks what -t checks: the file, the
+ * listeners' protection, and the files of the tls and redis.tls groups (the
+ * clients' TLS context is kept in d for later). Returns 0 or the exit
+ * status, the error on standard error.
+ */
+static int
+main_load(struct pubsubd *d, const struct main_args *a)
+{
+	struct ssl_ctx_st	*rtls = NULL;
+	char			 err[1024];
+
+	d->conf = a->path ? conf_load(a->path, err, sizeof(err)) :
+	    conf_new_defaults();
+	if (d->conf == NULL) {
+		fprintf(stderr, "%s\n", a->path ? err : "out of memory");
 		return CONF_EXIT_BAD;
 	}
-	if (test && main_protected(&d, d.conf, path, err, sizeof(err)) == -1) {
-		fprintf(stderr, "%s\n", err);
-		conf_free(d.conf);
-		return CONF_EXIT_BAD;
-	}
-	/* The TLS files are part of the configuration: -t checks them too. */
-	if (d.conf->tls.enabled && (tls = tls_ctx_new(&d.conf->tls, path, err,
-	    sizeof(err))) == NULL) {
-		fprintf(stderr, "%s\n", err);
-		conf_free(d.conf);
-		return CONF_EXIT_BAD;
-	}
-	/* And those of redis.tls (made again below, where they are kept). */
-	if (main_rtls(&d, d.conf, path, &rtls, d.rtls_id, err,
+	if ((a->test && main_protected(d, d->conf, a->path, err,
+	    sizeof(err)) == -1) ||
+	    /* The TLS files are part of the configuration: -t checks them. */
+	    (d->conf->tls.enabled && (d->tls = tls_ctx_new(&d->conf->tls,
+	    a->path, err, sizeof(err))) == NULL) ||
+	    /* And those of redis.tls (made again once they are kept). */
+	    main_rtls(d, d->conf, a->path, &rtls, d->rtls_id, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "%s\n", err);
-		tls_ctx_unref(tls);
-		conf_free(d.conf);
 		return CONF_EXIT_BAD;
 	}
 	tls_ctx_unref(rtls);
-	if (test) {
-		printf("%s: configuration OK\n", path ? path : "(defaults)");
-		tls_ctx_unref(tls);
-		conf_free(d.conf);
-		return 0;
-	}
-	if (pidpath == NULL && d.worker < 0)
-		pidpath = d.conf->pidfile;
-	if (pidpath != NULL && ((d.pidfile = strdup(pidpath)) == NULL ||
-	    pidfile_check(d.pidfile, err, sizeof(err)) == -1)) {
-		fprintf(stderr, "%s\n", d.pidfile ? err : "out of memory");
-		free(d.pidfile);
-		tls_ctx_unref(tls);
-		conf_free(d.conf);
+	return 0;
+}
+
+/*
+ * What comes before the process serves or supervises: the pid file checked,
+ * the log level, signals' dispositions, and the listening sockets systemd
+ * passed (socket activation), or else the listeners' protection checked.
+ * Returns 0 or the exit status.
+ */
+static int
+main_prepare(struct pubsubd *d, const struct main_args *a)
+{
+	const char	*pidpath = a->pidpath;
+	char		 err[1024];
+
+	if (pidpath == NULL && d->worker < 0)
+		pidpath = d->conf->pidfile;
+	if (pidpath != NULL && ((d->pidfile = strdup(pidpath)) == NULL ||
+	    pidfile_check(d->pidfile, err, sizeof(err)) == -1)) {
+		fprintf(stderr, "%s\n", d->pidfile ? err : "out of memory");
 		return 1;
 	}
-	log_set_level(d.conf->log_level);
+	log_set_level(d->conf->log_level);
 	signal(SIGPIPE, SIG_IGN);
 	srandom((unsigned int)(time(NULL) ^ getpid()));
 
-	d.path = path;
 	/* Socket activation: systemd's sockets replace the listen entries. */
-	if (d.worker < 0 && (d.npassed = service_listen_fds(&first, err,
+	if (d->worker < 0 && (d->npassed = service_listen_fds(&d->first, err,
 	    sizeof(err))) == -1) {
 		log_warnx("%s", err);
-		free(d.pidfile);
-		tls_ctx_unref(tls);
-		conf_free(d.conf);
 		return 1;
 	}
-	d.activated = d.npassed > 0;
-	if (!d.activated &&
-	    main_protected(&d, d.conf, path, err, sizeof(err)) == -1) {
+	d->activated = d->npassed > 0;
+	if (!d->activated &&
+	    main_protected(d, d->conf, d->path, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
-		free(d.pidfile);
-		tls_ctx_unref(tls);
-		conf_free(d.conf);
 		return CONF_EXIT_BAD;
 	}
-	if (d.worker < 0 && d.conf->workers > 1) {
-		/* The supervisor: its workers do the rest (and their TLS). */
-		tls_ctx_unref(tls);
-		if (d.pidfile != NULL && pidfile_write(d.pidfile, err,
+	return 0;
+}
+
+/*
+ * The supervisor of workers > 1: writes the pid file and runs the workers,
+ * which do the rest (and their own TLS). Returns the exit status.
+ */
+static int
+main_supervise(struct pubsubd *d, char *argv[])
+{
+	char	err[1024];
+	int	status;
+
+	tls_ctx_unref(d->tls);
+	d->tls = NULL;
+	if (d->pidfile != NULL) {
+		if (pidfile_write(d->pidfile, err, sizeof(err)) == -1) {
+			log_warnx("%s", err);
+			return 1;
+		}
+		d->pidfile_written = 1;
+	}
+	/* supervise_run() takes the configuration. */
+	status = supervise_run(d->conf, d->path, argv, d->first, d->npassed);
+	d->conf = NULL;
+	return status;
+}
+
+/*
+ * Makes this process' configuration its worker's, raises the open file
+ * limit (one file must be left for a client), makes the TLS context for
+ * Redis and applies the configuration to d's settings. Returns 0 or the
+ * exit status.
+ */
+static int
+main_settle(struct pubsubd *d)
+{
+	char	err[1024];
+
+	main_worker_conf(d, d->conf);
+	d->nofile = main_raise_nofile();
+	if (d->nofile >= 0 && d->nofile < main_fd_reserve(d, d->conf) +
+	    (d->conf->passthrough ? 2 : 1)) {
+		log_warnx("the open file limit (%lld) leaves no room for a "
+		    "client: raise LimitNOFILE= (or ulimit -n)", d->nofile);
+		return 1;
+	}
+	if (main_rtls(d, d->conf, d->path, &d->rtls, d->rtls_id, err,
+	    sizeof(err)) == -1) {
+		/* The files changed since main_load() checked them. */
+		log_warnx("%s", err);
+		return CONF_EXIT_BAD;
+	}
+	main_apply(d, d->conf);
+	return 0;
+}
+
+/*
+ * Makes the event loop and wires what runs on it: the upstream (Redis), the
+ * hub, the clients (who take the TLS context) and the service (systemd).
+ */
+static void
+main_wire(struct pubsubd *d)
+{
+	static const struct upstream_cbs cbs = {
+		main_on_message, main_on_state
+	};
+
+	if ((d->base = event_base_new()) == NULL)
+		fatalx("cannot make the event loop");
+	d->up = upstream_new(d->base, &d->upconf, &cbs, d);
+	if (d->up == NULL ||
+	    (d->hub = hub_new(d->base, &main_hub_upstream, d->up)) == NULL ||
+	    (d->clients = client_set_new(d->base, d->hub, d->up,
+	    &d->cconf)) == NULL ||
+	    (d->svc = service_new(d->base, main_status, d)) == NULL)
+		fatalx("out of memory");
+	if (d->readyfd != -1)
+		service_set_ready_fd(d->svc, d->readyfd);
+	client_set_tls(d->clients, d->tls);
+	tls_ctx_unref(d->tls);
+	d->tls = NULL;
+}
+
+/*
+ * Listens: on the sockets systemd passed, or on the listen entries; and
+ * serves metrics if they are enabled. Returns 0 or the exit status.
+ */
+static int
+main_listen(struct pubsubd *d)
+{
+	char	err[1024];
+	size_t	i;
+
+	if (d->activated) {
+		if (main_listen_passed(d, d->first) == -1)
+			return 1;
+		if (main_protected(d, d->conf, d->path, err,
 		    sizeof(err)) == -1) {
 			log_warnx("%s", err);
-			free(d.pidfile);
-			conf_free(d.conf);
+			return CONF_EXIT_BAD;
+		}
+	} else if ((d->listeners = calloc(d->conf->nlisten,
+	    sizeof(*d->listeners))) == NULL)
+		fatalx("out of memory");
+	for (i = 0; !d->activated && i < d->conf->nlisten; i++) {
+		d->listeners[i] = main_listener_new(d, &d->conf->listen[i],
+		    err, sizeof(err));
+		if (d->listeners[i] == NULL) {
+			log_warnx("%s", err);
 			return 1;
 		}
-		status = supervise_run(d.conf, path, argv, first, d.npassed);
-		if (d.pidfile != NULL)
-			pidfile_remove(d.pidfile);
-		free(d.pidfile);
-		log_set_syslog(0, 0, NULL);
-		return status;
+		d->nlisteners++;
+		log_notice("listening on %s%s", listener_name(d->listeners[i]),
+		    d->conf->listen[i].tls ? " (TLS)" : "");
 	}
-	main_worker_conf(&d, d.conf);
-	d.nofile = main_raise_nofile();
-	if (d.nofile >= 0 && d.nofile < main_fd_reserve(&d, d.conf) +
-	    (d.conf->passthrough ? 2 : 1)) {
-		log_warnx("the open file limit (%lld) leaves no room for a "
-		    "client: raise LimitNOFILE= (or ulimit -n)", d.nofile);
-		free(d.pidfile);
-		tls_ctx_unref(tls);
-		conf_free(d.conf);
+	if (!d->conf->metrics.enabled)
+		return 0;
+	if ((d->metrics = main_metrics_new(d, d->conf, err,
+	    sizeof(err))) == NULL) {
+		log_warnx("%s", err);
 		return 1;
 	}
-	if (main_rtls(&d, d.conf, path, &d.rtls, d.rtls_id, err,
-	    sizeof(err)) == -1) {
-		/* The files changed since the check above. */
-		log_warnx("%s", err);
-		free(d.pidfile);
-		tls_ctx_unref(tls);
-		conf_free(d.conf);
-		return CONF_EXIT_BAD;
-	}
-	main_apply(&d, d.conf);
-	if ((d.base = event_base_new()) == NULL)
-		fatalx("cannot make the event loop");
-	d.up = upstream_new(d.base, &d.upconf, &cbs, &d);
-	if (d.up == NULL ||
-	    (d.hub = hub_new(d.base, &main_hub_upstream, d.up)) == NULL ||
-	    (d.clients = client_set_new(d.base, d.hub, d.up,
-	    &d.cconf)) == NULL ||
-	    (d.svc = service_new(d.base, main_status, &d)) == NULL)
-		fatalx("out of memory");
-	if (readyfd != -1)
-		service_set_ready_fd(d.svc, readyfd);
-	client_set_tls(d.clients, tls);
-	tls_ctx_unref(tls);
+	log_notice("metrics on http://%s%s", metrics_name(d->metrics),
+	    d->conf->metrics.path);
+	return 0;
+}
 
-	if (d.activated && main_listen_passed(&d, first) == -1) {
-		main_free(&d);
-		return 1;
-	}
-	if (d.activated &&
-	    main_protected(&d, d.conf, path, err, sizeof(err)) == -1) {
-		log_warnx("%s", err);
-		main_free(&d);
-		return CONF_EXIT_BAD;
-	}
-	if (!d.activated && (d.listeners = calloc(d.conf->nlisten,
-	    sizeof(*d.listeners))) == NULL)
-		fatalx("out of memory");
-	for (i = 0; !d.activated && i < d.conf->nlisten; i++) {
-		d.listeners[i] = main_listener_new(&d, &d.conf->listen[i], err,
-		    sizeof(err));
-		if (d.listeners[i] == NULL) {
-			log_warnx("%s", err);
-			main_free(&d);
-			return 1;
-		}
-		d.nlisteners++;
-		log_notice("listening on %s%s", listener_name(d.listeners[i]),
-		    d.conf->listen[i].tls ? " (TLS)" : "");
-	}
-	if (d.conf->metrics.enabled) {
-		if ((d.metrics = main_metrics_new(&d, d.conf, err,
-		    sizeof(err))) == NULL) {
-			log_warnx("%s", err);
-			main_free(&d);
-			return 1;
-		}
-		log_notice("metrics on http://%s%s", metrics_name(d.metrics),
-		    d.conf->metrics.path);
-	}
+/* Handles SIGTERM, SIGINT and SIGHUP, and arms the heap trimming timer. */
+static void
+main_signals(struct pubsubd *d)
+{
+	struct timeval	 trim_tv = { MAIN_TRIM_SEC, 0 };
 
-	d.sigterm_ev = evsignal_new(d.base, SIGTERM, main_signal_cb, &d);
-	d.sigint_ev = evsignal_new(d.base, SIGINT, main_signal_cb, &d);
-	d.sighup_ev = evsignal_new(d.base, SIGHUP, main_reload_cb, &d);
-	if (d.sigterm_ev == NULL || d.sigint_ev == NULL ||
-	    d.sighup_ev == NULL || evsignal_add(d.sigterm_ev, NULL) == -1 ||
-	    evsignal_add(d.sigint_ev, NULL) == -1 ||
-	    evsignal_add(d.sighup_ev, NULL) == -1)
+	d->sigterm_ev = evsignal_new(d->base, SIGTERM, main_signal_cb, d);
+	d->sigint_ev = evsignal_new(d->base, SIGINT, main_signal_cb, d);
+	d->sighup_ev = evsignal_new(d->base, SIGHUP, main_reload_cb, d);
+	if (d->sigterm_ev == NULL || d->sigint_ev == NULL ||
+	    d->sighup_ev == NULL || evsignal_add(d->sigterm_ev, NULL) == -1 ||
+	    evsignal_add(d->sigint_ev, NULL) == -1 ||
+	    evsignal_add(d->sighup_ev, NULL) == -1)
 		fatalx("cannot handle signals");
-	if (d.worker >= 0)
+	if (d->worker >= 0)
 		supervise_worker_signals();
-	d.trim_ev = event_new(d.base, -1, EV_PERSIST, main_trim_cb, &d);
-	if (d.trim_ev == NULL || evtimer_add(d.trim_ev, &trim_tv) == -1)
+	d->trim_ev = event_new(d->base, -1, EV_PERSIST, main_trim_cb, d);
+	if (d->trim_ev == NULL || evtimer_add(d->trim_ev, &trim_tv) == -1)
 		fatalx("cannot make the heap trimming timer");
+}
 
-	if (d.pidfile != NULL) {
-		/* Checked at start; written once the listeners are bound. */
-		if (pidfile_write(d.pidfile, err, sizeof(err)) == -1) {
+/*
+ * Writes the pid file (checked at start, written once the listeners are
+ * bound), tells systemd and the log, connects to Redis and runs the loop
+ * until a signal stops it. Returns the exit status.
+ */
+static int
+main_run(struct pubsubd *d)
+{
+	char	err[1024], name[ENDPOINT_NAME_MAX];
+
+	if (d->pidfile != NULL) {
+		if (pidfile_write(d->pidfile, err, sizeof(err)) == -1) {
 			log_warnx("%s", err);
-			main_free(&d);
 			return 1;
 		}
-		d.pidfile_written = 1;
+		d->pidfile_written = 1;
 	}
 	log_notice("pubsubd %s started, redis at %s, maxclients %d",
-	    PACKAGE_VERSION, endpoint_name(&d.redis, name, sizeof(name)),
-	    d.cconf.maxclients);
-	service_start(d.svc, d.conf->ready_timeout, name);
-	upstream_start(d.up);
-	event_base_dispatch(d.base);
+	    PACKAGE_VERSION, endpoint_name(&d->redis, name, sizeof(name)),
+	    d->cconf.maxclients);
+	service_start(d->svc, d->conf->ready_timeout, name);
+	upstream_start(d->up);
+	event_base_dispatch(d->base);
 
 	/* Stopping: a further signal must not cut the clean-up short. */
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
+	return 0;
+}
+
+/*
+ * The start-up, in steps that each return 0 or the status to exit with;
+ * main_free() undoes whatever was made, however far it got.
+ */
+int
+main(int argc, char *argv[])
+{
+	struct main_args a;
+	struct pubsubd	 d;
+	int		 status;
+
+	if (argc == 2 && strcmp(argv[1], "--hash-password") == 0)
+		return main_hash_password();
+	if ((status = main_args(argc, argv, &a)) != -1)
+		return status;
+	if ((status = main_init(&d, &a)) != 0)
+		return status;
+	if ((status = main_load(&d, &a)) != 0)
+		goto out;
+	if (a.test) {
+		printf("%s: configuration OK\n", a.path ? a.path : "(defaults)");
+		goto out;
+	}
+	if ((status = main_prepare(&d, &a)) != 0)
+		goto out;
+	if (d.worker < 0 && d.conf->workers > 1) {
+		status = main_supervise(&d, argv);
+		goto out;
+	}
+	if ((status = main_settle(&d)) != 0)
+		goto out;
+	main_wire(&d);
+	if ((status = main_listen(&d)) != 0)
+		goto out;
+	main_signals(&d);
+	if ((status = main_run(&d)) != 0)
+		goto out;
 	main_free(&d);
 	log_notice("stopped");
 	log_set_syslog(0, 0, NULL);
 	return 0;
+out:
+	main_free(&d);
+	log_set_syslog(0, 0, NULL);
+	return status;
 }
