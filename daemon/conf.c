@@ -77,6 +77,13 @@ static int	conf_tls_version(struct conf_ctx *, const config_setting_t *,
 		    int *);
 static int	conf_file(struct conf_ctx *, const config_setting_t *,
 		    const char *, char **, unsigned int *);
+static int	conf_load_file(struct conf_ctx *, config_t *);
+static int	conf_limits(struct conf_ctx *, struct conf *,
+		    const config_setting_t *);
+static int	conf_check_listen_tls(struct conf_ctx *, const struct conf *,
+		    const config_setting_t *);
+static int	conf_walk(struct conf_ctx *, struct conf *,
+		    const config_setting_t *);
 
 static const char *const conf_root_keys[] = {
 	"listen", "redis", "log", "passthrough", "limits", "shutdown",
@@ -1122,138 +1129,172 @@ conf_workers(struct conf_ctx *ctx, const struct conf *conf,
 	return 0;
 }
 
+/*
+ * Opens ctx's file and reads it into cfg, once conf_check_includes() has
+ * found nothing that would make libconfig exit. Returns 0, or -1 with the
+ * error in ctx (a read error is "FILE: message", the rest "FILE:LINE: ...").
+ */
+static int
+conf_load_file(struct conf_ctx *ctx, config_t *cfg)
+{
+	FILE		*f;
+	struct stat	 st;
+
+	/* libconfig's scanner exit()s on a read error, as a directory gives. */
+	if ((f = fopen(ctx->path, "r")) != NULL &&
+	    fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		f = NULL;
+		errno = EISDIR;
+	}
+	if (f == NULL) {
+		snprintf(ctx->err, ctx->errlen, "%s: cannot read: %s",
+		    ctx->path, strerror(errno));
+		goto fail;
+	}
+	if (conf_check_includes(ctx->path, f, 0, ctx->err,
+	    ctx->errlen) == -1)
+		goto fail;
+	if (config_read(cfg, f) != CONFIG_TRUE) {
+		snprintf(ctx->err, ctx->errlen, "%s:%d: %s",
+		    config_error_file(cfg) ? config_error_file(cfg) :
+		    ctx->path, config_error_line(cfg), config_error_text(cfg));
+		goto fail;
+	}
+	fclose(f);
+	return 0;
+fail:
+	ctx->failed = 1;
+	if (f != NULL)
+		fclose(f);
+	return -1;
+}
+
+/* Reads the limits group g. */
+static int
+conf_limits(struct conf_ctx *ctx, struct conf *conf,
+    const config_setting_t *g)
+{
+	struct conf_limits	*l = &conf->limits;
+
+	if (conf_check_keys(ctx, g, conf_limits_keys) == -1 ||
+	    conf_int(ctx, g, "maxclients", 1, 10000000,
+	    &l->maxclients) == -1 ||
+	    conf_int64(ctx, g, "output_hard", 0, LLONG_MAX,
+	    &l->output_hard) == -1 ||
+	    conf_int64(ctx, g, "output_soft", 0, LLONG_MAX,
+	    &l->output_soft) == -1 ||
+	    conf_int(ctx, g, "output_soft_seconds", 0, 86400,
+	    &l->output_soft_seconds) == -1 ||
+	    conf_int64(ctx, g, "query_buffer", 1024, LLONG_MAX,
+	    &l->query_buffer) == -1 ||
+	    conf_int64(ctx, g, "multibulk_max", 1, INT_MAX,
+	    &l->multibulk_max) == -1 ||
+	    conf_int64(ctx, g, "bulk_max", 1, LLONG_MAX,
+	    &l->bulk_max) == -1 ||
+	    conf_int(ctx, g, "max_subscriptions", 0, INT_MAX,
+	    &l->max_subscriptions) == -1 ||
+	    conf_int(ctx, g, "idle_timeout", 0, 31536000,
+	    &l->idle_timeout) == -1 ||
+	    conf_int(ctx, g, "tcp_keepalive", 0, 86400,
+	    &l->tcp_keepalive) == -1)
+		return -1;
+	return 0;
+}
+
+/* Fails on a listen entry with 'tls = true' when there is no tls group. */
+static int
+conf_check_listen_tls(struct conf_ctx *ctx, const struct conf *conf,
+    const config_setting_t *root)
+{
+	const config_setting_t	*s;
+	size_t			 i;
+
+	for (i = 0; i < conf->nlisten; i++) {
+		if (!conf->listen[i].tls || conf->tls.enabled)
+			continue;
+		s = config_setting_get_elem(config_setting_get_member(root,
+		    "listen"), (unsigned int)i);
+		conf_error(ctx, config_setting_get_member(s, "tls"),
+		    "a 'listen' entry with 'tls = true' needs a 'tls' group "
+		    "(certificate and private_key)");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Reads the settings under root into conf, group by group, in the order
+ * that decides which error a file with several is told of, then checks
+ * what one group asks of another.
+ */
+static int
+conf_walk(struct conf_ctx *ctx, struct conf *conf,
+    const config_setting_t *root)
+{
+	const config_setting_t	*s, *g;
+
+	if (conf_check_keys(ctx, root, conf_root_keys) == -1)
+		return -1;
+	if ((s = config_setting_get_member(root, "listen")) != NULL &&
+	    conf_listen(ctx, conf, s) == -1)
+		return -1;
+	if (conf_bool(ctx, root, "passthrough", &conf->passthrough) == -1 ||
+	    conf_bool(ctx, root, "protected_mode",
+	    &conf->protected_mode) == -1 ||
+	    conf_string(ctx, root, "pidfile", &conf->pidfile) == -1 ||
+	    conf_int(ctx, root, "workers", 1, CONF_WORKERS_MAX,
+	    &conf->workers) == -1)
+		return -1;
+	if (conf_group(ctx, root, "redis", &g) == -1 ||
+	    (g != NULL && conf_redis(ctx, conf, g) == -1))
+		return -1;
+	if (conf_group(ctx, root, "limits", &g) == -1 ||
+	    (g != NULL && conf_limits(ctx, conf, g) == -1))
+		return -1;
+	if (conf_group(ctx, root, "shutdown", &g) == -1 ||
+	    (g != NULL && (conf_check_keys(ctx, g, conf_shutdown_keys) == -1 ||
+	    conf_int(ctx, g, "timeout", 0, 3600000,
+	    &conf->shutdown_timeout) == -1)))
+		return -1;
+	if (conf_group(ctx, root, "metrics", &g) == -1 ||
+	    (g != NULL && conf_metrics(ctx, conf, g) == -1))
+		return -1;
+	if (conf_group(ctx, root, "systemd", &g) == -1 ||
+	    (g != NULL && (conf_check_keys(ctx, g, conf_systemd_keys) == -1 ||
+	    conf_int(ctx, g, "ready_timeout", 0, 3600000,
+	    &conf->ready_timeout) == -1)))
+		return -1;
+	if (conf_group(ctx, root, "log", &g) == -1 ||
+	    (g != NULL && conf_log(ctx, conf, g) == -1))
+		return -1;
+	if (conf_workers(ctx, conf, root) == -1)
+		return -1;
+	if ((s = config_setting_get_member(root, "users")) != NULL &&
+	    conf_users(ctx, conf, s) == -1)
+		return -1;
+	if (conf_group(ctx, root, "tls", &g) == -1 ||
+	    (g != NULL && conf_tls(ctx, conf, g) == -1))
+		return -1;
+	return conf_check_listen_tls(ctx, conf, root);
+}
+
 /* Reads and validates a configuration file. */
 struct conf *
 conf_load(const char *path, char *err, size_t errlen)
 {
 	struct conf_ctx		 ctx = { path, err, errlen, 0 };
 	config_t		 cfg;
-	const config_setting_t	*root, *s, *g;
 	struct conf		*conf;
-	FILE			*f;
-	struct stat		 st;
-	size_t			 i;
 
 	if ((conf = conf_new_defaults()) == NULL) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		return NULL;
 	}
 	config_init(&cfg);
-	/* libconfig's scanner exit()s on a read error, as a directory gives. */
-	if ((f = fopen(path, "r")) != NULL && fstat(fileno(f), &st) == 0 &&
-	    S_ISDIR(st.st_mode)) {
-		fclose(f);
-		f = NULL;
-		errno = EISDIR;
-	}
-	if (f == NULL) {
-		snprintf(err, errlen, "%s: cannot read: %s", path,
-		    strerror(errno));
-		ctx.failed = 1;
-		goto out;
-	}
-	if (conf_check_includes(path, f, 0, err, errlen) == -1) {
-		ctx.failed = 1;
-		fclose(f);
-		goto out;
-	}
-	if (config_read(&cfg, f) != CONFIG_TRUE) {
-		snprintf(err, errlen, "%s:%d: %s", config_error_file(&cfg) ?
-		    config_error_file(&cfg) : path, config_error_line(&cfg),
-		    config_error_text(&cfg));
-		ctx.failed = 1;
-		fclose(f);
-		goto out;
-	}
-	fclose(f);
-	root = config_root_setting(&cfg);
-	if (conf_check_keys(&ctx, root, conf_root_keys) == -1)
-		goto out;
-
-	if ((s = config_setting_get_member(root, "listen")) != NULL &&
-	    conf_listen(&ctx, conf, s) == -1)
-		goto out;
-
-	if (conf_bool(&ctx, root, "passthrough", &conf->passthrough) == -1 ||
-	    conf_bool(&ctx, root, "protected_mode",
-	    &conf->protected_mode) == -1 ||
-	    conf_string(&ctx, root, "pidfile", &conf->pidfile) == -1 ||
-	    conf_int(&ctx, root, "workers", 1, CONF_WORKERS_MAX,
-	    &conf->workers) == -1)
-		goto out;
-
-	if (conf_group(&ctx, root, "redis", &g) == -1)
-		goto out;
-	if (g != NULL && conf_redis(&ctx, conf, g) == -1)
-		goto out;
-
-	if (conf_group(&ctx, root, "limits", &g) == -1)
-		goto out;
-	if (g != NULL && (conf_check_keys(&ctx, g, conf_limits_keys) == -1 ||
-	    conf_int(&ctx, g, "maxclients", 1, 10000000,
-	    &conf->limits.maxclients) == -1 ||
-	    conf_int64(&ctx, g, "output_hard", 0, LLONG_MAX,
-	    &conf->limits.output_hard) == -1 ||
-	    conf_int64(&ctx, g, "output_soft", 0, LLONG_MAX,
-	    &conf->limits.output_soft) == -1 ||
-	    conf_int(&ctx, g, "output_soft_seconds", 0, 86400,
-	    &conf->limits.output_soft_seconds) == -1 ||
-	    conf_int64(&ctx, g, "query_buffer", 1024, LLONG_MAX,
-	    &conf->limits.query_buffer) == -1 ||
-	    conf_int64(&ctx, g, "multibulk_max", 1, INT_MAX,
-	    &conf->limits.multibulk_max) == -1 ||
-	    conf_int64(&ctx, g, "bulk_max", 1, LLONG_MAX,
-	    &conf->limits.bulk_max) == -1 ||
-	    conf_int(&ctx, g, "max_subscriptions", 0, INT_MAX,
-	    &conf->limits.max_subscriptions) == -1 ||
-	    conf_int(&ctx, g, "idle_timeout", 0, 31536000,
-	    &conf->limits.idle_timeout) == -1 ||
-	    conf_int(&ctx, g, "tcp_keepalive", 0, 86400,
-	    &conf->limits.tcp_keepalive) == -1))
-		goto out;
-
-	if (conf_group(&ctx, root, "shutdown", &g) == -1)
-		goto out;
-	if (g != NULL && (conf_check_keys(&ctx, g, conf_shutdown_keys) == -1 ||
-	    conf_int(&ctx, g, "timeout", 0, 3600000,
-	    &conf->shutdown_timeout) == -1))
-		goto out;
-
-	if (conf_group(&ctx, root, "metrics", &g) == -1 ||
-	    (g != NULL && conf_metrics(&ctx, conf, g) == -1))
-		goto out;
-
-	if (conf_group(&ctx, root, "systemd", &g) == -1)
-		goto out;
-	if (g != NULL && (conf_check_keys(&ctx, g, conf_systemd_keys) == -1 ||
-	    conf_int(&ctx, g, "ready_timeout", 0, 3600000,
-	    &conf->ready_timeout) == -1))
-		goto out;
-
-	if (conf_group(&ctx, root, "log", &g) == -1)
-		goto out;
-	if (g != NULL && conf_log(&ctx, conf, g) == -1)
-		goto out;
-
-	if (conf_workers(&ctx, conf, root) == -1)
-		goto out;
-	if ((s = config_setting_get_member(root, "users")) != NULL &&
-	    conf_users(&ctx, conf, s) == -1)
-		goto out;
-	if (conf_group(&ctx, root, "tls", &g) == -1 ||
-	    (g != NULL && conf_tls(&ctx, conf, g) == -1))
-		goto out;
-	for (i = 0; i < conf->nlisten; i++) {
-		if (!conf->listen[i].tls || conf->tls.enabled)
-			continue;
-		s = config_setting_get_elem(config_setting_get_member(root,
-		    "listen"), (unsigned int)i);
-		conf_error(&ctx, config_setting_get_member(s, "tls"),
-		    "a 'listen' entry with 'tls = true' needs a 'tls' group "
-		    "(certificate and private_key)");
-		goto out;
-	}
-out:
+	/* Whether either step failed is ctx.failed's to say. */
+	if (conf_load_file(&ctx, &cfg) == 0)
+		(void)conf_walk(&ctx, conf, config_root_setting(&cfg));
 	config_destroy(&cfg);
 	if (ctx.failed) {
 		conf_free(conf);
