@@ -2,8 +2,8 @@
  * conf_impl.h: the inside of the conf module (the libconfig schema), shared
  * by conf.c (defaults, the top-level walk, the plain groups) and the files
  * that each read a part of it: conf_value.c (one member of a group, by its
- * type). Only the conf*.c files include it; the rest of the daemon knows
- * conf.h alone.
+ * type) and conf_listen.c (the listen list). Only the conf*.c files include
+ * it; the rest of the daemon knows conf.h alone.
  */
 #ifndef PUBSUBD_CONF_IMPL_H
 #define PUBSUBD_CONF_IMPL_H
@@ -67,5 +67,12 @@ int		 conf_mode(struct conf_ctx *ctx,
 int		 conf_file(struct conf_ctx *ctx,
 		    const config_setting_t *parent, const char *name,
 		    char **dst, unsigned int *line);
+
+/*
+ * conf_listen.c: reads the listen list s into conf, replacing the default
+ * address. Returns 0, or -1 with the error recorded in ctx.
+ */
+int		 conf_listen(struct conf_ctx *ctx, struct conf *conf,
+		    const config_setting_t *s);
 
 #endif /* PUBSUBD_CONF_IMPL_H */
