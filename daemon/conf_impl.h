@@ -2,8 +2,9 @@
  * conf_impl.h: the inside of the conf module (the libconfig schema), shared
  * by conf.c (defaults, the top-level walk, the plain groups) and the files
  * that each read a part of it: conf_value.c (one member of a group, by its
- * type) and conf_listen.c (the listen list). Only the conf*.c files include
- * it; the rest of the daemon knows conf.h alone.
+ * type), conf_listen.c (the listen list) and conf_tls.c (the tls and
+ * redis.tls groups). Only the conf*.c files include it; the rest of the
+ * daemon knows conf.h alone.
  */
 #ifndef PUBSUBD_CONF_IMPL_H
 #define PUBSUBD_CONF_IMPL_H
@@ -74,5 +75,15 @@ int		 conf_file(struct conf_ctx *ctx,
  */
 int		 conf_listen(struct conf_ctx *ctx, struct conf *conf,
 		    const config_setting_t *s);
+
+/*
+ * conf_tls.c: reads the tls group g, or the tls group g of redis (a build
+ * without hiredis_ssl refuses it, whatever its form), into conf. Each
+ * returns 0, or -1 with the error recorded in ctx.
+ */
+int		 conf_tls(struct conf_ctx *ctx, struct conf *conf,
+		    const config_setting_t *g);
+int		 conf_redis_tls(struct conf_ctx *ctx, struct conf *conf,
+		    const config_setting_t *g);
 
 #endif /* PUBSUBD_CONF_IMPL_H */
