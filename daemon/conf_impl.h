@@ -2,9 +2,9 @@
  * conf_impl.h: the inside of the conf module (the libconfig schema), shared
  * by conf.c (defaults, the top-level walk, the plain groups) and the files
  * that each read a part of it: conf_value.c (one member of a group, by its
- * type), conf_listen.c (the listen list) and conf_tls.c (the tls and
- * redis.tls groups). Only the conf*.c files include it; the rest of the
- * daemon knows conf.h alone.
+ * type), conf_listen.c (the listen list), conf_tls.c (the tls and redis.tls
+ * groups) and conf_users.c (the users list). Only the conf*.c files include
+ * it; the rest of the daemon knows conf.h alone.
  */
 #ifndef PUBSUBD_CONF_IMPL_H
 #define PUBSUBD_CONF_IMPL_H
@@ -85,5 +85,13 @@ int		 conf_tls(struct conf_ctx *ctx, struct conf *conf,
 		    const config_setting_t *g);
 int		 conf_redis_tls(struct conf_ctx *ctx, struct conf *conf,
 		    const config_setting_t *g);
+
+/*
+ * conf_users.c: reads the users list s into a new ACL that replaces
+ * conf's. Returns 0, or -1 with the error recorded in ctx (conf's ACL as it
+ * was).
+ */
+int		 conf_users(struct conf_ctx *ctx, struct conf *conf,
+		    const config_setting_t *s);
 
 #endif /* PUBSUBD_CONF_IMPL_H */
