@@ -1,58 +1,25 @@
 /*
- * conf.c: the libconfig schema of pubsubd.
+ * conf.c: the libconfig schema of pubsubd: the defaults, loading a file and
+ * walking its top level, the groups of plain settings (redis, limits,
+ * shutdown, metrics, systemd, log) and what one group asks of another.
  *
  * Every group has a list of the keys it knows; anything else is an error
  * with the line it is on, as is a value of the wrong type or out of range.
  * libconfig owns the strings it hands out until config_destroy(), so every
- * string kept is copied.
+ * string kept is copied (conf_value.c reads them).
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/un.h>
-
-#include <libconfig.h>
 
 #include "acl.h"
-#include "conf.h"
+#include "conf_impl.h"
 
-/* What a load is doing: the file, where errors go, whether one happened. */
-struct conf_ctx {
-	const char	*path;
-	char		*err;
-	size_t		 errlen;
-	int		 failed;
-};
-
-static void	conf_error(struct conf_ctx *, const config_setting_t *,
-		    const char *, ...) __attribute__((format(printf, 3, 4)));
-static int	conf_check_keys(struct conf_ctx *, const config_setting_t *,
-		    const char *const *);
-static int	conf_string(struct conf_ctx *, const config_setting_t *,
-		    const char *, char **);
-static int	conf_int(struct conf_ctx *, const config_setting_t *,
-		    const char *, int, int, int *);
-static int	conf_bool(struct conf_ctx *, const config_setting_t *,
-		    const char *, int *);
-static int	conf_int64(struct conf_ctx *, const config_setting_t *,
-		    const char *, long long, long long, long long *);
-static int	conf_group(struct conf_ctx *, const config_setting_t *,
-		    const char *, const config_setting_t **);
-static int	conf_listen(struct conf_ctx *, struct conf *,
-		    const config_setting_t *);
-static int	conf_listen_unix(struct conf_ctx *, const config_setting_t *,
-		    struct conf_listen *);
-static int	conf_socket_path(struct conf_ctx *, const config_setting_t *,
-		    const char *, char **);
-static int	conf_mode(struct conf_ctx *, const config_setting_t *,
-		    const char *, int *);
 static int	conf_redis(struct conf_ctx *, struct conf *,
 		    const config_setting_t *);
 static int	conf_log(struct conf_ctx *, struct conf *,
@@ -63,28 +30,18 @@ static int	conf_workers(struct conf_ctx *, const struct conf *,
 		    const config_setting_t *);
 static int	conf_metrics(struct conf_ctx *, struct conf *,
 		    const config_setting_t *);
-static int	conf_users(struct conf_ctx *, struct conf *,
+static int	conf_load_file(struct conf_ctx *, config_t *);
+static int	conf_limits(struct conf_ctx *, struct conf *,
 		    const config_setting_t *);
-static int	conf_user(struct conf_ctx *, struct acl *,
+static int	conf_check_listen_tls(struct conf_ctx *, const struct conf *,
 		    const config_setting_t *);
-static int	conf_user_strings(struct conf_ctx *, struct acl_user *,
-		    const config_setting_t *, const char *);
-static int	conf_tls(struct conf_ctx *, struct conf *,
+static int	conf_walk(struct conf_ctx *, struct conf *,
 		    const config_setting_t *);
-static int	conf_redis_tls(struct conf_ctx *, struct conf *,
-		    const config_setting_t *);
-static int	conf_tls_version(struct conf_ctx *, const config_setting_t *,
-		    int *);
-static int	conf_file(struct conf_ctx *, const config_setting_t *,
-		    const char *, char **, unsigned int *);
 
 static const char *const conf_root_keys[] = {
 	"listen", "redis", "log", "passthrough", "limits", "shutdown",
 	"pidfile", "metrics", "systemd", "workers", "users", "protected_mode",
 	"tls", NULL
-};
-static const char *const conf_listen_keys[] = {
-	"host", "port", "path", "mode", "tls", "backlog", NULL
 };
 static const char *const conf_redis_keys[] = {
 	"host", "port", "path", "username", "password", "connect_timeout",
@@ -105,21 +62,6 @@ static const char *const conf_metrics_keys[] = {
 	"enabled", "host", "port", "path", NULL
 };
 static const char *const conf_systemd_keys[] = { "ready_timeout", NULL };
-static const char *const conf_user_keys[] = {
-	"name", "password_sha256", "nopass", "enabled", "subscribe", "publish",
-	"commands", "max_connections", "max_subscriptions", NULL
-};
-#ifdef HAVE_HIREDIS_SSL
-static const char *const conf_redis_tls_keys[] = {
-	"ca_file", "certificate", "private_key", "server_name", "verify",
-	"min_version", NULL
-};
-#endif
-static const char *const conf_tls_keys[] = {
-	"certificate", "private_key", "ca_file", "verify_clients",
-	"min_version", "ciphers", "ciphersuites", "handshake_timeout", NULL
-};
-
 /* Returns a configuration holding the built-in defaults. */
 struct conf *
 conf_new_defaults(void)
@@ -216,303 +158,6 @@ conf_free(struct conf *conf)
 	free(conf->redis_tls.key);
 	free(conf->redis_tls.server_name);
 	free(conf);
-}
-
-/* Records the first error, as "FILE:LINE: message". */
-static void
-conf_error(struct conf_ctx *ctx, const config_setting_t *s, const char *fmt,
-    ...)
-{
-	char	msg[512];
-	va_list	ap;
-
-	if (ctx->failed++)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(ctx->err, ctx->errlen, "%s:%u: %s", ctx->path,
-	    s ? config_setting_source_line(s) : 0, msg);
-}
-
-/* Fails on any member of group s whose name is not in known. */
-static int
-conf_check_keys(struct conf_ctx *ctx, const config_setting_t *s,
-    const char *const *known)
-{
-	const config_setting_t	*m;
-	const char		*name;
-	int			 i, j, ok;
-
-	for (i = 0; (m = config_setting_get_elem(s, i)) != NULL; i++) {
-		name = config_setting_name(m);
-		ok = 0;
-		for (j = 0; known[j] != NULL; j++)
-			if (strcmp(name, known[j]) == 0)
-				ok = 1;
-		if (!ok) {
-			conf_error(ctx, m, "unknown key '%s'", name);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* Reads an optional group member; *out stays NULL if it is absent. */
-static int
-conf_group(struct conf_ctx *ctx, const config_setting_t *parent,
-    const char *name, const config_setting_t **out)
-{
-	const config_setting_t	*s;
-
-	*out = NULL;
-	if ((s = config_setting_get_member(parent, name)) == NULL)
-		return 0;
-	if (!config_setting_is_group(s)) {
-		conf_error(ctx, s, "'%s' must be a group { ... }", name);
-		return -1;
-	}
-	*out = s;
-	return 0;
-}
-
-/* Reads an optional string member into *dst (replacing the default). */
-static int
-conf_string(struct conf_ctx *ctx, const config_setting_t *parent,
-    const char *name, char **dst)
-{
-	const config_setting_t	*s;
-	char			*copy;
-
-	if ((s = config_setting_get_member(parent, name)) == NULL)
-		return 0;
-	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-		conf_error(ctx, s, "'%s' must be a string", name);
-		return -1;
-	}
-	if (*config_setting_get_string(s) == '\0') {
-		conf_error(ctx, s, "'%s' must not be empty", name);
-		return -1;
-	}
-	if ((copy = strdup(config_setting_get_string(s))) == NULL) {
-		conf_error(ctx, s, "out of memory");
-		return -1;
-	}
-	free(*dst);
-	*dst = copy;
-	return 0;
-}
-
-/* Reads an optional integer member in [min, max] into *dst. */
-static int
-conf_int(struct conf_ctx *ctx, const config_setting_t *parent,
-    const char *name, int min, int max, int *dst)
-{
-	long long	v = *dst;
-
-	if (conf_int64(ctx, parent, name, min, max, &v) == -1)
-		return -1;
-	*dst = (int)v;
-	return 0;
-}
-
-/* Reads an optional 64-bit integer member in [min, max] into *dst. */
-static int
-conf_int64(struct conf_ctx *ctx, const config_setting_t *parent,
-    const char *name, long long min, long long max, long long *dst)
-{
-	const config_setting_t	*s;
-	long long		 v;
-
-	if ((s = config_setting_get_member(parent, name)) == NULL)
-		return 0;
-	switch (config_setting_type(s)) {
-	case CONFIG_TYPE_INT:
-		v = config_setting_get_int(s);
-		break;
-	case CONFIG_TYPE_INT64:
-		v = config_setting_get_int64(s);
-		break;
-	default:
-		conf_error(ctx, s, "'%s' must be an integer", name);
-		return -1;
-	}
-	if (v < min || v > max) {
-		conf_error(ctx, s, "'%s' must be between %lld and %lld, not "
-		    "%lld", name, min, max, v);
-		return -1;
-	}
-	*dst = v;
-	return 0;
-}
-
-/* Reads an optional boolean member into *dst. */
-static int
-conf_bool(struct conf_ctx *ctx, const config_setting_t *parent,
-    const char *name, int *dst)
-{
-	const config_setting_t	*s;
-
-	if ((s = config_setting_get_member(parent, name)) == NULL)
-		return 0;
-	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
-		conf_error(ctx, s, "'%s' must be true or false", name);
-		return -1;
-	}
-	*dst = config_setting_get_bool(s);
-	return 0;
-}
-
-/* Reads the listen list: ( { host = "..."; port = N; }, ... ). */
-static int
-conf_listen(struct conf_ctx *ctx, struct conf *conf,
-    const config_setting_t *s)
-{
-	const config_setting_t	*e;
-	struct conf_listen	*l;
-	size_t			 j;
-	int			 n, i;
-
-	if (!config_setting_is_list(s)) {
-		conf_error(ctx, s, "'listen' must be a list ( { host = ...; "
-		    "port = ...; }, ... )");
-		return -1;
-	}
-	if ((n = config_setting_length(s)) == 0) {
-		conf_error(ctx, s, "'listen' must name at least one address");
-		return -1;
-	}
-	if ((l = calloc((size_t)n, sizeof(*l))) == NULL) {
-		conf_error(ctx, s, "out of memory");
-		return -1;
-	}
-	for (j = 0; j < conf->nlisten; j++) {
-		free(conf->listen[j].host);
-		free(conf->listen[j].path);
-	}
-	free(conf->listen);
-	conf->listen = l;
-	conf->nlisten = (size_t)n;
-	for (i = 0; i < n; i++) {
-		e = config_setting_get_elem(s, (unsigned int)i);
-		if (!config_setting_is_group(e)) {
-			conf_error(ctx, e, "each 'listen' entry must be a "
-			    "group { host = ...; port = ...; }");
-			return -1;
-		}
-		l[i].line = (unsigned int)config_setting_source_line(e);
-		if (conf_check_keys(ctx, e, conf_listen_keys) == -1 ||
-		    conf_bool(ctx, e, "tls", &l[i].tls) == -1)
-			return -1;
-		l[i].backlog = CONF_DEFAULT_LISTEN_BACKLOG;
-		if (conf_int(ctx, e, "backlog", 1, CONF_LISTEN_BACKLOG_MAX,
-		    &l[i].backlog) == -1)
-			return -1;
-		if (config_setting_get_member(e, "path") != NULL) {
-			if (conf_listen_unix(ctx, e, &l[i]) == -1)
-				return -1;
-			for (j = 0; j < (size_t)i; j++) {
-				if (l[j].path == NULL ||
-				    strcmp(l[j].path, l[i].path) != 0)
-					continue;
-				conf_error(ctx, config_setting_get_member(e,
-				    "path"), "'path' \"%s\" is listed twice",
-				    l[i].path);
-				return -1;
-			}
-			continue;
-		}
-		if (config_setting_get_member(e, "mode") != NULL) {
-			conf_error(ctx, config_setting_get_member(e, "mode"),
-			    "'mode' is only for a Unix socket's 'path'");
-			return -1;
-		}
-		if ((l[i].host = strdup(CONF_DEFAULT_LISTEN_HOST)) == NULL) {
-			conf_error(ctx, e, "out of memory");
-			return -1;
-		}
-		l[i].port = CONF_DEFAULT_LISTEN_PORT;
-		if (conf_string(ctx, e, "host", &l[i].host) == -1 ||
-		    conf_int(ctx, e, "port", 0, 65535, &l[i].port) == -1)
-			return -1;
-	}
-	return 0;
-}
-
-/*
- * Reads a Unix socket listen entry e: { path = "..."; mode = "0660"; },
- * which must have neither host nor port.
- */
-static int
-conf_listen_unix(struct conf_ctx *ctx, const config_setting_t *e,
-    struct conf_listen *l)
-{
-	if (config_setting_get_member(e, "host") != NULL ||
-	    config_setting_get_member(e, "port") != NULL) {
-		conf_error(ctx, config_setting_get_member(e, "path"),
-		    "a 'listen' entry has either 'path' or 'host' and "
-		    "'port', not both");
-		return -1;
-	}
-	l->mode = CONF_DEFAULT_UNIX_MODE;
-	if (conf_socket_path(ctx, e, "path", &l->path) == -1 ||
-	    conf_mode(ctx, e, "mode", &l->mode) == -1)
-		return -1;
-	return 0;
-}
-
-/*
- * Reads an optional Unix socket path member into *dst: absolute, and short
- * enough for sun_path with its NUL.
- */
-static int
-conf_socket_path(struct conf_ctx *ctx, const config_setting_t *parent,
-    const char *name, char **dst)
-{
-	struct sockaddr_un	sun;
-	const char		*p;
-
-	if (conf_string(ctx, parent, name, dst) == -1 || *dst == NULL)
-		return ctx->failed ? -1 : 0;
-	p = *dst;
-	if (p[0] != '/') {
-		conf_error(ctx, config_setting_get_member(parent, name),
-		    "'%s' must be an absolute path, not '%s'", name, p);
-		return -1;
-	}
-	if (strlen(p) >= sizeof(sun.sun_path)) {
-		conf_error(ctx, config_setting_get_member(parent, name),
-		    "'%s' is %zu bytes long; a Unix socket's path has at most "
-		    "%zu", name, strlen(p), sizeof(sun.sun_path) - 1);
-		return -1;
-	}
-	return 0;
-}
-
-/* Reads an optional permission mode, a string of octal digits ("0660"). */
-static int
-conf_mode(struct conf_ctx *ctx, const config_setting_t *parent,
-    const char *name, int *dst)
-{
-	const config_setting_t	*s;
-	const char		*p;
-	long			 v = 0;
-
-	if ((s = config_setting_get_member(parent, name)) == NULL)
-		return 0;
-	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
-		p = config_setting_get_string(s);
-		for (; *p >= '0' && *p <= '7' && v <= 0777; p++)
-			v = v * 8 + (*p - '0');
-		if (*p == '\0' && p != config_setting_get_string(s) &&
-		    v <= 0777) {
-			*dst = (int)v;
-			return 0;
-		}
-	}
-	conf_error(ctx, s, "'%s' must be a string of octal digits up to "
-	    "\"0777\", such as \"0660\"", name);
-	return -1;
 }
 
 /* Reads the redis group. */
@@ -680,349 +325,6 @@ conf_metrics(struct conf_ctx *ctx, struct conf *conf,
 }
 
 /*
- * Reads the users list: ( { name = "..."; password_sha256 = "..."; ... },
- * ... ), replacing the open set of a configuration without users.
- */
-static int
-conf_users(struct conf_ctx *ctx, struct conf *conf, const config_setting_t *s)
-{
-	struct acl	*acl;
-	int		 i, n;
-
-	if (!config_setting_is_list(s)) {
-		conf_error(ctx, s, "'users' must be a list ( { name = ...; "
-		    "password_sha256 = ...; }, ... )");
-		return -1;
-	}
-	if ((n = config_setting_length(s)) == 0) {
-		conf_error(ctx, s, "'users' must name at least one user (leave "
-		    "it out for no authentication)");
-		return -1;
-	}
-	if ((acl = acl_new()) == NULL) {
-		conf_error(ctx, s, "out of memory");
-		return -1;
-	}
-	for (i = 0; i < n; i++) {
-		if (conf_user(ctx, acl, config_setting_get_elem(s,
-		    (unsigned int)i)) == -1) {
-			acl_free(acl);
-			return -1;
-		}
-	}
-	acl_free(conf->acl);
-	conf->acl = acl;
-	return 0;
-}
-
-/* Reads one entry e of the users list into acl. */
-static int
-conf_user(struct conf_ctx *ctx, struct acl *acl, const config_setting_t *e)
-{
-	const config_setting_t	*s;
-	struct acl_user		*u;
-	char			*name = NULL, *hex = NULL;
-	const char		*p;
-	int			 nopass = 0, enabled = 1, maxconn = 0, maxsubs = 0;
-	int			 rc = -1;
-
-	if (!config_setting_is_group(e)) {
-		conf_error(ctx, e, "each 'users' entry must be a group "
-		    "{ name = ...; password_sha256 = ...; }");
-		return -1;
-	}
-	if (conf_check_keys(ctx, e, conf_user_keys) == -1 ||
-	    conf_string(ctx, e, "name", &name) == -1 ||
-	    conf_string(ctx, e, "password_sha256", &hex) == -1 ||
-	    conf_bool(ctx, e, "nopass", &nopass) == -1 ||
-	    conf_bool(ctx, e, "enabled", &enabled) == -1 ||
-	    conf_int(ctx, e, "max_connections", 0, INT_MAX, &maxconn) == -1 ||
-	    conf_int(ctx, e, "max_subscriptions", 0, INT_MAX, &maxsubs) == -1)
-		goto out;
-	if (name == NULL) {
-		conf_error(ctx, e, "a user needs a 'name'");
-		goto out;
-	}
-	s = config_setting_get_member(e, "name");
-	for (p = name; *p != '\0'; p++) {
-		if (*p < '!' || *p > '~') {
-			conf_error(ctx, s, "user name '%s' may hold only "
-			    "printable characters, no spaces", name);
-			goto out;
-		}
-	}
-	if (strlen(name) > 128) {
-		conf_error(ctx, s, "user name '%.32s...' is longer than 128 "
-		    "bytes", name);
-		goto out;
-	}
-	if ((u = acl_user_add(acl, name)) == NULL) {
-		conf_error(ctx, s, errno == EEXIST ? "user '%s' is listed "
-		    "twice" : "out of memory (user '%s')", name);
-		goto out;
-	}
-	if (hex != NULL && nopass) {
-		conf_error(ctx, config_setting_get_member(e, "nopass"),
-		    "user '%s' has both 'password_sha256' and 'nopass'", name);
-		goto out;
-	}
-	if (hex != NULL && acl_user_set_digest_hex(u, hex) == -1) {
-		conf_error(ctx, config_setting_get_member(e,
-		    "password_sha256"), "user '%s': 'password_sha256' must be "
-		    "%d hex digits, the SHA-256 digest of the password (printf "
-		    "%%s 'password' | sha256sum)", name, ACL_DIGEST_HEX_LEN);
-		goto out;
-	}
-	if (hex == NULL && !nopass) {
-		conf_error(ctx, e, "user '%s' needs 'password_sha256' (or "
-		    "'nopass = true;')", name);
-		goto out;
-	}
-	acl_user_set_nopass(u, nopass);
-	acl_user_set_enabled(u, enabled);
-	acl_user_set_limits(u, maxconn, maxsubs);
-	if (conf_user_strings(ctx, u, e, "subscribe") == -1 ||
-	    conf_user_strings(ctx, u, e, "publish") == -1 ||
-	    conf_user_strings(ctx, u, e, "commands") == -1)
-		goto out;
-	rc = 0;
-out:
-	free(name);
-	if (hex != NULL) {
-		explicit_bzero(hex, strlen(hex));
-		free(hex);
-	}
-	return rc;
-}
-
-/*
- * Reads an optional file name member into *dst, and its line into *line:
- * the file must be a regular file this process can read now (the tls
- * module reads it later, at start and at each reload).
- */
-static int
-conf_file(struct conf_ctx *ctx, const config_setting_t *parent,
-    const char *name, char **dst, unsigned int *line)
-{
-	const config_setting_t	*s;
-	struct stat		 st;
-	FILE			*f;
-
-	if (conf_string(ctx, parent, name, dst) == -1)
-		return -1;
-	if ((s = config_setting_get_member(parent, name)) == NULL)
-		return 0;
-	*line = config_setting_source_line(s);
-	if ((f = fopen(*dst, "r")) == NULL) {
-		conf_error(ctx, s, "'%s': cannot read %s: %s", name, *dst,
-		    strerror(errno));
-		return -1;
-	}
-	if (fstat(fileno(f), &st) == -1 || !S_ISREG(st.st_mode)) {
-		conf_error(ctx, s, "'%s': %s is not a regular file", name,
-		    *dst);
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
-	return 0;
-}
-
-#ifdef HAVE_HIREDIS_SSL
-/*
- * Reads redis.tls. Everything is optional: no ca_file trusts the system's
- * CAs; a client certificate needs its key (and the other way round).
- */
-static int
-conf_redis_tls(struct conf_ctx *ctx, struct conf *conf,
-    const config_setting_t *g)
-{
-	struct conf_rtls	*r = &conf->redis_tls;
-
-	r->enabled = 1;
-	r->line = config_setting_source_line(g);
-	if (conf_check_keys(ctx, g, conf_redis_tls_keys) == -1 ||
-	    conf_file(ctx, g, "ca_file", &r->ca, &r->ca_line) == -1 ||
-	    conf_file(ctx, g, "certificate", &r->cert, &r->cert_line) == -1 ||
-	    conf_file(ctx, g, "private_key", &r->key, &r->key_line) == -1 ||
-	    conf_string(ctx, g, "server_name", &r->server_name) == -1 ||
-	    conf_bool(ctx, g, "verify", &r->verify) == -1 ||
-	    conf_tls_version(ctx, g, &r->min_version) == -1)
-		return -1;
-	if ((r->cert == NULL) != (r->key == NULL)) {
-		conf_error(ctx, config_setting_get_member(g, r->cert != NULL ?
-		    "certificate" : "private_key"), "'tls' in 'redis': a "
-		    "client 'certificate' needs its 'private_key', and the "
-		    "other way round");
-		return -1;
-	}
-	return 0;
-}
-#else
-/*
- * This build has no TLS to Redis: refused rather than ignored, so that no
- * one believes the link encrypted.
- */
-static int
-conf_redis_tls(struct conf_ctx *ctx, struct conf *conf,
-    const config_setting_t *g)
-{
-	conf_error(ctx, g, "'tls' in 'redis': this build of pubsubd has no "
-	    "TLS to Redis: it is built with hiredis %s without hiredis_ssl "
-	    "(TLS to Redis needs hiredis >= 1.0 with hiredis_ssl, found by "
-	    "configure; Debian 12 has hiredis 0.14.1, without TLS); reach "
-	    "Redis on loopback, a Unix socket 'path', or through a TLS tunnel",
-	    PUBSUBD_HIREDIS_VERSION);
-	return -1;
-}
-#endif
-
-/* Reads an optional min_version ("TLSv1.2", "TLSv1.3") into *dst (12, 13). */
-static int
-conf_tls_version(struct conf_ctx *ctx, const config_setting_t *g, int *dst)
-{
-	char	*version = NULL;
-	int	 rc = 0;
-
-	if (conf_string(ctx, g, "min_version", &version) == -1)
-		return -1;
-	if (version == NULL)
-		return 0;
-	if (strcmp(version, "TLSv1.2") == 0)
-		*dst = 12;
-	else if (strcmp(version, "TLSv1.3") == 0)
-		*dst = 13;
-	else {
-		conf_error(ctx, config_setting_get_member(g, "min_version"),
-		    "'min_version' must be \"TLSv1.2\" or \"TLSv1.3\"; not "
-		    "'%s'", version);
-		rc = -1;
-	}
-	free(version);
-	return rc;
-}
-
-/*
- * Reads the tls group. A certificate and its key are needed; asking for
- * clients' certificates needs the CA that signs them. Whether the files
- * hold what they should (PEM, a key that matches the certificate) is the
- * tls module's to say, when it loads them.
- */
-static int
-conf_tls(struct conf_ctx *ctx, struct conf *conf, const config_setting_t *g)
-{
-	struct conf_tls		*t = &conf->tls;
-	const config_setting_t	*s;
-	char			*verify = NULL;
-	int			 rc = -1;
-
-	t->enabled = 1;
-	t->line = config_setting_source_line(g);
-	if (conf_check_keys(ctx, g, conf_tls_keys) == -1 ||
-	    conf_file(ctx, g, "certificate", &t->cert, &t->cert_line) == -1 ||
-	    conf_file(ctx, g, "private_key", &t->key, &t->key_line) == -1 ||
-	    conf_file(ctx, g, "ca_file", &t->ca, &t->ca_line) == -1 ||
-	    conf_string(ctx, g, "verify_clients", &verify) == -1 ||
-	    conf_tls_version(ctx, g, &t->min_version) == -1 ||
-	    conf_string(ctx, g, "ciphers", &t->ciphers) == -1 ||
-	    conf_string(ctx, g, "ciphersuites", &t->ciphersuites) == -1 ||
-	    conf_int(ctx, g, "handshake_timeout", 100, 3600000,
-	    &t->handshake_timeout) == -1)
-		goto out;
-	if ((s = config_setting_get_member(g, "ciphers")) != NULL)
-		t->ciphers_line = config_setting_source_line(s);
-	if ((s = config_setting_get_member(g, "ciphersuites")) != NULL)
-		t->ciphersuites_line = config_setting_source_line(s);
-	if (t->cert == NULL || t->key == NULL) {
-		conf_error(ctx, g, "'tls' needs a 'certificate' and a "
-		    "'private_key'");
-		goto out;
-	}
-	if (verify == NULL || strcmp(verify, "no") == 0)
-		t->verify = CONF_VERIFY_NO;
-	else if (strcmp(verify, "optional") == 0)
-		t->verify = CONF_VERIFY_OPTIONAL;
-	else if (strcmp(verify, "required") == 0)
-		t->verify = CONF_VERIFY_REQUIRED;
-	else {
-		conf_error(ctx, config_setting_get_member(g, "verify_clients"),
-		    "'verify_clients' must be \"no\", \"optional\" or "
-		    "\"required\"; not '%s'", verify);
-		goto out;
-	}
-	if (t->verify != CONF_VERIFY_NO && t->ca == NULL) {
-		conf_error(ctx, config_setting_get_member(g, "verify_clients"),
-		    "'verify_clients' \"%s\" needs a 'ca_file' to check "
-		    "clients' certificates against", verify);
-		goto out;
-	}
-	rc = 0;
-out:
-	free(verify);
-	return rc;
-}
-
-/*
- * Reads user u's optional array of strings key: channel patterns
- * ("subscribe", "publish") or command names ("commands": lower-cased;
- * "cmd", "cmd|subcmd" or "*").
- */
-static int
-conf_user_strings(struct conf_ctx *ctx, struct acl_user *u,
-    const config_setting_t *e, const char *key)
-{
-	const config_setting_t	*s, *v;
-	const char		*str;
-	char			 cmd[128];
-	size_t			 len, j;
-	int			 i, n, rc;
-
-	if ((s = config_setting_get_member(e, key)) == NULL)
-		return 0;
-	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
-		conf_error(ctx, s, "'%s' must be an array of strings "
-		    "[ \"...\", ... ]", key);
-		return -1;
-	}
-	n = config_setting_length(s);
-	for (i = 0; i < n; i++) {
-		v = config_setting_get_elem(s, (unsigned int)i);
-		if (config_setting_type(v) != CONFIG_TYPE_STRING) {
-			conf_error(ctx, v, "'%s' must be an array of strings "
-			    "[ \"...\", ... ]", key);
-			return -1;
-		}
-		str = config_setting_get_string(v);
-		if ((len = strlen(str)) == 0) {
-			conf_error(ctx, v, "'%s' must not hold an empty "
-			    "string", key);
-			return -1;
-		}
-		if (strcmp(key, "commands") != 0) {
-			rc = acl_user_add_pattern(u, strcmp(key, "publish") ==
-			    0 ? ACL_PUBLISH : ACL_SUBSCRIBE, str, len);
-		} else {
-			if (len >= sizeof(cmd) || (strcmp(str, "*") != 0 &&
-			    strspn(str, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijk"
-			    "lmnopqrstuvwxyz0123456789-_.|") != len)) {
-				conf_error(ctx, v, "'commands' holds command "
-				    "names (\"get\", \"client|kill\") or "
-				    "\"*\", not '%s'", str);
-				return -1;
-			}
-			for (j = 0; j <= len; j++)
-				cmd[j] = (char)tolower((unsigned char)str[j]);
-			rc = acl_user_add_command(u, cmd);
-		}
-		if (rc == -1) {
-			conf_error(ctx, v, "out of memory");
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/*
  * Checks that every @include of the file open as f (and of what it
  * includes, up to a depth) names a regular, readable file: libconfig 1.5's
  * scanner exits the whole process on one it cannot read (a directory),
@@ -1122,138 +424,172 @@ conf_workers(struct conf_ctx *ctx, const struct conf *conf,
 	return 0;
 }
 
+/*
+ * Opens ctx's file and reads it into cfg, once conf_check_includes() has
+ * found nothing that would make libconfig exit. Returns 0, or -1 with the
+ * error in ctx (a read error is "FILE: message", the rest "FILE:LINE: ...").
+ */
+static int
+conf_load_file(struct conf_ctx *ctx, config_t *cfg)
+{
+	FILE		*f;
+	struct stat	 st;
+
+	/* libconfig's scanner exit()s on a read error, as a directory gives. */
+	if ((f = fopen(ctx->path, "r")) != NULL &&
+	    fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		f = NULL;
+		errno = EISDIR;
+	}
+	if (f == NULL) {
+		snprintf(ctx->err, ctx->errlen, "%s: cannot read: %s",
+		    ctx->path, strerror(errno));
+		goto fail;
+	}
+	if (conf_check_includes(ctx->path, f, 0, ctx->err,
+	    ctx->errlen) == -1)
+		goto fail;
+	if (config_read(cfg, f) != CONFIG_TRUE) {
+		snprintf(ctx->err, ctx->errlen, "%s:%d: %s",
+		    config_error_file(cfg) ? config_error_file(cfg) :
+		    ctx->path, config_error_line(cfg), config_error_text(cfg));
+		goto fail;
+	}
+	fclose(f);
+	return 0;
+fail:
+	ctx->failed = 1;
+	if (f != NULL)
+		fclose(f);
+	return -1;
+}
+
+/* Reads the limits group g. */
+static int
+conf_limits(struct conf_ctx *ctx, struct conf *conf,
+    const config_setting_t *g)
+{
+	struct conf_limits	*l = &conf->limits;
+
+	if (conf_check_keys(ctx, g, conf_limits_keys) == -1 ||
+	    conf_int(ctx, g, "maxclients", 1, 10000000,
+	    &l->maxclients) == -1 ||
+	    conf_int64(ctx, g, "output_hard", 0, LLONG_MAX,
+	    &l->output_hard) == -1 ||
+	    conf_int64(ctx, g, "output_soft", 0, LLONG_MAX,
+	    &l->output_soft) == -1 ||
+	    conf_int(ctx, g, "output_soft_seconds", 0, 86400,
+	    &l->output_soft_seconds) == -1 ||
+	    conf_int64(ctx, g, "query_buffer", 1024, LLONG_MAX,
+	    &l->query_buffer) == -1 ||
+	    conf_int64(ctx, g, "multibulk_max", 1, INT_MAX,
+	    &l->multibulk_max) == -1 ||
+	    conf_int64(ctx, g, "bulk_max", 1, LLONG_MAX,
+	    &l->bulk_max) == -1 ||
+	    conf_int(ctx, g, "max_subscriptions", 0, INT_MAX,
+	    &l->max_subscriptions) == -1 ||
+	    conf_int(ctx, g, "idle_timeout", 0, 31536000,
+	    &l->idle_timeout) == -1 ||
+	    conf_int(ctx, g, "tcp_keepalive", 0, 86400,
+	    &l->tcp_keepalive) == -1)
+		return -1;
+	return 0;
+}
+
+/* Fails on a listen entry with 'tls = true' when there is no tls group. */
+static int
+conf_check_listen_tls(struct conf_ctx *ctx, const struct conf *conf,
+    const config_setting_t *root)
+{
+	const config_setting_t	*s;
+	size_t			 i;
+
+	for (i = 0; i < conf->nlisten; i++) {
+		if (!conf->listen[i].tls || conf->tls.enabled)
+			continue;
+		s = config_setting_get_elem(config_setting_get_member(root,
+		    "listen"), (unsigned int)i);
+		conf_error(ctx, config_setting_get_member(s, "tls"),
+		    "a 'listen' entry with 'tls = true' needs a 'tls' group "
+		    "(certificate and private_key)");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Reads the settings under root into conf, group by group, in the order
+ * that decides which error a file with several is told of, then checks
+ * what one group asks of another.
+ */
+static int
+conf_walk(struct conf_ctx *ctx, struct conf *conf,
+    const config_setting_t *root)
+{
+	const config_setting_t	*s, *g;
+
+	if (conf_check_keys(ctx, root, conf_root_keys) == -1)
+		return -1;
+	if ((s = config_setting_get_member(root, "listen")) != NULL &&
+	    conf_listen(ctx, conf, s) == -1)
+		return -1;
+	if (conf_bool(ctx, root, "passthrough", &conf->passthrough) == -1 ||
+	    conf_bool(ctx, root, "protected_mode",
+	    &conf->protected_mode) == -1 ||
+	    conf_string(ctx, root, "pidfile", &conf->pidfile) == -1 ||
+	    conf_int(ctx, root, "workers", 1, CONF_WORKERS_MAX,
+	    &conf->workers) == -1)
+		return -1;
+	if (conf_group(ctx, root, "redis", &g) == -1 ||
+	    (g != NULL && conf_redis(ctx, conf, g) == -1))
+		return -1;
+	if (conf_group(ctx, root, "limits", &g) == -1 ||
+	    (g != NULL && conf_limits(ctx, conf, g) == -1))
+		return -1;
+	if (conf_group(ctx, root, "shutdown", &g) == -1 ||
+	    (g != NULL && (conf_check_keys(ctx, g, conf_shutdown_keys) == -1 ||
+	    conf_int(ctx, g, "timeout", 0, 3600000,
+	    &conf->shutdown_timeout) == -1)))
+		return -1;
+	if (conf_group(ctx, root, "metrics", &g) == -1 ||
+	    (g != NULL && conf_metrics(ctx, conf, g) == -1))
+		return -1;
+	if (conf_group(ctx, root, "systemd", &g) == -1 ||
+	    (g != NULL && (conf_check_keys(ctx, g, conf_systemd_keys) == -1 ||
+	    conf_int(ctx, g, "ready_timeout", 0, 3600000,
+	    &conf->ready_timeout) == -1)))
+		return -1;
+	if (conf_group(ctx, root, "log", &g) == -1 ||
+	    (g != NULL && conf_log(ctx, conf, g) == -1))
+		return -1;
+	if (conf_workers(ctx, conf, root) == -1)
+		return -1;
+	if ((s = config_setting_get_member(root, "users")) != NULL &&
+	    conf_users(ctx, conf, s) == -1)
+		return -1;
+	if (conf_group(ctx, root, "tls", &g) == -1 ||
+	    (g != NULL && conf_tls(ctx, conf, g) == -1))
+		return -1;
+	return conf_check_listen_tls(ctx, conf, root);
+}
+
 /* Reads and validates a configuration file. */
 struct conf *
 conf_load(const char *path, char *err, size_t errlen)
 {
 	struct conf_ctx		 ctx = { path, err, errlen, 0 };
 	config_t		 cfg;
-	const config_setting_t	*root, *s, *g;
 	struct conf		*conf;
-	FILE			*f;
-	struct stat		 st;
-	size_t			 i;
 
 	if ((conf = conf_new_defaults()) == NULL) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		return NULL;
 	}
 	config_init(&cfg);
-	/* libconfig's scanner exit()s on a read error, as a directory gives. */
-	if ((f = fopen(path, "r")) != NULL && fstat(fileno(f), &st) == 0 &&
-	    S_ISDIR(st.st_mode)) {
-		fclose(f);
-		f = NULL;
-		errno = EISDIR;
-	}
-	if (f == NULL) {
-		snprintf(err, errlen, "%s: cannot read: %s", path,
-		    strerror(errno));
-		ctx.failed = 1;
-		goto out;
-	}
-	if (conf_check_includes(path, f, 0, err, errlen) == -1) {
-		ctx.failed = 1;
-		fclose(f);
-		goto out;
-	}
-	if (config_read(&cfg, f) != CONFIG_TRUE) {
-		snprintf(err, errlen, "%s:%d: %s", config_error_file(&cfg) ?
-		    config_error_file(&cfg) : path, config_error_line(&cfg),
-		    config_error_text(&cfg));
-		ctx.failed = 1;
-		fclose(f);
-		goto out;
-	}
-	fclose(f);
-	root = config_root_setting(&cfg);
-	if (conf_check_keys(&ctx, root, conf_root_keys) == -1)
-		goto out;
-
-	if ((s = config_setting_get_member(root, "listen")) != NULL &&
-	    conf_listen(&ctx, conf, s) == -1)
-		goto out;
-
-	if (conf_bool(&ctx, root, "passthrough", &conf->passthrough) == -1 ||
-	    conf_bool(&ctx, root, "protected_mode",
-	    &conf->protected_mode) == -1 ||
-	    conf_string(&ctx, root, "pidfile", &conf->pidfile) == -1 ||
-	    conf_int(&ctx, root, "workers", 1, CONF_WORKERS_MAX,
-	    &conf->workers) == -1)
-		goto out;
-
-	if (conf_group(&ctx, root, "redis", &g) == -1)
-		goto out;
-	if (g != NULL && conf_redis(&ctx, conf, g) == -1)
-		goto out;
-
-	if (conf_group(&ctx, root, "limits", &g) == -1)
-		goto out;
-	if (g != NULL && (conf_check_keys(&ctx, g, conf_limits_keys) == -1 ||
-	    conf_int(&ctx, g, "maxclients", 1, 10000000,
-	    &conf->limits.maxclients) == -1 ||
-	    conf_int64(&ctx, g, "output_hard", 0, LLONG_MAX,
-	    &conf->limits.output_hard) == -1 ||
-	    conf_int64(&ctx, g, "output_soft", 0, LLONG_MAX,
-	    &conf->limits.output_soft) == -1 ||
-	    conf_int(&ctx, g, "output_soft_seconds", 0, 86400,
-	    &conf->limits.output_soft_seconds) == -1 ||
-	    conf_int64(&ctx, g, "query_buffer", 1024, LLONG_MAX,
-	    &conf->limits.query_buffer) == -1 ||
-	    conf_int64(&ctx, g, "multibulk_max", 1, INT_MAX,
-	    &conf->limits.multibulk_max) == -1 ||
-	    conf_int64(&ctx, g, "bulk_max", 1, LLONG_MAX,
-	    &conf->limits.bulk_max) == -1 ||
-	    conf_int(&ctx, g, "max_subscriptions", 0, INT_MAX,
-	    &conf->limits.max_subscriptions) == -1 ||
-	    conf_int(&ctx, g, "idle_timeout", 0, 31536000,
-	    &conf->limits.idle_timeout) == -1 ||
-	    conf_int(&ctx, g, "tcp_keepalive", 0, 86400,
-	    &conf->limits.tcp_keepalive) == -1))
-		goto out;
-
-	if (conf_group(&ctx, root, "shutdown", &g) == -1)
-		goto out;
-	if (g != NULL && (conf_check_keys(&ctx, g, conf_shutdown_keys) == -1 ||
-	    conf_int(&ctx, g, "timeout", 0, 3600000,
-	    &conf->shutdown_timeout) == -1))
-		goto out;
-
-	if (conf_group(&ctx, root, "metrics", &g) == -1 ||
-	    (g != NULL && conf_metrics(&ctx, conf, g) == -1))
-		goto out;
-
-	if (conf_group(&ctx, root, "systemd", &g) == -1)
-		goto out;
-	if (g != NULL && (conf_check_keys(&ctx, g, conf_systemd_keys) == -1 ||
-	    conf_int(&ctx, g, "ready_timeout", 0, 3600000,
-	    &conf->ready_timeout) == -1))
-		goto out;
-
-	if (conf_group(&ctx, root, "log", &g) == -1)
-		goto out;
-	if (g != NULL && conf_log(&ctx, conf, g) == -1)
-		goto out;
-
-	if (conf_workers(&ctx, conf, root) == -1)
-		goto out;
-	if ((s = config_setting_get_member(root, "users")) != NULL &&
-	    conf_users(&ctx, conf, s) == -1)
-		goto out;
-	if (conf_group(&ctx, root, "tls", &g) == -1 ||
-	    (g != NULL && conf_tls(&ctx, conf, g) == -1))
-		goto out;
-	for (i = 0; i < conf->nlisten; i++) {
-		if (!conf->listen[i].tls || conf->tls.enabled)
-			continue;
-		s = config_setting_get_elem(config_setting_get_member(root,
-		    "listen"), (unsigned int)i);
-		conf_error(&ctx, config_setting_get_member(s, "tls"),
-		    "a 'listen' entry with 'tls = true' needs a 'tls' group "
-		    "(certificate and private_key)");
-		goto out;
-	}
-out:
+	/* Whether either step failed is ctx.failed's to say. */
+	if (conf_load_file(&ctx, &cfg) == 0)
+		(void)conf_walk(&ctx, conf, config_root_setting(&cfg));
 	config_destroy(&cfg);
 	if (ctx.failed) {
 		conf_free(conf);

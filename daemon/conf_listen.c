@@ -1,0 +1,117 @@
+/*
+ * conf_listen.c: the listen list of the configuration, where clients
+ * connect: TCP addresses (host and port) and Unix sockets (path and mode),
+ * each with its backlog and whether it speaks TLS. The entries replace the
+ * default address; each keeps its line, for what is said of it later.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf_impl.h"
+
+static int	conf_listen_unix(struct conf_ctx *, const config_setting_t *,
+		    struct conf_listen *);
+
+static const char *const conf_listen_keys[] = {
+	"host", "port", "path", "mode", "tls", "backlog", NULL
+};
+
+/* Reads the listen list: ( { host = "..."; port = N; }, ... ). */
+int
+conf_listen(struct conf_ctx *ctx, struct conf *conf,
+    const config_setting_t *s)
+{
+	const config_setting_t	*e;
+	struct conf_listen	*l;
+	size_t			 j;
+	int			 n, i;
+
+	if (!config_setting_is_list(s)) {
+		conf_error(ctx, s, "'listen' must be a list ( { host = ...; "
+		    "port = ...; }, ... )");
+		return -1;
+	}
+	if ((n = config_setting_length(s)) == 0) {
+		conf_error(ctx, s, "'listen' must name at least one address");
+		return -1;
+	}
+	if ((l = calloc((size_t)n, sizeof(*l))) == NULL) {
+		conf_error(ctx, s, "out of memory");
+		return -1;
+	}
+	for (j = 0; j < conf->nlisten; j++) {
+		free(conf->listen[j].host);
+		free(conf->listen[j].path);
+	}
+	free(conf->listen);
+	conf->listen = l;
+	conf->nlisten = (size_t)n;
+	for (i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, (unsigned int)i);
+		if (!config_setting_is_group(e)) {
+			conf_error(ctx, e, "each 'listen' entry must be a "
+			    "group { host = ...; port = ...; }");
+			return -1;
+		}
+		l[i].line = (unsigned int)config_setting_source_line(e);
+		if (conf_check_keys(ctx, e, conf_listen_keys) == -1 ||
+		    conf_bool(ctx, e, "tls", &l[i].tls) == -1)
+			return -1;
+		l[i].backlog = CONF_DEFAULT_LISTEN_BACKLOG;
+		if (conf_int(ctx, e, "backlog", 1, CONF_LISTEN_BACKLOG_MAX,
+		    &l[i].backlog) == -1)
+			return -1;
+		if (config_setting_get_member(e, "path") != NULL) {
+			if (conf_listen_unix(ctx, e, &l[i]) == -1)
+				return -1;
+			for (j = 0; j < (size_t)i; j++) {
+				if (l[j].path == NULL ||
+				    strcmp(l[j].path, l[i].path) != 0)
+					continue;
+				conf_error(ctx, config_setting_get_member(e,
+				    "path"), "'path' \"%s\" is listed twice",
+				    l[i].path);
+				return -1;
+			}
+			continue;
+		}
+		if (config_setting_get_member(e, "mode") != NULL) {
+			conf_error(ctx, config_setting_get_member(e, "mode"),
+			    "'mode' is only for a Unix socket's 'path'");
+			return -1;
+		}
+		if ((l[i].host = strdup(CONF_DEFAULT_LISTEN_HOST)) == NULL) {
+			conf_error(ctx, e, "out of memory");
+			return -1;
+		}
+		l[i].port = CONF_DEFAULT_LISTEN_PORT;
+		if (conf_string(ctx, e, "host", &l[i].host) == -1 ||
+		    conf_int(ctx, e, "port", 0, 65535, &l[i].port) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Reads a Unix socket listen entry e: { path = "..."; mode = "0660"; },
+ * which must have neither host nor port.
+ */
+static int
+conf_listen_unix(struct conf_ctx *ctx, const config_setting_t *e,
+    struct conf_listen *l)
+{
+	if (config_setting_get_member(e, "host") != NULL ||
+	    config_setting_get_member(e, "port") != NULL) {
+		conf_error(ctx, config_setting_get_member(e, "path"),
+		    "a 'listen' entry has either 'path' or 'host' and "
+		    "'port', not both");
+		return -1;
+	}
+	l->mode = CONF_DEFAULT_UNIX_MODE;
+	if (conf_socket_path(ctx, e, "path", &l->path) == -1 ||
+	    conf_mode(ctx, e, "mode", &l->mode) == -1)
+		return -1;
+	return 0;
+}
