@@ -9,8 +9,9 @@
  * flight, so a subscribe that arrives while the upstream UNSUBSCRIBE of the
  * same name is in flight still ends subscribed.
  *
- * Fan-out: each message is encoded once into a shared batch, the bytes of
- * everything one loop turn read from Redis; each subscriber keeps only a
+ * Fan-out (hub_batch.c): each message is encoded once per output form
+ * (enum hub_form: RESP2, RESP3) into a shared batch of that form, the bytes
+ * of everything one loop turn read from Redis; each subscriber keeps only a
  * chain of the segments of the batch that are its own (a segment is extended
  * while the messages it receives are adjacent, so one channel's subscribers
  * keep one each), in a pool of segments the hub reuses from batch to batch.
@@ -66,6 +67,18 @@ struct hub_upstream {
 
 struct hub_subscriber;
 
+/*
+ * The wire forms a subscriber takes messages in. A batch encodes each
+ * message once per form that has a receiver of it, and every subscriber of
+ * that form shares those bytes; another form (a WebSocket frame, an SSE
+ * event) is one more value here and one more encoder in hub_batch.c.
+ */
+enum hub_form {
+	HUB_FORM_RESP2 = 0,	/* arrays: Redis' own message frames */
+	HUB_FORM_RESP3,		/* RESP3 pushes */
+	HUB_FORMS
+};
+
 /* The most segments one deliver call hands over. */
 #define HUB_IOV		128
 
@@ -94,7 +107,7 @@ struct hub_subscriber {
 	uint32_t			 hs_head;	/* first segment */
 	uint32_t			 hs_tail;	/* last: extended */
 	uint32_t			 hs_dirty;	/* index in the hub's list */
-	uint8_t				 hs_resp3;	/* wants RESP3 pushes */
+	uint8_t				 hs_form;	/* enum hub_form */
 };
 
 /*
@@ -184,9 +197,12 @@ void		 hub_subscriber_init(struct hub_subscriber *hs,
  */
 void		 hub_subscriber_flush(struct hub *hub, struct hub_subscriber *hs);
 
-/* Switches hs between RESP2 frames and RESP3 pushes (its segments first). */
-void		 hub_subscriber_set_resp3(struct hub *hub,
-		    struct hub_subscriber *hs, int resp3);
+/*
+ * Switches the form hs takes messages in (HUB_FORM_RESP2 after
+ * hub_subscriber_init()); its pending segments are delivered first.
+ */
+void		 hub_subscriber_set_form(struct hub *hub,
+		    struct hub_subscriber *hs, enum hub_form form);
 
 /* Forgets hs's pending segments; call before freeing a subscriber. */
 void		 hub_subscriber_forget(struct hub *hub, struct hub_subscriber *hs);

@@ -79,12 +79,17 @@ static const struct {
 };
 
 static void	hub_flush_cb(evutil_socket_t, short, void *);
-static int	hub_reserve(struct hub *, size_t);
+static int	hub_reserve(struct hub *, const struct upstream_msg *);
 static int	hub_room(struct hub *, uint32_t);
 static int	hub_segs_resize(struct hub *, uint32_t);
 static void	hub_segs_trim(struct hub *);
-static size_t	hub_encode(struct hub_batch *, const struct upstream_msg *, int);
-static size_t	hub_frame_size(const struct upstream_msg *);
+static size_t	hub_resp_size(const struct upstream_msg *);
+static size_t	hub_resp_encode(struct hub_batch *, const struct upstream_msg *,
+		    char);
+static size_t	hub_resp2_encode(struct hub_batch *,
+		    const struct upstream_msg *);
+static size_t	hub_resp3_encode(struct hub_batch *,
+		    const struct upstream_msg *);
 static char	*hub_put_bulk(char *, const char *, size_t);
 static int	hub_deliver(struct hub *, struct hub_chan *,
 		    const struct upstream_msg *);
@@ -94,6 +99,19 @@ static void	hub_observe(struct hub *, uint64_t, uint32_t);
 /* The frames' fixed first elements. */
 static const char *const hub_msg_type[UPSTREAM_KINDS] = {
 	"message", "pmessage", "smessage"
+};
+
+/*
+ * How a message is written in each form: the most bytes its frame takes,
+ * and the encoder that appends the frame to a batch (the room reserved) and
+ * returns its offset there.
+ */
+static const struct {
+	size_t	(*size)(const struct upstream_msg *);
+	size_t	(*encode)(struct hub_batch *, const struct upstream_msg *);
+} hub_forms[HUB_FORMS] = {
+	{ hub_resp_size, hub_resp2_encode },	/* HUB_FORM_RESP2 */
+	{ hub_resp_size, hub_resp3_encode }	/* HUB_FORM_RESP3 */
 };
 
 /* Makes the fan-out's events and segment pool; see hub_impl.h. */
@@ -121,7 +139,7 @@ hub_batch_teardown_(struct hub *hub)
 {
 	int	k;
 
-	for (k = 0; k < 2; k++)
+	for (k = 0; k < HUB_FORMS; k++)
 		if (hub->h_batch[k] != NULL)
 			hub_batch_release(NULL, 0, hub->h_batch[k]);
 	free(hub->h_dirty);
@@ -174,15 +192,15 @@ hub_subscriber_flush(struct hub *hub, struct hub_subscriber *hs)
 	}
 }
 
-/* Switches a subscriber's protocol; its pending segments go out first. */
+/* Switches a subscriber's form; its pending segments go out first. */
 void
-hub_subscriber_set_resp3(struct hub *hub, struct hub_subscriber *hs,
-    int resp3)
+hub_subscriber_set_form(struct hub *hub, struct hub_subscriber *hs,
+    enum hub_form form)
 {
 	hub_subscriber_flush(hub, hs);
 	/* Its chain is over; a new one starts in the other batch. */
 	hub_subscriber_forget(hub, hs);
-	hs->hs_resp3 = resp3 != 0;
+	hs->hs_form = (uint8_t)form;
 }
 
 /* Forgets a subscriber's pending segments; it is going away. */
@@ -196,9 +214,9 @@ hub_subscriber_forget(struct hub *hub, struct hub_subscriber *hs)
 	hs->hs_head = hs->hs_tail = 0;
 }
 
-/* The size of a message's frame (the same in RESP2 and RESP3). */
+/* The most bytes of a message's frame in RESP2 or RESP3 (the same). */
 static size_t
-hub_frame_size(const struct upstream_msg *m)
+hub_resp_size(const struct upstream_msg *m)
 {
 	/* "*N\r\n" + "$L\r\n" bodies "\r\n": 24 covers each header. */
 	return 4 + 4 * 24 + 10 + m->patternlen + m->channellen + m->payloadlen;
@@ -229,33 +247,35 @@ hub_put_bulk(char *p, const char *s, size_t len)
 }
 
 /*
- * Makes sure both batches can take need more bytes without a flush in the
- * middle of a message's fan-out: flushes first if one cannot, and makes a
+ * Makes sure every form's batch can take message m's frame without a flush
+ * in the middle of its fan-out: flushes first if one cannot, and makes a
  * batch large enough for a message bigger than the usual size.
  */
 static int
-hub_reserve(struct hub *hub, size_t need)
+hub_reserve(struct hub *hub, const struct upstream_msg *m)
 {
 	struct hub_batch	*b;
-	size_t			 cap;
+	size_t			 cap, need[HUB_FORMS];
 	int			 p;
 
-	for (p = 0; p < 2; p++) {
+	for (p = 0; p < HUB_FORMS; p++)
+		need[p] = hub_forms[p].size(m);
+	for (p = 0; p < HUB_FORMS; p++) {
 		b = hub->h_batch[p];
-		if (b != NULL && b->b_len + need > b->b_cap) {
+		if (b != NULL && b->b_len + need[p] > b->b_cap) {
 			hub_flush(hub);
 			break;
 		}
 	}
-	for (p = 0; p < 2; p++) {
+	for (p = 0; p < HUB_FORMS; p++) {
 		b = hub->h_batch[p];
-		if (b != NULL && b->b_len + need <= b->b_cap)
+		if (b != NULL && b->b_len + need[p] <= b->b_cap)
 			continue;
 		if (b != NULL) {
 			hub_batch_release(NULL, 0, b);
 			hub->h_batch[p] = NULL;
 		}
-		cap = need > HUB_BATCH_SIZE ? need : HUB_BATCH_SIZE;
+		cap = need[p] > HUB_BATCH_SIZE ? need[p] : HUB_BATCH_SIZE;
 		if ((b = malloc(sizeof(*b) + cap)) == NULL)
 			return -1;
 		b->b_refs = 1;
@@ -267,17 +287,18 @@ hub_reserve(struct hub *hub, size_t need)
 }
 
 /*
- * Appends a message's frame to batch b (RESP2 array or RESP3 push: they
- * differ only in the first byte) and returns its offset; room was reserved.
+ * Appends a message's frame to batch b (a RESP2 array or a RESP3 push: they
+ * differ only in the first byte, first) and returns its offset; room was
+ * reserved.
  */
 static size_t
-hub_encode(struct hub_batch *b, const struct upstream_msg *m, int resp3)
+hub_resp_encode(struct hub_batch *b, const struct upstream_msg *m, char first)
 {
 	const char	*type = hub_msg_type[m->kind];
 	char		*start, *p;
 
 	start = p = b->b_data + b->b_len;
-	*p++ = resp3 ? '>' : '*';
+	*p++ = first;
 	*p++ = m->kind == UPSTREAM_PATTERN ? '4' : '3';
 	*p++ = '\r';
 	*p++ = '\n';
@@ -288,6 +309,20 @@ hub_encode(struct hub_batch *b, const struct upstream_msg *m, int resp3)
 	p = hub_put_bulk(p, m->payload, m->payloadlen);
 	b->b_len += (size_t)(p - start);
 	return (size_t)(start - b->b_data);
+}
+
+/* The RESP2 form: Redis' own frame, an array. */
+static size_t
+hub_resp2_encode(struct hub_batch *b, const struct upstream_msg *m)
+{
+	return hub_resp_encode(b, m, '*');
+}
+
+/* The RESP3 form: a push. */
+static size_t
+hub_resp3_encode(struct hub_batch *b, const struct upstream_msg *m)
+{
+	return hub_resp_encode(b, m, '>');
 }
 
 /* Resizes the segment pool to cap entries (at least those in use). */
@@ -363,8 +398,8 @@ hub_segs_trim(struct hub *hub)
 }
 
 /*
- * Gives every active subscriber of ch the message, encoded at most once per
- * protocol: extends the last segment of the subscriber's chain when the
+ * Gives every active subscriber of ch the message, encoded at most once in
+ * each form: extends the last segment of the subscriber's chain when the
  * frame follows it, else appends a segment from the pool. This is the per
  * message x per subscriber path: no allocation, no copy, no system call.
  */
@@ -374,18 +409,18 @@ hub_deliver(struct hub *hub, struct hub_chan *ch, const struct upstream_msg *m)
 	struct hub_subscriber	*hs;
 	struct hub_batch	*b;
 	struct hub_seg		*sg;
-	uint32_t		 i, n, start[2], len[2];
-	int			 p, done[2] = { 0, 0 };
+	uint32_t		 i, n, start[HUB_FORMS], len[HUB_FORMS];
+	int			 p, done[HUB_FORMS] = { 0 };
 
 	if (hub_room(hub, ch->ch_nsubs) == -1 ||
-	    hub_reserve(hub, hub_frame_size(m)) == -1)
+	    hub_reserve(hub, m) == -1)
 		return -1;
 	for (i = 0; i < ch->ch_nsubs; i++) {
 		hs = ch->ch_subs[i]->hs_subscriber;
-		p = hs->hs_resp3;
+		p = hs->hs_form;
 		b = hub->h_batch[p];
 		if (!done[p]) {
-			start[p] = (uint32_t)hub_encode(b, m, p);
+			start[p] = (uint32_t)hub_forms[p].encode(b, m);
 			len[p] = (uint32_t)b->b_len - start[p];
 			done[p] = 1;
 		}
@@ -490,7 +525,7 @@ hub_flush(struct hub *hub)
 		hub->h_batch_t0 = now;
 		hub->h_batch_msgs = 0;
 	}
-	for (p = 0; p < 2; p++) {
+	for (p = 0; p < HUB_FORMS; p++) {
 		if ((b = hub->h_batch[p]) == NULL || b->b_len == 0)
 			continue;
 		if (b->b_refs == 1 && b->b_cap == HUB_BATCH_SIZE)

@@ -51,7 +51,7 @@ struct hub {
 	const struct hub_upstream	 *h_ops;	/* borrowed */
 	void				 *h_up;		/* borrowed */
 	struct map			  h_chans[UPSTREAM_KINDS];
-	struct hub_batch		 *h_batch[2];	/* RESP2, RESP3: owned */
+	struct hub_batch		 *h_batch[HUB_FORMS];	/* owned */
 	struct hub_subscriber		**h_dirty;	/* owned array */
 	uint32_t			  h_ndirty;
 	uint32_t			  h_dirtycap;

@@ -1443,7 +1443,7 @@ START_TEST(test_resp3_pushes)
 	sa = sub_ready(&env, &a, UPSTREAM_CHANNEL, "ch", 2);
 	sb = sub_ready(&env, &b, UPSTREAM_CHANNEL, "ch", 2);
 	sp = sub_ready(&env, &b, UPSTREAM_PATTERN, "c*", 2);
-	hub_subscriber_set_resp3(env.hub, &b.hs, 1);
+	hub_subscriber_set_form(env.hub, &b.hs, HUB_FORM_RESP3);
 
 	pub(&env, "ch", "x");
 	publish_bin(&env, UPSTREAM_PATTERN, "c*", 2, "ch", 2, "x", 1);
@@ -1457,7 +1457,7 @@ START_TEST(test_resp3_pushes)
 
 	/* Back to RESP2 in the middle of a turn: the run goes out first. */
 	pub(&env, "ch", "x");
-	hub_subscriber_set_resp3(env.hub, &b.hs, 0);
+	hub_subscriber_set_form(env.hub, &b.hs, HUB_FORM_RESP2);
 	ck_assert_uint_eq(b.out.len, 2 * (sizeof(three) - 1) +
 	    sizeof(pthree) - 1);
 	pub(&env, "ch", "x");
@@ -2407,9 +2407,9 @@ START_TEST(test_segments_resp2_resp3)
 	s[2] = sub_ready(&env, &b3, UPSTREAM_CHANNEL, "b", 1);
 	s[3] = sub_ready(&env, &ab3, UPSTREAM_CHANNEL, "a", 1);
 	s[4] = sub_ready(&env, &ab3, UPSTREAM_CHANNEL, "b", 1);
-	hub_subscriber_set_resp3(env.hub, &a3.hs, 1);
-	hub_subscriber_set_resp3(env.hub, &b3.hs, 1);
-	hub_subscriber_set_resp3(env.hub, &ab3.hs, 1);
+	hub_subscriber_set_form(env.hub, &a3.hs, HUB_FORM_RESP3);
+	hub_subscriber_set_form(env.hub, &b3.hs, HUB_FORM_RESP3);
+	hub_subscriber_set_form(env.hub, &ab3.hs, HUB_FORM_RESP3);
 	for (i = 0; i < 6; i++) {
 		snprintf(payload, sizeof(payload), "m%d", i);
 		pub(&env, i % 2 ? "b" : "a", payload);
@@ -2438,7 +2438,7 @@ START_TEST(test_segments_resp2_resp3)
 	pub(&env, "b", "p2");
 	push_text(&wab3, "a", "p1");
 	push_text(&wab3, "b", "p2");
-	hub_subscriber_set_resp3(env.hub, &ab3.hs, 0);
+	hub_subscriber_set_form(env.hub, &ab3.hs, HUB_FORM_RESP2);
 	ck_assert_int_eq(ab3.calls, 2);
 	pub(&env, "b", "p3");
 	pub(&env, "a", "p4");
