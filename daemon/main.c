@@ -47,6 +47,7 @@
 #include "supervise.h"
 #include "tls.h"
 #include "upstream.h"
+#include "upstream_single.h"
 
 /*
  * Open files pubsubd needs besides one per client: standard streams, the
@@ -1112,7 +1113,7 @@ main(int argc, char *argv[])
 	main_apply(&d, d.conf);
 	if ((d.base = event_base_new()) == NULL)
 		fatalx("cannot make the event loop");
-	d.up = upstream_new(d.base, &d.upconf, &cbs, &d);
+	d.up = upstream_single_new(d.base, &d.upconf, &cbs, &d);
 	if (d.up == NULL ||
 	    (d.hub = hub_new(d.base, &main_hub_upstream, d.up)) == NULL ||
 	    (d.clients = client_set_new(d.base, d.hub, d.up,
