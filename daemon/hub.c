@@ -54,9 +54,9 @@ static struct hub_settle *hub_settle_new(struct hub *);
 static void	hub_settle_chan(struct hub *, struct hub_settle **,
 		    struct hub_chan *);
 
-/* Returns a new hub that reaches Redis through ops and up. */
+/* Returns a new hub that reaches Redis through up. */
 struct hub *
-hub_new(struct event_base *base, const struct hub_upstream *ops, void *up)
+hub_new(struct event_base *base, struct upstream *up)
 {
 	struct hub	*hub;
 	int		 k;
@@ -64,7 +64,6 @@ hub_new(struct event_base *base, const struct hub_upstream *ops, void *up)
 	if ((hub = calloc(1, sizeof(*hub))) == NULL)
 		return NULL;
 	hub->h_base = base;
-	hub->h_ops = ops;
 	hub->h_up = up;
 	for (k = 0; k < UPSTREAM_KINDS; k++)
 		map_init(&hub->h_chans[k]);
@@ -163,12 +162,12 @@ hub_reconcile(struct hub *hub, struct hub_chan *ch)
 			hub_chan_free(hub, ch);
 			return;
 		}
-		if (!hub->h_ops->connected(hub->h_up))
+		if (!upstream_connected(hub->h_up))
 			return;		/* hub_upstream_state() resumes */
 		hub_chan_set_state(hub, ch, HUB_SUBSCRIBING);
 		ch->ch_op_sub = 1;
 		hub->h_stats.upstream_subscribes++;
-		ch->ch_op = hub->h_ops->subscribe(hub->h_up, ch->ch_kind,
+		ch->ch_op = upstream_subscribe(hub->h_up, ch->ch_kind,
 		    ch->ch_name, ch->ch_namelen);
 		break;
 	case HUB_ACTIVE:
@@ -177,7 +176,7 @@ hub_reconcile(struct hub *hub, struct hub_chan *ch)
 		hub_chan_set_state(hub, ch, HUB_UNSUBSCRIBING);
 		ch->ch_op_sub = 0;
 		hub->h_stats.upstream_unsubscribes++;
-		ch->ch_op = hub->h_ops->unsubscribe(hub->h_up, ch->ch_kind,
+		ch->ch_op = upstream_unsubscribe(hub->h_up, ch->ch_kind,
 		    ch->ch_name, ch->ch_namelen);
 		break;
 	default:
@@ -227,7 +226,7 @@ hub_op_done(struct future *op, void *arg)
 	    future_error(op));
 	hub_chan_set_state(hub, ch, HUB_IDLE);
 	if ((ready = ch->ch_ready) != NULL &&
-	    hub->h_ops->connected(hub->h_up)) {
+	    upstream_connected(hub->h_up)) {
 		ch->ch_ready = NULL;
 		future_set_error(ready, "upstream %s failed: %s",
 		    ch->ch_op_sub ? "subscribe" : "unsubscribe",

@@ -28,10 +28,11 @@
  * after it is done the subscriber calls hub_activate() and queues its
  * confirmation in the same loop callback.
  *
- * The hub talks to Redis through struct hub_upstream, a small interface
- * (the real one is upstream.c; the unit tests use a scripted one), and
- * delivers into struct hub_subscriber, which a client embeds: the hub never
- * knows what a client is.
+ * The hub talks to Redis through the upstream interface (upstream.h: it
+ * subscribes, unsubscribes, asks whether the upstream is connected and how
+ * much waits unread; one Redis today, a scripted one in the unit tests),
+ * and delivers into struct hub_subscriber, which a session embeds: the hub
+ * never knows what a client is.
  */
 #ifndef PUBSUBD_HUB_H
 #define PUBSUBD_HUB_H
@@ -49,21 +50,6 @@ struct future;
 struct hub;
 struct hub_batch;
 struct hub_chan;
-
-/*
- * How the hub reaches Redis; futures returned are owned by the hub.
- * pending (may be NULL) says how many bytes of messages wait unread: while
- * a full read's worth does, the hub lets the batch grow over the next loop
- * turns.
- */
-struct hub_upstream {
-	struct future	*(*subscribe)(void *up, enum upstream_kind kind,
-			    const char *name, size_t len);
-	struct future	*(*unsubscribe)(void *up, enum upstream_kind kind,
-			    const char *name, size_t len);
-	int		 (*connected)(void *up);
-	size_t		 (*pending)(void *up);
-};
 
 struct hub_subscriber;
 
@@ -96,7 +82,7 @@ struct hub_subscriber_ops {
 };
 
 /*
- * The hub's part of a subscriber: embedded in its owner (a client), who
+ * The hub's part of a subscriber: embedded in its owner (a session), who
  * sets hs_ops and zeroes the rest with hub_subscriber_init(). While hs_batch
  * is set, hs_head and hs_tail index its chain of pending segments in the
  * hub's pool (0: none yet).
@@ -155,11 +141,11 @@ struct hub_stats {
 };
 
 /*
- * Returns a new hub on base that reaches Redis through ops and up (both
- * borrowed, and must outlive the hub), or NULL. Owned by the caller.
+ * Returns a new hub on base that reaches Redis through up (both borrowed,
+ * and must outlive the hub), or NULL. Owned by the caller, who hands the
+ * upstream's callbacks to hub_message() and hub_upstream_state().
  */
-struct hub	*hub_new(struct event_base *base, const struct hub_upstream *ops,
-		    void *up);
+struct hub	*hub_new(struct event_base *base, struct upstream *up);
 
 /* Frees the hub; every subscription must have been released first. */
 void		 hub_free(struct hub *hub);

@@ -551,9 +551,9 @@ hub_flush_cb(evutil_socket_t fd, short what, void *arg)
 	struct hub			*hub = arg;
 
 	hub->h_deferred = 0;
-	if (hub->h_ops->pending != NULL && hub->h_batch_msgs > 0 &&
+	if (hub->h_batch_msgs > 0 &&
 	    hub_now_ns() - hub->h_batch_t0 < HUB_DEFER_NS &&
-	    hub->h_ops->pending(hub->h_up) >= HUB_DEFER_BYTES &&
+	    upstream_pending(hub->h_up) >= HUB_DEFER_BYTES &&
 	    evtimer_add(hub->h_defer_ev, &zero) == 0) {
 		hub->h_deferred = 1;
 		return;

@@ -48,8 +48,7 @@ struct hub_chan {
 
 struct hub {
 	struct event_base		 *h_base;	/* borrowed */
-	const struct hub_upstream	 *h_ops;	/* borrowed */
-	void				 *h_up;		/* borrowed */
+	struct upstream			 *h_up;		/* borrowed */
 	struct map			  h_chans[UPSTREAM_KINDS];
 	struct hub_batch		 *h_batch[HUB_FORMS];	/* owned */
 	struct hub_subscriber		**h_dirty;	/* owned array */

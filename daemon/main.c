@@ -121,12 +121,6 @@ static int	main_fit_maxclients(const struct pubsubd *,
 static void	main_status(void *, char *, size_t);
 static void	main_stop_cb(evutil_socket_t, short, void *);
 static void	main_trim_cb(evutil_socket_t, short, void *);
-static struct future *main_up_subscribe(void *, enum upstream_kind,
-		    const char *, size_t);
-static struct future *main_up_unsubscribe(void *, enum upstream_kind,
-		    const char *, size_t);
-static int	main_up_connected(void *);
-static size_t	main_up_pending(void *);
 static void	main_free(struct pubsubd *);
 static int	main_rtls(const struct pubsubd *, const struct conf *,
 		    const char *, struct ssl_ctx_st **, unsigned char *,
@@ -138,11 +132,6 @@ static struct metrics *main_metrics_new(struct pubsubd *,
 		    const struct conf *, char *, size_t);
 static int	main_metrics_moved(const struct pubsubd *,
 		    const struct conf *, const struct conf *);
-
-static const struct hub_upstream main_hub_upstream = {
-	main_up_subscribe, main_up_unsubscribe, main_up_connected,
-	main_up_pending
-};
 
 /* Prints how to call pubsubd to f and exits with status. */
 static void
@@ -245,33 +234,6 @@ main_status(void *arg, char *buf, size_t len)
 	    (unsigned long long)hs->deliveries, upstream_connected(d->up) ?
 	    "connected to" : "down, retrying", endpoint_name(&d->redis, name,
 	    sizeof(name)));
-}
-
-/* The hub's view of the upstream. */
-static struct future *
-main_up_subscribe(void *up, enum upstream_kind kind, const char *name,
-    size_t len)
-{
-	return upstream_subscribe(up, kind, name, len);
-}
-
-static struct future *
-main_up_unsubscribe(void *up, enum upstream_kind kind, const char *name,
-    size_t len)
-{
-	return upstream_unsubscribe(up, kind, name, len);
-}
-
-static int
-main_up_connected(void *up)
-{
-	return upstream_connected(up);
-}
-
-static size_t
-main_up_pending(void *up)
-{
-	return upstream_pending(up);
 }
 
 /*
@@ -1115,7 +1077,7 @@ main(int argc, char *argv[])
 		fatalx("cannot make the event loop");
 	d.up = upstream_single_new(d.base, &d.upconf, &cbs, &d);
 	if (d.up == NULL ||
-	    (d.hub = hub_new(d.base, &main_hub_upstream, d.up)) == NULL ||
+	    (d.hub = hub_new(d.base, d.up)) == NULL ||
 	    (d.clients = client_set_new(d.base, d.hub, d.up,
 	    &d.cconf)) == NULL ||
 	    (d.svc = service_new(d.base, main_status, &d)) == NULL)

@@ -1,10 +1,12 @@
 /*
  * test_hub.c: Check suite for daemon/hub.c.
  *
- * The hub talks to a scripted upstream that records every SUBSCRIBE and
- * UNSUBSCRIBE it is asked for and returns a future the test completes
- * itself: a result stands for Redis' confirmation, an error for a lost
- * connection. Whether the upstream is connected is a flag the test sets.
+ * The hub talks to a scripted upstream, an implementation of struct
+ * upstream_ops (upstream.h) with the operations the hub calls, that records
+ * every SUBSCRIBE and UNSUBSCRIBE it is asked for and returns a future the
+ * test completes itself: a result stands for Redis' confirmation, an error
+ * for a lost connection. Whether the upstream is connected is a flag the
+ * test sets.
  * Subscribers record the bytes they are handed and how many times. Each test
  * builds a fresh event_base and hub, and drives the end-of-turn flush with
  * one non-blocking loop turn (or hub_flush()).
@@ -47,8 +49,12 @@ struct op {
 	struct future		*fut;		/* the test's own reference */
 };
 
-/* The scripted upstream: what it was asked, and whether it is up. */
+/*
+ * The scripted upstream: what it was asked, and whether it is up; its
+ * struct upstream first, as every kind of upstream has it.
+ */
 struct script {
+	struct upstream	 base;
 	struct op	 ops[MAX_OPS];
 	int		 nops;
 	int		 connected;
@@ -91,12 +97,12 @@ struct env {
 
 static struct future	*script_op(struct script *, enum upstream_kind, int,
 			    const char *, size_t);
-static struct future	*script_subscribe(void *, enum upstream_kind,
-			    const char *, size_t);
-static struct future	*script_unsubscribe(void *, enum upstream_kind,
-			    const char *, size_t);
-static int		 script_connected(void *);
-static size_t		 script_pending(void *);
+static struct future	*script_subscribe(struct upstream *,
+			    enum upstream_kind, const char *, size_t);
+static struct future	*script_unsubscribe(struct upstream *,
+			    enum upstream_kind, const char *, size_t);
+static int		 script_connected(const struct upstream *);
+static size_t		 script_pending(const struct upstream *);
 static void		 env_init(struct env *);
 static void		 env_done(struct env *);
 static void		 sbuf_add(struct sbuf *, const void *, size_t);
@@ -140,8 +146,12 @@ static void		 pub_rounds(struct env *, int, int, struct sbuf *);
 static long long	 now_us(void);
 static void		 turn_once(struct env *);
 
-static const struct hub_upstream script_ops = {
-	script_subscribe, script_unsubscribe, script_connected, script_pending
+/* The operations the hub calls; it never starts, frees or asks more. */
+static const struct upstream_ops script_ops = {
+	.connected = script_connected,
+	.pending = script_pending,
+	.subscribe = script_subscribe,
+	.unsubscribe = script_unsubscribe
 };
 
 static const struct hub_subscriber_ops tsub_ops = { tsub_deliver };
@@ -171,32 +181,32 @@ script_op(struct script *sc, enum upstream_kind kind, int sub,
 
 /* The scripted SUBSCRIBE. */
 static struct future *
-script_subscribe(void *up, enum upstream_kind kind, const char *name,
-    size_t len)
+script_subscribe(struct upstream *up, enum upstream_kind kind,
+    const char *name, size_t len)
 {
-	return script_op(up, kind, 1, name, len);
+	return script_op((struct script *)(void *)up, kind, 1, name, len);
 }
 
 /* The scripted UNSUBSCRIBE. */
 static struct future *
-script_unsubscribe(void *up, enum upstream_kind kind, const char *name,
-    size_t len)
+script_unsubscribe(struct upstream *up, enum upstream_kind kind,
+    const char *name, size_t len)
 {
-	return script_op(up, kind, 0, name, len);
+	return script_op((struct script *)(void *)up, kind, 0, name, len);
 }
 
 /* Whether the scripted upstream is up: the test's flag. */
 static int
-script_connected(void *up)
+script_connected(const struct upstream *up)
 {
-	return ((struct script *)up)->connected;
+	return ((const struct script *)(const void *)up)->connected;
 }
 
 /* The bytes waiting upstream: the test's figure. */
 static size_t
-script_pending(void *up)
+script_pending(const struct upstream *up)
 {
-	return ((struct script *)up)->pending;
+	return ((const struct script *)(const void *)up)->pending;
 }
 
 /* Builds a fresh loop and hub on a connected scripted upstream. */
@@ -204,10 +214,11 @@ static void
 env_init(struct env *env)
 {
 	memset(env, 0, sizeof(*env));
+	env->up.base.u_ops = &script_ops;
 	env->up.connected = 1;
 	env->base = event_base_new();
 	ck_assert_ptr_nonnull(env->base);
-	env->hub = hub_new(env->base, &script_ops, &env->up);
+	env->hub = hub_new(env->base, &env->up.base);
 	ck_assert_ptr_nonnull(env->hub);
 }
 
@@ -397,8 +408,8 @@ fail_op(struct env *env, int i)
 }
 
 /*
- * The connection goes down as upstream.c reports it: not connected any
- * more, every pending operation failed, then the state callback.
+ * The connection goes down as upstream_single.c reports it: not connected
+ * any more, every pending operation failed, then the state callback.
  */
 static void
 lose(struct env *env)
