@@ -16,6 +16,13 @@
  * So a subscribe during an in-flight unsubscribe waits for the unsubscribe's
  * confirmation and then subscribes again, and the end state is always what
  * the subscribers want.
+ *
+ * When Redis drops what it held, everything at once (hub_upstream_state(),
+ * 0) or one name alone (hub_upstream_lost(): a shard gone, a slot moved),
+ * the name goes back to IDLE and is subscribed again by the same
+ * reconcile, its subscribers kept; a name whose operation is in flight at
+ * that moment is marked (ch_lost) and goes back to IDLE when the operation
+ * completes, whatever its outcome.
  */
 #include "config.h"
 
@@ -43,6 +50,7 @@ static struct hub_chan *hub_chan_get(struct hub *, enum upstream_kind,
 static void	hub_chan_free(struct hub *, struct hub_chan *);
 static void	hub_reconcile(struct hub *, struct hub_chan *);
 static void	hub_op_done(struct future *, void *);
+static void	hub_chan_lost(struct hub *, struct hub_chan *);
 static void	hub_chan_set_state(struct hub *, struct hub_chan *,
 		    enum hub_chan_state);
 static int	hub_chan_held(const struct hub_chan *);
@@ -209,6 +217,13 @@ hub_op_done(struct future *op, void *arg)
 	if (future_state(op) == FUTURE_CANCELLED)
 		return;		/* hub_chan_free() is abandoning it */
 	ch->ch_op = NULL;
+	if (ch->ch_lost) {
+		/* Redis dropped the name meanwhile: it holds nothing now. */
+		ch->ch_lost = 0;
+		future_unref(op);
+		hub_chan_lost(hub, ch);
+		return;
+	}
 	if (future_state(op) == FUTURE_DONE) {
 		hub_chan_set_state(hub, ch, ch->ch_op_sub ? HUB_ACTIVE :
 		    HUB_IDLE);
@@ -346,6 +361,20 @@ hub_sub_kind(const struct hub_sub *sub)
 	return sub->hs_chan->ch_kind;
 }
 
+/*
+ * Redis holds nothing of ch any more: unless an operation on it is in
+ * flight (hub_op_done() goes on from its completion), it is idle, and
+ * moves towards what its subscribers want: subscribed again if the upstream
+ * is up, else once it comes back; freed if nobody wants it.
+ */
+static void
+hub_chan_lost(struct hub *hub, struct hub_chan *ch)
+{
+	if (ch->ch_op == NULL)
+		hub_chan_set_state(hub, ch, HUB_IDLE);
+	hub_reconcile(hub, ch);
+}
+
 /* The upstream connection came up (subscribe everything) or went down. */
 void
 hub_upstream_state(struct hub *hub, int connected)
@@ -359,11 +388,32 @@ hub_upstream_state(struct hub *hub, int connected)
 		map_iter_init(&it, &hub->h_chans[k]);
 		while ((e = map_iter_next(&it)) != NULL) {
 			ch = MAP_ITEM(e, struct hub_chan, ch_entry);
-			if (!connected && ch->ch_op == NULL)
-				hub_chan_set_state(hub, ch, HUB_IDLE);
-			hub_reconcile(hub, ch);
+			if (!connected)
+				hub_chan_lost(hub, ch);
+			else
+				hub_reconcile(hub, ch);
 		}
 	}
+}
+
+/*
+ * Redis dropped one subscription while the upstream stays up: the name is
+ * subscribed again, now or once the operation in flight on it completes
+ * (whose outcome no longer says what Redis holds).
+ */
+void
+hub_upstream_lost(struct hub *hub, enum upstream_kind kind, const char *name,
+    size_t len)
+{
+	struct hub_chan	*ch;
+
+	if ((ch = hub_chan_find(hub, kind, name, len)) == NULL)
+		return;		/* not ours, or nobody wants it any more */
+	log_info("redis dropped the subscription to '%s': subscribing again",
+	    ch->ch_name);
+	if (ch->ch_op != NULL)
+		ch->ch_lost = 1;
+	hub_chan_lost(hub, ch);
 }
 
 /* Finds the channel of a name, or NULL. */

@@ -198,6 +198,18 @@ void		 hub_message(struct hub *hub, const struct upstream_msg *msg);
 void		 hub_upstream_state(struct hub *hub, int connected);
 
 /*
+ * Upstream callback: Redis no longer holds pubsubd's subscription to name
+ * (borrowed), though the upstream stays up (on_lost in upstream.h). The
+ * name needs an upstream subscription again and gets one as after a
+ * reconnect: at once, or once the operation on it in flight completes,
+ * whatever that operation's outcome. Its subscribers stay subscribed and
+ * receive its messages again once Redis confirms; what was published
+ * meanwhile is lost. A name nobody wants is only forgotten.
+ */
+void		 hub_upstream_lost(struct hub *hub, enum upstream_kind kind,
+		    const char *name, size_t len);
+
+/*
  * Hands every subscriber its segments of the current batch now; the hub
  * does this by itself at the end of each loop turn that received messages.
  */

@@ -41,6 +41,7 @@ struct hub_chan {
 	uint32_t		  ch_cap;
 	struct future		 *ch_op;	/* owned: upstream op in flight */
 	int			  ch_op_sub;	/* ch_op is a subscribe */
+	int			  ch_lost;	/* Redis dropped it during ch_op */
 	struct future		 *ch_ready;	/* owned: waiters' confirmation */
 	size_t			  ch_namelen;
 	char			  ch_name[];	/* NUL-terminated too */

@@ -101,6 +101,8 @@ static void	usage(FILE *, int) __attribute__((noreturn));
 static int	main_hash_password(void);
 static void	main_on_message(void *, const struct upstream_msg *);
 static void	main_on_state(void *, int);
+static void	main_on_lost(void *, enum upstream_kind, const char *,
+		    size_t);
 static void	main_signal_cb(evutil_socket_t, short, void *);
 static void	main_clients_gone(void *);
 static void	main_reload_cb(evutil_socket_t, short, void *);
@@ -208,6 +210,15 @@ main_on_state(void *arg, int connected)
 
 	hub_upstream_state(d->hub, connected);
 	service_upstream(d->svc, connected);
+}
+
+/* Redis dropped one subscription: the hub subscribes it again. */
+static void
+main_on_lost(void *arg, enum upstream_kind kind, const char *name, size_t len)
+{
+	struct pubsubd	*d = arg;
+
+	hub_upstream_lost(d->hub, kind, name, len);
 }
 
 /*
@@ -922,7 +933,7 @@ int
 main(int argc, char *argv[])
 {
 	static const struct upstream_cbs cbs = {
-		main_on_message, main_on_state
+		main_on_message, main_on_state, main_on_lost
 	};
 	struct timeval	 trim_tv = { MAIN_TRIM_SEC, 0 };
 	struct pubsubd	 d;

@@ -8,9 +8,9 @@
  * names, or the cluster shard that serves the name's slot. The hub asks
  * for one name at a time and gets a future that Redis' confirmation
  * completes, or that fails; messages come back through on_message; and the
- * upstream says when it lost everything and got it back (on_state), after
- * which the hub subscribes again. It knows nothing of clients or of who
- * wants what.
+ * upstream says when it lost everything and got it back (on_state) or lost
+ * one subscription only (on_lost), after which the hub subscribes again.
+ * It knows nothing of clients or of who wants what.
  *
  * struct upstream is embedded, first, in each kind's own struct, whose
  * constructor fills in u_ops (a static table); the upstream_*() functions
@@ -65,6 +65,15 @@ struct upstream_cbs {
 	 * ours any more. Up and down alternate, up first.
 	 */
 	void	(*on_state)(void *arg, int connected);
+	/*
+	 * Redis no longer holds this one subscription (its shard went away
+	 * or the slot moved) while the upstream stays up: subscribe it
+	 * again. name is borrowed for the call. An operation on the name
+	 * that is in flight still completes, as it will. A kind that only
+	 * ever loses everything at once (a single Redis) never calls it.
+	 */
+	void	(*on_lost)(void *arg, enum upstream_kind kind,
+		    const char *name, size_t len);
 };
 
 /*

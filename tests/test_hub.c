@@ -12,7 +12,8 @@
  * one non-blocking loop turn (or hub_flush()).
  *
  * The channel state machine (idle, subscribing, active, unsubscribing) has
- * one test per transition; the delivery tests check DESIGN.md's rules 2
+ * one test per transition, and one per state for a single name lost while
+ * the upstream stays up (hub_upstream_lost()); the delivery tests check DESIGN.md's rules 2
  * (nothing before activation) and 4 (subscribe during an unsubscribe), the
  * exact RESP2 frames, and the batching: one deliver call per subscriber per
  * turn, carrying all its frames in order.
@@ -123,6 +124,7 @@ static int		 find_op(struct env *, int, enum upstream_kind, int,
 static void		 confirm(struct env *, int);
 static void		 fail_op(struct env *, int);
 static void		 lose(struct env *);
+static void		 drop(struct env *, enum upstream_kind, const char *);
 static int		 settle(struct env *);
 static void		 turn(struct env *);
 static struct hub_sub	*sub_ready(struct env *, struct tsub *,
@@ -2836,6 +2838,225 @@ START_TEST(test_batch_open_while_pending)
 }
 END_TEST
 
+/*
+ * One subscription lost while the upstream stays up (on_lost: its shard
+ * went away, its slot moved), as Redis would report it for a channel.
+ */
+static void
+drop(struct env *env, enum upstream_kind kind, const char *name)
+{
+	hub_upstream_lost(env->hub, kind, name, strlen(name));
+}
+
+/*
+ * An active name lost alone: it is subscribed again at once, its
+ * subscriber stays active and, once Redis confirms, receives its messages
+ * again; names of other kinds are not touched.
+ */
+START_TEST(test_name_lost_while_active)
+{
+	struct env	 env;
+	struct tsub	 a, p;
+	struct hub_sub	*sa, *sp;
+	struct sbuf	 want = { NULL, 0, 0 };
+
+	env_init(&env);
+	tsub_init(&a);
+	tsub_init(&p);
+	sa = sub_ready(&env, &a, UPSTREAM_CHANNEL, "news", 4);
+	sp = sub_ready(&env, &p, UPSTREAM_PATTERN, "news", 4);
+	ck_assert_int_eq(env.up.nops, 2);
+	pub(&env, "news", "one");
+	frame_text(&want, "news", "one");
+	turn(&env);
+	expect_out(&a, &want);
+	expect_held(&env, 1, 1, 0);
+
+	drop(&env, UPSTREAM_CHANNEL, "news");
+	ck_assert_int_eq(env.up.nops, 3);
+	expect_op(&env, 2, UPSTREAM_CHANNEL, 1, "news", 4);
+	ck_assert(hub_sub_active(sa));
+	ck_assert(hub_sub_active(sp));
+	ck_assert(!hub_synced(env.hub));
+	ck_assert(!hub_held(env.hub, UPSTREAM_CHANNEL, "news", 4));
+	ck_assert(hub_held(env.hub, UPSTREAM_PATTERN, "news", 4));
+	expect_held(&env, 0, 1, 0);
+	ck_assert_uint_eq(hub_stats(env.hub)->upstream_subscribes, 3);
+
+	/* Redis confirms: active again, and messages flow. */
+	confirm(&env, 2);
+	ck_assert(hub_synced(env.hub));
+	expect_held(&env, 1, 1, 0);
+	pub(&env, "news", "two");
+	frame_text(&want, "news", "two");
+	turn(&env);
+	expect_out(&a, &want);
+	ck_assert_int_eq(env.up.nops, 3);
+
+	hub_unsubscribe(env.hub, sa);
+	hub_unsubscribe(env.hub, sp);
+	ck_assert_int_eq(settle(&env), 2);
+	ck_assert_uint_eq(hub_count(env.hub, UPSTREAM_CHANNEL), 0);
+	sbuf_free(&want);
+	tsub_done(&a);
+	tsub_done(&p);
+	env_done(&env);
+}
+END_TEST
+
+/*
+ * A name lost while its SUBSCRIBE is in flight: whatever that operation
+ * says (confirmed or failed), Redis holds nothing, so a new SUBSCRIBE goes
+ * out once it completes, and the waiters are released by its confirmation
+ * only.
+ */
+START_TEST(test_name_lost_while_subscribing)
+{
+	struct env	 env;
+	struct tsub	 a, b;
+	struct hub_sub	*sa, *sb;
+	struct future	*ra, *rb;
+	struct sbuf	 want = { NULL, 0, 0 };
+
+	env_init(&env);
+	tsub_init(&a);
+	tsub_init(&b);
+	sa = hub_subscribe(env.hub, &a.hs, UPSTREAM_CHANNEL, "a", 1, &ra);
+	sb = hub_subscribe(env.hub, &b.hs, UPSTREAM_CHANNEL, "b", 1, &rb);
+	ck_assert_int_eq(env.up.nops, 2);
+	drop(&env, UPSTREAM_CHANNEL, "a");
+	drop(&env, UPSTREAM_CHANNEL, "b");
+	ck_assert_int_eq(env.up.nops, 2);	/* one operation at a time */
+
+	/* a's SUBSCRIBE is confirmed, but from before the loss. */
+	confirm(&env, 0);
+	ck_assert(future_is_pending(ra));
+	ck_assert_int_eq(env.up.nops, 3);
+	expect_op(&env, 2, UPSTREAM_CHANNEL, 1, "a", 1);
+	ck_assert(!hub_held(env.hub, UPSTREAM_CHANNEL, "a", 1));
+	/* b's fails: subscribed again, its waiter not failed. */
+	fail_op(&env, 1);
+	ck_assert(future_is_pending(rb));
+	ck_assert_int_eq(env.up.nops, 4);
+	expect_op(&env, 3, UPSTREAM_CHANNEL, 1, "b", 1);
+	ck_assert(!hub_synced(env.hub));
+
+	confirm(&env, 2);
+	confirm(&env, 3);
+	ck_assert_int_eq(future_state(ra), FUTURE_DONE);
+	ck_assert_int_eq(future_state(rb), FUTURE_DONE);
+	ck_assert(hub_synced(env.hub));
+	expect_held(&env, 2, 0, 0);
+	hub_activate(env.hub, sa);
+	pub(&env, "a", "hello");
+	frame_text(&want, "a", "hello");
+	turn(&env);
+	expect_out(&a, &want);
+	ck_assert_int_eq(env.up.nops, 4);
+
+	future_unref(ra);
+	future_unref(rb);
+	hub_unsubscribe(env.hub, sa);
+	hub_unsubscribe(env.hub, sb);
+	ck_assert_int_eq(settle(&env), 2);
+	sbuf_free(&want);
+	tsub_done(&a);
+	tsub_done(&b);
+	env_done(&env);
+}
+END_TEST
+
+/*
+ * A name lost while its UNSUBSCRIBE is in flight: nobody wants it, so it is
+ * gone once that completes and nothing is sent; a name someone wants again
+ * meanwhile is subscribed again once it completes, confirmed or failed.
+ */
+START_TEST(test_name_lost_while_unsubscribing)
+{
+	struct env	 env;
+	struct tsub	 a, b, c;
+	struct hub_sub	*sb, *sc;
+	struct future	*rb, *rc;
+
+	env_init(&env);
+	tsub_init(&a);
+	tsub_init(&b);
+	tsub_init(&c);
+	hub_unsubscribe(env.hub, sub_ready(&env, &a, UPSTREAM_CHANNEL, "a", 1));
+	hub_unsubscribe(env.hub, sub_ready(&env, &b, UPSTREAM_CHANNEL, "b", 1));
+	hub_unsubscribe(env.hub, sub_ready(&env, &c, UPSTREAM_CHANNEL, "c", 1));
+	ck_assert_int_eq(env.up.nops, 6);
+	/* b and c are wanted again while their UNSUBSCRIBE is in flight. */
+	sb = hub_subscribe(env.hub, &b.hs, UPSTREAM_CHANNEL, "b", 1, &rb);
+	sc = hub_subscribe(env.hub, &c.hs, UPSTREAM_CHANNEL, "c", 1, &rc);
+	drop(&env, UPSTREAM_CHANNEL, "a");
+	drop(&env, UPSTREAM_CHANNEL, "b");
+	drop(&env, UPSTREAM_CHANNEL, "c");
+	ck_assert_int_eq(env.up.nops, 6);
+
+	confirm(&env, 1);		/* a: gone, nothing sent */
+	ck_assert_int_eq(env.up.nops, 6);
+	ck_assert_uint_eq(hub_count(env.hub, UPSTREAM_CHANNEL), 2);
+	confirm(&env, 3);		/* b: subscribed again */
+	ck_assert_int_eq(env.up.nops, 7);
+	expect_op(&env, 6, UPSTREAM_CHANNEL, 1, "b", 1);
+	fail_op(&env, 5);		/* c: subscribed again all the same */
+	ck_assert(future_is_pending(rc));
+	ck_assert_int_eq(env.up.nops, 8);
+	expect_op(&env, 7, UPSTREAM_CHANNEL, 1, "c", 1);
+
+	ck_assert_int_eq(settle(&env), 2);
+	ck_assert_int_eq(future_state(rb), FUTURE_DONE);
+	ck_assert_int_eq(future_state(rc), FUTURE_DONE);
+	ck_assert(hub_synced(env.hub));
+	expect_held(&env, 2, 0, 0);
+	future_unref(rb);
+	future_unref(rc);
+	hub_unsubscribe(env.hub, sb);
+	hub_unsubscribe(env.hub, sc);
+	ck_assert_int_eq(settle(&env), 2);
+	ck_assert_uint_eq(hub_count(env.hub, UPSTREAM_CHANNEL), 0);
+	tsub_done(&a);
+	tsub_done(&b);
+	tsub_done(&c);
+	env_done(&env);
+}
+END_TEST
+
+/*
+ * A name nobody wants lost (never known, or gone since, or known as
+ * another kind): nothing is sent and nothing is remembered.
+ */
+START_TEST(test_name_lost_unwanted)
+{
+	struct env	 env;
+	struct tsub	 a;
+	struct hub_sub	*sa;
+
+	env_init(&env);
+	tsub_init(&a);
+	drop(&env, UPSTREAM_CHANNEL, "never");
+	ck_assert_int_eq(env.up.nops, 0);
+	hub_unsubscribe(env.hub, sub_ready(&env, &a, UPSTREAM_CHANNEL, "gone",
+	    4));
+	ck_assert_int_eq(settle(&env), 1);
+	drop(&env, UPSTREAM_CHANNEL, "gone");
+	sa = sub_ready(&env, &a, UPSTREAM_SHARD, "other", 5);
+	drop(&env, UPSTREAM_CHANNEL, "other");
+	drop(&env, UPSTREAM_PATTERN, "other");
+	ck_assert_int_eq(env.up.nops, 3);
+	ck_assert_uint_eq(hub_count(env.hub, UPSTREAM_CHANNEL), 0);
+	ck_assert_uint_eq(hub_count(env.hub, UPSTREAM_PATTERN), 0);
+	ck_assert(hub_synced(env.hub));
+	expect_held(&env, 0, 0, 1);
+
+	hub_unsubscribe(env.hub, sa);
+	ck_assert_int_eq(settle(&env), 1);
+	tsub_done(&a);
+	env_done(&env);
+}
+END_TEST
+
 /* Returns the hub suite. */
 static Suite *
 hub_suite(void)
@@ -2864,6 +3085,14 @@ hub_suite(void)
 	tcase_add_test(tc, test_free_with_ops_in_flight);
 	tcase_add_test(tc, test_settle_waits_for_unsubscribe);
 	tcase_add_test(tc, test_settle_ignores_later_ops);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("lost");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_name_lost_while_active);
+	tcase_add_test(tc, test_name_lost_while_subscribing);
+	tcase_add_test(tc, test_name_lost_while_unsubscribing);
+	tcase_add_test(tc, test_name_lost_unwanted);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("delivery");
