@@ -9,8 +9,9 @@
  * flight, so a subscribe that arrives while the upstream UNSUBSCRIBE of the
  * same name is in flight still ends subscribed.
  *
- * Fan-out: each message is encoded once into a shared batch, the bytes of
- * everything one loop turn read from Redis; each subscriber keeps only a
+ * Fan-out (hub_batch.c): each message is encoded once per output form
+ * (enum hub_form: RESP2, RESP3) into a shared batch of that form, the bytes
+ * of everything one loop turn read from Redis; each subscriber keeps only a
  * chain of the segments of the batch that are its own (a segment is extended
  * while the messages it receives are adjacent, so one channel's subscribers
  * keep one each), in a pool of segments the hub reuses from batch to batch.
@@ -27,10 +28,11 @@
  * after it is done the subscriber calls hub_activate() and queues its
  * confirmation in the same loop callback.
  *
- * The hub talks to Redis through struct hub_upstream, a small interface
- * (the real one is upstream.c; the unit tests use a scripted one), and
- * delivers into struct hub_subscriber, which a client embeds: the hub never
- * knows what a client is.
+ * The hub talks to Redis through the upstream interface (upstream.h: it
+ * subscribes, unsubscribes, asks whether the upstream is connected and how
+ * much waits unread; one Redis today, a scripted one in the unit tests),
+ * and delivers into struct hub_subscriber, which a session embeds: the hub
+ * never knows what a client is.
  */
 #ifndef PUBSUBD_HUB_H
 #define PUBSUBD_HUB_H
@@ -49,22 +51,19 @@ struct hub;
 struct hub_batch;
 struct hub_chan;
 
-/*
- * How the hub reaches Redis; futures returned are owned by the hub.
- * pending (may be NULL) says how many bytes of messages wait unread: while
- * a full read's worth does, the hub lets the batch grow over the next loop
- * turns.
- */
-struct hub_upstream {
-	struct future	*(*subscribe)(void *up, enum upstream_kind kind,
-			    const char *name, size_t len);
-	struct future	*(*unsubscribe)(void *up, enum upstream_kind kind,
-			    const char *name, size_t len);
-	int		 (*connected)(void *up);
-	size_t		 (*pending)(void *up);
-};
-
 struct hub_subscriber;
+
+/*
+ * The wire forms a subscriber takes messages in. A batch encodes each
+ * message once per form that has a receiver of it, and every subscriber of
+ * that form shares those bytes; another form (a WebSocket frame, an SSE
+ * event) is one more value here and one more encoder in hub_batch.c.
+ */
+enum hub_form {
+	HUB_FORM_RESP2 = 0,	/* arrays: Redis' own message frames */
+	HUB_FORM_RESP3,		/* RESP3 pushes */
+	HUB_FORMS
+};
 
 /* The most segments one deliver call hands over. */
 #define HUB_IOV		128
@@ -83,7 +82,7 @@ struct hub_subscriber_ops {
 };
 
 /*
- * The hub's part of a subscriber: embedded in its owner (a client), who
+ * The hub's part of a subscriber: embedded in its owner (a session), who
  * sets hs_ops and zeroes the rest with hub_subscriber_init(). While hs_batch
  * is set, hs_head and hs_tail index its chain of pending segments in the
  * hub's pool (0: none yet).
@@ -94,7 +93,7 @@ struct hub_subscriber {
 	uint32_t			 hs_head;	/* first segment */
 	uint32_t			 hs_tail;	/* last: extended */
 	uint32_t			 hs_dirty;	/* index in the hub's list */
-	uint8_t				 hs_resp3;	/* wants RESP3 pushes */
+	uint8_t				 hs_form;	/* enum hub_form */
 };
 
 /*
@@ -142,11 +141,11 @@ struct hub_stats {
 };
 
 /*
- * Returns a new hub on base that reaches Redis through ops and up (both
- * borrowed, and must outlive the hub), or NULL. Owned by the caller.
+ * Returns a new hub on base that reaches Redis through up (both borrowed,
+ * and must outlive the hub), or NULL. Owned by the caller, who hands the
+ * upstream's callbacks to hub_message() and hub_upstream_state().
  */
-struct hub	*hub_new(struct event_base *base, const struct hub_upstream *ops,
-		    void *up);
+struct hub	*hub_new(struct event_base *base, struct upstream *up);
 
 /* Frees the hub; every subscription must have been released first. */
 void		 hub_free(struct hub *hub);
@@ -184,9 +183,12 @@ void		 hub_subscriber_init(struct hub_subscriber *hs,
  */
 void		 hub_subscriber_flush(struct hub *hub, struct hub_subscriber *hs);
 
-/* Switches hs between RESP2 frames and RESP3 pushes (its segments first). */
-void		 hub_subscriber_set_resp3(struct hub *hub,
-		    struct hub_subscriber *hs, int resp3);
+/*
+ * Switches the form hs takes messages in (HUB_FORM_RESP2 after
+ * hub_subscriber_init()); its pending segments are delivered first.
+ */
+void		 hub_subscriber_set_form(struct hub *hub,
+		    struct hub_subscriber *hs, enum hub_form form);
 
 /* Forgets hs's pending segments; call before freeing a subscriber. */
 void		 hub_subscriber_forget(struct hub *hub, struct hub_subscriber *hs);
@@ -194,6 +196,18 @@ void		 hub_subscriber_forget(struct hub *hub, struct hub_subscriber *hs);
 /* Upstream callbacks: a message arrived; the connection came up or went down. */
 void		 hub_message(struct hub *hub, const struct upstream_msg *msg);
 void		 hub_upstream_state(struct hub *hub, int connected);
+
+/*
+ * Upstream callback: Redis no longer holds pubsubd's subscription to name
+ * (borrowed), though the upstream stays up (on_lost in upstream.h). The
+ * name needs an upstream subscription again and gets one as after a
+ * reconnect: at once, or once the operation on it in flight completes,
+ * whatever that operation's outcome. Its subscribers stay subscribed and
+ * receive its messages again once Redis confirms; what was published
+ * meanwhile is lost. A name nobody wants is only forgotten.
+ */
+void		 hub_upstream_lost(struct hub *hub, enum upstream_kind kind,
+		    const char *name, size_t len);
 
 /*
  * Hands every subscriber its segments of the current batch now; the hub

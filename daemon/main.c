@@ -49,6 +49,7 @@
 #include "supervise.h"
 #include "tls.h"
 #include "upstream.h"
+#include "upstream_single.h"
 
 /*
  * Open files pubsubd needs besides one per client: standard streams, the
@@ -84,6 +85,8 @@ static int	main_run(struct pubsubd *);
 static int	main_hash_password(void);
 static void	main_on_message(void *, const struct upstream_msg *);
 static void	main_on_state(void *, int);
+static void	main_on_lost(void *, enum upstream_kind, const char *,
+		    size_t);
 static void	main_signal_cb(evutil_socket_t, short, void *);
 static void	main_clients_gone(void *);
 static int	main_listen_passed(struct pubsubd *, int);
@@ -95,18 +98,7 @@ static int	main_fit_maxclients(const struct pubsubd *,
 static void	main_status(void *, char *, size_t);
 static void	main_stop_cb(evutil_socket_t, short, void *);
 static void	main_trim_cb(evutil_socket_t, short, void *);
-static struct future *main_up_subscribe(void *, enum upstream_kind,
-		    const char *, size_t);
-static struct future *main_up_unsubscribe(void *, enum upstream_kind,
-		    const char *, size_t);
-static int	main_up_connected(void *);
-static size_t	main_up_pending(void *);
 static void	main_free(struct pubsubd *);
-
-static const struct hub_upstream main_hub_upstream = {
-	main_up_subscribe, main_up_unsubscribe, main_up_connected,
-	main_up_pending
-};
 
 /* Prints how to call pubsubd to f and exits with status. */
 static void
@@ -185,6 +177,15 @@ main_on_state(void *arg, int connected)
 	service_upstream(d->svc, connected);
 }
 
+/* Redis dropped one subscription: the hub subscribes it again. */
+static void
+main_on_lost(void *arg, enum upstream_kind kind, const char *name, size_t len)
+{
+	struct pubsubd	*d = arg;
+
+	hub_upstream_lost(d->hub, kind, name, len);
+}
+
 /*
  * The STATUS= text systemd shows: what is served, the messages so far, and
  * Redis' state.
@@ -209,33 +210,6 @@ main_status(void *arg, char *buf, size_t len)
 	    (unsigned long long)hs->deliveries, upstream_connected(d->up) ?
 	    "connected to" : "down, retrying", endpoint_name(&d->redis, name,
 	    sizeof(name)));
-}
-
-/* The hub's view of the upstream. */
-static struct future *
-main_up_subscribe(void *up, enum upstream_kind kind, const char *name,
-    size_t len)
-{
-	return upstream_subscribe(up, kind, name, len);
-}
-
-static struct future *
-main_up_unsubscribe(void *up, enum upstream_kind kind, const char *name,
-    size_t len)
-{
-	return upstream_unsubscribe(up, kind, name, len);
-}
-
-static int
-main_up_connected(void *up)
-{
-	return upstream_connected(up);
-}
-
-static size_t
-main_up_pending(void *up)
-{
-	return upstream_pending(up);
 }
 
 /*
@@ -867,14 +841,14 @@ static void
 main_wire(struct pubsubd *d)
 {
 	static const struct upstream_cbs cbs = {
-		main_on_message, main_on_state
+		main_on_message, main_on_state, main_on_lost
 	};
 
 	if ((d->base = event_base_new()) == NULL)
 		fatalx("cannot make the event loop");
-	d->up = upstream_new(d->base, &d->upconf, &cbs, d);
+	d->up = upstream_single_new(d->base, &d->upconf, &cbs, d);
 	if (d->up == NULL ||
-	    (d->hub = hub_new(d->base, &main_hub_upstream, d->up)) == NULL ||
+	    (d->hub = hub_new(d->base, d->up)) == NULL ||
 	    (d->clients = client_set_new(d->base, d->hub, d->up,
 	    &d->cconf)) == NULL ||
 	    (d->svc = service_new(d->base, main_status, d)) == NULL)

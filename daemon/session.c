@@ -354,7 +354,8 @@ void
 session_set_proto(struct session *s, int resp)
 {
 	s->s_resp = (uint8_t)resp;
-	hub_subscriber_set_resp3(s->s_env->se_hub, &s->s_hs, resp == 3);
+	hub_subscriber_set_form(s->s_env->se_hub, &s->s_hs, resp == 3 ?
+	    HUB_FORM_RESP3 : HUB_FORM_RESP2);
 }
 
 struct acl_user *

@@ -1,16 +1,19 @@
 /*
  * test_hub.c: Check suite for daemon/hub.c.
  *
- * The hub talks to a scripted upstream that records every SUBSCRIBE and
- * UNSUBSCRIBE it is asked for and returns a future the test completes
- * itself: a result stands for Redis' confirmation, an error for a lost
- * connection. Whether the upstream is connected is a flag the test sets.
+ * The hub talks to a scripted upstream, an implementation of struct
+ * upstream_ops (upstream.h) with the operations the hub calls, that records
+ * every SUBSCRIBE and UNSUBSCRIBE it is asked for and returns a future the
+ * test completes itself: a result stands for Redis' confirmation, an error
+ * for a lost connection. Whether the upstream is connected is a flag the
+ * test sets.
  * Subscribers record the bytes they are handed and how many times. Each test
  * builds a fresh event_base and hub, and drives the end-of-turn flush with
  * one non-blocking loop turn (or hub_flush()).
  *
  * The channel state machine (idle, subscribing, active, unsubscribing) has
- * one test per transition; the delivery tests check DESIGN.md's rules 2
+ * one test per transition, and one per state for a single name lost while
+ * the upstream stays up (hub_upstream_lost()); the delivery tests check DESIGN.md's rules 2
  * (nothing before activation) and 4 (subscribe during an unsubscribe), the
  * exact RESP2 frames, and the batching: one deliver call per subscriber per
  * turn, carrying all its frames in order.
@@ -47,8 +50,12 @@ struct op {
 	struct future		*fut;		/* the test's own reference */
 };
 
-/* The scripted upstream: what it was asked, and whether it is up. */
+/*
+ * The scripted upstream: what it was asked, and whether it is up; its
+ * struct upstream first, as every kind of upstream has it.
+ */
 struct script {
+	struct upstream	 base;
 	struct op	 ops[MAX_OPS];
 	int		 nops;
 	int		 connected;
@@ -91,12 +98,12 @@ struct env {
 
 static struct future	*script_op(struct script *, enum upstream_kind, int,
 			    const char *, size_t);
-static struct future	*script_subscribe(void *, enum upstream_kind,
-			    const char *, size_t);
-static struct future	*script_unsubscribe(void *, enum upstream_kind,
-			    const char *, size_t);
-static int		 script_connected(void *);
-static size_t		 script_pending(void *);
+static struct future	*script_subscribe(struct upstream *,
+			    enum upstream_kind, const char *, size_t);
+static struct future	*script_unsubscribe(struct upstream *,
+			    enum upstream_kind, const char *, size_t);
+static int		 script_connected(const struct upstream *);
+static size_t		 script_pending(const struct upstream *);
 static void		 env_init(struct env *);
 static void		 env_done(struct env *);
 static void		 sbuf_add(struct sbuf *, const void *, size_t);
@@ -117,6 +124,7 @@ static int		 find_op(struct env *, int, enum upstream_kind, int,
 static void		 confirm(struct env *, int);
 static void		 fail_op(struct env *, int);
 static void		 lose(struct env *);
+static void		 drop(struct env *, enum upstream_kind, const char *);
 static int		 settle(struct env *);
 static void		 turn(struct env *);
 static struct hub_sub	*sub_ready(struct env *, struct tsub *,
@@ -140,8 +148,12 @@ static void		 pub_rounds(struct env *, int, int, struct sbuf *);
 static long long	 now_us(void);
 static void		 turn_once(struct env *);
 
-static const struct hub_upstream script_ops = {
-	script_subscribe, script_unsubscribe, script_connected, script_pending
+/* The operations the hub calls; it never starts, frees or asks more. */
+static const struct upstream_ops script_ops = {
+	.connected = script_connected,
+	.pending = script_pending,
+	.subscribe = script_subscribe,
+	.unsubscribe = script_unsubscribe
 };
 
 static const struct hub_subscriber_ops tsub_ops = { tsub_deliver };
@@ -171,32 +183,32 @@ script_op(struct script *sc, enum upstream_kind kind, int sub,
 
 /* The scripted SUBSCRIBE. */
 static struct future *
-script_subscribe(void *up, enum upstream_kind kind, const char *name,
-    size_t len)
+script_subscribe(struct upstream *up, enum upstream_kind kind,
+    const char *name, size_t len)
 {
-	return script_op(up, kind, 1, name, len);
+	return script_op((struct script *)(void *)up, kind, 1, name, len);
 }
 
 /* The scripted UNSUBSCRIBE. */
 static struct future *
-script_unsubscribe(void *up, enum upstream_kind kind, const char *name,
-    size_t len)
+script_unsubscribe(struct upstream *up, enum upstream_kind kind,
+    const char *name, size_t len)
 {
-	return script_op(up, kind, 0, name, len);
+	return script_op((struct script *)(void *)up, kind, 0, name, len);
 }
 
 /* Whether the scripted upstream is up: the test's flag. */
 static int
-script_connected(void *up)
+script_connected(const struct upstream *up)
 {
-	return ((struct script *)up)->connected;
+	return ((const struct script *)(const void *)up)->connected;
 }
 
 /* The bytes waiting upstream: the test's figure. */
 static size_t
-script_pending(void *up)
+script_pending(const struct upstream *up)
 {
-	return ((struct script *)up)->pending;
+	return ((const struct script *)(const void *)up)->pending;
 }
 
 /* Builds a fresh loop and hub on a connected scripted upstream. */
@@ -204,10 +216,11 @@ static void
 env_init(struct env *env)
 {
 	memset(env, 0, sizeof(*env));
+	env->up.base.u_ops = &script_ops;
 	env->up.connected = 1;
 	env->base = event_base_new();
 	ck_assert_ptr_nonnull(env->base);
-	env->hub = hub_new(env->base, &script_ops, &env->up);
+	env->hub = hub_new(env->base, &env->up.base);
 	ck_assert_ptr_nonnull(env->hub);
 }
 
@@ -397,8 +410,8 @@ fail_op(struct env *env, int i)
 }
 
 /*
- * The connection goes down as upstream.c reports it: not connected any
- * more, every pending operation failed, then the state callback.
+ * The connection goes down as upstream_single.c reports it: not connected
+ * any more, every pending operation failed, then the state callback.
  */
 static void
 lose(struct env *env)
@@ -1443,7 +1456,7 @@ START_TEST(test_resp3_pushes)
 	sa = sub_ready(&env, &a, UPSTREAM_CHANNEL, "ch", 2);
 	sb = sub_ready(&env, &b, UPSTREAM_CHANNEL, "ch", 2);
 	sp = sub_ready(&env, &b, UPSTREAM_PATTERN, "c*", 2);
-	hub_subscriber_set_resp3(env.hub, &b.hs, 1);
+	hub_subscriber_set_form(env.hub, &b.hs, HUB_FORM_RESP3);
 
 	pub(&env, "ch", "x");
 	publish_bin(&env, UPSTREAM_PATTERN, "c*", 2, "ch", 2, "x", 1);
@@ -1457,7 +1470,7 @@ START_TEST(test_resp3_pushes)
 
 	/* Back to RESP2 in the middle of a turn: the run goes out first. */
 	pub(&env, "ch", "x");
-	hub_subscriber_set_resp3(env.hub, &b.hs, 0);
+	hub_subscriber_set_form(env.hub, &b.hs, HUB_FORM_RESP2);
 	ck_assert_uint_eq(b.out.len, 2 * (sizeof(three) - 1) +
 	    sizeof(pthree) - 1);
 	pub(&env, "ch", "x");
@@ -2407,9 +2420,9 @@ START_TEST(test_segments_resp2_resp3)
 	s[2] = sub_ready(&env, &b3, UPSTREAM_CHANNEL, "b", 1);
 	s[3] = sub_ready(&env, &ab3, UPSTREAM_CHANNEL, "a", 1);
 	s[4] = sub_ready(&env, &ab3, UPSTREAM_CHANNEL, "b", 1);
-	hub_subscriber_set_resp3(env.hub, &a3.hs, 1);
-	hub_subscriber_set_resp3(env.hub, &b3.hs, 1);
-	hub_subscriber_set_resp3(env.hub, &ab3.hs, 1);
+	hub_subscriber_set_form(env.hub, &a3.hs, HUB_FORM_RESP3);
+	hub_subscriber_set_form(env.hub, &b3.hs, HUB_FORM_RESP3);
+	hub_subscriber_set_form(env.hub, &ab3.hs, HUB_FORM_RESP3);
 	for (i = 0; i < 6; i++) {
 		snprintf(payload, sizeof(payload), "m%d", i);
 		pub(&env, i % 2 ? "b" : "a", payload);
@@ -2438,7 +2451,7 @@ START_TEST(test_segments_resp2_resp3)
 	pub(&env, "b", "p2");
 	push_text(&wab3, "a", "p1");
 	push_text(&wab3, "b", "p2");
-	hub_subscriber_set_resp3(env.hub, &ab3.hs, 0);
+	hub_subscriber_set_form(env.hub, &ab3.hs, HUB_FORM_RESP2);
 	ck_assert_int_eq(ab3.calls, 2);
 	pub(&env, "b", "p3");
 	pub(&env, "a", "p4");
@@ -2825,6 +2838,225 @@ START_TEST(test_batch_open_while_pending)
 }
 END_TEST
 
+/*
+ * One subscription lost while the upstream stays up (on_lost: its shard
+ * went away, its slot moved), as Redis would report it for a channel.
+ */
+static void
+drop(struct env *env, enum upstream_kind kind, const char *name)
+{
+	hub_upstream_lost(env->hub, kind, name, strlen(name));
+}
+
+/*
+ * An active name lost alone: it is subscribed again at once, its
+ * subscriber stays active and, once Redis confirms, receives its messages
+ * again; names of other kinds are not touched.
+ */
+START_TEST(test_name_lost_while_active)
+{
+	struct env	 env;
+	struct tsub	 a, p;
+	struct hub_sub	*sa, *sp;
+	struct sbuf	 want = { NULL, 0, 0 };
+
+	env_init(&env);
+	tsub_init(&a);
+	tsub_init(&p);
+	sa = sub_ready(&env, &a, UPSTREAM_CHANNEL, "news", 4);
+	sp = sub_ready(&env, &p, UPSTREAM_PATTERN, "news", 4);
+	ck_assert_int_eq(env.up.nops, 2);
+	pub(&env, "news", "one");
+	frame_text(&want, "news", "one");
+	turn(&env);
+	expect_out(&a, &want);
+	expect_held(&env, 1, 1, 0);
+
+	drop(&env, UPSTREAM_CHANNEL, "news");
+	ck_assert_int_eq(env.up.nops, 3);
+	expect_op(&env, 2, UPSTREAM_CHANNEL, 1, "news", 4);
+	ck_assert(hub_sub_active(sa));
+	ck_assert(hub_sub_active(sp));
+	ck_assert(!hub_synced(env.hub));
+	ck_assert(!hub_held(env.hub, UPSTREAM_CHANNEL, "news", 4));
+	ck_assert(hub_held(env.hub, UPSTREAM_PATTERN, "news", 4));
+	expect_held(&env, 0, 1, 0);
+	ck_assert_uint_eq(hub_stats(env.hub)->upstream_subscribes, 3);
+
+	/* Redis confirms: active again, and messages flow. */
+	confirm(&env, 2);
+	ck_assert(hub_synced(env.hub));
+	expect_held(&env, 1, 1, 0);
+	pub(&env, "news", "two");
+	frame_text(&want, "news", "two");
+	turn(&env);
+	expect_out(&a, &want);
+	ck_assert_int_eq(env.up.nops, 3);
+
+	hub_unsubscribe(env.hub, sa);
+	hub_unsubscribe(env.hub, sp);
+	ck_assert_int_eq(settle(&env), 2);
+	ck_assert_uint_eq(hub_count(env.hub, UPSTREAM_CHANNEL), 0);
+	sbuf_free(&want);
+	tsub_done(&a);
+	tsub_done(&p);
+	env_done(&env);
+}
+END_TEST
+
+/*
+ * A name lost while its SUBSCRIBE is in flight: whatever that operation
+ * says (confirmed or failed), Redis holds nothing, so a new SUBSCRIBE goes
+ * out once it completes, and the waiters are released by its confirmation
+ * only.
+ */
+START_TEST(test_name_lost_while_subscribing)
+{
+	struct env	 env;
+	struct tsub	 a, b;
+	struct hub_sub	*sa, *sb;
+	struct future	*ra, *rb;
+	struct sbuf	 want = { NULL, 0, 0 };
+
+	env_init(&env);
+	tsub_init(&a);
+	tsub_init(&b);
+	sa = hub_subscribe(env.hub, &a.hs, UPSTREAM_CHANNEL, "a", 1, &ra);
+	sb = hub_subscribe(env.hub, &b.hs, UPSTREAM_CHANNEL, "b", 1, &rb);
+	ck_assert_int_eq(env.up.nops, 2);
+	drop(&env, UPSTREAM_CHANNEL, "a");
+	drop(&env, UPSTREAM_CHANNEL, "b");
+	ck_assert_int_eq(env.up.nops, 2);	/* one operation at a time */
+
+	/* a's SUBSCRIBE is confirmed, but from before the loss. */
+	confirm(&env, 0);
+	ck_assert(future_is_pending(ra));
+	ck_assert_int_eq(env.up.nops, 3);
+	expect_op(&env, 2, UPSTREAM_CHANNEL, 1, "a", 1);
+	ck_assert(!hub_held(env.hub, UPSTREAM_CHANNEL, "a", 1));
+	/* b's fails: subscribed again, its waiter not failed. */
+	fail_op(&env, 1);
+	ck_assert(future_is_pending(rb));
+	ck_assert_int_eq(env.up.nops, 4);
+	expect_op(&env, 3, UPSTREAM_CHANNEL, 1, "b", 1);
+	ck_assert(!hub_synced(env.hub));
+
+	confirm(&env, 2);
+	confirm(&env, 3);
+	ck_assert_int_eq(future_state(ra), FUTURE_DONE);
+	ck_assert_int_eq(future_state(rb), FUTURE_DONE);
+	ck_assert(hub_synced(env.hub));
+	expect_held(&env, 2, 0, 0);
+	hub_activate(env.hub, sa);
+	pub(&env, "a", "hello");
+	frame_text(&want, "a", "hello");
+	turn(&env);
+	expect_out(&a, &want);
+	ck_assert_int_eq(env.up.nops, 4);
+
+	future_unref(ra);
+	future_unref(rb);
+	hub_unsubscribe(env.hub, sa);
+	hub_unsubscribe(env.hub, sb);
+	ck_assert_int_eq(settle(&env), 2);
+	sbuf_free(&want);
+	tsub_done(&a);
+	tsub_done(&b);
+	env_done(&env);
+}
+END_TEST
+
+/*
+ * A name lost while its UNSUBSCRIBE is in flight: nobody wants it, so it is
+ * gone once that completes and nothing is sent; a name someone wants again
+ * meanwhile is subscribed again once it completes, confirmed or failed.
+ */
+START_TEST(test_name_lost_while_unsubscribing)
+{
+	struct env	 env;
+	struct tsub	 a, b, c;
+	struct hub_sub	*sb, *sc;
+	struct future	*rb, *rc;
+
+	env_init(&env);
+	tsub_init(&a);
+	tsub_init(&b);
+	tsub_init(&c);
+	hub_unsubscribe(env.hub, sub_ready(&env, &a, UPSTREAM_CHANNEL, "a", 1));
+	hub_unsubscribe(env.hub, sub_ready(&env, &b, UPSTREAM_CHANNEL, "b", 1));
+	hub_unsubscribe(env.hub, sub_ready(&env, &c, UPSTREAM_CHANNEL, "c", 1));
+	ck_assert_int_eq(env.up.nops, 6);
+	/* b and c are wanted again while their UNSUBSCRIBE is in flight. */
+	sb = hub_subscribe(env.hub, &b.hs, UPSTREAM_CHANNEL, "b", 1, &rb);
+	sc = hub_subscribe(env.hub, &c.hs, UPSTREAM_CHANNEL, "c", 1, &rc);
+	drop(&env, UPSTREAM_CHANNEL, "a");
+	drop(&env, UPSTREAM_CHANNEL, "b");
+	drop(&env, UPSTREAM_CHANNEL, "c");
+	ck_assert_int_eq(env.up.nops, 6);
+
+	confirm(&env, 1);		/* a: gone, nothing sent */
+	ck_assert_int_eq(env.up.nops, 6);
+	ck_assert_uint_eq(hub_count(env.hub, UPSTREAM_CHANNEL), 2);
+	confirm(&env, 3);		/* b: subscribed again */
+	ck_assert_int_eq(env.up.nops, 7);
+	expect_op(&env, 6, UPSTREAM_CHANNEL, 1, "b", 1);
+	fail_op(&env, 5);		/* c: subscribed again all the same */
+	ck_assert(future_is_pending(rc));
+	ck_assert_int_eq(env.up.nops, 8);
+	expect_op(&env, 7, UPSTREAM_CHANNEL, 1, "c", 1);
+
+	ck_assert_int_eq(settle(&env), 2);
+	ck_assert_int_eq(future_state(rb), FUTURE_DONE);
+	ck_assert_int_eq(future_state(rc), FUTURE_DONE);
+	ck_assert(hub_synced(env.hub));
+	expect_held(&env, 2, 0, 0);
+	future_unref(rb);
+	future_unref(rc);
+	hub_unsubscribe(env.hub, sb);
+	hub_unsubscribe(env.hub, sc);
+	ck_assert_int_eq(settle(&env), 2);
+	ck_assert_uint_eq(hub_count(env.hub, UPSTREAM_CHANNEL), 0);
+	tsub_done(&a);
+	tsub_done(&b);
+	tsub_done(&c);
+	env_done(&env);
+}
+END_TEST
+
+/*
+ * A name nobody wants lost (never known, or gone since, or known as
+ * another kind): nothing is sent and nothing is remembered.
+ */
+START_TEST(test_name_lost_unwanted)
+{
+	struct env	 env;
+	struct tsub	 a;
+	struct hub_sub	*sa;
+
+	env_init(&env);
+	tsub_init(&a);
+	drop(&env, UPSTREAM_CHANNEL, "never");
+	ck_assert_int_eq(env.up.nops, 0);
+	hub_unsubscribe(env.hub, sub_ready(&env, &a, UPSTREAM_CHANNEL, "gone",
+	    4));
+	ck_assert_int_eq(settle(&env), 1);
+	drop(&env, UPSTREAM_CHANNEL, "gone");
+	sa = sub_ready(&env, &a, UPSTREAM_SHARD, "other", 5);
+	drop(&env, UPSTREAM_CHANNEL, "other");
+	drop(&env, UPSTREAM_PATTERN, "other");
+	ck_assert_int_eq(env.up.nops, 3);
+	ck_assert_uint_eq(hub_count(env.hub, UPSTREAM_CHANNEL), 0);
+	ck_assert_uint_eq(hub_count(env.hub, UPSTREAM_PATTERN), 0);
+	ck_assert(hub_synced(env.hub));
+	expect_held(&env, 0, 0, 1);
+
+	hub_unsubscribe(env.hub, sa);
+	ck_assert_int_eq(settle(&env), 1);
+	tsub_done(&a);
+	env_done(&env);
+}
+END_TEST
+
 /* Returns the hub suite. */
 static Suite *
 hub_suite(void)
@@ -2853,6 +3085,14 @@ hub_suite(void)
 	tcase_add_test(tc, test_free_with_ops_in_flight);
 	tcase_add_test(tc, test_settle_waits_for_unsubscribe);
 	tcase_add_test(tc, test_settle_ignores_later_ops);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("lost");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_name_lost_while_active);
+	tcase_add_test(tc, test_name_lost_while_subscribing);
+	tcase_add_test(tc, test_name_lost_while_unsubscribing);
+	tcase_add_test(tc, test_name_lost_unwanted);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("delivery");

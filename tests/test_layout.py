@@ -10,7 +10,7 @@ Checks, over every .c and .h file in daemon/:
   - include graph: no circle between modules (a module is a file's stem;
     x_impl.h belongs to x), so each module includes only those below it.
 
-Prints one line per finding and a closing "N passed, N failed" line; exits
+Run by make check. Prints one line per finding and a closing "N passed, N failed" line; exits
 1 if any check failed. Usage: test_layout.py [DAEMON_DIR].
 """
 import os
