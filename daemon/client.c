@@ -87,7 +87,6 @@ client_set_new(struct event_base *base, struct hub *hub, struct upstream *up,
 		return NULL;
 	set->s_epfd = epoll_create1(EPOLL_CLOEXEC);
 	pool_init(&set->s_pool, sizeof(struct client));
-	TAILQ_INIT(&set->s_clients);
 	TAILQ_INIT(&set->s_dead);
 	TAILQ_INIT(&set->s_flushq);
 	set->s_flush_ev = event_new(base, -1, 0, client_flush_cb, set);
@@ -116,13 +115,15 @@ void
 client_set_free(struct client_set *set)
 {
 	struct client	*c;
+	struct session	*s;
 
 	if (set == NULL)
 		return;
-	while ((c = TAILQ_FIRST(&set->s_clients)) != NULL)
-		client_finish(c, SESSION_END_SHUTDOWN);	/* also the flushing */
+	while ((s = session_env_first(&set->s_env)) != NULL)
+		client_finish(session_arg(s), SESSION_END_SHUTDOWN);
+						/* also the flushing */
 	while ((c = TAILQ_FIRST(&set->s_dead)) != NULL) {
-		TAILQ_REMOVE(&set->s_dead, c, c_entry);
+		TAILQ_REMOVE(&set->s_dead, c, c_qentry);
 		client_free(c);
 	}
 	if (set->s_flush_ev != NULL)
@@ -145,15 +146,15 @@ client_set_free(struct client_set *set)
 void
 client_set_shutdown(struct client_set *set, void (*done)(void *), void *arg)
 {
-	struct client	*c, *next;
+	struct session	*s, *next;
 
 	set->s_done = done;
 	set->s_done_arg = arg;
-	for (c = TAILQ_FIRST(&set->s_clients); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, c_entry);
-		client_close(c, 1, SESSION_END_SHUTDOWN);
+	for (s = session_env_first(&set->s_env); s != NULL; s = next) {
+		next = session_next(s);
+		client_close(session_arg(s), 1, SESSION_END_SHUTDOWN);
 	}
-	if (TAILQ_EMPTY(&set->s_clients))
+	if (session_env_first(&set->s_env) == NULL)
 		event_active(set->s_reap_ev, 0, 0);
 }
 
@@ -162,13 +163,13 @@ static void
 client_idle_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct client_set	*set = arg;
-	struct client		*c, *next;
-	struct session		*s;
+	struct client		*c;
+	struct session		*s, *next;
 	long long		 now = session_now_ms();
 
-	for (c = TAILQ_FIRST(&set->s_clients); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, c_entry);
-		s = c->c_session;
+	for (s = session_env_first(&set->s_env); s != NULL; s = next) {
+		next = session_next(s);
+		c = session_arg(s);
 		if (session_subscribed(s) || command_subscribing(s) ||
 		    !session_slots_empty(s) ||
 		    (c->c_flags & (CLIENT_CLOSING | CLIENT_DEAD)) ||
@@ -304,9 +305,7 @@ client_accept(struct client_set *set, evutil_socket_t fd, int tls)
 		return NULL;
 	}
 	client_socket_setup(c, fd, set->s_env.se_conf->tcp_keepalive);
-	c->c_set = set;
 	c->c_fd = fd;
-	TAILQ_INSERT_TAIL(&set->s_clients, c, c_entry);
 	set->s_env.se_stats.connected++;
 	set->s_env.se_stats.accepted++;
 	id = session_id(c->c_session);
@@ -362,7 +361,8 @@ client_close(struct client *c, int flush, enum session_end why)
 	    client_tls_pending(c) > 0))) {
 		c->c_flags |= CLIENT_CLOSING;
 		if (client_cold(c) != NULL &&
-		    (c->c_cold->cc_close_ev = evtimer_new(c->c_set->s_env.se_base,
+		    (c->c_cold->cc_close_ev = evtimer_new(
+		    client_set_of(c)->s_env.se_base,
 		    client_close_cb, c)) != NULL &&
 		    evtimer_add(c->c_cold->cc_close_ev, &tv) == 0) {
 			client_queue_write(c);
@@ -396,7 +396,7 @@ client_close_cb(evutil_socket_t fd, short what, void *arg)
 void
 client_finish(struct client *c, enum session_end why)
 {
-	struct client_set	*set = c->c_set;
+	struct client_set	*set = client_set_of(c);
 
 	if (c->c_flags & CLIENT_DEAD)
 		return;
@@ -413,12 +413,12 @@ client_finish(struct client *c, enum session_end why)
 	session_end(c->c_session);
 	command_stop(c->c_session);
 	if (c->c_flags & CLIENT_FLUSH_QUEUED) {
-		TAILQ_REMOVE(&set->s_flushq, c, c_flush_entry);
+		TAILQ_REMOVE(&set->s_flushq, c, c_qentry);
 		c->c_flags &= ~CLIENT_FLUSH_QUEUED;
 	}
 	client_read_stop(c);
-	if (c->c_wev != NULL)
-		event_del(c->c_wev);
+	if (c->c_cold != NULL && c->c_cold->cc_wev != NULL)
+		event_del(c->c_cold->cc_wev);
 	if (c->c_cold != NULL && c->c_cold->cc_close_ev != NULL)
 		event_del(c->c_cold->cc_close_ev);
 	if (c->c_flags & CLIENT_TLS) {
@@ -429,8 +429,8 @@ client_finish(struct client *c, enum session_end why)
 			event_del(c->c_cold->cc_hs_ev);
 		set->s_env.se_stats.tls_connected--;
 	}
-	TAILQ_REMOVE(&set->s_clients, c, c_entry);
-	TAILQ_INSERT_TAIL(&set->s_dead, c, c_entry);
+	/* Off the flush queue (above), so c_qentry is free for it. */
+	TAILQ_INSERT_TAIL(&set->s_dead, c, c_qentry);
 	set->s_env.se_stats.connected--;
 	event_active(set->s_reap_ev, 0, 0);
 }
@@ -439,14 +439,15 @@ client_finish(struct client *c, enum session_end why)
 static void
 client_free(struct client *c)
 {
+	struct client_set	*set = client_set_of(c);
+
 	if (c->c_flags & CLIENT_TLS)
-		c->c_set->s_env.se_stats.output_discarded +=
-		    client_tls_pending(c);
-	command_release(c->c_session);
-	session_free(c->c_session);
+		set->s_env.se_stats.output_discarded += client_tls_pending(c);
 	client_read_stop(c);
-	if (c->c_wev != NULL)
-		event_free(c->c_wev);
+	command_release(c->c_session);
+	session_free(c->c_session);	/* client_set_of(c) no more */
+	if (c->c_cold != NULL && c->c_cold->cc_wev != NULL)
+		event_free(c->c_cold->cc_wev);
 	if (c->c_cold != NULL && c->c_cold->cc_close_ev != NULL)
 		event_free(c->c_cold->cc_close_ev);
 	if (c->c_in != NULL)
@@ -460,7 +461,7 @@ client_free(struct client *c)
 	else
 		evutil_closesocket(c->c_fd);
 	free(c->c_cold);
-	pool_put(&c->c_set->s_pool, c);
+	pool_put(&set->s_pool, c);
 }
 
 /* Tears down the clients closed since the last turn. */
@@ -471,10 +472,10 @@ client_reap_cb(evutil_socket_t fd, short what, void *arg)
 	struct client		*c;
 
 	while ((c = TAILQ_FIRST(&set->s_dead)) != NULL) {
-		TAILQ_REMOVE(&set->s_dead, c, c_entry);
+		TAILQ_REMOVE(&set->s_dead, c, c_qentry);
 		client_free(c);
 	}
-	if (set->s_done != NULL && TAILQ_EMPTY(&set->s_clients))
+	if (set->s_done != NULL && session_env_first(&set->s_env) == NULL)
 		set->s_done(set->s_done_arg);
 }
 
@@ -482,10 +483,12 @@ client_reap_cb(evutil_socket_t fd, short what, void *arg)
 void
 client_set_users_changed(struct client_set *set)
 {
-	struct client	*c, *next;
+	struct client	*c;
+	struct session	*s, *next;
 
-	for (c = TAILQ_FIRST(&set->s_clients); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, c_entry);
+	for (s = session_env_first(&set->s_env); s != NULL; s = next) {
+		next = session_next(s);
+		c = session_arg(s);
 		if (session_user(c->c_session) == NULL)
 			continue;
 		if (session_rebind_user(c->c_session) == -1) {
@@ -494,6 +497,21 @@ client_set_users_changed(struct client_set *set)
 		}
 		if (!(c->c_flags & (CLIENT_CLOSING | CLIENT_DEAD)))
 			command_revoke(c->c_session);
+	}
+}
+
+/* Redis moved: see client.h. */
+void
+client_set_redis_moved(struct client_set *set)
+{
+	struct client	*c;
+	struct session	*s, *next;
+
+	for (s = session_env_first(&set->s_env); s != NULL; s = next) {
+		next = session_next(s);
+		c = session_arg(s);
+		if (!(c->c_flags & (CLIENT_CLOSING | CLIENT_DEAD)))
+			command_redis_moved(c->c_session);
 	}
 }
 
@@ -533,7 +551,8 @@ client_read_start(struct client *c)
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN;		/* level-triggered, as libevent's */
 	ev.data.ptr = c;
-	if (epoll_ctl(c->c_set->s_epfd, EPOLL_CTL_ADD, c->c_fd, &ev) == -1)
+	if (epoll_ctl(client_set_of(c)->s_epfd, EPOLL_CTL_ADD, c->c_fd,
+	    &ev) == -1)
 		return -1;
 	c->c_flags |= CLIENT_READING;
 	return 0;
@@ -545,7 +564,7 @@ client_read_stop(struct client *c)
 {
 	if (!(c->c_flags & CLIENT_READING))
 		return;
-	(void)epoll_ctl(c->c_set->s_epfd, EPOLL_CTL_DEL, c->c_fd, NULL);
+	(void)epoll_ctl(client_set_of(c)->s_epfd, EPOLL_CTL_DEL, c->c_fd, NULL);
 	c->c_flags &= ~CLIENT_READING;
 }
 
@@ -579,7 +598,8 @@ client_reads_cb(evutil_socket_t fd, short what, void *arg)
 int
 client_over_query_buffer(struct client *c)
 {
-	if ((long long)client_qbuf(c) <= c->c_set->s_env.se_conf->query_buffer)
+	if ((long long)client_qbuf(c) <=
+	    client_set_of(c)->s_env.se_conf->query_buffer)
 		return 0;
 	log_info("client %llu: closed: over the query buffer limit",
 	    client_id(c));
@@ -646,7 +666,7 @@ client_next(void *arg, struct resp_req *req, enum resp_status *st, int *eof,
     const char **error)
 {
 	struct client			*c = arg;
-	const struct session_conf	*conf = c->c_set->s_env.se_conf;
+	const struct session_conf	*conf = client_set_of(c)->s_env.se_conf;
 	struct resp_limits		 limits;
 
 	*st = RESP_NEED_MORE;
@@ -681,14 +701,14 @@ void
 client_queue_write(void *arg)
 {
 	struct client		*c = arg;
-	struct client_set	*set = c->c_set;
+	struct client_set	*set = client_set_of(c);
 
 	if (c->c_flags & (CLIENT_DEAD | CLIENT_FLUSH_QUEUED |
 	    CLIENT_WAIT_WRITE))
 		return;
 	if (TAILQ_EMPTY(&set->s_flushq))
 		event_active(set->s_flush_ev, 0, 0);
-	TAILQ_INSERT_TAIL(&set->s_flushq, c, c_flush_entry);
+	TAILQ_INSERT_TAIL(&set->s_flushq, c, c_qentry);
 	c->c_flags |= CLIENT_FLUSH_QUEUED;
 }
 
@@ -700,7 +720,7 @@ client_flush_cb(evutil_socket_t fd, short what, void *arg)
 	struct client		*c;
 
 	while ((c = TAILQ_FIRST(&set->s_flushq)) != NULL) {
-		TAILQ_REMOVE(&set->s_flushq, c, c_flush_entry);
+		TAILQ_REMOVE(&set->s_flushq, c, c_qentry);
 		c->c_flags &= ~CLIENT_FLUSH_QUEUED;
 		client_write(c);
 	}
@@ -710,13 +730,19 @@ client_flush_cb(evutil_socket_t fd, short what, void *arg)
 static int
 client_wait_write(struct client *c)
 {
-	if (c->c_wev == NULL) {
-		c->c_wev = event_new(c->c_set->s_env.se_base, c->c_fd,
+	struct client_cold	*cold;
+
+	/* Its event is cold: most clients never wait. */
+	if ((cold = client_cold(c)) == NULL)
+		return -1;
+	if (cold->cc_wev == NULL) {
+		cold->cc_wev = event_new(client_set_of(c)->s_env.se_base,
+		    c->c_fd,
 		    EV_WRITE | EV_PERSIST, client_write_cb, c);
-		if (c->c_wev == NULL)
+		if (cold->cc_wev == NULL)
 			return -1;
 	}
-	if (event_add(c->c_wev, NULL) == -1)
+	if (event_add(cold->cc_wev, NULL) == -1)
 		return -1;
 	c->c_flags |= CLIENT_WAIT_WRITE;
 	return 0;
@@ -739,7 +765,8 @@ client_write(struct client *c)
 	    evbuffer_get_length(out) > 0) {
 		n = evbuffer_write(out, c->c_fd);
 		if (n > 0) {
-			c->c_set->s_env.se_stats.bytes_out += (uint64_t)n;
+			client_set_of(c)->s_env.se_stats.bytes_out +=
+			    (uint64_t)n;
 			continue;
 		}
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
@@ -758,7 +785,7 @@ client_write(struct client *c)
 	 */
 	session_output_done(c->c_session);
 	if (c->c_flags & CLIENT_WAIT_WRITE) {
-		event_del(c->c_wev);
+		event_del(c->c_cold->cc_wev);
 		c->c_flags &= ~CLIENT_WAIT_WRITE;
 	}
 	if ((c->c_flags & CLIENT_CLOSING) && session_slots_empty(c->c_session))
@@ -807,7 +834,8 @@ client_deliver(void *arg, struct hub_batch *batch, struct iovec *iov,
 		mh.msg_iovlen = (size_t)iovcnt;
 		n = sendmsg(c->c_fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n > 0)
-			c->c_set->s_env.se_stats.bytes_out += (uint64_t)n;
+			client_set_of(c)->s_env.se_stats.bytes_out +=
+			    (uint64_t)n;
 		if (n == (ssize_t)len)
 			return;
 		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
@@ -855,9 +883,10 @@ client_pending_output(const struct client *c)
 int
 client_check_output(struct client *c)
 {
-	const struct session_conf	*conf = c->c_set->s_env.se_conf;
+	const struct session_conf	*conf = client_set_of(c)->s_env.se_conf;
 	long long			 n = (long long)client_pending_output(c);
 	long long			 now;
+	struct client_cold		*cold;
 
 	if (conf->output_hard > 0 && n > conf->output_hard) {
 		log_info("client %llu: closed: %lld bytes of output, over the "
@@ -866,13 +895,20 @@ client_check_output(struct client *c)
 		return -1;
 	}
 	if (conf->output_soft == 0 || n <= conf->output_soft) {
-		c->c_soft_since = 0;
+		if (c->c_cold != NULL)
+			c->c_cold->cc_soft_since = 0;
 		return 0;
 	}
 	now = session_now_ms();
-	if (c->c_soft_since == 0)
-		c->c_soft_since = now;
-	else if (now - c->c_soft_since >= conf->output_soft_seconds * 1000LL) {
+	if ((cold = client_cold(c)) == NULL) {
+		/* Out of memory: the clock cannot run; cut it now. */
+		client_finish(c, SESSION_END_OUTPUT_SOFT);
+		return -1;
+	}
+	if (cold->cc_soft_since == 0)
+		cold->cc_soft_since = now;
+	else if (now - cold->cc_soft_since >=
+	    conf->output_soft_seconds * 1000LL) {
 		log_info("client %llu: closed: output over the soft limit "
 		    "(%lld) for %d seconds", client_id(c), conf->output_soft,
 		    conf->output_soft_seconds);

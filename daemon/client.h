@@ -92,6 +92,9 @@ void		 client_close(struct client *c, int flush,
  */
 void		 client_set_users_changed(struct client_set *set);
 
+/* Redis moved: every client's passthrough connection follows (command.h). */
+void		 client_set_redis_moved(struct client_set *set);
+
 /* The sessions' counters (see session.h). */
 const struct session_stats *client_set_stats(const struct client_set *set);
 

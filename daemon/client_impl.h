@@ -39,6 +39,10 @@ struct resp_parser;
 /* What few connections need, made the first time one does. */
 struct client_cold {
 	struct event		*cc_close_ev;	/* owned: bounds flushing */
+	/* A client the socket did not take everything of, at least once. */
+	struct event		*cc_wev;	/* owned: waits for writable */
+	long long		 cc_soft_since;	/* over the soft limit since,
+						   ms; 0: not over */
 	/*
 	 * A TLS client's connection: the bufferevent owns the socket
 	 * (c_fd) and the TLS state, and the handshake has a deadline.
@@ -54,29 +58,39 @@ struct client_cold {
  */
 struct client {
 	struct session		*c_session;	/* owned */
-	struct client_set	*c_set;		/* borrowed */
 	evutil_socket_t		 c_fd;		/* owned */
 	int			 c_flags;
-	uint8_t			 c_why;		/* enum session_end: why it
-						   is closing */
 	struct client_cold	*c_cold;	/* owned, or NULL */
-	long long		 c_soft_since;	/* over the soft limit since, ms */
 	union {
 		struct sockaddr		sa;
 		struct sockaddr_in	sin;
 		struct sockaddr_in6	sin6;
 	}			 c_peer;	/* TCP: the peer */
-	struct event		*c_wev;		/* owned, lazily made */
+	uint8_t			 c_why;		/* enum session_end: why it
+						   is closing (in c_peer's
+						   padding) */
 	struct evbuffer		*c_in;		/* owned */
 	struct resp_parser	*c_parser;	/* owned */
-	TAILQ_ENTRY(client)	 c_entry;	/* set's clients or dead */
-	TAILQ_ENTRY(client)	 c_flush_entry;	/* set's flush queue */
+	/*
+	 * The set's flush queue while it lives (CLIENT_FLUSH_QUEUED), its
+	 * dead list once dead: never both. The live clients are their
+	 * sessions, on the session list (session_env_first()).
+	 */
+	TAILQ_ENTRY(client)	 c_qentry;
 };
 TAILQ_HEAD(client_list, client);
 
+/*
+ * The set a client is of: its session's env is the set's s_env, which is
+ * the set's first member, so a client needs no pointer of its own. Valid
+ * while the session lives (client_free() takes it first).
+ */
+#define client_set_of(c)						\
+	((struct client_set *)(void *)session_env((c)->c_session))
+
 struct client_set {
-	struct session_env	 s_env;		/* what the sessions share */
-	struct client_list	 s_clients;
+	struct session_env	 s_env;		/* what the sessions share;
+						   first (client_set_of()) */
 	struct client_list	 s_dead;
 	struct client_list	 s_flushq;
 	struct event		*s_flush_ev;	/* owned */

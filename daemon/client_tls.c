@@ -28,7 +28,7 @@ static void	client_tls_timeout_cb(evutil_socket_t, short, void *);
 int
 client_tls_start(struct client *c)
 {
-	struct client_set	*set = c->c_set;
+	struct client_set	*set = client_set_of(c);
 	struct client_cold	*cold;
 	int			 ms = set->s_env.se_conf->tls_handshake_timeout;
 	struct timeval		 tv = { ms / 1000, (ms % 1000) * 1000 };
@@ -57,7 +57,7 @@ client_tls_failed(struct client *c, const char *why)
 {
 	char	addr[SESSION_ADDR_MAX];
 
-	c->c_set->s_env.se_stats.tls_handshake_failures++;
+	client_set_of(c)->s_env.se_stats.tls_handshake_failures++;
 	log_info("client %llu: TLS handshake with %s failed: %s",
 	    (unsigned long long)session_id(c->c_session),
 	    session_addr(c->c_session, 0, addr, sizeof(addr)), why);
@@ -72,7 +72,7 @@ client_tls_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	char		 why[64];
 
 	snprintf(why, sizeof(why), "not done within %d ms",
-	    c->c_set->s_env.se_conf->tls_handshake_timeout);
+	    client_set_of(c)->s_env.se_conf->tls_handshake_timeout);
 	client_tls_failed(c, why);
 }
 
@@ -182,7 +182,7 @@ client_tls_write(struct client *c)
 			client_finish(c, SESSION_END_INTERNAL);
 			return;
 		}
-		c->c_set->s_env.se_stats.bytes_out += n;
+		client_set_of(c)->s_env.se_stats.bytes_out += n;
 		session_output_done(c->c_session);
 	}
 	if (client_check_output(c) == -1)
@@ -210,6 +210,6 @@ client_tls_deliver(struct client *c, struct hub_batch *batch,
 	if (session_add_pieces(bufferevent_get_output(c->c_cold->cc_bev), batch,
 	    iov, iovcnt, 0) == -1)
 		return -1;
-	c->c_set->s_env.se_stats.bytes_out += len;
+	client_set_of(c)->s_env.se_stats.bytes_out += len;
 	return 0;
 }

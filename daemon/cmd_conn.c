@@ -325,7 +325,8 @@ cmd_select(struct command_run *run)
 		session_error(s, "ERR value is not an integer or out of range");
 		return;
 	}
-	if (db < 0 || db >= upstream_databases(session_env(s)->se_up)) {
+	if (db < 0 || db >= upstream_databases(session_env(s)->se_up) ||
+	    db > SESSION_DB_MAX) {
 		session_error(s, "ERR DB index is out of range");
 		return;
 	}

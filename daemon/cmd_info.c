@@ -191,11 +191,15 @@ cmd_info_stats(struct session *s, struct evbuffer *txt)
 static void
 cmd_info_upstream(struct session *s, struct evbuffer *txt)
 {
+	struct upstream			*up = session_env(s)->se_up;
 	const struct hub_stats		*hs = hub_stats(session_env(s)->se_hub);
-	const struct upstream_stats	*us = upstream_stats(session_env(s)->se_up);
-	const struct endpoint		*ep = session_env(s)->se_conf->redis;
+	const struct upstream_stats	*us = upstream_stats(up);
+	const struct endpoint		*ep = upstream_endpoint(up);
 
-	/* Redis over a Unix socket: its path, and port 0 (as Redis shows). */
+	/*
+	 * Redis over a Unix socket: its path, and port 0 (as Redis shows); a
+	 * master that no sentinel has named yet: no host, and port 0.
+	 */
 	evbuffer_add_printf(txt, "# Upstream\r\n"
 	    "upstream_host:%s\r\nupstream_port:%d\r\n"
 	    "upstream_connected:%d\r\nupstream_synced:%d\r\n"
@@ -206,18 +210,19 @@ cmd_info_upstream(struct session *s, struct evbuffer *txt)
 	    "upstream_connects:%llu\r\nupstream_connect_failures:%llu\r\n"
 	    "upstream_outages:%llu\r\nupstream_last_outage_ms:%lld\r\n"
 	    "upstream_down_since_ms:%lld\r\n"
-	    "upstream_health_failures:%llu\r\n",
-	    ep->path != NULL ? ep->path : ep->host,
-	    ep->path != NULL ? 0 : ep->port,
-	    upstream_connected(session_env(s)->se_up), hub_synced(session_env(s)->se_hub),
+	    "upstream_health_failures:%llu\r\n"
+	    "upstream_mode:%s\r\nupstream_switches:%llu\r\n",
+	    ep == NULL ? "" : ep->path != NULL ? ep->path : ep->host,
+	    ep == NULL || ep->path != NULL ? 0 : ep->port,
+	    upstream_connected(up), hub_synced(session_env(s)->se_hub),
 	    (unsigned long long)hs->held[UPSTREAM_CHANNEL],
 	    (unsigned long long)hs->held[UPSTREAM_PATTERN],
 	    (unsigned long long)hs->held[UPSTREAM_SHARD],
 	    (unsigned long long)hs->upstream_subscribes,
 	    (unsigned long long)hs->upstream_unsubscribes,
 	    us->connects, us->connect_failures,
-	    us->outages, us->last_outage_ms, upstream_down_ms(session_env(s)->se_up),
-	    us->health_failures);
+	    us->outages, us->last_outage_ms, upstream_down_ms(up),
+	    us->health_failures, upstream_mode(up), us->switches);
 }
 
 /* INFO cluster: clients ask; pubsubd is not one. */

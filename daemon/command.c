@@ -616,6 +616,7 @@ command_upstream(struct command_run *run, int i, int argc,
     const char *const *argv, const size_t *argvlen)
 {
 	struct session_env	*env = session_env(run->r_s);
+	const struct endpoint	*ep;
 	struct future		*fut;
 	char			 msg[64];
 
@@ -625,9 +626,10 @@ command_upstream(struct command_run *run, int i, int argc,
 	 * protocol.
 	 */
 	if (argc >= 2 && argvlen[0] == 7 && strncasecmp(argv[0], "command",
-	    7) == 0 && argvlen[1] == 4 && strncasecmp(argv[1], "docs", 4) == 0) {
+	    7) == 0 && argvlen[1] == 4 && strncasecmp(argv[1], "docs", 4) == 0 &&
+	    (ep = upstream_endpoint(env->se_up)) != NULL) {
 		run->r_raw = 1;
-		run->r_wait[i] = rawcmd_send(env->se_base, env->se_conf->redis,
+		run->r_wait[i] = rawcmd_send(env->se_base, ep,
 		    session_resp(run->r_s), argc, argv, argvlen);
 	} else
 		run->r_wait[i] = upstream_command(env->se_up, argc, argv,

@@ -123,6 +123,16 @@ int		 command_subscribing(const struct session *s);
  */
 void		 command_revoke(struct session *s);
 
+/*
+ * Redis moved (a Sentinel's failover, a reload to another address): the
+ * session's passthrough connection, if any, still goes to the old place.
+ * One that holds no state (see cmd_passthrough.c) is dropped, its pending
+ * replies failing, and the next command opens one to the new place; one
+ * that does is closed with the client, once its replies are in, as when
+ * it is lost.
+ */
+void		 command_redis_moved(struct session *s);
+
 /* The commands of the table, for COMMAND: the i-th, or NULL past the end. */
 const struct command *command_at(size_t i);
 size_t		 command_count(void);

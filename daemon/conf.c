@@ -46,7 +46,7 @@ static const char *const conf_root_keys[] = {
 static const char *const conf_redis_keys[] = {
 	"host", "port", "path", "username", "password", "connect_timeout",
 	"backoff_min", "backoff_max", "health_interval", "health_timeout",
-	"command_timeout", "tls",
+	"command_timeout", "tls", "sentinel",
 	NULL
 };
 static const char *const conf_limits_keys[] = {
@@ -138,6 +138,7 @@ conf_free(struct conf *conf)
 	free(conf->metrics.host);
 	free(conf->metrics.path);
 	free(conf->redis_path);
+	conf_sentinel_clear(&conf->redis_sentinel);
 	free(conf->redis_username);
 	if (conf->redis_password != NULL) {
 		/* Not left in freed memory for a core dump to show. */
@@ -206,6 +207,20 @@ conf_redis(struct conf_ctx *ctx, struct conf *conf, const config_setting_t *g)
 		conf_error(ctx, config_setting_get_member(g, "path"),
 		    "'redis' has either 'path' or 'host' and 'port', not both");
 		return -1;
+	}
+	if (conf_group(ctx, g, "sentinel", &s) == -1)
+		return -1;
+	if (s != NULL) {
+		if (config_setting_get_member(g, "host") != NULL ||
+		    config_setting_get_member(g, "port") != NULL ||
+		    config_setting_get_member(g, "path") != NULL) {
+			conf_error(ctx, s, "'redis' has either 'sentinel' or "
+			    "'host', 'port' and 'path': the sentinels say "
+			    "where the master is");
+			return -1;
+		}
+		if (conf_sentinel(ctx, conf, s) == -1)
+			return -1;
 	}
 #ifndef HAVE_HIREDIS_SSL
 	/* Whatever its form, not a group only. */

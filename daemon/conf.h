@@ -121,6 +121,26 @@ struct conf_metrics {
 	char	*path;		/* owned; '/' and URL-safe characters */
 };
 
+/* One node's address, from "host:port" or "[v6]:port". */
+struct conf_node {
+	char	*host;		/* owned */
+	int	 port;
+};
+
+/*
+ * The redis.sentinel group: Redis is the master that these sentinels name,
+ * followed through failovers, in place of redis.host, port and path.
+ */
+#define CONF_SENTINEL_NODES_MAX	64	/* UPSTREAM_SENTINEL_MAX */
+
+struct conf_sentinel {
+	char		 *master;	/* owned, or NULL: no sentinel */
+	struct conf_node *nodes;	/* owned array of nnodes (>= 1) */
+	size_t		  nnodes;
+	char		 *username;	/* owned, or NULL: the sentinels' */
+	char		 *password;	/* owned, or NULL: no AUTH */
+};
+
 struct conf {
 	struct conf_listen	*listen;	/* owned array of nlisten */
 	size_t			 nlisten;
@@ -130,6 +150,7 @@ struct conf {
 	char			*redis_username;	/* owned, or NULL */
 	char			*redis_password;	/* owned, or NULL */
 	struct conf_rtls	 redis_tls;
+	struct conf_sentinel	 redis_sentinel;
 	int			 connect_timeout;	/* ms */
 	int			 backoff_min;		/* ms */
 	int			 backoff_max;		/* ms */
@@ -168,5 +189,13 @@ struct conf	*conf_load(const char *path, char *err, size_t errlen);
 
 /* Frees a configuration (NULL is ignored). */
 void		 conf_free(struct conf *conf);
+
+/*
+ * Whether two redis.sentinel groups are the same (both off, or the same
+ * master, sentinels in the same order, and credentials): a reload cannot
+ * change them.
+ */
+int		 conf_sentinel_same(const struct conf_sentinel *a,
+		    const struct conf_sentinel *b);
 
 #endif /* PUBSUBD_CONF_H */

@@ -3,7 +3,8 @@
  * by conf.c (defaults, the top-level walk, the plain groups) and the files
  * that each read a part of it: conf_value.c (one member of a group, by its
  * type), conf_listen.c (the listen list), conf_tls.c (the tls and redis.tls
- * groups) and conf_users.c (the users list). Only the conf*.c files include
+ * groups), conf_users.c (the users list) and conf_topology.c (Redis
+ * beyond one server: redis.sentinel). Only the conf*.c files include
  * it; the rest of the daemon knows conf.h alone.
  */
 #ifndef PUBSUBD_CONF_IMPL_H
@@ -93,5 +94,14 @@ int		 conf_redis_tls(struct conf_ctx *ctx, struct conf *conf,
  */
 int		 conf_users(struct conf_ctx *ctx, struct conf *conf,
 		    const config_setting_t *s);
+
+/*
+ * conf_topology.c: reads the sentinel group g of redis into conf, and
+ * frees what it read (conf_sentinel_clear()). conf_redis() has checked
+ * that g is a group. Returns 0, or -1 with the error recorded in ctx.
+ */
+int		 conf_sentinel(struct conf_ctx *ctx, struct conf *conf,
+		    const config_setting_t *g);
+void		 conf_sentinel_clear(struct conf_sentinel *s);
 
 #endif /* PUBSUBD_CONF_IMPL_H */

@@ -49,6 +49,7 @@
 #include "supervise.h"
 #include "tls.h"
 #include "upstream.h"
+#include "upstream_sentinel.h"
 #include "upstream_single.h"
 
 /*
@@ -84,6 +85,9 @@ static void	main_signals(struct pubsubd *);
 static int	main_run(struct pubsubd *);
 static int	main_hash_password(void);
 static void	main_on_message(void *, const struct upstream_msg *);
+static void	main_moved_cb(evutil_socket_t, short, void *);
+static struct upstream *main_sentinel_new(struct pubsubd *,
+		    const struct upstream_cbs *);
 static void	main_on_state(void *, int);
 static void	main_on_lost(void *, enum upstream_kind, const char *,
 		    size_t);
@@ -173,8 +177,27 @@ main_on_state(void *arg, int connected)
 {
 	struct pubsubd	*d = arg;
 
+	struct timeval	 now = { 0, 0 };
+	unsigned long long switches = upstream_stats(d->up)->switches;
+
 	hub_upstream_state(d->hub, connected);
 	service_upstream(d->svc, connected);
+	/* A new master: passthrough follows, from the loop (not from here). */
+	if (switches != d->switches_seen) {
+		d->switches_seen = switches;
+		if (event_base_once(d->base, -1, EV_TIMEOUT, main_moved_cb, d,
+		    &now) == -1)
+			client_set_redis_moved(d->clients);
+	}
+}
+
+/* Redis moved to a new master: the clients' passthrough follows. */
+static void
+main_moved_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pubsubd	*d = arg;
+
+	client_set_redis_moved(d->clients);
 }
 
 /* Redis dropped one subscription: the hub subscribes it again. */
@@ -208,8 +231,33 @@ main_status(void *arg, char *buf, size_t len)
 	    (unsigned long long)hs->messages_in,
 	    hs->messages_in == 1 ? "" : "s",
 	    (unsigned long long)hs->deliveries, upstream_connected(d->up) ?
-	    "connected to" : "down, retrying", endpoint_name(&d->redis, name,
+	    "connected to" : "down, retrying", main_redis_name(d, name,
 	    sizeof(name)));
+}
+
+/*
+ * Names Redis for the log and systemd: its address, or for a Sentinel's
+ * master, its name, where it is now (if known) and the switches so far.
+ */
+const char *
+main_redis_name(const struct pubsubd *d, char *buf, size_t len)
+{
+	const struct endpoint	*ep = upstream_endpoint(d->up);
+	unsigned long long	 n = upstream_stats(d->up)->switches;
+	char			 at[ENDPOINT_NAME_MAX];
+
+	if (d->conf->redis_sentinel.master == NULL)
+		return endpoint_name(&d->redis, buf, len);
+	if (ep == NULL)
+		snprintf(buf, len, "master '%s' (not found yet; asking %zu "
+		    "sentinel%s)", d->conf->redis_sentinel.master,
+		    d->conf->redis_sentinel.nnodes,
+		    d->conf->redis_sentinel.nnodes == 1 ? "" : "s");
+	else
+		snprintf(buf, len, "%s (sentinel master '%s', %llu "
+		    "switch%s)", endpoint_name(ep, at, sizeof(at)),
+		    d->conf->redis_sentinel.master, n, n == 1 ? "" : "es");
+	return buf;
 }
 
 /*
@@ -290,7 +338,6 @@ main_apply(struct pubsubd *d, const struct conf *c)
 		d->redis.tls_verify = c->redis_tls.verify;
 	}
 	d->cconf.passthrough = c->passthrough;
-	d->cconf.redis = &d->redis;
 	d->cconf.command_timeout = c->command_timeout;
 	d->cconf.maxclients = main_fit_maxclients(d, c);
 	d->cconf.output_hard = c->limits.output_hard;
@@ -834,6 +881,38 @@ main_settle(struct pubsubd *d)
 }
 
 /*
+ * The upstream of the master redis.sentinel names: its sentinels log in
+ * with the sentinel group's own credentials and take redis.tls as Redis
+ * does; the master logs in as redis.username/password say.
+ */
+static struct upstream *
+main_sentinel_new(struct pubsubd *d, const struct upstream_cbs *cbs)
+{
+	const struct conf_sentinel	*cs = &d->conf->redis_sentinel;
+	struct upstream_sentinel_conf	 sc;
+	struct endpoint			*nodes;
+	struct upstream			*up;
+	size_t				 i;
+
+	if ((nodes = calloc(cs->nnodes, sizeof(*nodes))) == NULL)
+		return NULL;
+	for (i = 0; i < cs->nnodes; i++) {
+		nodes[i] = d->redis;
+		nodes[i].path = NULL;
+		nodes[i].host = cs->nodes[i].host;
+		nodes[i].port = cs->nodes[i].port;
+		nodes[i].username = cs->username;
+		nodes[i].password = cs->password;
+	}
+	sc.master = cs->master;
+	sc.nodes = nodes;
+	sc.nnodes = cs->nnodes;
+	up = upstream_sentinel_new(d->base, &d->upconf, &sc, cbs, d);
+	free(nodes);
+	return up;
+}
+
+/*
  * Makes the event loop and wires what runs on it: the upstream (Redis), the
  * hub, the clients (who take the TLS context) and the service (systemd).
  */
@@ -846,7 +925,10 @@ main_wire(struct pubsubd *d)
 
 	if ((d->base = event_base_new()) == NULL)
 		fatalx("cannot make the event loop");
-	d->up = upstream_single_new(d->base, &d->upconf, &cbs, d);
+	if (d->conf->redis_sentinel.master != NULL)
+		d->up = main_sentinel_new(d, &cbs);
+	else
+		d->up = upstream_single_new(d->base, &d->upconf, &cbs, d);
 	if (d->up == NULL ||
 	    (d->hub = hub_new(d->base, d->up)) == NULL ||
 	    (d->clients = client_set_new(d->base, d->hub, d->up,
@@ -943,7 +1025,7 @@ main_run(struct pubsubd *d)
 		d->pidfile_written = 1;
 	}
 	log_notice("pubsubd %s started, redis at %s, maxclients %d",
-	    PACKAGE_VERSION, endpoint_name(&d->redis, name, sizeof(name)),
+	    PACKAGE_VERSION, main_redis_name(d, name, sizeof(name)),
 	    d->cconf.maxclients);
 	service_start(d->svc, d->conf->ready_timeout, name);
 	upstream_start(d->up);

@@ -63,7 +63,16 @@ struct pubsubd {
 	int			  worker;	/* this worker's index, or -1:
 						   the only process */
 	int			  nworkers;	/* 1, or the supervisor's */
+	unsigned long long	  switches_seen;	/* the upstream's
+							   switches, handled */
 };
+/*
+ * Names Redis for the log and systemd (an address, or a Sentinel's master
+ * and where it is) in buf of len bytes, and returns buf.
+ */
+const char	*main_redis_name(const struct pubsubd *d, char *buf,
+		    size_t len);
+
 /* Sets d's settings (clients', upstream's, log's) from configuration c. */
 void		 main_apply(struct pubsubd *d, const struct conf *c);
 

@@ -26,6 +26,7 @@
 
 static int	main_listen_same(const struct conf_listen *,
 		    const struct conf_listen *);
+static int	main_redis_moved(const struct conf *, const struct conf *);
 static int	main_metrics_moved(const struct pubsubd *,
 		    const struct conf *, const struct conf *);
 static int	main_relisten(struct pubsubd *, const struct conf *);
@@ -42,6 +43,18 @@ main_listen_same(const struct conf_listen *a, const struct conf_listen *b)
 	/* Port 0 is a new free port each time: never the same. */
 	return a->port != 0 && a->port == b->port &&
 	    strcmp(a->host, b->host) == 0;
+}
+
+/* Whether a reload from old to nc moves Redis to another address. */
+static int
+main_redis_moved(const struct conf *old, const struct conf *nc)
+{
+	if ((old->redis_path == NULL) != (nc->redis_path == NULL))
+		return 1;
+	if (old->redis_path != NULL)
+		return strcmp(old->redis_path, nc->redis_path) != 0;
+	return old->redis_port != nc->redis_port ||
+	    strcmp(old->redis_host, nc->redis_host) != 0;
 }
 
 /*
@@ -182,7 +195,8 @@ main_remetrics(struct pubsubd *d, const struct conf *nc, struct metrics *nm)
  * SIGHUP: reads the file again. A file that does not load keeps the running
  * configuration (and says why); a good one is applied live: log level and
  * syslog, limits, passthrough, Redis' address, credentials and timings (a
- * new address or new credentials reconnect and resubscribe), the listeners,
+ * new address or new credentials reconnect and resubscribe; redis.sentinel
+ * is fixed at start, and a file that changes it is refused), the listeners,
  * TCP and Unix, and the metrics endpoint (new ones opened first: if one
  * cannot be, nothing changes; with sockets from systemd, those stay, never
  * closed before pubsubd stops, and `listen` is ignored). Connected clients
@@ -211,6 +225,14 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 		goto done;
 	}
 	main_worker_conf(d, nc);
+	/* The upstream's kind and its sentinels are fixed at start. */
+	if (!conf_sentinel_same(&old->redis_sentinel, &nc->redis_sentinel)) {
+		log_warnx("reload failed, keeping the running configuration: "
+		    "%s: 'redis.sentinel' (or its absence) cannot change on a "
+		    "reload; restart pubsubd for it", d->path);
+		conf_free(nc);
+		goto done;
+	}
 	if (main_protected(d, nc, d->path, err, sizeof(err)) == -1) {
 		log_warnx("reload failed, keeping the running configuration: "
 		    "%s", err);
@@ -274,6 +296,8 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 	client_set_users_changed(d->clients);
 	if (upstream_set_conf(d->up, &d->upconf) == -1)
 		log_warnx("reload: out of memory changing the redis address");
+	else if (main_redis_moved(old, nc))
+		client_set_redis_moved(d->clients);
 	d->conf = nc;
 	conf_free(old);
 	log_notice("configuration reloaded from %s", d->path);

@@ -468,6 +468,9 @@ metrics_upstream(struct evbuffer *out, const struct metrics_src *src)
 	metrics_one(out, "pubsubd_upstream_health_failures_total", "counter",
 	    "Heartbeats through Redis that did not come back in time.",
 	    us->health_failures);
+	metrics_one(out, "pubsubd_upstream_switches_total", "counter", "Moves "
+	    "to a new Redis master that Sentinel named (0 without Sentinel).",
+	    us->switches);
 }
 
 /* The fan-out: messages from Redis, deliveries to clients, batches. */

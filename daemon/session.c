@@ -92,7 +92,6 @@ struct session {
 	const struct session_io	*s_io;		/* borrowed */
 	void			*s_arg;		/* borrowed: the connection */
 	uint64_t		 s_id;
-	time_t			 s_created;
 	const char		*s_cmd;		/* last command's full name:
 						   static, or s_cold's */
 	struct session_cold	*s_cold;	/* owned, or NULL: made by
@@ -100,13 +99,19 @@ struct session {
 	struct acl_user		*s_user;	/* borrowed from the conf's
 						   acl: logged in as; NULL:
 						   not authenticated */
-	long long		 s_last_ms;	/* last command, monotonic ms */
-	int			 s_db;
-	uint8_t			 s_resp;	/* 2 or 3 */
-	uint8_t			 s_flags;	/* SESSION_* */
+	/*
+	 * Packed into 32 bytes: an idle subscriber is mostly this struct
+	 * and its connection's.
+	 */
 	uint32_t		 s_nsubs;	/* confirmed channels+patterns */
 	uint32_t		 s_nshard;	/* confirmed shard channels */
 	uint32_t		 s_held[UPSTREAM_KINDS];	/* in s_sublist */
+	uint32_t		 s_age0;	/* created, in seconds after
+						   se_started */
+	uint32_t		 s_last_s;	/* last command: session_now_s() */
+	uint16_t		 s_db;		/* <= SESSION_DB_MAX */
+	uint8_t			 s_resp;	/* 2 or 3 */
+	uint8_t			 s_flags;	/* SESSION_* */
 	struct evbuffer		*s_out;		/* owned, lazily made */
 	struct session_slots	 s_slots;	/* replies still to come */
 	struct command_run	*s_run;		/* borrowed: the command
@@ -125,6 +130,7 @@ static void	session_slot_free(struct session_slot *);
 static int	session_map_sub(struct session_cold *, struct hub_sub *);
 static void	session_unmap_sub(struct session_cold *, struct hub_sub *);
 static struct session_cold *session_cold(struct session *);
+static uint32_t	session_now_s(void);
 
 static const struct hub_subscriber_ops session_hs_ops = { session_deliver };
 
@@ -216,6 +222,12 @@ session_next(struct session *s)
 	return TAILQ_NEXT(s, s_entry);
 }
 
+void *
+session_arg(const struct session *s)
+{
+	return s->s_arg;
+}
+
 /* Finds a live session by id. */
 struct session *
 session_env_find(struct session_env *env, uint64_t id)
@@ -259,6 +271,17 @@ session_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * The monotonic clock in seconds, rounded up: an idle time computed from it
+ * is short by less than a second, never long, so idle_timeout never cuts
+ * a client early.
+ */
+static uint32_t
+session_now_s(void)
+{
+	return (uint32_t)((session_now_ms() + 999) / 1000);
+}
+
 /* Returns a new session, logged in as the default user if it may be. */
 struct session *
 session_new(struct session_env *env, const struct session_io *io, void *arg)
@@ -272,8 +295,8 @@ session_new(struct session_env *env, const struct session_io *io, void *arg)
 	s->s_arg = arg;
 	s->s_id = env->se_next_id++;
 	s->s_resp = 2;
-	s->s_created = time(NULL);
-	s->s_last_ms = session_now_ms();
+	s->s_age0 = (uint32_t)(time(NULL) - env->se_started);
+	s->s_last_s = session_now_s();
 	s->s_cmd = "NULL";
 	session_set_user(s, acl_login_user(env->se_conf->acl));
 	hub_subscriber_init(&s->s_hs, &session_hs_ops);
@@ -334,13 +357,13 @@ session_id(const struct session *s)
 time_t
 session_created(const struct session *s)
 {
-	return s->s_created;
+	return s->s_env->se_started + (time_t)s->s_age0;
 }
 
 long long
 session_last_ms(const struct session *s)
 {
-	return s->s_last_ms;
+	return (long long)s->s_last_s * 1000;
 }
 
 int
@@ -465,7 +488,7 @@ session_db(const struct session *s)
 void
 session_set_db(struct session *s, int db)
 {
-	s->s_db = db;
+	s->s_db = (uint16_t)db;
 }
 
 int
@@ -654,7 +677,7 @@ session_slots_advance(struct session *s)
 		r = future_state(slot->sl_fut) == FUTURE_DONE ?
 		    future_result(slot->sl_fut) : NULL;
 		if (r != NULL && slot->sl_select && r->type == CMDCONN_STATUS)
-			s->s_db = slot->sl_db;
+			s->s_db = (uint16_t)slot->sl_db;
 		if (slot->sl_silent)
 			;
 		else if (slot->sl_execabort)
@@ -907,7 +930,7 @@ session_close_passthrough(struct session *s)
 	if (pt != NULL)
 		s->s_cold->sc_pt = NULL;
 	session_flags_clear(s, SESSION_MULTI | SESSION_MULTI_DIRTY |
-	    SESSION_PT_LOST);
+	    SESSION_PT_LOST | SESSION_PT_STATE);
 	cmdconn_free(pt);
 }
 
@@ -930,7 +953,8 @@ session_format_info(struct session *s, struct evbuffer *out)
 	char			 addr[SESSION_ADDR_MAX], laddr[SESSION_ADDR_MAX];
 	struct session_peer	 peer;
 	time_t			 now = time(NULL);
-	long long		 idle = (session_now_ms() - s->s_last_ms) / 1000;
+	long long		 idle = (session_now_ms() - session_last_ms(s)) /
+				    1000;
 	const char		*name = session_name(s);
 	size_t			 omem;
 	int			 pubsub = session_subscribed(s);
@@ -946,7 +970,7 @@ session_format_info(struct session *s, struct evbuffer *out)
 	    (unsigned long long)s->s_id,
 	    session_addr(s, 0, addr, sizeof(addr)),
 	    session_addr(s, 1, laddr, sizeof(laddr)), peer.fd,
-	    name ? name : "", (long long)(now - s->s_created),
+	    name ? name : "", (long long)(now - session_created(s)),
 	    idle, pubsub ? (peer.local ? "PU" : "P") :
 	    (peer.local ? "U" : "N"), s->s_db,
 	    (unsigned)s->s_held[UPSTREAM_CHANNEL],
@@ -1134,7 +1158,7 @@ void
 session_command_begin(struct session *s)
 {
 	s->s_env->se_stats.commands++;
-	s->s_last_ms = session_now_ms();
+	s->s_last_s = session_now_s();
 	if (s->s_flags & SESSION_REPLY_SKIP) {
 		s->s_flags &= ~SESSION_REPLY_SKIP;
 		s->s_flags |= SESSION_SKIP_THIS;

@@ -54,7 +54,6 @@ struct session_slot;
 /* What the clients need to know of the configuration. */
 struct session_conf {
 	int		 passthrough;	/* forward other commands to Redis */
-	const struct endpoint *redis;	/* borrowed: for passthrough */
 	int		 command_timeout;	/* ms Redis has to answer */
 	int		 maxclients;
 	long long	 output_hard;		/* bytes; 0: none */
@@ -170,6 +169,8 @@ void		 session_env_destroy(struct session_env *env);
 /* The first live session (oldest), and the one after s; NULL at the end. */
 struct session	*session_env_first(struct session_env *env);
 struct session	*session_next(struct session *s);
+/* The connection a session serves: the arg given to session_new(). */
+void		*session_arg(const struct session *s);
 
 /* The live session with this id, or NULL. */
 struct session	*session_env_find(struct session_env *env, uint64_t id);
@@ -245,6 +246,10 @@ struct session_env *session_env(const struct session *s);
 uint64_t	 session_id(const struct session *s);
 time_t		 session_created(const struct session *s);
 /* Last command's start, monotonic ms. */
+/*
+ * The last command's time in monotonic ms, kept to the second and rounded
+ * up (an idle time from it is short by under a second, never long).
+ */
 long long	 session_last_ms(const struct session *s);
 
 /* The protocol: 2 or 3; switching it switches the messages' form too. */
@@ -276,7 +281,9 @@ void		 session_set_cmd(struct session *s, const char *name,
 		    int is_static);
 
 int		 session_db(const struct session *s);
+/* db is 0 to SESSION_DB_MAX (Redis' default configuration has 0 to 15). */
 void		 session_set_db(struct session *s, int db);
+#define SESSION_DB_MAX	65535
 
 /* Flags a session's commands set and test. */
 #define SESSION_REPLY_OFF	0x01	/* CLIENT REPLY OFF */
@@ -287,6 +294,9 @@ void		 session_set_db(struct session *s, int db);
 					   open MULTI: EXEC aborts */
 #define SESSION_PT_LOST		0x20	/* the passthrough connection died */
 #define SESSION_ENDED		0x40	/* session_end() was called */
+#define SESSION_PT_STATE	0x80	/* the passthrough connection holds
+					   state a new one would lack (WATCH,
+					   MULTI, CLIENT ...) */
 int		 session_flags(const struct session *s);
 void		 session_flags_set(struct session *s, int flags);
 void		 session_flags_clear(struct session *s, int flags);

@@ -3,7 +3,8 @@
  * operation of the upstream's kind (struct upstream_ops in upstream.h),
  * and what every kind answers alike: how long it has been down, from its
  * stats, and the facts it learnt of Redis, from its struct upstream_facts.
- * The kinds themselves are files of their own (upstream_single.c).
+ * The kinds themselves are files of their own (upstream_single.c,
+ * upstream_sentinel.c).
  */
 #include "config.h"
 
@@ -84,6 +85,20 @@ const struct upstream_stats *
 upstream_stats(const struct upstream *up)
 {
 	return up->u_ops->stats(up);
+}
+
+/* Where its connections go now; NULL while unknown (or never said). */
+const struct endpoint *
+upstream_endpoint(const struct upstream *up)
+{
+	return up->u_ops->endpoint != NULL ? up->u_ops->endpoint(up) : NULL;
+}
+
+/* The kind's name; a scripted test upstream may have none. */
+const char *
+upstream_mode(const struct upstream *up)
+{
+	return up->u_ops->mode != NULL ? up->u_ops->mode : "scripted";
 }
 
 /* How long the upstream has been down, from its stats' monotonic clock. */

@@ -4,8 +4,8 @@
  *
  * An upstream holds pubsubd's subscriptions in Redis and sends its
  * commands. Where a name's subscription goes is the upstream's business:
- * one Redis (upstream_single.c, today's only kind), the master a Sentinel
- * names, or the cluster shard that serves the name's slot. The hub asks
+ * one Redis (upstream_single.c), the master a Sentinel names
+ * (upstream_sentinel.c), or the cluster shard that serves the name's slot. The hub asks
  * for one name at a time and gets a future that Redis' confirmation
  * completes, or that fails; messages come back through on_message; and the
  * upstream says when it lost everything and got it back (on_state) or lost
@@ -97,6 +97,9 @@ struct upstream_stats {
 	unsigned long long	health_failures;
 	unsigned long long	connects;	/* came up, the first included */
 	unsigned long long	connect_failures;	/* attempts that failed */
+	unsigned long long	switches;	/* moves to a new master that
+						   Sentinel named; 0 for a
+						   fixed address */
 };
 
 /*
@@ -139,6 +142,11 @@ struct upstream_stats {
  * stats	Its outage counters, valid while it lives.
  * facts	What it learnt of Redis (upstream_facts.h), valid while it
  *		lives.
+ * endpoint	Where its connections go now (the master a Sentinel named),
+ *		for the connections of others (passthrough) and for logs;
+ *		valid until the upstream next calls on_state or is freed.
+ *		NULL while it does not know.
+ * mode		Not an operation: the kind's name, for INFO and metrics.
  */
 struct upstream_ops {
 	void		 (*start)(struct upstream *up);
@@ -159,6 +167,9 @@ struct upstream_ops {
 			    enum upstream_kind kind);
 	const struct upstream_stats *(*stats)(const struct upstream *up);
 	const struct upstream_facts *(*facts)(const struct upstream *up);
+	const struct endpoint *(*endpoint)(const struct upstream *up);
+	const char	 *mode;		/* what INFO says it is: "single",
+					   "sentinel" */
 };
 
 /*
@@ -187,6 +198,8 @@ struct future	*upstream_command(struct upstream *up, int argc,
 		    const char *const *argv, const size_t *argvlen);
 struct future	*upstream_barrier(struct upstream *up, enum upstream_kind kind);
 const struct upstream_stats *upstream_stats(const struct upstream *up);
+const struct endpoint *upstream_endpoint(const struct upstream *up);
+const char	*upstream_mode(const struct upstream *up);
 
 /* How long, in ms, the upstream has been down now; 0 while it is up. */
 long long	 upstream_down_ms(const struct upstream *up);

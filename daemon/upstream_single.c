@@ -126,6 +126,8 @@ static const struct upstream_stats *upstream_single_stats(
 		    const struct upstream *);
 static const struct upstream_facts *upstream_single_facts(
 		    const struct upstream *);
+static const struct endpoint *upstream_single_endpoint(
+		    const struct upstream *);
 static struct cmdconn *upstream_single_cmdconn(struct upstream_single *);
 static void	upstream_single_connect(struct upstream_single *);
 static long long upstream_single_now_ms(void);
@@ -175,7 +177,9 @@ static const struct upstream_ops upstream_single_ops = {
 	upstream_single_command,
 	upstream_single_barrier,
 	upstream_single_stats,
-	upstream_single_facts
+	upstream_single_facts,
+	upstream_single_endpoint,
+	"single"
 };
 
 static const char *const upstream_single_sub_cmd[UPSTREAM_KINDS] = {
@@ -269,6 +273,9 @@ upstream_single_set_conf(struct upstream *u, const struct upstream_conf *conf)
 			upstream_single_lost(up, moved ?
 			    "redis address changed" :
 			    "redis credentials or TLS settings changed");
+			/* Told where to go: no backoff before going. */
+			evtimer_del(up->up_retry_ev);
+			upstream_single_connect(up);
 		} else {
 			/* Waiting out a backoff: the new settings may work. */
 			evtimer_del(up->up_retry_ev);
@@ -1132,4 +1139,13 @@ upstream_single_facts(const struct upstream *u)
 	const struct upstream_single	*up = (const void *)u;
 
 	return up->up_facts;
+}
+
+/* Where its connections go: always the one address. */
+static const struct endpoint *
+upstream_single_endpoint(const struct upstream *u)
+{
+	const struct upstream_single	*up = (const void *)u;
+
+	return up->up_ep;
 }

@@ -10,7 +10,7 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Everything the build, the daemon and the tests need, by Debian name.
 PACKAGES="gcc libc6-dev clang libclang-rt-14-dev make autoconf automake pkg-config libevent-dev
 	libhiredis-dev libconfig-dev check libsystemd-dev redis-server
-	redis-tools python3-redis procps systemd man-db util-linux iproute2
+	redis-tools redis-sentinel python3-redis procps systemd man-db util-linux iproute2
 	libssl-dev openssl"
 
 say() { printf '==> %s\n' "$*" >&2; }

@@ -28,7 +28,6 @@
 
 static void	h_die(const char *, ...) __attribute__((format(printf, 1, 2),
 		    noreturn));
-static int	h_wait_ping(int, int);
 static size_t	h_resp_len(const char *, size_t);
 static int	h_fill(struct h_conn *, int);
 static void	h_exec_wrapped(char *const []);
@@ -195,7 +194,7 @@ h_kill(pid_t pid, int grace_ms)
 }
 
 /* Waits until something on port answers PING with +PONG. */
-static int
+int
 h_wait_ping(int port, int timeout_ms)
 {
 	long long	 deadline = h_now_ms() + timeout_ms;

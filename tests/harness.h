@@ -59,6 +59,8 @@ int	 h_stop_daemons(struct h_env *env, pid_t *daemons, int n,
 /* Starts (or restarts) only redis-server, on env->redis_port. */
 void	 h_start_redis(struct h_env *env);
 
+/* Waits until something on port answers PING with +PONG: 0, or -1. */
+int	 h_wait_ping(int port, int timeout_ms);
 /* Returns a port nobody listens on now (on ::1 if v6; 0 if impossible). */
 int	 h_free_port(void);
 int	 h_free_port6(void);

@@ -897,6 +897,136 @@ START_TEST(test_redis_unix_and_auth)
 }
 END_TEST
 
+/* redis.sentinel: the master's name, its sentinels, their credentials. */
+START_TEST(test_redis_sentinel)
+{
+	struct conf	*conf, *other;
+	char		 err[1024], text[2048];
+	size_t		 n;
+	int		 i;
+
+	conf = load("redis = {\n  password = \"redis-pw\";\n  sentinel = {\n"
+	    "    master = \"mymaster\";\n    nodes = ( \"127.0.0.1:26379\", "
+	    "\"s2.example:26380\", \"[::1]:26381\" );\n    username = \"sen\";"
+	    "\n    password = \"sen-pw\";\n  };\n};\n", err, sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_str_eq(conf->redis_sentinel.master, "mymaster");
+	ck_assert_uint_eq(conf->redis_sentinel.nnodes, 3);
+	ck_assert_str_eq(conf->redis_sentinel.nodes[0].host, "127.0.0.1");
+	ck_assert_int_eq(conf->redis_sentinel.nodes[0].port, 26379);
+	ck_assert_str_eq(conf->redis_sentinel.nodes[1].host, "s2.example");
+	ck_assert_int_eq(conf->redis_sentinel.nodes[1].port, 26380);
+	ck_assert_str_eq(conf->redis_sentinel.nodes[2].host, "::1");
+	ck_assert_int_eq(conf->redis_sentinel.nodes[2].port, 26381);
+	ck_assert_str_eq(conf->redis_sentinel.username, "sen");
+	ck_assert_str_eq(conf->redis_sentinel.password, "sen-pw");
+	/* The master's own password stays redis.password. */
+	ck_assert_str_eq(conf->redis_password, "redis-pw");
+
+	/* A reload compares groups: the same, or not. */
+	other = load("redis = { sentinel = { master = \"mymaster\"; nodes = "
+	    "( \"127.0.0.1:26379\" ); }; };\n", err, sizeof(err));
+	ck_assert_msg(other != NULL, "%s", err);
+	ck_assert_int_eq(conf_sentinel_same(&conf->redis_sentinel,
+	    &other->redis_sentinel), 0);
+	ck_assert_int_eq(conf_sentinel_same(&conf->redis_sentinel,
+	    &conf->redis_sentinel), 1);
+	conf_free(other);
+	other = conf_new_defaults();
+	ck_assert_ptr_null(other->redis_sentinel.master);
+	ck_assert_int_eq(conf_sentinel_same(&conf->redis_sentinel,
+	    &other->redis_sentinel), 0);
+	ck_assert_int_eq(conf_sentinel_same(&other->redis_sentinel,
+	    &other->redis_sentinel), 1);
+	conf_free(other);
+	conf_free(conf);
+
+	/* Not with a fixed address. */
+	expect_error("redis = {\n  host = \"h\";\n  sentinel = {\n    master = "
+	    "\"m\";\n    nodes = ( \"a:1\" );\n  };\n};\n", 3, "'redis' has "
+	    "either 'sentinel' or 'host', 'port' and 'path': the sentinels "
+	    "say where the master is");
+	expect_error("redis = { port = 6380;\n  sentinel = { master = \"m\"; "
+	    "nodes = ( \"a:1\" ); }; };\n", 2, "'redis' has either "
+	    "'sentinel' or 'host', 'port' and 'path': the sentinels say "
+	    "where the master is");
+	expect_error("redis = { path = \"/r.sock\";\n  sentinel = { master = "
+	    "\"m\"; nodes = ( \"a:1\" ); }; };\n", 2, "'redis' has either "
+	    "'sentinel' or 'host', 'port' and 'path': the sentinels say "
+	    "where the master is");
+	/* Its own keys, each checked. */
+	expect_error("redis = {\n  sentinel = \"m\";\n};\n", 2,
+	    "'sentinel' must be a group { ... }");
+	expect_error("redis = {\n  sentinel = {\n    nodes = ( \"a:1\" );\n  };"
+	    "\n};\n", 2, "'sentinel' needs 'master', the name the sentinels "
+	    "monitor it by");
+	expect_error("redis = { sentinel = {\n  master = 5;\n  nodes = "
+	    "( \"a:1\" ); }; };\n", 2, "'master' must be a string");
+	expect_error("redis = { sentinel = {\n  master = \"\";\n  nodes = "
+	    "( \"a:1\" ); }; };\n", 2, "'master' must not be empty");
+	expect_error("redis = { sentinel = {\n  master = \"m\"; }; };\n", 1,
+	    "'sentinel' needs 'nodes', a list of sentinels as "
+	    "( \"host:port\", ... )");
+	expect_error("redis = { sentinel = { master = \"m\";\n  nodes = "
+	    "\"a:1\"; }; };\n", 2, "'sentinel' needs 'nodes', a list of "
+	    "sentinels as ( \"host:port\", ... )");
+	expect_error("redis = { sentinel = { master = \"m\";\n  nodes = (); "
+	    "}; };\n", 2, "'sentinel' needs 'nodes', a list of sentinels as "
+	    "( \"host:port\", ... )");
+	expect_error("redis = { sentinel = { master = \"m\"; nodes = (\n"
+	    "  \"a:1\",\n  26379 ); }; };\n", 3, "a node must be a string "
+	    "\"host:port\"");
+	expect_error("redis = { sentinel = { master = \"m\"; nodes = (\n"
+	    "  \"a\" ); }; };\n", 2, "node 'a' is not \"host:port\"");
+	expect_error("redis = { sentinel = { master = \"m\"; nodes = (\n"
+	    "  \":26379\" ); }; };\n", 2, "node ':26379' is not \"host:port\"");
+	expect_error("redis = { sentinel = { master = \"m\"; nodes = (\n"
+	    "  \"a:0\" ); }; };\n", 2, "node 'a:0': the port must be 1 to "
+	    "65535");
+	expect_error("redis = { sentinel = { master = \"m\"; nodes = (\n"
+	    "  \"a:65536\" ); }; };\n", 2, "node 'a:65536': the port must be "
+	    "1 to 65535");
+	expect_error("redis = { sentinel = { master = \"m\"; nodes = (\n"
+	    "  \"a:26379x\" ); }; };\n", 2, "node 'a:26379x': the port must "
+	    "be 1 to 65535");
+	expect_error("redis = { sentinel = { master = \"m\"; nodes = (\n"
+	    "  \"a:\" ); }; };\n", 2, "node 'a:': the port must be 1 to "
+	    "65535");
+	expect_error("redis = { sentinel = { master = \"m\"; nodes = (\n"
+	    "  \"::1:26379\" ); }; };\n", 2, "node '::1:26379': an IPv6 "
+	    "address is written \"[address]:port\"");
+	expect_error("redis = { sentinel = { master = \"m\"; nodes = (\n"
+	    "  \"[::1:26379\" ); }; };\n", 2, "node '[::1:26379': an IPv6 "
+	    "address is written \"[address]:port\"");
+	expect_error("redis = { sentinel = { master = \"m\"; nodes = (\n"
+	    "  \"[]:26379\" ); }; };\n", 2, "node '[]:26379': an IPv6 "
+	    "address is written \"[address]:port\"");
+	expect_error("redis = { sentinel = { master = \"m\"; nodes = (\n"
+	    "  \"a:1\",\n  \"b:1\",\n  \"a:1\" ); }; };\n", 4, "sentinel 'a:1' "
+	    "is listed twice");
+	expect_error("redis = { sentinel = { master = \"m\"; nodes = "
+	    "( \"a:1\" );\n  username = \"u\"; }; };\n", 2, "'username' needs "
+	    "a 'password'");
+	expect_error("redis = { sentinel = { master = \"m\"; nodes = "
+	    "( \"a:1\" );\n  password = \"\"; }; };\n", 2, "'password' must "
+	    "not be empty");
+	expect_error("redis = { sentinel = { master = \"m\"; nodes = "
+	    "( \"a:1\" );\n  port = 26379; }; };\n", 2, "unknown key "
+	    "'port'");
+
+	/* At most CONF_SENTINEL_NODES_MAX. */
+	n = (size_t)snprintf(text, sizeof(text), "redis = { sentinel = { "
+	    "master = \"m\";\n  nodes = ( ");
+	for (i = 0; i <= CONF_SENTINEL_NODES_MAX; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s\"h:%d\"",
+		    i > 0 ? ", " : "", i + 1);
+	snprintf(text + n, sizeof(text) - n, " ); }; };\n");
+	snprintf(err, sizeof(err), "'nodes' lists %d sentinels; at most %d",
+	    CONF_SENTINEL_NODES_MAX + 1, CONF_SENTINEL_NODES_MAX);
+	expect_error(text, 2, err);
+}
+END_TEST
+
 /* The pid file: none by default, a string. */
 START_TEST(test_pidfile)
 {
@@ -1250,6 +1380,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_listen_unix_errors);
 	tcase_add_test(tc, test_listen_backlog);
 	tcase_add_test(tc, test_redis_unix_and_auth);
+	tcase_add_test(tc, test_redis_sentinel);
 	tcase_add_test(tc, test_pidfile);
 	tcase_add_test(tc, test_log_syslog);
 	tcase_add_test(tc, test_syslog_facility_parse);
