@@ -456,6 +456,7 @@ main_metrics_new(struct pubsubd *d, const struct conf *c, char *err,
 	src.clients = d->clients;
 	src.hub = d->hub;
 	src.up = d->up;
+	src.stopping = &d->stopping;
 	return metrics_new(d->base, &src, c->metrics.host, c->metrics.port,
 	    c->metrics.path, err, errlen);
 }

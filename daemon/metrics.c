@@ -4,8 +4,9 @@
  * The socket is bound with evconnlistener (as listener.c binds the clients'
  * ones, so that errors name the address and errno) and handed to evhttp,
  * which owns it from then on. Every request goes to one callback: the
- * configured path answers GET and HEAD with the exposition, another method
- * gets 405, another path 404. evhttp bounds what a peer can make it hold:
+ * configured path answers GET and HEAD with the exposition, /live and
+ * /ready with the health checks, another method gets 405, another path
+ * 404. evhttp bounds what a peer can make it hold:
  * headers, body and an idle timeout.
  *
  * The exposition is built at each scrape from the counters the modules keep
@@ -32,6 +33,7 @@
 #include <event2/listener.h>
 
 #include "client.h"
+#include "endpoint.h"
 #include "hub.h"
 #include "listener.h"
 #include "log.h"
@@ -53,6 +55,9 @@ struct metrics {
 };
 
 static void	metrics_request_cb(struct evhttp_request *, void *);
+static int	metrics_ready(const struct metrics_src *, char *, size_t);
+static void	metrics_health(struct evhttp_request *, const char *,
+		    const struct metrics_src *);
 static void	metrics_reply(struct evhttp_request *, int, const char *,
 		    const char *);
 static void	metrics_head(struct evbuffer *, const char *, const char *,
@@ -207,7 +212,64 @@ metrics_reply(struct evhttp_request *req, int code, const char *reason,
 	evbuffer_free(body);
 }
 
-/* One HTTP request: the exposition, or why not. */
+/*
+ * Whether pubsubd is ready to take clients: Redis connected, every wanted
+ * subscription confirmed there, not stopping. Returns 1, or 0 with why in
+ * buf; either way buf says what it is.
+ */
+static int
+metrics_ready(const struct metrics_src *src, char *buf, size_t len)
+{
+	const struct endpoint	*ep = upstream_endpoint(src->up);
+	char			 name[ENDPOINT_NAME_MAX];
+
+	if (ep != NULL)
+		endpoint_name(ep, name, sizeof(name));
+	if (src->stopping != NULL && *src->stopping)
+		snprintf(buf, len, "not ready: stopping");
+	else if (ep == NULL)
+		snprintf(buf, len, "not ready: no redis master known yet");
+	else if (!upstream_connected(src->up))
+		snprintf(buf, len, "not ready: redis at %s is down (for %lld "
+		    "ms)", name, upstream_down_ms(src->up));
+	else if (!hub_synced(src->hub))
+		snprintf(buf, len, "not ready: subscriptions not yet "
+		    "confirmed by redis at %s", name);
+	else {
+		snprintf(buf, len, "ready: redis at %s, every subscription "
+		    "confirmed", name);
+		return 1;
+	}
+	return 0;
+}
+
+/* GET /live or /ready: 200 or 503, a one-line reason, never cached. */
+static void
+metrics_health(struct evhttp_request *req, const char *path,
+    const struct metrics_src *src)
+{
+	struct evkeyvalq	*hdr = evhttp_request_get_output_headers(req);
+	char			 why[ENDPOINT_NAME_MAX + 128], len[32];
+	int			 ok = 1;
+
+	if (strcmp(path, "/live") == 0)
+		snprintf(why, sizeof(why), "live");
+	else
+		ok = metrics_ready(src, why, sizeof(why));
+	evhttp_add_header(hdr, "Cache-Control", "no-store");
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+		/* The status alone; evhttp would send a body. */
+		snprintf(len, sizeof(len), "%zu", strlen(why) + 1);
+		evhttp_add_header(hdr, "Content-Length", len);
+		evhttp_send_reply(req, ok ? HTTP_OK : 503, ok ? "OK" :
+		    "Service Unavailable", NULL);
+	} else if (ok)
+		metrics_reply(req, HTTP_OK, "OK", why);
+	else
+		metrics_reply(req, 503, "Service Unavailable", why);
+}
+
+/* One HTTP request: the exposition, a health check, or why not. */
 static void
 metrics_request_cb(struct evhttp_request *req, void *arg)
 {
@@ -218,16 +280,24 @@ metrics_request_cb(struct evhttp_request *req, void *arg)
 	enum evhttp_cmd_type	 cmd = evhttp_request_get_command(req);
 	struct evbuffer		*body;
 	char			 len[32];
+	int			 health;
 
-	if (path == NULL || strcmp(path, m->m_path) != 0) {
+	health = path != NULL && strcmp(path, m->m_path) != 0 &&
+	    (strcmp(path, "/live") == 0 || strcmp(path, "/ready") == 0);
+	if (!health && (path == NULL || strcmp(path, m->m_path) != 0)) {
 		metrics_reply(req, HTTP_NOTFOUND, "Not Found",
-		    "not found: the metrics are at the configured path");
+		    "not found: the metrics are at the configured path; "
+		    "health checks at /live and /ready");
 		return;
 	}
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
 		evhttp_add_header(hdr, "Allow", "GET, HEAD");
 		metrics_reply(req, 405, "Method Not Allowed",
 		    "method not allowed: use GET");
+		return;
+	}
+	if (health) {
+		metrics_health(req, path, &m->m_src);
 		return;
 	}
 	if ((body = evbuffer_new()) == NULL) {

@@ -5,6 +5,11 @@
  * 404, any other method 405. The counters are those the clients, the hub
  * and the upstream keep anyway: a scrape reads them, nothing on the message
  * path knows the endpoint exists.
+ *
+ * The same server answers a load balancer's health checks: GET /live is 200
+ * while the event loop runs, and GET /ready is 200 only while Redis is
+ * connected and every subscription clients want is confirmed on it (and
+ * pubsubd is not stopping), else 503; each with a one-line reason.
  */
 #ifndef PUBSUBD_METRICS_H
 #define PUBSUBD_METRICS_H
@@ -23,6 +28,7 @@ struct metrics_src {
 	const struct client_set	*clients;
 	const struct hub	*hub;
 	const struct upstream	*up;
+	const int		*stopping;	/* nonzero once stopping */
 };
 
 /*
