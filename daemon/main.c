@@ -175,10 +175,9 @@ main_on_message(void *arg, const struct upstream_msg *msg)
 static void
 main_on_state(void *arg, int connected)
 {
-	struct pubsubd	*d = arg;
-
-	struct timeval	 now = { 0, 0 };
-	unsigned long long switches = upstream_stats(d->up)->switches;
+	struct pubsubd		*d = arg;
+	struct timeval		 now = { 0, 0 };
+	unsigned long long	 switches = upstream_stats(d->up)->switches;
 
 	hub_upstream_state(d->hub, connected);
 	service_upstream(d->svc, connected);

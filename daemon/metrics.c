@@ -282,6 +282,7 @@ metrics_request_cb(struct evhttp_request *req, void *arg)
 	char			 len[32];
 	int			 health;
 
+	/* The configured path wins, should it be "/live" or "/ready". */
 	health = path != NULL && strcmp(path, m->m_path) != 0 &&
 	    (strcmp(path, "/live") == 0 || strcmp(path, "/ready") == 0);
 	if (!health && (path == NULL || strcmp(path, m->m_path) != 0)) {

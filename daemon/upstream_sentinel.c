@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -180,6 +181,7 @@ upstream_sentinel_new(struct event_base *base, const struct upstream_conf *conf,
     void *arg)
 {
 	struct upstream_sentinel	*us;
+	struct timespec			 ts;
 	size_t				 i;
 	int				 ok = 1;
 
@@ -200,7 +202,12 @@ upstream_sentinel_new(struct event_base *base, const struct upstream_conf *conf,
 		us->us_nnodes++;
 	}
 	us->us_name = strdup(sc->master);
-	us->us_stats = calloc(1, sizeof(*us->us_stats));
+	/* Down from the start until a master is found (upstream.h's clock). */
+	if ((us->us_stats = calloc(1, sizeof(*us->us_stats))) != NULL) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		us->us_stats->down_since_ms = (long long)ts.tv_sec * 1000 +
+		    ts.tv_nsec / 1000000;
+	}
 	us->us_facts = upstream_facts_new();
 	us->us_check_ev = event_new(base, -1, EV_PERSIST,
 	    upstream_sentinel_check_cb, us);
@@ -378,8 +385,7 @@ upstream_sentinel_stats(const struct upstream *u)
 	if (us->us_inner != NULL) {
 		*us->us_stats = *upstream_stats(us->us_inner);
 		us->us_stats->switches = switches;
-	} else if (us->us_stats->down_since_ms == 0)
-		us->us_stats->down_since_ms = 1;	/* down from the start */
+	}
 	return us->us_stats;
 }
 

@@ -87,13 +87,14 @@ def redis_up(port, tag):
     wait_for(tag, lambda: redis.Redis(port=port).ping())
 
 
-def pubsubd_up(n, port, mport, rport):
+def pubsubd_up(n, port, mport, rport, extra=""):
     conf = os.path.join(TMP, "pubsubd%d.conf" % n)
     with open(conf, "w") as f:
         f.write('listen = ( { host = "127.0.0.1"; port = %d; } );\n'
                 'redis = { port = %d; backoff_max = 300; };\n'
                 'metrics = { enabled = true; port = %d; };\n'
-                'log = { level = "info"; };\n' % (port, rport, mport))
+                'log = { level = "info"; };\n%s\n' %
+                (port, rport, mport, extra))
     p = start("pubsubd%d" % n, [PUBSUBD, "-c", conf])
     wait_for("pubsubd %d" % n, lambda: redis.Redis(port=port).ping())
     return p
@@ -208,7 +209,8 @@ def main():
     sock = os.path.join(TMP, "haproxy.sock")
     redis_up(ra, "redisA")
     pubs = [pubsubd_up(1, ports[0], mports[0], ra),
-            pubsubd_up(2, ports[1], mports[1], ra),
+            pubsubd_up(2, ports[1], mports[1], ra,
+                       "passthrough = true; shutdown = { timeout = 10000; };"),
             pubsubd_up(3, ports[2], mports[2], rb)]
 
     # The endpoints.
@@ -301,6 +303,22 @@ def main():
         c.stop = True
     for c in clients:
         c.join(2)
+
+    # Stopping: /ready says so (503) while a client is still owed a reply.
+    owed = socket.create_connection(("127.0.0.1", ports[1]), timeout=5)
+    owed.sendall(b"*3\r\n$5\r\nBLPOP\r\n$4\r\nlist\r\n$1\r\n0\r\n")
+    wait_for("BLPOP on redis", lambda: redis.Redis(port=ra).info(
+        "clients")["blocked_clients"] == 1)
+    pubs[1].send_signal(signal.SIGTERM)
+    wait_for("/ready: stopping", lambda: http(mports[1], "/ready") ==
+             (503, "not ready: stopping\n"))
+    check(http(mports[1], "/live") == (200, "live\n"), "/live while stopping")
+    pa.lpush("list", "done")
+    check(pubs[1].wait(10) == 0, "pubsubd 2 did not stop cleanly")
+    check(owed.recv(100).startswith(b"*2\r\n$4\r\nlist\r\n"),
+          "the owed BLPOP reply")
+    owed.close()
+    print("ok: /ready is 503 while stopping, /live 200")
     return 0
 
 

@@ -605,10 +605,12 @@ START_TEST(test_sentinel_none_yet)
 	struct topo	 t = { 0 };
 	struct h_conn	*c, *p;
 	char		*r;
+	long long	 started, down;
 	int		 port;
 
 	t.sentinel[0] = h_free_port();
 	t.sentinel[1] = h_free_port();
+	started = h_now_ms();
 	pubsubd_up(nodes_of(t.sentinel, 2), "backoff_max = 300;", &port);
 	ck_assert(wait_log("p", "no master '" MASTER "' confirmed by any of 2 "
 	    "sentinels", 5000));
@@ -616,6 +618,10 @@ START_TEST(test_sentinel_none_yet)
 	    1000), 0);
 	ck_assert_int_eq(h_info_field(port, "upstream", "upstream_port",
 	    1000), 0);
+	/* Down since pubsubd started, not since the clock's epoch. */
+	down = h_info_field(port, "upstream", "upstream_down_since_ms", 1000);
+	ck_assert_msg(down >= 0 && down <= h_now_ms() - started, "down for "
+	    "%lld ms, started %lld ms ago", down, h_now_ms() - started);
 	ck_assert_ptr_nonnull(p = h_connect(port));
 	h_command(p, "PUBLISH", "ch", "x", NULL);
 	ck_assert_ptr_nonnull(r = h_reply(p, NULL, 5000));
