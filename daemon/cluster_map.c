@@ -51,6 +51,23 @@ cluster_map_slot(const char *key, size_t len)
 	return cluster_crc16(key, len) % CLUSTER_SLOTS;
 }
 
+/* Whether the keys cross slots; see cluster_map.h. */
+int
+cluster_map_crossslot(int argc, const char *const *argv, const size_t *argvlen,
+    int first)
+{
+	unsigned	slot;
+	int		i;
+
+	if (first >= argc)
+		return 0;
+	slot = cluster_map_slot(argv[first], argvlen[first]);
+	for (i = first + 1; i < argc; i++)
+		if (cluster_map_slot(argv[i], argvlen[i]) != slot)
+			return 1;
+	return 0;
+}
+
 /*
  * The master of one CLUSTER SLOTS entry ([host, port, id, ...]): its index
  * in map->cm_masters, added if new; -1 with err on a bad shape or no

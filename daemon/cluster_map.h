@@ -22,6 +22,13 @@ struct cmdconn_reply;
  */
 unsigned	 cluster_map_slot(const char *key, size_t len);
 
+/*
+ * Whether the keys argv[first..argc-1] (argvlen[i] bytes each) hash to
+ * more than one slot: a cluster node refuses such a command (CROSSSLOT).
+ */
+int		 cluster_map_crossslot(int argc, const char *const *argv,
+		    const size_t *argvlen, int first);
+
 /* One master of the map. */
 struct cluster_master {
 	char	*cm_host;	/* owned: as the cluster announces it */

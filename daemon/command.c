@@ -23,6 +23,7 @@
 #include <event2/buffer.h>
 
 #include "acl.h"
+#include "cluster_map.h"
 #include "cmd.h"
 #include "cmdconn.h"
 #include "command.h"
@@ -315,6 +316,17 @@ command_check(struct command_run *run, const struct command *cmd,
 	if (command_access(run, cmd, name, strchr(full, '|') != NULL ? full :
 	    NULL) == -1)
 		return NULL;
+	/* A cluster node's own answer, after the permissions as in Redis. */
+	if (cmd != NULL && (strcmp(name, "ssubscribe") == 0 ||
+	    strcmp(name, "sunsubscribe") == 0) &&
+	    strcmp(upstream_mode(session_env(s)->se_up), "cluster") == 0 &&
+	    cluster_map_crossslot(run->r_req.argc,
+	    (const char *const *)run->r_req.argv,
+	    run->r_req.argvlen, 1)) {
+		session_error(s, "CROSSSLOT Keys in request don't hash to the "
+		    "same slot");
+		return NULL;
+	}
 	if (session_resp(s) == 2 && session_subscribed(s) &&
 	    (cmd == NULL || !(cmd->flags & COMMAND_PUBSUB_OK))) {
 		session_error(s, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / "

@@ -46,7 +46,7 @@ static const char *const conf_root_keys[] = {
 static const char *const conf_redis_keys[] = {
 	"host", "port", "path", "username", "password", "connect_timeout",
 	"backoff_min", "backoff_max", "health_interval", "health_timeout",
-	"command_timeout", "tls", "sentinel",
+	"command_timeout", "tls", "sentinel", "cluster",
 	NULL
 };
 static const char *const conf_limits_keys[] = {
@@ -139,6 +139,7 @@ conf_free(struct conf *conf)
 	free(conf->metrics.path);
 	free(conf->redis_path);
 	conf_sentinel_clear(&conf->redis_sentinel);
+	conf_cluster_clear(&conf->redis_cluster);
 	free(conf->redis_username);
 	if (conf->redis_password != NULL) {
 		/* Not left in freed memory for a core dump to show. */
@@ -220,6 +221,21 @@ conf_redis(struct conf_ctx *ctx, struct conf *conf, const config_setting_t *g)
 			return -1;
 		}
 		if (conf_sentinel(ctx, conf, s) == -1)
+			return -1;
+	}
+	if (conf_group(ctx, g, "cluster", &s) == -1)
+		return -1;
+	if (s != NULL) {
+		if (config_setting_get_member(g, "host") != NULL ||
+		    config_setting_get_member(g, "port") != NULL ||
+		    config_setting_get_member(g, "path") != NULL ||
+		    config_setting_get_member(g, "sentinel") != NULL) {
+			conf_error(ctx, s, "'redis' has either 'cluster' or "
+			    "'host', 'port', 'path' and 'sentinel': the "
+			    "cluster's slot map says where each node is");
+			return -1;
+		}
+		if (conf_cluster(ctx, conf, s) == -1)
 			return -1;
 	}
 #ifndef HAVE_HIREDIS_SSL
@@ -559,6 +575,13 @@ conf_walk(struct conf_ctx *ctx, struct conf *conf,
 	if (conf_group(ctx, root, "redis", &g) == -1 ||
 	    (g != NULL && conf_redis(ctx, conf, g) == -1))
 		return -1;
+	if (conf->passthrough && conf->redis_cluster.nnodes > 0) {
+		conf_error(ctx, config_setting_get_member(root, "passthrough"),
+		    "'passthrough' is not served with 'redis.cluster': a "
+		    "command's keys may live on any node; talk to the "
+		    "cluster directly for those commands");
+		return -1;
+	}
 	if (conf_group(ctx, root, "limits", &g) == -1 ||
 	    (g != NULL && conf_limits(ctx, conf, g) == -1))
 		return -1;

@@ -141,6 +141,19 @@ struct conf_sentinel {
 	char		 *password;	/* owned, or NULL: no AUTH */
 };
 
+/*
+ * The redis.cluster group: Redis is a Redis Cluster, first reached through
+ * these seed nodes (the rest is learnt from its slot map), in place of
+ * redis.host, port and path.
+ */
+#define CONF_CLUSTER_NODES_MAX	64
+
+struct conf_cluster {
+	struct conf_node *nodes;	/* owned array of nnodes; NULL and 0:
+					   no cluster */
+	size_t		  nnodes;
+};
+
 struct conf {
 	struct conf_listen	*listen;	/* owned array of nlisten */
 	size_t			 nlisten;
@@ -151,6 +164,7 @@ struct conf {
 	char			*redis_password;	/* owned, or NULL */
 	struct conf_rtls	 redis_tls;
 	struct conf_sentinel	 redis_sentinel;
+	struct conf_cluster	 redis_cluster;
 	int			 connect_timeout;	/* ms */
 	int			 backoff_min;		/* ms */
 	int			 backoff_max;		/* ms */
@@ -197,5 +211,9 @@ void		 conf_free(struct conf *conf);
  */
 int		 conf_sentinel_same(const struct conf_sentinel *a,
 		    const struct conf_sentinel *b);
+
+/* The same for redis.cluster: its seeds, in order. */
+int		 conf_cluster_same(const struct conf_cluster *a,
+		    const struct conf_cluster *b);
 
 #endif /* PUBSUBD_CONF_H */

@@ -104,4 +104,9 @@ int		 conf_sentinel(struct conf_ctx *ctx, struct conf *conf,
 		    const config_setting_t *g);
 void		 conf_sentinel_clear(struct conf_sentinel *s);
 
+/* The same for the cluster group g of redis. */
+int		 conf_cluster(struct conf_ctx *ctx, struct conf *conf,
+		    const config_setting_t *g);
+void		 conf_cluster_clear(struct conf_cluster *c);
+
 #endif /* PUBSUBD_CONF_IMPL_H */

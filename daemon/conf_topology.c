@@ -1,6 +1,7 @@
 /*
  * conf_topology.c: Redis beyond one server, in the configuration: the
- * redis.sentinel group (the master a set of sentinels names). Its nodes
+ * redis.sentinel group (the master a set of sentinels names) and the
+ * redis.cluster group (a Redis Cluster's seed nodes). Their nodes
  * are "host:port" strings, an IPv6 address in brackets ("[::1]:26379"),
  * as Redis' own tools write them.
  */
@@ -15,8 +16,14 @@ static const char *const conf_sentinel_keys[] = {
 	"master", "nodes", "username", "password", NULL
 };
 
+static const char *const conf_cluster_keys[] = { "nodes", NULL };
+
 static int	conf_node(struct conf_ctx *, const config_setting_t *,
 		    struct conf_node *);
+static int	conf_nodes_same(const struct conf_node *, size_t,
+		    const struct conf_node *, size_t);
+static int	conf_nodes(struct conf_ctx *, const config_setting_t *,
+		    const char *, const char *, unsigned int, struct conf_node **, size_t *);
 
 /*
  * Reads one "host:port" (or "[v6]:port") element s into *node. Returns 0,
@@ -75,8 +82,6 @@ conf_sentinel(struct conf_ctx *ctx, struct conf *conf,
     const config_setting_t *g)
 {
 	struct conf_sentinel	*sc = &conf->redis_sentinel;
-	const config_setting_t	*nodes, *s;
-	unsigned int		 i, j, n;
 
 	if (conf_check_keys(ctx, g, conf_sentinel_keys) == -1 ||
 	    conf_string(ctx, g, "master", &sc->master) == -1 ||
@@ -93,38 +98,82 @@ conf_sentinel(struct conf_ctx *ctx, struct conf *conf,
 		    "'username' needs a 'password'");
 		return -1;
 	}
+	return conf_nodes(ctx, g, "sentinel", "sentinel",
+	    CONF_SENTINEL_NODES_MAX, &sc->nodes, &sc->nnodes);
+}
+
+/*
+ * Reads the list 'nodes' of group g (named what, each one a one, for
+ * errors), at most max,
+ * none twice, into a new array *nodes of *n. Returns 0, or -1 with the
+ * error recorded (what was read so far is in *nodes, to be freed).
+ */
+static int
+conf_nodes(struct conf_ctx *ctx, const config_setting_t *g, const char *what,
+    const char *one, unsigned int max, struct conf_node **nodesp, size_t *np)
+{
+	const config_setting_t	*nodes, *s;
+	struct conf_node	*v;
+	unsigned int		 i, j, n;
+
 	nodes = config_setting_get_member(g, "nodes");
 	if (nodes == NULL || (config_setting_type(nodes) != CONFIG_TYPE_LIST &&
 	    config_setting_type(nodes) != CONFIG_TYPE_ARRAY) ||
 	    config_setting_length(nodes) == 0) {
-		conf_error(ctx, nodes != NULL ? nodes : g, "'sentinel' needs "
-		    "'nodes', a list of sentinels as ( \"host:port\", ... )");
+		conf_error(ctx, nodes != NULL ? nodes : g, "'%s' needs "
+		    "'nodes', a list of %ss as ( \"host:port\", ... )",
+		    what, one);
 		return -1;
 	}
 	n = (unsigned int)config_setting_length(nodes);
-	if (n > CONF_SENTINEL_NODES_MAX) {
-		conf_error(ctx, nodes, "'nodes' lists %u sentinels; at most %d",
-		    n, CONF_SENTINEL_NODES_MAX);
+	if (n > max) {
+		conf_error(ctx, nodes, "'nodes' lists %u %ss; at most %u", n,
+		    one, max);
 		return -1;
 	}
-	if ((sc->nodes = calloc(n, sizeof(*sc->nodes))) == NULL) {
+	if ((*nodesp = v = calloc(n, sizeof(*v))) == NULL) {
 		conf_error(ctx, nodes, "out of memory");
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
 		s = config_setting_get_elem(nodes, i);
-		if (conf_node(ctx, s, &sc->nodes[i]) == -1)
+		if (conf_node(ctx, s, &v[i]) == -1)
 			return -1;
-		sc->nnodes++;
+		(*np)++;
 		for (j = 0; j < i; j++)
-			if (sc->nodes[j].port == sc->nodes[i].port &&
-			    strcmp(sc->nodes[j].host, sc->nodes[i].host) == 0) {
-				conf_error(ctx, s, "sentinel '%s' is listed "
-				    "twice", config_setting_get_string(s));
+			if (v[j].port == v[i].port &&
+			    strcmp(v[j].host, v[i].host) == 0) {
+				conf_error(ctx, s, "%s '%s' is listed twice",
+				    one, config_setting_get_string(s));
 				return -1;
 			}
 	}
 	return 0;
+}
+
+/* Reads redis.cluster; see conf_impl.h. */
+int
+conf_cluster(struct conf_ctx *ctx, struct conf *conf,
+    const config_setting_t *g)
+{
+	struct conf_cluster	*cc = &conf->redis_cluster;
+
+	if (conf_check_keys(ctx, g, conf_cluster_keys) == -1)
+		return -1;
+	return conf_nodes(ctx, g, "cluster", "node", CONF_CLUSTER_NODES_MAX,
+	    &cc->nodes, &cc->nnodes);
+}
+
+/* Frees what conf_cluster() read. */
+void
+conf_cluster_clear(struct conf_cluster *cc)
+{
+	size_t	i;
+
+	for (i = 0; i < cc->nnodes; i++)
+		free(cc->nodes[i].host);
+	free(cc->nodes);
+	memset(cc, 0, sizeof(*cc));
 }
 
 /* Frees what conf_sentinel() read. */
@@ -157,15 +206,30 @@ int
 conf_sentinel_same(const struct conf_sentinel *a,
     const struct conf_sentinel *b)
 {
+	return conf_str_same(a->master, b->master) &&
+	    conf_str_same(a->username, b->username) &&
+	    conf_str_same(a->password, b->password) &&
+	    conf_nodes_same(a->nodes, a->nnodes, b->nodes, b->nnodes);
+}
+
+/* Whether a and b list the same seeds in the same order. */
+int
+conf_cluster_same(const struct conf_cluster *a, const struct conf_cluster *b)
+{
+	return conf_nodes_same(a->nodes, a->nnodes, b->nodes, b->nnodes);
+}
+
+/* Whether two lists of nodes are the same, in the same order. */
+static int
+conf_nodes_same(const struct conf_node *a, size_t na,
+    const struct conf_node *b, size_t nb)
+{
 	size_t	i;
 
-	if (!conf_str_same(a->master, b->master) || a->nnodes != b->nnodes ||
-	    !conf_str_same(a->username, b->username) ||
-	    !conf_str_same(a->password, b->password))
+	if (na != nb)
 		return 0;
-	for (i = 0; i < a->nnodes; i++)
-		if (a->nodes[i].port != b->nodes[i].port ||
-		    strcmp(a->nodes[i].host, b->nodes[i].host) != 0)
+	for (i = 0; i < na; i++)
+		if (a[i].port != b[i].port || strcmp(a[i].host, b[i].host) != 0)
 			return 0;
 	return 1;
 }

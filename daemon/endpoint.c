@@ -77,6 +77,18 @@ endpoint_dup(const struct endpoint *e)
 	return d;
 }
 
+/* A copy of login at host:port; see endpoint.h. */
+struct endpoint *
+endpoint_dup_at(const struct endpoint *login, const char *host, int port)
+{
+	struct endpoint	e = *login;
+
+	e.host = host;
+	e.port = port;
+	e.path = NULL;
+	return endpoint_dup(&e);
+}
+
 /* Frees a copy, wiping the password it held. */
 void
 endpoint_free(struct endpoint *e)

@@ -41,6 +41,13 @@ struct endpoint {
 /* Returns a copy of e that owns its strings, or NULL (out of memory). */
 struct endpoint	*endpoint_dup(const struct endpoint *e);
 
+/*
+ * The same, with login's credentials and TLS but at host:port over TCP (a
+ * node that a sentinel or a cluster named).
+ */
+struct endpoint	*endpoint_dup_at(const struct endpoint *login,
+		    const char *host, int port);
+
 /* Frees a copy made by endpoint_dup() (NULL is ignored). */
 void		 endpoint_free(struct endpoint *e);
 

@@ -49,6 +49,7 @@
 #include "supervise.h"
 #include "tls.h"
 #include "upstream.h"
+#include "upstream_cluster.h"
 #include "upstream_sentinel.h"
 #include "upstream_single.h"
 
@@ -86,6 +87,8 @@ static int	main_run(struct pubsubd *);
 static int	main_hash_password(void);
 static void	main_on_message(void *, const struct upstream_msg *);
 static void	main_moved_cb(evutil_socket_t, short, void *);
+static struct upstream *main_cluster_new(struct pubsubd *,
+		    const struct upstream_cbs *);
 static struct upstream *main_sentinel_new(struct pubsubd *,
 		    const struct upstream_cbs *);
 static void	main_on_state(void *, int);
@@ -245,6 +248,11 @@ main_redis_name(const struct pubsubd *d, char *buf, size_t len)
 	unsigned long long	 n = upstream_stats(d->up)->switches;
 	char			 at[ENDPOINT_NAME_MAX];
 
+	if (d->conf->redis_cluster.nnodes > 0) {
+		snprintf(buf, len, "redis cluster (channels on %s, slot map "
+		    "%llu)", endpoint_name(ep, at, sizeof(at)), n);
+		return buf;
+	}
 	if (d->conf->redis_sentinel.master == NULL)
 		return endpoint_name(&d->redis, buf, len);
 	if (ep == NULL)
@@ -913,6 +921,34 @@ main_sentinel_new(struct pubsubd *d, const struct upstream_cbs *cbs)
 }
 
 /*
+ * The upstream of the cluster redis.cluster's seeds belong to: every node
+ * logs in as redis.username/password say, with redis.tls.
+ */
+static struct upstream *
+main_cluster_new(struct pubsubd *d, const struct upstream_cbs *cbs)
+{
+	const struct conf_cluster	*cs = &d->conf->redis_cluster;
+	struct upstream_cluster_conf	 cc;
+	struct endpoint			*seeds;
+	struct upstream			*up;
+	size_t				 i;
+
+	if ((seeds = calloc(cs->nnodes, sizeof(*seeds))) == NULL)
+		return NULL;
+	for (i = 0; i < cs->nnodes; i++) {
+		seeds[i] = d->redis;
+		seeds[i].path = NULL;
+		seeds[i].host = cs->nodes[i].host;
+		seeds[i].port = cs->nodes[i].port;
+	}
+	cc.seeds = seeds;
+	cc.nseeds = cs->nnodes;
+	up = upstream_cluster_new(d->base, &d->upconf, &cc, cbs, d);
+	free(seeds);
+	return up;
+}
+
+/*
  * Makes the event loop and wires what runs on it: the upstream (Redis), the
  * hub, the clients (who take the TLS context) and the service (systemd).
  */
@@ -925,7 +961,9 @@ main_wire(struct pubsubd *d)
 
 	if ((d->base = event_base_new()) == NULL)
 		fatalx("cannot make the event loop");
-	if (d->conf->redis_sentinel.master != NULL)
+	if (d->conf->redis_cluster.nnodes > 0)
+		d->up = main_cluster_new(d, &cbs);
+	else if (d->conf->redis_sentinel.master != NULL)
 		d->up = main_sentinel_new(d, &cbs);
 	else
 		d->up = upstream_single_new(d->base, &d->upconf, &cbs, d);

@@ -233,6 +233,13 @@ main_reload_cb(evutil_socket_t sig, short what, void *arg)
 		conf_free(nc);
 		goto done;
 	}
+	if (!conf_cluster_same(&old->redis_cluster, &nc->redis_cluster)) {
+		log_warnx("reload failed, keeping the running configuration: "
+		    "%s: 'redis.cluster' (or its absence) cannot change on a "
+		    "reload; restart pubsubd for it", d->path);
+		conf_free(nc);
+		goto done;
+	}
 	if (main_protected(d, nc, d->path, err, sizeof(err)) == -1) {
 		log_warnx("reload failed, keeping the running configuration: "
 		    "%s", err);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/queue.h>
 
+#include "cluster_map.h"
 #include "cmdconn.h"
 #include "future.h"
 #include "upstream.h"
@@ -42,17 +43,29 @@ static void	upstream_private_done(struct upstream_private *, int,
 		    unsigned long long);
 static void	upstream_private_sent(struct future *, void *);
 
-/* Returns a private channel with a random name. */
+/*
+ * Returns a private channel with a random name; in a cluster, one whose
+ * hash tag puts it in slot (found by counting: some tag below a few
+ * hundred thousand hashes to each slot).
+ */
 struct upstream_private *
-upstream_private_new(void)
+upstream_private_new(int slot)
 {
 	struct upstream_private	*p;
+	char			 tag[16];
+	unsigned		 n;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
+	tag[0] = '\0';
+	for (n = 0; slot >= 0 && n < 4000000; n++) {
+		snprintf(tag, sizeof(tag), "{%u}", n);
+		if (cluster_map_slot(tag, strlen(tag)) == (unsigned)slot)
+			break;
+	}
 	snprintf(p->p_name, sizeof(p->p_name),
-	    UPSTREAM_PRIVATE_PREFIX "%08lx%08lx", (unsigned long)random(),
-	    (unsigned long)random());
+	    UPSTREAM_PRIVATE_PREFIX "%s%08lx%08lx", tag,
+	    (unsigned long)random(), (unsigned long)random());
 	p->p_len = strlen(p->p_name);
 	TAILQ_INIT(&p->p_marks[0]);
 	TAILQ_INIT(&p->p_marks[1]);

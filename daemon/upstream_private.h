@@ -20,8 +20,13 @@ struct cmdconn;
 struct future;
 struct upstream_private;
 
-/* Returns a new private channel with a random name, or NULL. */
-struct upstream_private *upstream_private_new(void);
+/*
+ * Returns a new private channel with a random name, or NULL. slot >= 0:
+ * the name hashes to that cluster slot (a hash tag leads it), so that a
+ * cluster node serving the slot takes SSUBSCRIBE and SPUBLISH of it; -1:
+ * any.
+ */
+struct upstream_private *upstream_private_new(int slot);
 
 /* Frees p (NULL is fine); every barrier still waiting is done first. */
 void		 upstream_private_free(struct upstream_private *p);

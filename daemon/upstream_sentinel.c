@@ -125,8 +125,6 @@ static void	upstream_sentinel_on_message(void *,
 static void	upstream_sentinel_on_state(void *, int);
 static void	upstream_sentinel_on_lost(void *, enum upstream_kind,
 		    const char *, size_t);
-static struct endpoint *upstream_sentinel_at(const struct endpoint *,
-		    const char *, int);
 static int	upstream_sentinel_add_node(struct upstream_sentinel *,
 		    const char *, int);
 static void	upstream_sentinel_find(struct upstream_sentinel *,
@@ -252,7 +250,7 @@ upstream_sentinel_set_conf(struct upstream *u, const struct upstream_conf *conf)
 
 	if ((login = endpoint_dup(&conf->redis)) == NULL)
 		return -1;
-	if (us->us_master != NULL && (master = upstream_sentinel_at(login,
+	if (us->us_master != NULL && (master = endpoint_dup_at(login,
 	    us->us_master->host, us->us_master->port)) == NULL) {
 		endpoint_free(login);
 		return -1;
@@ -437,18 +435,6 @@ upstream_sentinel_on_lost(void *arg, enum upstream_kind kind,
 		us->us_cbs.on_lost(us->us_arg, kind, name, len);
 }
 
-/* A copy of login's credentials and TLS, at host:port; NULL if no memory. */
-static struct endpoint *
-upstream_sentinel_at(const struct endpoint *login, const char *host, int port)
-{
-	struct endpoint	e = *login;
-
-	e.host = host;
-	e.port = port;
-	e.path = NULL;
-	return endpoint_dup(&e);
-}
-
 /*
  * Adds the sentinel host:port, logging in as the configured ones do, if it
  * is not known yet and there is room. Returns 1 if added, else 0.
@@ -465,7 +451,7 @@ upstream_sentinel_add_node(struct upstream_sentinel *us, const char *host,
 		    strcmp(us->us_nodes[i]->host, host) == 0)
 			return 0;
 	if (us->us_nnodes == UPSTREAM_SENTINEL_MAX ||
-	    (e = upstream_sentinel_at(us->us_nodes[0], host, port)) == NULL)
+	    (e = endpoint_dup_at(us->us_nodes[0], host, port)) == NULL)
 		return 0;
 	us->us_nodes[us->us_nnodes++] = e;
 	return 1;
@@ -586,18 +572,21 @@ static int
 upstream_sentinel_send(struct upstream_sentinel *us, struct cmdconn *conn,
     int argc, const char **argv, future_cb_fn done)
 {
-	struct future	*fut;
+	struct future		*fut, *step;
+	struct future_cb	*cb;
 
 	if (conn == NULL || (fut = cmdconn_command(conn, argc, argv,
 	    NULL)) == NULL)
 		return -1;
-	us->us_step = future_timeout(us->us_base, fut,
-	    us->us_conf.connect_timeout, "no answer in time");
+	step = future_timeout(us->us_base, fut, us->us_conf.connect_timeout,
+	    "no answer in time");
 	future_unref(fut);
-	if (us->us_step == NULL)
+	if ((us->us_step = step) == NULL)
 		return -1;
-	if ((us->us_step_cb = future_add_callback(us->us_step, done,
-	    us)) == NULL && future_is_pending(us->us_step))
+	/* Complete already: done has run, and may have taken the next step. */
+	if ((cb = future_add_callback(step, done, us)) != NULL)
+		us->us_step_cb = cb;
+	else if (future_is_pending(step))
 		return -1;
 	return 0;
 }
@@ -652,7 +641,7 @@ upstream_sentinel_role(struct upstream_sentinel *us, const char *host,
 	const char	*argv[1] = { "ROLE" };
 	struct endpoint	*cand;
 
-	if ((cand = upstream_sentinel_at(us->us_login, host, port)) == NULL) {
+	if ((cand = endpoint_dup_at(us->us_login, host, port)) == NULL) {
 		snprintf(us->us_why, sizeof(us->us_why), "out of memory");
 		upstream_sentinel_find_next(us);
 		return;

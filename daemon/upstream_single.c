@@ -8,8 +8,9 @@
  * commands; it connects, reconnects with capped exponential backoff and
  * jitter, and checks its own health with a heartbeat through its private
  * channel (upstream_private.h). What it learns of Redis on each connect is
- * its struct upstream_facts. A single Redis loses everything at once, so
- * it tells its owner on_state() and never on_lost().
+ * its struct upstream_facts. A Redis loses everything at once, so it
+ * tells its owner on_state(); only a cluster node's letting go of one
+ * shard channel (its slot moved) is on_lost().
  *
  * hiredis keeps, per subscribed name, the callback given with SUBSCRIBE and
  * calls it for the confirmation, every message and the unsubscribe
@@ -42,6 +43,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/ioctl.h>
+#include <sys/queue.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -58,55 +60,7 @@
 #include "upstream_facts.h"
 #include "upstream_private.h"
 #include "upstream_single.h"
-
-/* An operation in flight: its key is the kind's byte followed by the name. */
-struct upstream_op {
-	struct map_entry	 op_entry;
-	struct future		*op_fut;	/* owned ref */
-	int			 op_sub;	/* subscribe, not unsubscribe */
-	size_t			 op_keylen;
-	char			 op_key[];
-};
-
-/*
- * One Redis. Owned by whoever upstream_single_new() returned its up_if to,
- * freed through upstream_free().
- */
-struct upstream_single {
-	struct upstream		 up_if;		/* first: what callers hold */
-	struct event_base	*up_base;	/* borrowed */
-	struct endpoint		*up_ep;		/* owned: where and how */
-	char			 up_name[ENDPOINT_NAME_MAX];	/* for logs */
-	struct upstream_cbs	 up_cbs;
-	void			*up_arg;	/* borrowed: the cbs' */
-	redisAsyncContext	*up_ac;		/* owned while not NULL */
-	struct bufferevent	*up_shard;	/* owned: shard connection */
-	redisReader		*up_reader;	/* owned: parses up_shard */
-	int			 up_ac_up;	/* the hiredis link is up */
-	int			 up_shard_up;	/* the shard connection is up */
-	int			 up_ac_auth;	/* its AUTH is unanswered */
-	int			 up_shard_auth;	/* its AUTH is unanswered */
-	int			 up_losing;	/* in upstream_single_lost() */
-	int			 up_connected;
-	int			 up_started;
-	int			 up_freeing;
-	struct map		 up_ops;	/* of struct upstream_op */
-	struct event		*up_retry_ev;	/* owned: reconnect timer */
-	struct event		*up_timeout_ev;	/* owned: connect deadline */
-	struct event		*up_health_ev;	/* owned: heartbeat timer */
-	struct future		*up_heartbeat;	/* owned: in flight, or NULL */
-	unsigned long long	 up_rx;		/* replies read, both links */
-	unsigned long long	 up_rx_seen;	/* up_rx at the last check */
-	long long		 up_rx_ms;	/* when up_rx last moved */
-	struct upstream_conf	 up_conf;	/* up_conf.redis is *up_ep */
-	struct upstream_stats	 up_stats;
-	int			 up_backoff_ms;
-	struct cmdconn		*up_cmd;	/* owned: pubsubd's commands */
-	struct upstream_facts	*up_facts;	/* owned */
-	struct upstream_private	*up_private;	/* owned: our own channel */
-	int			 up_private_asked;	/* subscribing it */
-	int			 up_private_ok;	/* confirmations: 2 = held */
-};
+#include "upstream_single_impl.h"
 
 static void	upstream_single_start(struct upstream *);
 static int	upstream_single_set_conf(struct upstream *,
@@ -120,8 +74,6 @@ static struct future *upstream_single_unsubscribe(struct upstream *,
 		    enum upstream_kind, const char *, size_t);
 static struct future *upstream_single_command(struct upstream *, int,
 		    const char *const *, const size_t *);
-static struct future *upstream_single_barrier(struct upstream *,
-		    enum upstream_kind);
 static const struct upstream_stats *upstream_single_stats(
 		    const struct upstream *);
 static const struct upstream_facts *upstream_single_facts(
@@ -130,11 +82,6 @@ static const struct endpoint *upstream_single_endpoint(
 		    const struct upstream *);
 static struct cmdconn *upstream_single_cmdconn(struct upstream_single *);
 static void	upstream_single_connect(struct upstream_single *);
-static long long upstream_single_now_ms(void);
-static void	upstream_single_timeout_cb(evutil_socket_t, short, void *);
-static void	upstream_single_health_cb(evutil_socket_t, short, void *);
-static void	upstream_single_heartbeat_done(struct future *, void *);
-static void	upstream_single_heartbeat_drop(struct upstream_single *);
 static void	upstream_single_retry_later(struct upstream_single *);
 static void	upstream_single_retry_cb(evutil_socket_t, short, void *);
 static void	upstream_single_connect_cb(const redisAsyncContext *, int);
@@ -158,13 +105,16 @@ static void	upstream_single_shard_close(struct upstream_single *);
 static void	upstream_single_shard_read_cb(struct bufferevent *, void *);
 static void	upstream_single_shard_event_cb(struct bufferevent *, short,
 		    void *);
-static void	upstream_single_lost(struct upstream_single *, const char *);
 static void	upstream_single_fail_all(struct upstream_single *,
 		    const char *);
 static struct future *upstream_single_send(struct upstream_single *, int,
 		    enum upstream_kind, const char *, size_t);
 static void	upstream_single_complete(struct upstream_single *, int,
 		    enum upstream_kind, const redisReply *);
+static void	upstream_single_op_end(struct upstream_single *,
+		    struct upstream_op *, const char *);
+static void	upstream_single_dropped(struct upstream_single *,
+		    const char *, size_t);
 
 static const struct upstream_ops upstream_single_ops = {
 	upstream_single_start,
@@ -194,6 +144,15 @@ struct upstream *
 upstream_single_new(struct event_base *base, const struct upstream_conf *conf,
     const struct upstream_cbs *cbs, void *arg)
 {
+	return upstream_single_new_node(base, conf, -1, cbs, arg);
+}
+
+/* The same for a cluster node; see upstream_single.h. */
+struct upstream *
+upstream_single_new_node(struct event_base *base,
+    const struct upstream_conf *conf, int slot, const struct upstream_cbs *cbs,
+    void *arg)
+{
 	struct upstream_single	*up;
 
 	if ((up = calloc(1, sizeof(*up))) == NULL)
@@ -206,12 +165,14 @@ upstream_single_new(struct event_base *base, const struct upstream_conf *conf,
 	up->up_backoff_ms = conf->backoff_min;
 	up->up_stats.down_since_ms = upstream_single_now_ms();
 	map_init(&up->up_ops);
+	TAILQ_INIT(&up->up_shard_q);
+	up->up_slot = slot;
 	if ((up->up_ep = endpoint_dup(&conf->redis)) != NULL) {
 		up->up_conf.redis = *up->up_ep;
 		endpoint_name(up->up_ep, up->up_name, sizeof(up->up_name));
 	}
 	up->up_facts = upstream_facts_new();
-	up->up_private = upstream_private_new();
+	up->up_private = upstream_private_new(slot);
 	up->up_retry_ev = evtimer_new(base, upstream_single_retry_cb, up);
 	up->up_timeout_ev = evtimer_new(base, upstream_single_timeout_cb, up);
 	up->up_health_ev = event_new(base, -1, EV_PERSIST,
@@ -282,6 +243,31 @@ upstream_single_set_conf(struct upstream *u, const struct upstream_conf *conf)
 			up->up_backoff_ms = conf->backoff_min;
 			upstream_single_connect(up);
 		}
+	}
+	return 0;
+}
+
+/* A cluster node's private channel moves to slot; see upstream_single.h. */
+int
+upstream_single_set_slot(struct upstream *u, int slot)
+{
+	struct upstream_single	*up = (void *)u;
+	struct upstream_private	*p;
+
+	if (slot == up->up_slot)
+		return 0;
+	if ((p = upstream_private_new(slot)) == NULL)
+		return -1;
+	up->up_slot = slot;
+	if (up->up_ac != NULL || up->up_shard != NULL || up->up_connected)
+		upstream_single_lost(up, "its slots changed: pubsubd's private "
+		    "channel moves to a slot it serves");
+	upstream_private_free(up->up_private);
+	up->up_private = p;
+	if (up->up_started) {
+		evtimer_del(up->up_retry_ev);
+		up->up_backoff_ms = up->up_conf.backoff_min;
+		upstream_single_connect(up);
 	}
 	return 0;
 }
@@ -579,7 +565,7 @@ upstream_single_disconnect_cb(const redisAsyncContext *ac, int status)
  * from hiredis' callbacks with up_ac already cleared, so that the hiredis
  * context is only freed here when the shard connection failed.
  */
-static void
+void
 upstream_single_lost(struct upstream_single *up, const char *why)
 {
 	redisAsyncContext	*ac = up->up_ac;
@@ -732,6 +718,15 @@ upstream_single_shard_reply(struct upstream_single *up, redisReply *r)
 		upstream_single_maybe_up(up);
 		return 0;
 	}
+	if (r->type == REDIS_REPLY_ERROR &&
+	    TAILQ_FIRST(&up->up_shard_q) != NULL) {
+		/* Refused (MOVED, NOPERM): the oldest command's answer. */
+		up->up_rx++;
+		upstream_single_op_end(up, TAILQ_FIRST(&up->up_shard_q),
+		    r->str);
+		freeReplyObject(r);
+		return 0;
+	}
 	upstream_single_dispatch(up, r);
 	freeReplyObject(r);
 	return 0;
@@ -753,6 +748,7 @@ upstream_single_fail_all(struct upstream_single *up, const char *why)
 		future_unref(op->op_fut);
 		free(op);
 	}
+	TAILQ_INIT(&up->up_shard_q);
 }
 
 /* Sends (UN)SUBSCRIBE for one name once the upstream is up. */
@@ -804,6 +800,13 @@ upstream_single_send_any(struct upstream_single *up, int sub,
 		future_set_error(fut, "an operation on this name is in flight");
 		return fut;
 	}
+	/* Known before it is sent: its answer may name no channel. */
+	if (map_insert(&up->up_ops, &op->op_entry, op->op_key,
+	    op->op_keylen) == -1) {
+		free(op);
+		future_set_error(fut, "out of memory");
+		return fut;
+	}
 	argv[0] = sub ? upstream_single_sub_cmd[kind] :
 	    upstream_single_unsub_cmd[kind];
 	argvlen[0] = strlen(argv[0]);
@@ -814,22 +817,18 @@ upstream_single_send_any(struct upstream_single *up, int sub,
 		    bufferevent_write(up->up_shard, cmd, (size_t)n) == -1) {
 			if (n >= 0)
 				redisFreeCommand(cmd);
+			map_remove(&up->up_ops, &op->op_entry);
 			free(op);
 			future_set_error(fut, "out of memory");
 			return fut;
 		}
 		redisFreeCommand(cmd);
+		TAILQ_INSERT_TAIL(&up->up_shard_q, op, op_q);
 	} else if (redisAsyncCommandArgv(up->up_ac, upstream_single_reply_cb,
 	    up, 2, argv, argvlen) != REDIS_OK) {
+		map_remove(&up->up_ops, &op->op_entry);
 		free(op);
 		future_set_error(fut, "redis refused the command");
-		return fut;
-	}
-	if (map_insert(&up->up_ops, &op->op_entry, op->op_key,
-	    op->op_keylen) == -1) {
-		/* The command is sent; its confirmation will find nothing. */
-		free(op);
-		future_set_error(fut, "out of memory");
 		return fut;
 	}
 	op->op_fut = future_ref(fut);
@@ -869,6 +868,11 @@ upstream_single_complete(struct upstream_single *up, int sub,
 	e = map_find(&up->up_ops, key, keylen);
 	if (key != stackkey)
 		free(key);
+	if (e == NULL && !sub && kind == UPSTREAM_SHARD) {
+		upstream_single_dropped(up, r->element[1]->str,
+		    r->element[1]->len);
+		return;
+	}
 	if (e == NULL) {
 		log_debug("unexpected confirmation from redis");
 		return;
@@ -878,10 +882,49 @@ upstream_single_complete(struct upstream_single *up, int sub,
 		log_debug("confirmation of the other operation: ignored");
 		return;
 	}
-	map_remove(&up->up_ops, e);
-	future_set_result(op->op_fut, NULL, NULL);
+	upstream_single_op_end(up, op, NULL);
+}
+
+/*
+ * Ends op: done, or failed with error if that is not NULL. Its future's
+ * callbacks may run from here.
+ */
+static void
+upstream_single_op_end(struct upstream_single *up, struct upstream_op *op,
+    const char *error)
+{
+	map_remove(&up->up_ops, &op->op_entry);
+	if ((unsigned char)op->op_key[0] == UPSTREAM_SHARD)
+		TAILQ_REMOVE(&up->up_shard_q, op, op_q);
+	if (error != NULL)
+		future_set_error(op->op_fut, "%s", error);
+	else
+		future_set_result(op->op_fut, NULL, NULL);
 	future_unref(op->op_fut);
 	free(op);
+}
+
+/*
+ * A cluster node let go of a shard channel unasked (its slot moved, or the
+ * node is a master no more): the owner subscribes it again elsewhere. If it
+ * is pubsubd's own channel, the node is reached anew, for its barriers and
+ * heartbeat cannot work without it.
+ */
+static void
+upstream_single_dropped(struct upstream_single *up, const char *name,
+    size_t len)
+{
+	const char	*own = upstream_private_name(up->up_private);
+
+	if (len == strlen(own) && memcmp(name, own, len) == 0) {
+		upstream_single_lost(up, "redis dropped pubsubd's private "
+		    "shard channel (its slot moved)");
+		return;
+	}
+	log_debug("redis at %s dropped shard channel '%.*s'", up->up_name,
+	    (int)(len > 200 ? 200 : len), name);
+	if (up->up_cbs.on_lost != NULL)
+		up->up_cbs.on_lost(up->up_arg, UPSTREAM_SHARD, name, len);
 }
 
 /* Every reply on the subscriber connection. */
@@ -993,7 +1036,7 @@ upstream_single_command(struct upstream *u, int argc, const char *const *argv,
  * once every message Redis sent for kind before now has been handed to the
  * owner (done at once when not connected).
  */
-static struct future *
+struct future *
 upstream_single_barrier(struct upstream *u, enum upstream_kind kind)
 {
 	struct upstream_single	*up = (void *)u;
@@ -1037,90 +1080,6 @@ upstream_single_private_done(struct future *fut, void *arg)
 		return;
 	up->up_private_ok++;
 	upstream_single_maybe_up(up);
-}
-
-/* Milliseconds of a monotonic clock. */
-static long long
-upstream_single_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Connecting (TCP, then the private channel's confirmations) took too long. */
-static void
-upstream_single_timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct upstream_single	*up = arg;
-
-	if (!up->up_connected)
-		upstream_single_lost(up, "connect timed out");
-}
-
-/*
- * The heartbeat: a barrier through the private channel every interval. If
- * one is out and nothing at all has come from Redis for health_timeout,
- * Redis is hung (or the network is): drop the connection and reconnect.
- * A heartbeat late behind a flood of messages is not a failure: the
- * messages show that the connection lives. Nor is a Redis busy for a
- * moment (a slow command, a large fan-out of its own): a reconnect loses
- * what is published meanwhile, so the timeout is several intervals.
- */
-static void
-upstream_single_health_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct upstream_single	*up = arg;
-	long long	 now = upstream_single_now_ms(), silent;
-	char		 why[80];
-
-	if (up->up_rx != up->up_rx_seen) {
-		up->up_rx_seen = up->up_rx;
-		up->up_rx_ms = now;
-	}
-	if (!up->up_connected)
-		return;
-	if (up->up_heartbeat != NULL) {
-		if ((silent = now - up->up_rx_ms) < up->up_conf.health_timeout)
-			return;		/* late: wait on */
-		up->up_stats.health_failures++;
-		snprintf(why, sizeof(why), "health check failed: nothing from "
-		    "redis for %lld ms", silent);
-		upstream_single_lost(up, why);
-		return;
-	}
-	up->up_heartbeat = upstream_single_barrier(&up->up_if,
-	    UPSTREAM_CHANNEL);
-	if (up->up_heartbeat == NULL)
-		return;
-	future_add_callback(up->up_heartbeat, upstream_single_heartbeat_done,
-	    up);
-}
-
-/* A heartbeat came back (or was let go when the connection was lost). */
-static void
-upstream_single_heartbeat_done(struct future *fut, void *arg)
-{
-	struct upstream_single	*up = arg;
-
-	if (fut != up->up_heartbeat)
-		return;
-	future_unref(up->up_heartbeat);
-	up->up_heartbeat = NULL;
-}
-
-/* Forgets the heartbeat in flight. */
-static void
-upstream_single_heartbeat_drop(struct upstream_single *up)
-{
-	struct future	*hb = up->up_heartbeat;
-
-	if (hb == NULL)
-		return;
-	up->up_heartbeat = NULL;
-	future_cancel(hb);
-	future_unref(hb);
 }
 
 /* The upstream's outage counters. */

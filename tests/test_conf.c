@@ -1027,6 +1027,56 @@ START_TEST(test_redis_sentinel)
 }
 END_TEST
 
+/* redis.cluster: seed nodes, instead of a fixed address or sentinels. */
+START_TEST(test_redis_cluster)
+{
+	struct conf	*conf, *other;
+	char		 err[1024];
+
+	conf = load("redis = { cluster = { nodes = ( \"127.0.0.1:7000\", "
+	    "\"[::1]:7001\" ); }; };\n", err, sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_uint_eq(conf->redis_cluster.nnodes, 2);
+	ck_assert_str_eq(conf->redis_cluster.nodes[0].host, "127.0.0.1");
+	ck_assert_int_eq(conf->redis_cluster.nodes[0].port, 7000);
+	ck_assert_str_eq(conf->redis_cluster.nodes[1].host, "::1");
+	ck_assert_int_eq(conf->redis_cluster.nodes[1].port, 7001);
+	other = conf_new_defaults();
+	ck_assert_uint_eq(other->redis_cluster.nnodes, 0);
+	ck_assert_int_eq(conf_cluster_same(&conf->redis_cluster,
+	    &other->redis_cluster), 0);
+	ck_assert_int_eq(conf_cluster_same(&conf->redis_cluster,
+	    &conf->redis_cluster), 1);
+	conf_free(other);
+	conf_free(conf);
+
+	expect_error("redis = {\n  host = \"h\";\n  cluster = {\n    nodes = "
+	    "( \"a:1\" );\n  };\n};\n", 3, "'redis' has either 'cluster' or "
+	    "'host', 'port', 'path' and 'sentinel': the cluster's slot map "
+	    "says where each node is");
+	expect_error("redis = { sentinel = { master = \"m\"; nodes = ( \"a:1\" "
+	    "); };\n  cluster = { nodes = ( \"a:1\" ); }; };\n", 2, "'redis' "
+	    "has either 'cluster' or 'host', 'port', 'path' and 'sentinel': "
+	    "the cluster's slot map says where each node is");
+	expect_error("redis = {\n  cluster = \"a:1\";\n};\n", 2,
+	    "'cluster' must be a group { ... }");
+	expect_error("redis = { cluster = {\n  nodes = (); }; };\n", 2,
+	    "'cluster' needs 'nodes', a list of nodes as ( \"host:port\", "
+	    "... )");
+	expect_error("redis = { cluster = { nodes = (\n  \"a:70000\" ); }; };\n",
+	    2, "node 'a:70000': the port must be 1 to 65535");
+	expect_error("redis = { cluster = { nodes = ( \"a:1\",\n  \"a:1\" ); "
+	    "}; };\n", 2, "node 'a:1' is listed twice");
+	expect_error("redis = { cluster = { nodes = ( \"a:1\" );\n  master = "
+	    "\"m\"; }; };\n", 2, "unknown key 'master'");
+	/* Passthrough is refused: a command's keys may be on any node. */
+	expect_error("passthrough = true;\nredis = { cluster = { nodes = "
+	    "( \"a:1\" ); }; };\n", 1, "'passthrough' is not served with "
+	    "'redis.cluster': a command's keys may live on any node; talk to "
+	    "the cluster directly for those commands");
+}
+END_TEST
+
 /* The pid file: none by default, a string. */
 START_TEST(test_pidfile)
 {
@@ -1381,6 +1431,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_listen_backlog);
 	tcase_add_test(tc, test_redis_unix_and_auth);
 	tcase_add_test(tc, test_redis_sentinel);
+	tcase_add_test(tc, test_redis_cluster);
 	tcase_add_test(tc, test_pidfile);
 	tcase_add_test(tc, test_log_syslog);
 	tcase_add_test(tc, test_syslog_facility_parse);

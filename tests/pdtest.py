@@ -1,0 +1,102 @@
+"""pdtest.py: what the Python test drivers share: a scratch directory,
+processes started into it and stopped by pid, bounded waits, and the run
+of a driver's main() with its logs shown when it fails.
+
+Environment: PDTEST_KEEP=1 keeps the directory.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import redis
+
+WAIT = 15.0
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def freeport():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(what, fn, timeout=WAIT):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            if fn():
+                return
+        except (redis.RedisError, OSError):
+            pass
+        time.sleep(0.05)
+    raise Fail("timed out waiting for " + what)
+
+
+class Run:
+    """A scratch directory and the processes started into it."""
+
+    def __init__(self, prefix):
+        self.tmp = tempfile.mkdtemp(prefix=prefix)
+        self.procs = []  # (name, Popen)
+
+    def start(self, name, args):
+        log = open(os.path.join(self.tmp, name + ".log"), "w")
+        p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                             cwd=self.tmp)
+        log.close()
+        self.procs.append((name, p))
+        return p
+
+    def stop_all(self):
+        """SIGTERM to each, newest first; a pubsubd must exit 0."""
+        status = 0
+        for name, p in reversed(self.procs):
+            if p.poll() is not None:
+                continue
+            p.send_signal(signal.SIGTERM)
+            try:
+                rc = p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                rc = p.wait()
+            if name.startswith("pubsubd") and rc != 0:
+                print("FAIL: %s exited %d" % (name, rc))
+                status = 1
+        return status
+
+    def main(self, fn):
+        """Runs fn(); exits 0 if it returned 0 and every pubsubd exited
+        cleanly, else 1 with the tail of each log."""
+        rc = 1
+        keep = os.environ.get("PDTEST_KEEP") == "1"
+        try:
+            rc = fn()
+        except Fail as e:
+            print("FAIL: %s (files in %s)" % (e, self.tmp))
+        finally:
+            if self.stop_all() != 0 and rc == 0:
+                rc = 1
+            if rc == 0 and not keep:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+            elif rc != 0:
+                for f in sorted(os.listdir(self.tmp)):
+                    if f.endswith(".log"):
+                        print("---- " + f)
+                        with open(os.path.join(self.tmp, f)) as fh:
+                            print("".join(fh.readlines()[-20:]), end="")
+        sys.exit(rc)
