@@ -12,7 +12,8 @@ redis-py client:
   SHARDCHANNELS join the masters' answers; a cross-slot SSUBSCRIBE gets
   -CROSSSLOT;
 - a slot is moved to another master and back (CLUSTER SETSLOT): the
-  channel keeps flowing, on the new owner;
+  channel keeps flowing, on the new owner; a slot pubsubd holds nothing
+  in is moved, and its SPUBLISH, answered MOVED, goes to the new owner;
 - the master of a channel's slot, which also holds the channels and
   patterns, is killed (-9): once its replica is promoted the shard
   channel flows again, and so do the channel and the pattern;
@@ -251,6 +252,22 @@ def main():
         took = flows(raw, ch, b, "moved-" + way)
         print("ok: slot %d moved %s (%d -> %d): flowing again after "
               "%.3f s" % (slot, way, a, b, took))
+    # A slot pubsubd holds nothing in moves: its map is stale, so its
+    # SPUBLISH is answered MOVED, and sent again to the new owner.
+    other = channel_of(masters[1], masters[0], "quiet")
+    qslot = redis.Redis(port=masters[0]).execute_command("CLUSTER KEYSLOT",
+                                                         other)
+    move_slot(qslot, masters[1], masters[2], masters)
+    wait_for("slot %d on %d" % (qslot, masters[2]),
+             lambda: all(owner(other, m) == masters[2] for m in masters))
+    watcher = Raw(masters[2])
+    watcher.send("SSUBSCRIBE %s\r\n" % other)
+    watcher.read_until(b"ssubscribe")
+    n = p.execute_command("SPUBLISH", other, "after-moved")
+    check(n == 1, "SPUBLISH after MOVED counts the new owner's: %r" % n)
+    watcher.read_until(b"after-moved")
+    print("ok: SPUBLISH answered MOVED is sent to the new owner")
+
     r = ps.parse_response(block=False, timeout=5)
     seen = []
     while r is not None:
