@@ -18,7 +18,7 @@ LIST on a pubsubd shows who is where:
 Every wait is bounded. Prints one line per step; exits 0 if all passed, 1
 if one failed, 77 if haproxy is missing.
 Environment: PUBSUBD (the daemon), TESTS_SRCDIR (where conf/ is, one level
-up), HAPROXY_KEEP=1 (keep the directory).
+up), PDTEST_KEEP=1 (keep the directory).
 """
 import os
 import re
@@ -27,7 +27,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -35,49 +34,15 @@ import urllib.request
 
 import redis
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pdtest import Run, check, freeport, wait_for  # noqa: E402
+
 PUBSUBD = os.path.abspath(os.environ.get("PUBSUBD", "./daemon/pubsubd"))
 SRCDIR = os.environ.get("TESTS_SRCDIR", os.path.dirname(__file__))
 EXAMPLE = os.path.join(SRCDIR, "..", "conf", "haproxy.cfg.example")
-WAIT = 15.0
-TMP = tempfile.mkdtemp(prefix="pubsubd-haproxy.")
-procs = []  # (name, Popen)
-
-
-class Fail(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
-
-
-def freeport():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def start(name, args):
-    log = open(os.path.join(TMP, name + ".log"), "w")
-    p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=TMP)
-    log.close()
-    procs.append((name, p))
-    return p
-
-
-def wait_for(what, fn, timeout=WAIT):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            if fn():
-                return
-        except (redis.RedisError, OSError):
-            pass
-        time.sleep(0.05)
-    raise Fail("timed out waiting for " + what)
+run = Run("pubsubd-haproxy.")
+TMP = run.tmp
+start = run.start
 
 
 def redis_up(port, tag):
@@ -322,40 +287,5 @@ def main():
     return 0
 
 
-def stop_all():
-    status = 0
-    for name, p in reversed(procs):
-        if p.poll() is not None:
-            continue
-        p.send_signal(signal.SIGTERM)
-        try:
-            rc = p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            rc = p.wait()
-        if name.startswith("pubsubd") and rc != 0:
-            print("FAIL: %s exited %d" % (name, rc))
-            status = 1
-    return status
-
-
 if __name__ == "__main__":
-    rc = 1
-    try:
-        rc = main()
-    except Fail as e:
-        print("FAIL: %s (files in %s)" % (e, TMP))
-        os.environ["HAPROXY_KEEP"] = "1"
-    finally:
-        if stop_all() != 0 and rc == 0:
-            rc = 1
-            os.environ["HAPROXY_KEEP"] = "1"
-        if os.environ.get("HAPROXY_KEEP") != "1":
-            shutil.rmtree(TMP, ignore_errors=True)
-        elif rc != 0:
-            for f in sorted(os.listdir(TMP)):
-                if f.endswith(".log"):
-                    print("---- " + f)
-                    with open(os.path.join(TMP, f)) as fh:
-                        print("".join(fh.readlines()[-20:]), end="")
-    sys.exit(rc)
+    run.main(main)

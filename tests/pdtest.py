@@ -81,7 +81,8 @@ class Run:
 
     def main(self, fn):
         """Runs fn(); exits 0 if it returned 0 and every pubsubd exited
-        cleanly, else 1 with the tail of each log."""
+        cleanly, 77 if it returned 77 (skipped), else 1 with the tail of
+        each log."""
         rc = 1
         keep = os.environ.get("PDTEST_KEEP") == "1"
         try:
@@ -91,9 +92,9 @@ class Run:
         finally:
             if self.stop_all() != 0 and rc == 0:
                 rc = 1
-            if rc == 0 and not keep:
+            if rc in (0, 77) and not keep:
                 shutil.rmtree(self.tmp, ignore_errors=True)
-            elif rc != 0:
+            elif rc not in (0, 77):
                 for f in sorted(os.listdir(self.tmp)):
                     if f.endswith(".log"):
                         print("---- " + f)

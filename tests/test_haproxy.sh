@@ -8,7 +8,7 @@
 # Exit status: 0 all passed, 1 a test failed, 77 a tool is missing.
 #
 # Environment: PUBSUBD (default ./daemon/pubsubd), TESTS_SRCDIR (where the
-# driver is; default: this script's directory), HAPROXY_KEEP=1 (keep the
+# driver is; default: this script's directory), PDTEST_KEEP=1 (keep the
 # directory).
 
 PY=/usr/bin/python3	# Debian's, which has python3-redis
