@@ -106,13 +106,20 @@ long long
 upstream_down_ms(const struct upstream *up)
 {
 	const struct upstream_stats	*st = upstream_stats(up);
-	struct timespec			 ts;
 
 	if (st->down_since_ms == 0)
 		return 0;
+	return upstream_now_ms() - st->down_since_ms;
+}
+
+/* The clock of struct upstream_stats: monotonic milliseconds. */
+long long
+upstream_now_ms(void)
+{
+	struct timespec	ts;
+
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 -
-	    st->down_since_ms;
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Redis' version, as INFO said. */

@@ -204,6 +204,9 @@ const char	*upstream_mode(const struct upstream *up);
 /* How long, in ms, the upstream has been down now; 0 while it is up. */
 long long	 upstream_down_ms(const struct upstream *up);
 
+/* Now on the clock of struct upstream_stats (monotonic ms). */
+long long	 upstream_now_ms(void);
+
 /*
  * Every pubsubd's private channel starts so; they are never shown. A
  * barrier may travel through one (upstream_private.h).

@@ -20,7 +20,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/event.h>
 
@@ -86,7 +85,6 @@ static void	upstream_cluster_apply(struct upstream_cluster *,
 static void	upstream_cluster_refresh_cb(evutil_socket_t, short, void *);
 static void	upstream_cluster_wait_cb(evutil_socket_t, short, void *);
 static void	upstream_cluster_reap_cb(evutil_socket_t, short, void *);
-static long long upstream_cluster_now_ms(void);
 
 static const struct upstream_ops upstream_cluster_ops = {
 	upstream_cluster_start,
@@ -141,7 +139,7 @@ upstream_cluster_new(struct event_base *base, const struct upstream_conf *conf,
 		uc->uc_nseeds++;
 	}
 	if ((uc->uc_stats = calloc(1, sizeof(*uc->uc_stats))) != NULL)
-		uc->uc_stats->down_since_ms = upstream_cluster_now_ms();
+		uc->uc_stats->down_since_ms = upstream_now_ms();
 	uc->uc_facts = upstream_facts_new();
 	uc->uc_refresh_ev = evtimer_new(base, upstream_cluster_refresh_cb, uc);
 	uc->uc_wait_ev = evtimer_new(base, upstream_cluster_wait_cb, uc);
@@ -658,7 +656,7 @@ upstream_cluster_check(struct upstream_cluster *uc)
 		if (uc->uc_stats->down_since_ms > 0 &&
 		    uc->uc_stats->connects > 0) {
 			uc->uc_stats->last_outage_ms =
-			    upstream_cluster_now_ms() -
+			    upstream_now_ms() -
 			    uc->uc_stats->down_since_ms;
 			log_warnx("cluster: back after %lld ms: what was "
 			    "published meanwhile is lost",
@@ -671,7 +669,7 @@ upstream_cluster_check(struct upstream_cluster *uc)
 	}
 	log_warnx("cluster: no master connected: every subscription is lost");
 	uc->uc_stats->outages++;
-	uc->uc_stats->down_since_ms = upstream_cluster_now_ms();
+	uc->uc_stats->down_since_ms = upstream_now_ms();
 	upstream_cluster_fail_all(uc, "connection to the redis cluster lost");
 	uc->uc_cbs.on_state(uc->uc_arg, 0);
 }
@@ -1162,12 +1160,3 @@ upstream_cluster_endpoint(const struct upstream *u)
 	return uc->uc_seeds[0];
 }
 
-/* Milliseconds of a monotonic clock. */
-static long long
-upstream_cluster_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}

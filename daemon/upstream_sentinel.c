@@ -179,7 +179,6 @@ upstream_sentinel_new(struct event_base *base, const struct upstream_conf *conf,
     void *arg)
 {
 	struct upstream_sentinel	*us;
-	struct timespec			 ts;
 	size_t				 i;
 	int				 ok = 1;
 
@@ -201,11 +200,8 @@ upstream_sentinel_new(struct event_base *base, const struct upstream_conf *conf,
 	}
 	us->us_name = strdup(sc->master);
 	/* Down from the start until a master is found (upstream.h's clock). */
-	if ((us->us_stats = calloc(1, sizeof(*us->us_stats))) != NULL) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		us->us_stats->down_since_ms = (long long)ts.tv_sec * 1000 +
-		    ts.tv_nsec / 1000000;
-	}
+	if ((us->us_stats = calloc(1, sizeof(*us->us_stats))) != NULL)
+		us->us_stats->down_since_ms = upstream_now_ms();
 	us->us_facts = upstream_facts_new();
 	us->us_check_ev = event_new(base, -1, EV_PERSIST,
 	    upstream_sentinel_check_cb, us);

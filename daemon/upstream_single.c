@@ -163,7 +163,7 @@ upstream_single_new_node(struct event_base *base,
 	up->up_cbs = *cbs;
 	up->up_arg = arg;
 	up->up_backoff_ms = conf->backoff_min;
-	up->up_stats.down_since_ms = upstream_single_now_ms();
+	up->up_stats.down_since_ms = upstream_now_ms();
 	map_init(&up->up_ops);
 	TAILQ_INIT(&up->up_shard_q);
 	up->up_slot = slot;
@@ -526,14 +526,14 @@ upstream_single_maybe_up(struct upstream_single *up)
 	up->up_backoff_ms = up->up_conf.backoff_min;
 	evtimer_del(up->up_timeout_ev);
 	if (up->up_stats.outages > 0) {
-		up->up_stats.last_outage_ms = upstream_single_now_ms() -
+		up->up_stats.last_outage_ms = upstream_now_ms() -
 		    up->up_stats.down_since_ms;
 		log_warnx("redis is back after an outage of %lld ms: what was "
 		    "published meanwhile is lost", up->up_stats.last_outage_ms);
 	}
 	up->up_stats.down_since_ms = 0;
 	up->up_rx_seen = up->up_rx;
-	up->up_rx_ms = upstream_single_now_ms();
+	up->up_rx_ms = upstream_now_ms();
 	if (up->up_conf.health_interval > 0) {
 		tv.tv_sec = up->up_conf.health_interval / 1000;
 		tv.tv_usec = (up->up_conf.health_interval % 1000) * 1000;
@@ -587,7 +587,7 @@ upstream_single_lost(struct upstream_single *up, const char *why)
 	upstream_single_heartbeat_drop(up);
 	if (was) {
 		up->up_stats.outages++;
-		up->up_stats.down_since_ms = upstream_single_now_ms();
+		up->up_stats.down_since_ms = upstream_now_ms();
 	} else
 		up->up_stats.connect_failures++;
 	up->up_ac = NULL;

@@ -6,23 +6,12 @@
 #include "config.h"
 
 #include <stdio.h>
-#include <time.h>
 
 #include <event2/event.h>
 
 #include "future.h"
 #include "upstream.h"
 #include "upstream_single_impl.h"
-
-/* Milliseconds of a monotonic clock. */
-long long
-upstream_single_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Connecting (TCP, then the private channel's confirmations) took too long. */
 void
@@ -47,7 +36,7 @@ void
 upstream_single_health_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct upstream_single	*up = arg;
-	long long	 now = upstream_single_now_ms(), silent;
+	long long	 now = upstream_now_ms(), silent;
 	char		 why[80];
 
 	if (up->up_rx != up->up_rx_seen) {

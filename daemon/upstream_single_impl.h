@@ -93,7 +93,6 @@ struct future	*upstream_single_barrier(struct upstream *u,
 		    enum upstream_kind kind);
 
 /* upstream_single_health.c. */
-long long	 upstream_single_now_ms(void);
 void		 upstream_single_timeout_cb(evutil_socket_t fd, short what,
 		    void *arg);
 void		 upstream_single_health_cb(evutil_socket_t fd, short what,

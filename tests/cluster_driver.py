@@ -237,6 +237,11 @@ def main():
         raise Fail("a cross-slot SSUBSCRIBE was taken")
     except redis.ResponseError as e:
         check(str(e).startswith("CROSSSLOT"), "CROSSSLOT: %s" % e)
+    try:
+        p.execute_command("SUNSUBSCRIBE", chans[0], chans[1])
+        raise Fail("a cross-slot SUNSUBSCRIBE was taken")
+    except redis.ResponseError as e:
+        check(str(e).startswith("CROSSSLOT"), "CROSSSLOT: %s" % e)
     print("ok: SHARDNUMSUB and SHARDCHANNELS from the owners; CROSSSLOT")
 
     # A slot moves to another master, and back.

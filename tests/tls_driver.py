@@ -15,6 +15,9 @@ Environment: PUBSUBD (the daemon), TLS_KEEP=1 (keep the directory).
 import os, shutil, signal, socket, ssl, subprocess, sys, tempfile, threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pdtest import freeport  # noqa: E402
+
 PUBSUBD = os.environ.get("PUBSUBD", "./daemon/pubsubd")
 WAIT = 10.0		# seconds any one expected thing may take
 TMP = tempfile.mkdtemp(prefix="pubsubd-tls.")
@@ -34,13 +37,6 @@ def run(args, timeout=30, **kw):
     return subprocess.run(args, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, timeout=timeout, **kw)
 
-
-def freeport():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def path(name):
