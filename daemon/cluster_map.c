@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,4 +212,50 @@ cluster_map_find(const struct cluster_map *map, const char *host, int port)
 		    strcmp(map->cm_masters[i].cm_host, host) == 0)
 			return (int)i;
 	return -1;
+}
+
+int
+cluster_map_moved(struct cluster_map *map, const char *err,
+    const char *answered_host)
+{
+	const char	*p, *colon;
+	char		 host[256], *end;
+	unsigned long	 slot, port;
+	size_t		 hostlen;
+	int		 idx, old;
+
+	if (map == NULL || strncmp(err, "MOVED ", 6) != 0)
+		return 0;
+	p = err + 6;
+	if (*p < '0' || *p > '9')
+		return 0;
+	errno = 0;
+	slot = strtoul(p, &end, 10);
+	if (errno != 0 || slot >= CLUSTER_SLOTS || *end != ' ')
+		return 0;
+	p = end + 1;
+	/* The port follows the last ':' (an IPv6 address has several). */
+	if ((colon = strrchr(p, ':')) == NULL || colon[1] < '0' ||
+	    colon[1] > '9')
+		return 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (errno != 0 || port == 0 || port > 65535 || *end != '\0')
+		return 0;
+	hostlen = (size_t)(colon - p);
+	if (hostlen >= sizeof(host))
+		return 0;
+	memcpy(host, p, hostlen);
+	host[hostlen] = '\0';
+	if ((idx = cluster_map_find(map, hostlen > 0 ? host : answered_host,
+	    (int)port)) == -1)
+		return 0;
+	if ((old = map->cm_owner[slot]) == idx + 1)
+		return 1;
+	if (old != 0)
+		map->cm_masters[old - 1].cm_slots--;
+	else
+		map->cm_covered++;
+	map->cm_owner[slot] = (uint16_t)(idx + 1);
+	map->cm_masters[idx].cm_slots++;
+	return 1;
 }

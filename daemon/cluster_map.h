@@ -69,4 +69,14 @@ const struct cluster_master *cluster_map_owner(const struct cluster_map *map,
 int		 cluster_map_find(const struct cluster_map *map,
 		    const char *host, int port);
 
+/*
+ * Follows a node's "MOVED <slot> <host>:<port>" answer (err) in map: if
+ * host:port is a master of the map, it serves slot from now on (until a
+ * new map says otherwise) and 1 is returned; 0 if err is no MOVED answer,
+ * is malformed, or names a node the map does not know (then only a new
+ * map helps). An empty host means the node that answered: answered_host.
+ */
+int		 cluster_map_moved(struct cluster_map *map, const char *err,
+		    const char *answered_host);
+
 #endif /* PUBSUBD_CLUSTER_MAP_H */

@@ -514,13 +514,25 @@ upstream_cluster_op_done(struct future *fut, void *arg)
 		return;
 	}
 	if (upstream_cluster_redirect(err)) {
-		if (strncmp(err, "MOVED ", 6) == 0 && ++nm->nm_moved > 16) {
+		log_debug("cluster: %s: %s", n->n_name, err);
+		if (strncmp(err, "MOVED ", 6) == 0 &&
+		    ++nm->nm_moved > UPSTREAM_CLUSTER_MOVED_MAX) {
 			upstream_cluster_op_end(nm, err);
 			return;
 		}
-		log_debug("cluster: %s: %s", n->n_name, err);
-		upstream_cluster_wait(nm);
 		upstream_cluster_refresh(uc);
+		/*
+		 * The new owner, if the map knows it, at once: the node the
+		 * map came from may not have heard of the move yet. Twice
+		 * at most (two nodes may send it back and forth for a
+		 * moment); then, and otherwise, it waits for the map.
+		 */
+		if (nm->nm_moved <= 2 &&
+		    cluster_map_moved(uc->uc_map, err, n->n_ep->host)) {
+			upstream_cluster_send(nm);
+			return;
+		}
+		upstream_cluster_wait(nm);
 		return;
 	}
 	upstream_cluster_op_end(nm, err);
@@ -1065,7 +1077,12 @@ upstream_cluster_apply(struct upstream_cluster *uc, struct cluster_map *map)
 		}
 	}
 	upstream_cluster_check(uc);
-	upstream_cluster_wake(uc);
+	/*
+	 * The same map again sends no waiting name: it would be answered as
+	 * before (they go on the wait timer, or when a node comes up).
+	 */
+	if (changed)
+		upstream_cluster_wake(uc);
 	upstream_cluster_cmds_retry(uc, 1);
 }
 

@@ -30,6 +30,9 @@ struct endpoint;
 #define UPSTREAM_CLUSTER_REFRESH_MS	5000	/* with nothing amiss */
 #define UPSTREAM_CLUSTER_WAIT_MS	200	/* while a name waits */
 #define UPSTREAM_CLUSTER_SEEDS_MAX	64	/* conf's maximum */
+#define UPSTREAM_CLUSTER_MOVED_MAX	50	/* MOVED answers in a row to a
+						   (un)subscription, about 10 s
+						   of waits: it fails */
 
 /* Where the cluster is first reached; copied. */
 struct upstream_cluster_conf {

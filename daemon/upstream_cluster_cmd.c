@@ -7,8 +7,9 @@
  * several, the replies joined in the order asked; PUBSUB SHARDCHANNELS to
  * every master, the lists joined. Everything else (PUBLISH, which Redis
  * Cluster broadcasts, PUBSUB NUMSUB and CHANNELS, COMMAND) goes to the
- * home node. A MOVED or ASK answer, or a master not connected, sends the
- * command again once a new map is learnt, a few times at most.
+ * home node. A MOVED answer naming a master of the map sends the command
+ * there at once; another redirection, or a master not connected, sends it
+ * again once a new map is learnt; a few times at most.
  *
  * A joined reply borrows its elements from the parts' replies, whose
  * futures it holds until it is freed.
@@ -304,6 +305,20 @@ upstream_cluster_cmd_finish(struct upstream_cluster_cmd *c)
 		if (r->type == CMDCONN_ERROR && (strncmp(r->str, "MOVED ",
 		    6) == 0 || strncmp(r->str, "ASK ", 4) == 0 ||
 		    strncmp(r->str, "TRYAGAIN", 8) == 0)) {
+			/*
+			 * MOVED to a master the map knows: sent there at
+			 * once (the node the map came from may not know it
+			 * yet), while the map is learnt again.
+			 */
+			if (c->c_tries < UPSTREAM_CLUSTER_CMD_TRIES &&
+			    cluster_map_moved(c->c_uc->uc_map, r->str, "")) {
+				log_debug("cluster: a command follows %s",
+				    r->str);
+				upstream_cluster_refresh(c->c_uc);
+				upstream_cluster_cmd_parts_drop(c);
+				upstream_cluster_cmd_try(c);
+				return;
+			}
 			upstream_cluster_cmd_again(c, r->str);
 			return;
 		}

@@ -134,17 +134,66 @@ def flows(raw, ch, via, tag, timeout=10.0):
     raise Fail("%s: nothing on %s for %.0f s" % (tag, ch, timeout))
 
 
-def move_slot(slot, src, dst, ports):
+def move_slot(slot, src, dst, tell):
     """Moves an empty slot from master src to master dst, as resharding
-    does for a slot without keys."""
+    does for a slot without keys, telling dst, src and then the masters in
+    tell; the others learn it by gossip, some hundreds of ms later."""
     sid, did = myid(src), myid(dst)
     redis.Redis(port=dst).execute_command("CLUSTER SETSLOT", slot,
                                           "IMPORTING", sid)
     redis.Redis(port=src).execute_command("CLUSTER SETSLOT", slot,
                                           "MIGRATING", did)
-    for p in [dst, src] + [p for p in ports if p not in (src, dst)]:
+    for p in [dst, src] + [p for p in tell if p not in (src, dst)]:
         redis.Redis(port=p).execute_command("CLUSTER SETSLOT", slot, "NODE",
                                             did)
+
+
+def tell_owner(slot, dst, ports):
+    """Tells the masters in ports that master dst serves slot."""
+    did = myid(dst)
+    for p in ports:
+        redis.Redis(port=p).execute_command("CLUSTER SETSLOT", slot, "NODE",
+                                            did)
+
+
+def quiet(ports):
+    """Waits until every node knows the same current epoch and the masters'
+    config epochs are distinct: a slot moved before that can get an epoch
+    another master has, and until Redis resolves that collision a node
+    may take the slot back."""
+    def check():
+        cur = set()
+        for p in ports:
+            info = redis.Redis(port=p).execute_command(
+                "CLUSTER", "INFO").decode()
+            cur.add(info.split("cluster_current_epoch:")[1].split()[0])
+        return len(cur) == 1 and epochs_settled(ports)
+    wait_for("the cluster's epochs settled", check)
+
+
+def epochs_settled(ports):
+    """True when the masters' config epochs, as each node in ports sees
+    them, are distinct: two moves in quick succession can give two masters
+    the same epoch, and until Redis resolves that collision a node with a
+    stale map can take the slot back (an UPDATE from the higher epoch)."""
+    for p in ports:
+        seen = []
+        for line in redis.Redis(port=p).execute_command(
+                "CLUSTER", "NODES").decode().splitlines():
+            f = line.split()
+            if "master" in f[2].split(",") and "fail" not in f[2]:
+                seen.append(f[6])
+        if len(seen) != len(set(seen)):
+            return False
+    return True
+
+
+def settle(slot_of, want, ports):
+    """Waits until every node in ports says master want serves the slot of
+    channel slot_of and the epochs are distinct (see epochs_settled)."""
+    wait_for("slot of %s on %d everywhere, epochs distinct" % (slot_of, want),
+             lambda: all(owner(slot_of, q) == want for q in ports) and
+             epochs_settled(ports))
 
 
 def channel_of(master_port, via, prefix):
@@ -244,33 +293,39 @@ def main():
         check(str(e).startswith("CROSSSLOT"), "CROSSSLOT: %s" % e)
     print("ok: SHARDNUMSUB and SHARDCHANNELS from the owners; CROSSSLOT")
 
-    # A slot moves to another master, and back.
+    # A slot moves to another master, and back. Only the two masters are
+    # told at first: the node pubsubd learns its map from (masters[0])
+    # hears of it later, so the map it gives is stale for a moment and
+    # pubsubd must follow the MOVED answers of the old owner.
     # (Between the masters that the failover below leaves alone: a moved
     # slot bumps epochs that a replica's election must then catch up on.)
     ch = chans[1]
     slot = redis.Redis(port=masters[0]).execute_command("CLUSTER KEYSLOT", ch)
     src, dst = masters[1], masters[2]
     for way, (a, b) in (("there", (src, dst)), ("back", (dst, src))):
-        move_slot(slot, a, b, masters)
-        wait_for("slot %d on %d" % (slot, b),
-                 lambda: all(owner(ch, m) == b for m in masters))
+        quiet(ports)
+        move_slot(slot, a, b, [])
         took = flows(raw, ch, b, "moved-" + way)
-        print("ok: slot %d moved %s (%d -> %d): flowing again after "
-              "%.3f s" % (slot, way, a, b, took))
+        tell_owner(slot, b, masters)
+        settle(ch, b, ports)
+        print("ok: slot %d moved %s (%d -> %d), the map's node told last: "
+              "flowing again after %.3f s" % (slot, way, a, b, took))
     # A slot pubsubd holds nothing in moves: its map is stale, so its
-    # SPUBLISH is answered MOVED, and sent again to the new owner.
+    # SPUBLISH is answered MOVED, and sent again to the new owner, which
+    # the node the map comes from does not know of yet.
     other = channel_of(masters[1], masters[0], "quiet")
     qslot = redis.Redis(port=masters[0]).execute_command("CLUSTER KEYSLOT",
                                                          other)
-    move_slot(qslot, masters[1], masters[2], masters)
-    wait_for("slot %d on %d" % (qslot, masters[2]),
-             lambda: all(owner(other, m) == masters[2] for m in masters))
+    quiet(ports)
     watcher = Raw(masters[2])
+    move_slot(qslot, masters[1], masters[2], [])
     watcher.send("SSUBSCRIBE %s\r\n" % other)
     watcher.read_until(b"ssubscribe")
     n = p.execute_command("SPUBLISH", other, "after-moved")
     check(n == 1, "SPUBLISH after MOVED counts the new owner's: %r" % n)
     watcher.read_until(b"after-moved")
+    tell_owner(qslot, masters[2], masters)
+    settle(other, masters[2], ports)
     print("ok: SPUBLISH answered MOVED is sent to the new owner")
 
     r = ps.parse_response(block=False, timeout=5)

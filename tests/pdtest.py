@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 import redis
 
@@ -82,22 +83,33 @@ class Run:
     def main(self, fn):
         """Runs fn(); exits 0 if it returned 0 and every pubsubd exited
         cleanly, 77 if it returned 77 (skipped), else 1 with the tail of
-        each log."""
+        each log, pubsubd's last, and the failure again as the last line
+        (what a CI summary that keeps only the end still shows)."""
         rc = 1
+        why = None
         keep = os.environ.get("PDTEST_KEEP") == "1"
         try:
             rc = fn()
         except Fail as e:
-            print("FAIL: %s (files in %s)" % (e, self.tmp))
+            why = str(e)
+        except Exception:
+            why = traceback.format_exc()
         finally:
+            if why is not None:
+                print("FAIL: %s (files in %s)" % (why, self.tmp))
             if self.stop_all() != 0 and rc == 0:
                 rc = 1
             if rc in (0, 77) and not keep:
                 shutil.rmtree(self.tmp, ignore_errors=True)
             elif rc not in (0, 77):
-                for f in sorted(os.listdir(self.tmp)):
-                    if f.endswith(".log"):
-                        print("---- " + f)
-                        with open(os.path.join(self.tmp, f)) as fh:
-                            print("".join(fh.readlines()[-20:]), end="")
+                logs = sorted(f for f in os.listdir(self.tmp)
+                              if f.endswith(".log"))
+                logs.sort(key=lambda f: f.startswith("pubsubd"))
+                for f in logs:
+                    print("---- " + f)
+                    with open(os.path.join(self.tmp, f)) as fh:
+                        print("".join(fh.readlines()[-20:]), end="")
+                if why is not None:
+                    print("FAIL: " + " / ".join(
+                        why.strip().splitlines()[-3:]))
         sys.exit(rc)

@@ -162,6 +162,48 @@ START_TEST(test_map)
 }
 END_TEST
 
+/* A MOVED answer moves one slot to a master the map knows, and no more. */
+START_TEST(test_moved)
+{
+	struct cmdconn_reply	*r;
+	struct cluster_map	*m;
+	char			 err[256];
+
+	r = r_arr(3, entry(0, 99, "127.0.0.1", 7000, "a"),
+	    entry(100, 199, "::1", 7001, "b"),
+	    entry(200, 299, "", 7002, "c"));
+	m = cluster_map_new(r, "10.1.1.1", err, sizeof(err));
+	ck_assert_msg(m != NULL, "%s", err);
+	ck_assert_int_eq(cluster_map_moved(m, "MOVED 5 ::1:7001", "x"), 1);
+	ck_assert_int_eq(cluster_map_owner(m, 5)->cm_port, 7001);
+	ck_assert_int_eq(cluster_map_owner(m, 4)->cm_port, 7000);
+	ck_assert_uint_eq(m->cm_masters[0].cm_slots, 99);
+	ck_assert_uint_eq(m->cm_masters[1].cm_slots, 101);
+	/* Again: nothing more changes. */
+	ck_assert_int_eq(cluster_map_moved(m, "MOVED 5 ::1:7001", "x"), 1);
+	ck_assert_uint_eq(m->cm_masters[1].cm_slots, 101);
+	/* A slot nobody served; an empty host is who answered. */
+	ck_assert_int_eq(cluster_map_moved(m, "MOVED 300 :7002", "10.1.1.1"),
+	    1);
+	ck_assert_int_eq(cluster_map_owner(m, 300)->cm_port, 7002);
+	ck_assert_uint_eq(m->cm_covered, 301);
+	/* A node the map does not know, or no MOVED at all. */
+	ck_assert_int_eq(cluster_map_moved(m, "MOVED 6 127.0.0.1:7009", "x"),
+	    0);
+	ck_assert_int_eq(cluster_map_owner(m, 6)->cm_port, 7000);
+	ck_assert_int_eq(cluster_map_moved(m, "ASK 6 127.0.0.1:7001", "x"), 0);
+	ck_assert_int_eq(cluster_map_moved(m, "MOVED 16384 ::1:7001", "x"), 0);
+	ck_assert_int_eq(cluster_map_moved(m, "MOVED x ::1:7001", "x"), 0);
+	ck_assert_int_eq(cluster_map_moved(m, "MOVED 6 ::1:", "x"), 0);
+	ck_assert_int_eq(cluster_map_moved(m, "MOVED 6 ::1:7001 z", "x"), 0);
+	ck_assert_int_eq(cluster_map_moved(m, "MOVED 6", "x"), 0);
+	ck_assert_int_eq(cluster_map_moved(NULL, "MOVED 6 ::1:7001", "x"), 0);
+	ck_assert_int_eq(cluster_map_owner(m, 6)->cm_port, 7000);
+	cluster_map_free(m);
+	r_free(r);
+}
+END_TEST
+
 /* Replies of another shape are errors that say what was wrong. */
 START_TEST(test_map_bad)
 {
@@ -210,6 +252,7 @@ cluster_map_suite(void)
 	tcase_add_test(tc, test_slots);
 	tcase_add_test(tc, test_map);
 	tcase_add_test(tc, test_map_bad);
+	tcase_add_test(tc, test_moved);
 	suite_add_tcase(s, tc);
 	return s;
 }
