@@ -34,6 +34,15 @@
  * addresses 127.0.0.1, 127.0.0.2, ... (--sources); both default to what N
  * needs here.
  *
+ * With --shard PORTS the channels are shard channels (SSUBSCRIBE, SPUBLISH)
+ * of a Redis Cluster: PORTS is a comma-separated list of C ports, the port
+ * of the master that serves channel c's slot at place c. The publisher
+ * keeps one connection to each of those masters and sends every SPUBLISH
+ * to its channel's owner; the window of PUBLISH commands waiting for their
+ * reply is shared. The subscribers connect to --sub-port (pubsubd), or,
+ * with --sub-port owner, each to the owner of its channel, as a
+ * cluster-aware client does.
+ *
  * With --tls the subscribers speak TLS (OpenSSL through libevent's
  * bufferevents; the server's certificate is not checked: loopback, a
  * measurement); the publisher stays plain, it talks to Redis.
@@ -175,7 +184,11 @@ struct bench {
 	int			 b_unconfirmed;	/* subscribers not yet confirmed */
 	int			 b_remaining;	/* subscribers not done nor dead */
 
-	struct bufferevent	*b_pub;		/* owned */
+	struct bufferevent	**b_pubs;	/* owned, b_npubs of them */
+	int			 b_npubs;
+	int			*b_chan_port;	/* owned: --shard, or NULL */
+	int			*b_chan_pub;	/* owned: its index in b_pubs */
+	int			 b_sub_owner;	/* --sub-port owner */
 	uint64_t		 b_sent;
 	uint64_t		 b_replies;
 	uint64_t		 b_pub_errors;
@@ -232,6 +245,7 @@ struct bench {
 static uint64_t	now_ns(void);
 static void	usage(void);
 static int	parse_args(struct bench *, int, char **);
+static int	parse_shard(struct bench *, const char *);
 static int	raise_nofile(void);
 static int	sources_needed(int);
 static int	subs_open(struct bench *);
@@ -296,6 +310,8 @@ usage(void)
 	    "--clients N --channels C --messages M --size S\n"
 	    "                    [--rate MSGS_PER_S] [--timeout SECONDS] "
 	    "[--procs P] [--sources K] [--tls]\n"
+	    "                    [--shard PORT,PORT,... (one per channel)] "
+	    "[--sub-port owner]\n"
 	    "       pubsub_bench --sub-port P --clients N --channels C "
 	    "--idle SECONDS\n"
 	    "                    [--timeout SECONDS] [--procs P] "
@@ -320,11 +336,13 @@ parse_args(struct bench *b, int argc, char **argv)
 		{ "procs", required_argument, NULL, 'P' },
 		{ "sources", required_argument, NULL, 'S' },
 		{ "tls", no_argument, NULL, 'T' },
+		{ "shard", required_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 }
 	};
 	long long	 v;
 	double		 d;
 	char		*end;
+	const char	*shard = NULL;
 	int		 ch, sub_port = 0, pub_port = 0;
 
 	b->b_clients = 1;
@@ -341,6 +359,15 @@ parse_args(struct bench *b, int argc, char **argv)
 			    (b->b_tls = SSL_CTX_new(TLS_client_method())) ==
 			    NULL)
 				return (-1);
+			continue;
+		}
+		if (ch == 'H') {
+			shard = optarg;
+			continue;
+		}
+		if (ch == 's' && strcmp(optarg, "owner") == 0) {
+			b->b_sub_owner = 1;
+			sub_port = 1;	/* checked below, not used */
 			continue;
 		}
 		errno = 0;
@@ -401,12 +428,51 @@ parse_args(struct bench *b, int argc, char **argv)
 		    MAX_SOURCES);
 		return (-1);
 	}
+	if ((b->b_sub_owner && shard == NULL) ||
+	    (shard != NULL && parse_shard(b, shard) == -1)) {
+		fprintf(stderr, "pubsub_bench: --shard takes one port per "
+		    "channel, comma-separated (--sub-port owner needs it)\n");
+		return (-1);
+	}
 	b->b_total = b->b_clients;
 	b->b_sub_addr.sin_family = AF_INET;
 	b->b_sub_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	b->b_sub_addr.sin_port = htons((uint16_t)sub_port);
 	b->b_pub_addr = b->b_sub_addr;
 	b->b_pub_addr.sin_port = htons((uint16_t)pub_port);
+	return (0);
+}
+
+/*
+ * Parses --shard's list into b_chan_port (one port per channel) and gives
+ * each distinct port a publisher connection (b_chan_pub); 0, or -1 if the
+ * list is malformed, not one per channel, or memory runs out.
+ */
+static int
+parse_shard(struct bench *b, const char *list)
+{
+	const char	*p = list;
+	char		*end;
+	long		 v;
+	int		 c, j;
+
+	if ((b->b_chan_port = calloc((size_t)b->b_channels, sizeof(int))) ==
+	    NULL || (b->b_chan_pub = calloc((size_t)b->b_channels,
+	    sizeof(int))) == NULL)
+		return (-1);
+	for (c = 0; c < b->b_channels; c++) {
+		errno = 0;
+		v = strtol(p, &end, 10);
+		if (errno != 0 || end == p || v <= 0 || v > 65535 ||
+		    (*end != ',' && *end != '\0') ||
+		    (*end == '\0') != (c == b->b_channels - 1))
+			return (-1);
+		b->b_chan_port[c] = (int)v;
+		p = end + 1;
+		for (j = 0; j < c && b->b_chan_port[j] != (int)v; j++)
+			;
+		b->b_chan_pub[c] = j < c ? b->b_chan_pub[j] : b->b_npubs++;
+	}
 	return (0);
 }
 
@@ -627,10 +693,12 @@ sub_read_cb(struct bufferevent *bev, void *arg)
 			return;
 		}
 		off += (size_t)r;
-		if (kind_len == 7 && memcmp(kind, "message", 7) == 0)
+		if ((kind_len == 7 && memcmp(kind, "message", 7) == 0) ||
+		    (kind_len == 8 && memcmp(kind, "smessage", 8) == 0))
 			sub_message(s, payload, payload_len, now);
-		else if (kind_len == 9 && memcmp(kind, "subscribe", 9) == 0 &&
-		    !s->s_confirmed) {
+		else if (((kind_len == 9 && memcmp(kind, "subscribe", 9) ==
+		    0) || (kind_len == 10 && memcmp(kind, "ssubscribe", 10) ==
+		    0)) && !s->s_confirmed) {
 			s->s_confirmed = 1;
 			if (--b->b_unconfirmed == 0 &&
 			    b->b_phase == PHASE_SUBSCRIBE)
@@ -730,23 +798,40 @@ subscribed(struct bench *b)
 }
 
 /*
- * Connects the publisher to Redis and starts the progress tick; -1 (said
- * on stderr if not for lack of memory) if it cannot.
+ * Connects the publisher to Redis (with --shard, to each owner) and starts
+ * the progress tick; -1 (said on stderr if not for lack of memory) if it
+ * cannot.
  */
 static int
 pub_connect(struct bench *b)
 {
-	struct timeval	tick = { 0, TICK_USEC };
+	struct timeval		tick = { 0, TICK_USEC };
+	struct sockaddr_in	sin = b->b_pub_addr;
+	int			i, c;
 
-	if ((b->b_pub = bufferevent_socket_new(b->b_base, -1,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
+	if (b->b_npubs == 0)
+		b->b_npubs = 1;
+	if ((b->b_pubs = calloc((size_t)b->b_npubs, sizeof *b->b_pubs)) ==
+	    NULL)
 		return -1;
-	bufferevent_setcb(b->b_pub, pub_read_cb, NULL, pub_event_cb, b);
-	bufferevent_enable(b->b_pub, EV_READ | EV_WRITE);
-	if (bufferevent_socket_connect(b->b_pub,
-	    (struct sockaddr *)&b->b_pub_addr, sizeof b->b_pub_addr) == -1) {
-		fprintf(stderr, "pubsub_bench: publisher: connect failed\n");
-		return -1;
+	for (i = 0; i < b->b_npubs; i++) {
+		for (c = 0; b->b_chan_port != NULL && b->b_chan_pub[c] != i;
+		    c++)
+			;
+		if (b->b_chan_port != NULL)
+			sin.sin_port = htons((uint16_t)b->b_chan_port[c]);
+		if ((b->b_pubs[i] = bufferevent_socket_new(b->b_base, -1,
+		    BEV_OPT_CLOSE_ON_FREE)) == NULL)
+			return -1;
+		bufferevent_setcb(b->b_pubs[i], pub_read_cb, NULL,
+		    pub_event_cb, b);
+		bufferevent_enable(b->b_pubs[i], EV_READ | EV_WRITE);
+		if (bufferevent_socket_connect(b->b_pubs[i],
+		    (struct sockaddr *)&sin, sizeof sin) == -1) {
+			fprintf(stderr, "pubsub_bench: publisher: connect to "
+			    "port %d failed\n", ntohs(sin.sin_port));
+			return -1;
+		}
 	}
 	if ((b->b_tick = event_new(b->b_base, -1, EV_PERSIST, tick_cb, b)) ==
 	    NULL || event_add(b->b_tick, &tick) == -1)
@@ -794,7 +879,7 @@ pub_pump(struct bench *b)
 	uint64_t	 limit = b->b_messages, allowed, now;
 	int		 chan, n;
 
-	if (b->b_pub == NULL || b->b_phase != PHASE_PUBLISH)
+	if (b->b_pubs == NULL || b->b_phase != PHASE_PUBLISH)
 		return;
 	if (b->b_rate > 0) {
 		now = now_ns();
@@ -805,13 +890,15 @@ pub_pump(struct bench *b)
 	}
 	if (b->b_replies + PUB_WINDOW < limit)
 		limit = b->b_replies + PUB_WINDOW;
-	out = bufferevent_get_output(b->b_pub);
 	while (b->b_sent < limit) {
 		chan = (int)(b->b_sent % (uint64_t)b->b_channels);
+		out = bufferevent_get_output(b->b_pubs[b->b_chan_port ==
+		    NULL ? 0 : b->b_chan_pub[chan]]);
 		n = snprintf(hdr, sizeof hdr,
-		    "*3\r\n$7\r\nPUBLISH\r\n$%zu\r\n%s\r\n$%zu\r\n",
-		    strlen(b->b_chan_names[chan]), b->b_chan_names[chan],
-		    b->b_size);
+		    "*3\r\n$%d\r\n%s\r\n$%zu\r\n%s\r\n$%zu\r\n",
+		    b->b_chan_port == NULL ? 7 : 8, b->b_chan_port == NULL ?
+		    "PUBLISH" : "SPUBLISH", strlen(b->b_chan_names[chan]),
+		    b->b_chan_names[chan], b->b_size);
 		now = now_ns();
 		memcpy(head, &b->b_sent, 8);
 		memcpy(head + 8, &now, 8);
@@ -1080,6 +1167,7 @@ sub_socket(struct bench *b, int gi)
 static int
 subs_open(struct bench *b)
 {
+	struct sockaddr_in sin;
 	struct sub	*s;
 	evutil_socket_t	 fd;
 	char		 cmd[256];
@@ -1126,15 +1214,20 @@ subs_open(struct bench *b)
 		}
 		bufferevent_setcb(s->s_bev, sub_read_cb, NULL, sub_event_cb, s);
 		bufferevent_enable(s->s_bev, EV_READ | EV_WRITE);
+		sin = b->b_sub_addr;
+		if (b->b_sub_owner)
+			sin.sin_port = htons((uint16_t)
+			    b->b_chan_port[s->s_channel]);
 		if (bufferevent_socket_connect(s->s_bev,
-		    (struct sockaddr *)&b->b_sub_addr,
-		    sizeof b->b_sub_addr) == -1) {
+		    (struct sockaddr *)&sin, sizeof sin) == -1) {
 			fprintf(stderr, "pubsub_bench: subscriber %d: connect "
 			    "failed: %s\n", s->s_index, strerror(errno));
 			return (-1);
 		}
 		n = snprintf(cmd, sizeof cmd,
-		    "*2\r\n$9\r\nSUBSCRIBE\r\n$%zu\r\n%s\r\n",
+		    "*2\r\n$%d\r\n%s\r\n$%zu\r\n%s\r\n",
+		    b->b_chan_port == NULL ? 9 : 10, b->b_chan_port == NULL ?
+		    "SUBSCRIBE" : "SSUBSCRIBE",
 		    strlen(b->b_chan_names[s->s_channel]),
 		    b->b_chan_names[s->s_channel]);
 		bufferevent_write(s->s_bev, cmd, (size_t)n);
@@ -1894,8 +1987,13 @@ bench_free(struct bench *b)
 		event_free(b->b_idle_ev);
 	if (b->b_down_ev != NULL)
 		event_free(b->b_down_ev);
-	if (b->b_pub != NULL)
-		bufferevent_free(b->b_pub);
+	for (i = 0; b->b_pubs != NULL && i < b->b_npubs; i++) {
+		if (b->b_pubs[i] != NULL)
+			bufferevent_free(b->b_pubs[i]);
+	}
+	free(b->b_pubs);
+	free(b->b_chan_port);
+	free(b->b_chan_pub);
 	for (i = 0; b->b_recvs != NULL && i < b->b_procs; i++) {
 		if (b->b_recvs[i].r_ev != NULL)
 			event_free(b->b_recvs[i].r_ev);
