@@ -22,12 +22,17 @@
  * the name goes back to IDLE and is subscribed again by the same
  * reconcile, its subscribers kept; a name whose operation is in flight at
  * that moment is marked (ch_lost) and goes back to IDLE when the operation
- * completes, whatever its outcome.
+ * completes, whatever its outcome. A SUBSCRIBE refused while the
+ * connection stays up fails its waiters; if subscribers still hold the
+ * name (they were subscribed before Redis dropped it), it is sent again
+ * every HUB_RETRY_MS until Redis takes it.
  */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include <event2/event.h>
 
 #include "future.h"
 #include "hub_impl.h"
@@ -51,6 +56,7 @@ static void	hub_chan_free(struct hub *, struct hub_chan *);
 static void	hub_reconcile(struct hub *, struct hub_chan *);
 static void	hub_op_done(struct future *, void *);
 static void	hub_chan_lost(struct hub *, struct hub_chan *);
+static void	hub_retry_cb(evutil_socket_t, short, void *);
 static void	hub_chan_set_state(struct hub *, struct hub_chan *,
 		    enum hub_chan_state);
 static int	hub_chan_held(const struct hub_chan *);
@@ -76,7 +82,10 @@ hub_new(struct event_base *base, struct upstream *up)
 	for (k = 0; k < UPSTREAM_KINDS; k++)
 		map_init(&hub->h_chans[k]);
 	pool_init(&hub->h_subs, sizeof(struct hub_sub));
-	if (hub_batch_setup_(hub) == -1) {
+	if ((hub->h_retry_ev = evtimer_new(base, hub_retry_cb, hub)) == NULL ||
+	    hub_batch_setup_(hub) == -1) {
+		if (hub->h_retry_ev != NULL)
+			event_free(hub->h_retry_ev);
 		pool_destroy(&hub->h_subs);
 		free(hub);
 		return NULL;
@@ -107,6 +116,7 @@ hub_free(struct hub *hub)
 		map_clear(&hub->h_chans[k]);
 	}
 	hub_batch_teardown_(hub);
+	event_free(hub->h_retry_ev);
 	pool_destroy(&hub->h_subs);
 	free(hub);
 }
@@ -249,8 +259,46 @@ hub_op_done(struct future *op, void *arg)
 		future_unref(ready);
 	}
 	future_unref(op);
-	if (ch->ch_refs == 0)
+	if (ch->ch_refs == 0) {
 		hub_chan_free(hub, ch);
+		return;
+	}
+	if (upstream_connected(hub->h_up) &&
+	    !evtimer_pending(hub->h_retry_ev, NULL)) {
+		struct timeval	tv = { HUB_RETRY_MS / 1000,
+				    (HUB_RETRY_MS % 1000) * 1000 };
+
+		evtimer_add(hub->h_retry_ev, &tv);
+	}
+}
+
+/*
+ * Sends again the SUBSCRIBE of every idle name that subscribers hold (the
+ * ones Redis refused; hub_reconcile() sends the others at once).
+ */
+static void
+hub_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct hub		*hub = arg;
+	struct map_iter		 it;
+	struct map_entry	*e;
+	struct hub_chan		*ch;
+	int			 k;
+
+	(void)fd;
+	(void)what;
+	for (k = 0; k < UPSTREAM_KINDS; k++) {
+		map_iter_init(&it, &hub->h_chans[k]);
+		while ((e = map_iter_next(&it)) != NULL) {
+			ch = MAP_ITEM(e, struct hub_chan, ch_entry);
+			if (ch->ch_state == HUB_IDLE && ch->ch_op == NULL &&
+			    ch->ch_refs > 0) {
+				log_info("subscribing to '%s' again",
+				    ch->ch_name);
+				hub_reconcile(hub, ch);
+			}
+		}
+	}
 }
 
 /* Registers interest in a name; see hub.h. */

@@ -67,6 +67,12 @@ enum hub_form {
 
 /* The most segments one deliver call hands over. */
 #define HUB_IOV		128
+/*
+ * A SUBSCRIBE Redis refused while the connection stays up, of a name that
+ * subscribers still hold (a resubscription after Redis dropped it, say),
+ * is sent again this often until Redis takes it.
+ */
+#define HUB_RETRY_MS	1000
 
 struct hub_subscriber_ops {
 	/*

@@ -62,6 +62,8 @@ struct hub {
 	uint32_t			  h_segbatches;	/* flushes since then */
 	struct event			 *h_flush_ev;	/* owned */
 	struct event			 *h_defer_ev;	/* owned: next turn */
+	struct event			 *h_retry_ev;	/* owned: refused names
+							   wanted still */
 	int				  h_flush_scheduled;
 	int				  h_deferred;	/* h_defer_ev added */
 	uint32_t			  h_batch_msgs;	/* in this batch */

@@ -2905,6 +2905,57 @@ START_TEST(test_name_lost_while_active)
 END_TEST
 
 /*
+ * Redis drops a name and then refuses its SUBSCRIBE while the connection
+ * stays up: its subscribers keep it, and it is sent again every
+ * HUB_RETRY_MS until Redis takes it.
+ */
+START_TEST(test_refused_resubscribe_retried)
+{
+	struct env	 env;
+	struct tsub	 a;
+	struct hub_sub	*sa;
+	struct sbuf	 want = { NULL, 0, 0 };
+	struct timeval	 tv = { (HUB_RETRY_MS + 300) / 1000,
+			    ((HUB_RETRY_MS + 300) % 1000) * 1000 };
+
+	env_init(&env);
+	tsub_init(&a);
+	sa = sub_ready(&env, &a, UPSTREAM_CHANNEL, "news", 4);
+	drop(&env, UPSTREAM_CHANNEL, "news");
+	ck_assert_int_eq(env.up.nops, 2);
+	ck_assert_int_eq(future_set_error(env.up.ops[1].fut,
+	    "MOVED 1 127.0.0.1:7001"), 0);
+	ck_assert(hub_sub_active(sa));
+	ck_assert(!hub_synced(env.hub));
+	turn(&env);
+	ck_assert_int_eq(env.up.nops, 2);	/* not at once */
+
+	event_base_loopexit(env.base, &tv);
+	ck_assert_int_ne(event_base_dispatch(env.base), -1);
+	ck_assert_int_eq(env.up.nops, 3);
+	expect_op(&env, 2, UPSTREAM_CHANNEL, 1, "news", 4);
+	/* Refused again: again later. */
+	ck_assert_int_eq(future_set_error(env.up.ops[2].fut, "NOPERM no"), 0);
+	event_base_loopexit(env.base, &tv);
+	ck_assert_int_ne(event_base_dispatch(env.base), -1);
+	ck_assert_int_eq(env.up.nops, 4);
+	confirm(&env, 3);
+	ck_assert(hub_synced(env.hub));
+	pub(&env, "news", "back");
+	frame_text(&want, "news", "back");
+	turn(&env);
+	expect_out(&a, &want);
+
+	hub_unsubscribe(env.hub, sa);
+	ck_assert_int_eq(settle(&env), 1);
+	ck_assert_uint_eq(hub_count(env.hub, UPSTREAM_CHANNEL), 0);
+	sbuf_free(&want);
+	tsub_done(&a);
+	env_done(&env);
+}
+END_TEST
+
+/*
  * A name lost while its SUBSCRIBE is in flight: whatever that operation
  * says (confirmed or failed), Redis holds nothing, so a new SUBSCRIBE goes
  * out once it completes, and the waiters are released by its confirmation
@@ -3090,6 +3141,7 @@ hub_suite(void)
 	tc = tcase_create("lost");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_name_lost_while_active);
+	tcase_add_test(tc, test_refused_resubscribe_retried);
 	tcase_add_test(tc, test_name_lost_while_subscribing);
 	tcase_add_test(tc, test_name_lost_while_unsubscribing);
 	tcase_add_test(tc, test_name_lost_unwanted);
