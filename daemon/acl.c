@@ -18,6 +18,7 @@
 
 #include "acl.h"
 #include "pattern.h"
+#include "resp.h"
 
 /* One pattern of a user, for one permission. */
 struct acl_pattern {
@@ -153,19 +154,6 @@ acl_user_add(struct acl *acl, const char *name)
 	return u;
 }
 
-/* The value of one hex digit, or -1. */
-static int
-acl_hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* Sets the password digest from its hex form. */
 int
 acl_user_set_digest_hex(struct acl_user *u, const char *hex)
@@ -177,8 +165,8 @@ acl_user_set_digest_hex(struct acl_user *u, const char *hex)
 	if (strlen(hex) != ACL_DIGEST_HEX_LEN)
 		return -1;
 	for (i = 0; i < ACL_DIGEST_LEN; i++) {
-		if ((hi = acl_hexval(hex[2 * i])) == -1 ||
-		    (lo = acl_hexval(hex[2 * i + 1])) == -1)
+		if ((hi = resp_hexval((unsigned char)hex[2 * i])) == -1 ||
+		    (lo = resp_hexval((unsigned char)hex[2 * i + 1])) == -1)
 			return -1;
 		d[i] = (unsigned char)(hi << 4 | lo);
 	}

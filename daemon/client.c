@@ -57,6 +57,7 @@ static void	client_close_cb(evutil_socket_t, short, void *);
 static void	client_flush_cb(evutil_socket_t, short, void *);
 static void	client_reap_cb(evutil_socket_t, short, void *);
 static void	client_idle_cb(evutil_socket_t, short, void *);
+static void	client_web_cb(evutil_socket_t, short, void *);
 static size_t	client_pending_output(const struct client *);
 static void	client_free(struct client *);
 static void	client_write(struct client *);
@@ -92,13 +93,14 @@ client_set_new(struct event_base *base, struct hub *hub, struct upstream *up,
 	set->s_flush_ev = event_new(base, -1, 0, client_flush_cb, set);
 	set->s_reap_ev = event_new(base, -1, 0, client_reap_cb, set);
 	set->s_idle_ev = event_new(base, -1, EV_PERSIST, client_idle_cb, set);
+	set->s_web_ev = event_new(base, -1, EV_PERSIST, client_web_cb, set);
 	if (set->s_epfd != -1)
 		set->s_reads_ev = event_new(base, set->s_epfd,
 		    EV_READ | EV_PERSIST, client_reads_cb, set);
 	if (session_env_init(&set->s_env, base, hub, up, conf) == -1 ||
 	    set->s_flush_ev == NULL || set->s_reap_ev == NULL ||
 	    set->s_idle_ev == NULL || set->s_reads_ev == NULL ||
-	    event_add(set->s_reads_ev, NULL) == -1) {
+	    set->s_web_ev == NULL || event_add(set->s_reads_ev, NULL) == -1) {
 		client_set_free(set);
 		return NULL;
 	}
@@ -132,6 +134,8 @@ client_set_free(struct client_set *set)
 		event_free(set->s_reap_ev);
 	if (set->s_idle_ev != NULL)
 		event_free(set->s_idle_ev);
+	if (set->s_web_ev != NULL)
+		event_free(set->s_web_ev);
 	session_env_destroy(&set->s_env);
 	tls_ctx_unref(set->s_tls);
 	if (set->s_reads_ev != NULL)
@@ -178,6 +182,19 @@ client_idle_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		client_close(c, 0, SESSION_END_IDLE);
 	}
+}
+
+/* Once a second while web clients are connected: their streams' comments. */
+static void
+client_web_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client_set	*set = arg;
+
+	if (set->s_env.se_stats.web_connected == 0) {
+		event_del(set->s_web_ev);
+		return;
+	}
+	client_web_keepalive(set, session_now_ms());
 }
 
 const struct session_stats *
@@ -285,7 +302,7 @@ client_socket_setup(struct client *c, evutil_socket_t fd, int keepalive)
 
 /* Serves a new connection; owns fd on every path. */
 struct client *
-client_accept(struct client_set *set, evutil_socket_t fd, int tls)
+client_accept(struct client_set *set, evutil_socket_t fd, int tls, int http)
 {
 	struct client	*c;
 	uint64_t	 id;
@@ -309,6 +326,18 @@ client_accept(struct client_set *set, evutil_socket_t fd, int tls)
 	set->s_env.se_stats.connected++;
 	set->s_env.se_stats.accepted++;
 	id = session_id(c->c_session);
+	if (http) {
+		struct timeval	tv = { 1, 0 };
+
+		if (client_web_start(c) == -1 ||
+		    (!event_pending(set->s_web_ev, EV_TIMEOUT, NULL) &&
+		    event_add(set->s_web_ev, &tv) == -1)) {
+			log_warnx("client %llu: out of memory",
+			    (unsigned long long)id);
+			client_close(c, 0, SESSION_END_INTERNAL);
+			return NULL;
+		}
+	}
 	if (tls) {
 		if (client_tls_start(c) == -1) {
 			log_warnx("client %llu: cannot start TLS%s",
@@ -444,6 +473,7 @@ client_free(struct client *c)
 	if (c->c_flags & CLIENT_TLS)
 		set->s_env.se_stats.output_discarded += client_tls_pending(c);
 	client_read_stop(c);
+	client_web_free(c);
 	command_release(c->c_session);
 	session_free(c->c_session);	/* client_set_of(c) no more */
 	if (c->c_cold != NULL && c->c_cold->cc_wev != NULL)
@@ -669,6 +699,8 @@ client_next(void *arg, struct resp_req *req, enum resp_status *st, int *eof,
 	const struct session_conf	*conf = client_set_of(c)->s_env.se_conf;
 	struct resp_limits		 limits;
 
+	if (c->c_flags & CLIENT_WEB)
+		return client_web_next(c, req, st, eof);
 	*st = RESP_NEED_MORE;
 	*eof = (c->c_flags & CLIENT_EOF) != 0;
 	if (c->c_in == NULL)
@@ -703,6 +735,13 @@ client_queue_write(void *arg)
 	struct client		*c = arg;
 	struct client_set	*set = client_set_of(c);
 
+	if (c->c_flags & (CLIENT_DEAD | CLIENT_FLUSH_QUEUED |
+	    CLIENT_WAIT_WRITE))
+		return;
+	/* A web client's replies may be what its stream is set up from. */
+	if ((c->c_flags & (CLIENT_WEB | CLIENT_CLOSING)) == CLIENT_WEB &&
+	    client_web_replies(c))
+		return;
 	if (c->c_flags & (CLIENT_DEAD | CLIENT_FLUSH_QUEUED |
 	    CLIENT_WAIT_WRITE))
 		return;
@@ -818,6 +857,11 @@ client_deliver(void *arg, struct hub_batch *batch, struct iovec *iov,
 
 	if (c->c_flags & (CLIENT_DEAD | CLIENT_CLOSING))
 		return;
+	if ((c->c_flags & CLIENT_WEB) && client_web_hold(c, batch, iov,
+	    iovcnt)) {
+		client_check_output(c);
+		return;
+	}
 	if (session_behind(c->c_session, &behind) == -1)
 		goto nomem;
 	out = session_output(c->c_session);
@@ -871,6 +915,8 @@ client_pending_output(const struct client *c)
 
 	if (c->c_flags & CLIENT_TLS)
 		n += client_tls_pending(c);
+	if (c->c_flags & CLIENT_WEB)
+		n += client_web_pending(c);
 	return n;
 }
 

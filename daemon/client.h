@@ -61,10 +61,11 @@ void		 client_set_shutdown(struct client_set *set,
 
 /*
  * Serves a new connection; takes ownership of fd (closed on failure). With
- * tls, the client speaks TLS, with the context client_set_tls() gave.
+ * tls, the client speaks TLS, with the context client_set_tls() gave; with
+ * http, HTTP (client_web.c) instead of RESP.
  */
 struct client	*client_accept(struct client_set *set, evutil_socket_t fd,
-		    int tls);
+		    int tls, int http);
 
 /*
  * The TLS context new TLS clients get from now on (the set takes a

@@ -23,6 +23,7 @@ struct evbuffer;
 struct hub_batch;
 struct iovec;
 struct resp_parser;
+struct client_web;
 
 #define CLIENT_EOF		0x01	/* the peer closed its side */
 #define CLIENT_CLOSING		0x02	/* flushing, then teardown */
@@ -33,6 +34,7 @@ struct resp_parser;
 #define CLIENT_TLS		0x40	/* TLS: its I/O is c_cold->cc_bev */
 #define CLIENT_TLS_UP		0x80	/* its TLS handshake is done */
 #define CLIENT_READING		0x100	/* in the set's epoll set */
+#define CLIENT_WEB		0x200	/* HTTP: c_cold->cc_web */
 
 #define CLIENT_READ_MAX		(64 * 1024)	/* bytes per read call */
 
@@ -49,6 +51,7 @@ struct client_cold {
 	 */
 	struct bufferevent	*cc_bev;	/* owned, or NULL: plain */
 	struct event		*cc_hs_ev;	/* owned: till handshaken */
+	struct client_web	*cc_web;	/* owned: a web client's */
 };
 
 /*
@@ -100,6 +103,7 @@ struct client_set {
 	struct event		*s_idle_ev;	/* owned: idle_timeout sweep */
 	int			 s_epfd;	/* owned: clients to read */
 	struct event		*s_reads_ev;	/* owned: s_epfd readable */
+	struct event		*s_web_ev;	/* owned: streams' comments */
 	void			(*s_done)(void *);	/* shutting down */
 	void			*s_done_arg;
 	struct pool		 s_pool;	/* of struct client */
@@ -121,5 +125,16 @@ size_t		 client_tls_pending(const struct client *c);
 /* Pieces of a batch with nothing queued before them: to the TLS. */
 int		 client_tls_deliver(struct client *c, struct hub_batch *batch,
 		    struct iovec *iov, int iovcnt, size_t len);
+
+/* client_web.c */
+int		 client_web_start(struct client *c);
+void		 client_web_free(struct client *c);
+int		 client_web_next(struct client *c, struct resp_req *req,
+		    enum resp_status *st, int *eof);
+int		 client_web_replies(struct client *c);
+int		 client_web_hold(struct client *c, struct hub_batch *batch,
+		    const struct iovec *iov, int iovcnt);
+size_t		 client_web_pending(const struct client *c);
+void		 client_web_keepalive(struct client_set *set, long long now);
 
 #endif /* PUBSUBD_CLIENT_IMPL_H */

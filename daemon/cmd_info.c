@@ -149,6 +149,8 @@ cmd_info_stats(struct session *s, struct evbuffer *txt)
 	    "tls_connected_clients:%llu\r\n"
 	    "total_tls_connections_received:%llu\r\n"
 	    "tls_handshake_failures:%llu\r\n"
+	    "web_connected_clients:%llu\r\ntotal_web_requests:%llu\r\n"
+	    "sse_connected_clients:%llu\r\ntotal_sse_streams:%llu\r\n"
 	    "count_waits:%llu\r\ncount_wait_timeouts:%llu\r\n"
 	    "client_disconnects:",
 	    (unsigned long long)cs->accepted,
@@ -178,12 +180,21 @@ cmd_info_stats(struct session *s, struct evbuffer *txt)
 	    (unsigned long long)cs->tls_connected,
 	    (unsigned long long)cs->tls_accepted,
 	    (unsigned long long)cs->tls_handshake_failures,
+	    (unsigned long long)cs->web_connected,
+	    (unsigned long long)cs->web_requests,
+	    (unsigned long long)cs->sse_connected,
+	    (unsigned long long)cs->sse_accepted,
 	    (unsigned long long)cs->count_waits,
 	    (unsigned long long)cs->count_wait_timeouts);
 	for (i = 0; i < SESSION_ENDS; i++)
 		evbuffer_add_printf(txt, "%s%s=%llu", i ? "," : "",
 		    session_end_name((enum session_end)i),
 		    (unsigned long long)cs->disconnects[i]);
+	evbuffer_add_printf(txt, "\r\nweb_refused:");
+	for (i = 0; i < SESSION_WEB_REFUSALS; i++)
+		evbuffer_add_printf(txt, "%s%s=%llu", i ? "," : "",
+		    session_web_refusal_name((enum session_web_refusal)i),
+		    (unsigned long long)cs->web_refused[i]);
 	evbuffer_add_printf(txt, "\r\n");
 }
 

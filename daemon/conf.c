@@ -41,7 +41,7 @@ static int	conf_walk(struct conf_ctx *, struct conf *,
 static const char *const conf_root_keys[] = {
 	"listen", "redis", "log", "passthrough", "limits", "shutdown",
 	"pidfile", "metrics", "systemd", "workers", "users", "protected_mode",
-	"tls", NULL
+	"tls", "http", NULL
 };
 static const char *const conf_redis_keys[] = {
 	"host", "port", "path", "username", "password", "connect_timeout",
@@ -111,6 +111,9 @@ conf_new_defaults(void)
 	conf->redis_tls.verify = 1;
 	conf->redis_tls.min_version = 12;
 	conf->metrics.port = CONF_DEFAULT_METRICS_PORT;
+	conf->http.keepalive = 15;
+	conf->http.header_max = 8192;
+	conf->http.request_timeout = 10000;
 	conf->log_facility = log_syslog_facility_parse(
 	    CONF_DEFAULT_SYSLOG_FACILITY);
 	if ((conf->log_ident = strdup(CONF_DEFAULT_SYSLOG_IDENT)) == NULL)
@@ -149,6 +152,9 @@ conf_free(struct conf *conf)
 	}
 	free(conf->log_ident);
 	free(conf->pidfile);
+	for (i = 0; i < conf->http.norigins; i++)
+		free(conf->http.origins[i]);
+	free(conf->http.origins);
 	acl_free(conf->acl);
 	free(conf->tls.cert);
 	free(conf->tls.key);
@@ -608,6 +614,9 @@ conf_walk(struct conf_ctx *ctx, struct conf *conf,
 		return -1;
 	if (conf_group(ctx, root, "tls", &g) == -1 ||
 	    (g != NULL && conf_tls(ctx, conf, g) == -1))
+		return -1;
+	if (conf_group(ctx, root, "http", &g) == -1 ||
+	    (g != NULL && conf_http(ctx, conf, g) == -1))
 		return -1;
 	return conf_check_listen_tls(ctx, conf, root);
 }

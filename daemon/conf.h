@@ -36,6 +36,7 @@ struct conf_listen {
 	char	*path;		/* owned; a Unix socket's absolute path */
 	int	 mode;		/* its permission bits, 0 to 0777 */
 	int	 tls;		/* clients speak TLS (the tls group's) */
+	int	 http;		/* protocol = "http": WebSocket and SSE */
 	int	 backlog;	/* listen(2)'s; the kernel caps it at somaxconn */
 	unsigned int line;	/* of the entry in the file; 0: a default */
 };
@@ -154,6 +155,18 @@ struct conf_cluster {
 	size_t		  nnodes;
 };
 
+/* What the web listeners (protocol = "http") share: the http group. */
+struct conf_http {
+	char	**origins;	/* owned: norigins Origin values allowed
+				   ("*": any); none: the request's own Host */
+	size_t	  norigins;
+	int	  keepalive;	/* s between an SSE stream's comments; 0: none */
+	int	  header_max;	/* bytes a request head may take */
+	int	  request_timeout;	/* ms a client has to send its head */
+};
+
+#define CONF_HTTP_ORIGINS_MAX	256
+
 struct conf {
 	struct conf_listen	*listen;	/* owned array of nlisten */
 	size_t			 nlisten;
@@ -190,6 +203,7 @@ struct conf {
 						   listeners without a
 						   password */
 	struct conf_tls		 tls;
+	struct conf_http	 http;
 };
 
 /* Returns a configuration holding the built-in defaults, or NULL. */

@@ -74,6 +74,8 @@ int		 conf_file(struct conf_ctx *ctx,
  * conf_listen.c: reads the listen list s into conf, replacing the default
  * address. Returns 0, or -1 with the error recorded in ctx.
  */
+int		 conf_http(struct conf_ctx *ctx, struct conf *conf,
+		    const config_setting_t *g);
 int		 conf_listen(struct conf_ctx *ctx, struct conf *conf,
 		    const config_setting_t *s);
 

@@ -1,8 +1,10 @@
 /*
  * conf_listen.c: the listen list of the configuration, where clients
  * connect: TCP addresses (host and port) and Unix sockets (path and mode),
- * each with its backlog and whether it speaks TLS. The entries replace the
- * default address; each keeps its line, for what is said of it later.
+ * each with its backlog, whether it speaks TLS, and its protocol (RESP, or
+ * HTTP: WebSocket and Server-Sent Events); and the http group the web
+ * listeners share. The entries replace the default address; each keeps
+ * its line, for what is said of it later.
  */
 #include "config.h"
 
@@ -13,9 +15,14 @@
 
 static int	conf_listen_unix(struct conf_ctx *, const config_setting_t *,
 		    struct conf_listen *);
+static int	conf_listen_protocol(struct conf_ctx *,
+		    const config_setting_t *, struct conf_listen *);
 
 static const char *const conf_listen_keys[] = {
-	"host", "port", "path", "mode", "tls", "backlog", NULL
+	"host", "port", "path", "mode", "tls", "backlog", "protocol", NULL
+};
+static const char *const conf_http_keys[] = {
+	"origins", "keepalive", "header_max", "request_timeout", NULL
 };
 
 /* Reads the listen list: ( { host = "..."; port = N; }, ... ). */
@@ -61,7 +68,8 @@ conf_listen(struct conf_ctx *ctx, struct conf *conf,
 			return -1;
 		l[i].backlog = CONF_DEFAULT_LISTEN_BACKLOG;
 		if (conf_int(ctx, e, "backlog", 1, CONF_LISTEN_BACKLOG_MAX,
-		    &l[i].backlog) == -1)
+		    &l[i].backlog) == -1 ||
+		    conf_listen_protocol(ctx, e, &l[i]) == -1)
 			return -1;
 		if (config_setting_get_member(e, "path") != NULL) {
 			if (conf_listen_unix(ctx, e, &l[i]) == -1)
@@ -113,5 +121,89 @@ conf_listen_unix(struct conf_ctx *ctx, const config_setting_t *e,
 	if (conf_socket_path(ctx, e, "path", &l->path) == -1 ||
 	    conf_mode(ctx, e, "mode", &l->mode) == -1)
 		return -1;
+	return 0;
+}
+
+/* Reads a listen entry's protocol: "resp" (the default) or "http". */
+static int
+conf_listen_protocol(struct conf_ctx *ctx, const config_setting_t *e,
+    struct conf_listen *l)
+{
+	char	*p = NULL;
+
+	if (conf_string(ctx, e, "protocol", &p) == -1)
+		return -1;
+	if (p == NULL || strcmp(p, "resp") == 0)
+		l->http = 0;
+	else if (strcmp(p, "http") == 0)
+		l->http = 1;
+	else {
+		conf_error(ctx, config_setting_get_member(e, "protocol"),
+		    "'protocol' is \"resp\" or \"http\", not \"%s\"", p);
+		free(p);
+		return -1;
+	}
+	free(p);
+	return 0;
+}
+
+/*
+ * Reads the http group: { origins = ( "https://example.com", ... );
+ * keepalive = 15; header_max = 8192; request_timeout = 10000; }.
+ */
+int
+conf_http(struct conf_ctx *ctx, struct conf *conf, const config_setting_t *g)
+{
+	struct conf_http	*h = &conf->http;
+	const config_setting_t	*list, *s;
+	const char		*v;
+	unsigned int		 i, n;
+
+	if (conf_check_keys(ctx, g, conf_http_keys) == -1 ||
+	    conf_int(ctx, g, "keepalive", 0, 3600, &h->keepalive) == -1 ||
+	    conf_int(ctx, g, "header_max", 1024, 1048576,
+	    &h->header_max) == -1 ||
+	    conf_int(ctx, g, "request_timeout", 100, 3600000,
+	    &h->request_timeout) == -1)
+		return -1;
+	if ((list = config_setting_get_member(g, "origins")) == NULL)
+		return 0;
+	if (!config_setting_is_list(list) && !config_setting_is_array(list)) {
+		conf_error(ctx, list, "'origins' must be a list ( \"https://"
+		    "example.com\", ... )");
+		return -1;
+	}
+	if ((n = (unsigned int)config_setting_length(list)) >
+	    CONF_HTTP_ORIGINS_MAX) {
+		conf_error(ctx, list, "'origins' lists more than %d",
+		    CONF_HTTP_ORIGINS_MAX);
+		return -1;
+	}
+	if ((h->origins = calloc(n + 1, sizeof(*h->origins))) == NULL) {
+		conf_error(ctx, list, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		s = config_setting_get_elem(list, i);
+		if (config_setting_type(s) != CONFIG_TYPE_STRING ||
+		    *(v = config_setting_get_string(s)) == '\0' ||
+		    strpbrk(v, " \t\r\n,") != NULL ||
+		    (strcmp(v, "*") != 0 && strncmp(v, "http://", 7) != 0 &&
+		    strncmp(v, "https://", 8) != 0)) {
+			conf_error(ctx, s, "an origin is \"*\" or a string "
+			    "\"http://host[:port]\" or \"https://host[:port]\"");
+			return -1;
+		}
+		if (v[strlen(v) - 1] == '/') {
+			conf_error(ctx, s, "origin \"%s\" ends in '/': an "
+			    "Origin header never does", v);
+			return -1;
+		}
+		if ((h->origins[i] = strdup(v)) == NULL) {
+			conf_error(ctx, s, "out of memory");
+			return -1;
+		}
+		h->norigins++;
+	}
 	return 0;
 }

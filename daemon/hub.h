@@ -62,8 +62,15 @@ struct hub_subscriber;
 enum hub_form {
 	HUB_FORM_RESP2 = 0,	/* arrays: Redis' own message frames */
 	HUB_FORM_RESP3,		/* RESP3 pushes */
+	HUB_FORM_SSE,		/* Server-Sent Events (web_sse.c) */
 	HUB_FORMS
 };
+
+/*
+ * The forms from this one on are encoded only while some subscriber takes
+ * them (the hub counts them: hub_subscriber_set_form(), _leave()).
+ */
+#define HUB_FORMS_ON_DEMAND	HUB_FORM_SSE
 
 /* The most segments one deliver call hands over. */
 #define HUB_IOV		128
@@ -196,7 +203,10 @@ void		 hub_subscriber_flush(struct hub *hub, struct hub_subscriber *hs);
 void		 hub_subscriber_set_form(struct hub *hub,
 		    struct hub_subscriber *hs, enum hub_form form);
 
-/* Forgets hs's pending segments; call before freeing a subscriber. */
+/*
+ * Forgets hs's pending segments, and hs itself as a taker of its form;
+ * call before freeing a subscriber.
+ */
 void		 hub_subscriber_forget(struct hub *hub, struct hub_subscriber *hs);
 
 /* Upstream callbacks: a message arrived; the connection came up or went down. */

@@ -79,6 +79,9 @@ static const struct {
 };
 
 static void	hub_flush_cb(evutil_socket_t, short, void *);
+static void	hub_subscriber_drop(struct hub *, struct hub_subscriber *);
+static size_t	hub_sse_size(const struct upstream_msg *);
+static size_t	hub_sse_encode(struct hub_batch *, const struct upstream_msg *);
 static int	hub_reserve(struct hub *, const struct upstream_msg *);
 static int	hub_room(struct hub *, uint32_t);
 static int	hub_segs_resize(struct hub *, uint32_t);
@@ -111,7 +114,8 @@ static const struct {
 	size_t	(*encode)(struct hub_batch *, const struct upstream_msg *);
 } hub_forms[HUB_FORMS] = {
 	{ hub_resp_size, hub_resp2_encode },	/* HUB_FORM_RESP2 */
-	{ hub_resp_size, hub_resp3_encode }	/* HUB_FORM_RESP3 */
+	{ hub_resp_size, hub_resp3_encode },	/* HUB_FORM_RESP3 */
+	{ hub_sse_size, hub_sse_encode }	/* HUB_FORM_SSE */
 };
 
 /* Makes the fan-out's events and segment pool; see hub_impl.h. */
@@ -199,19 +203,34 @@ hub_subscriber_set_form(struct hub *hub, struct hub_subscriber *hs,
 {
 	hub_subscriber_flush(hub, hs);
 	/* Its chain is over; a new one starts in the other batch. */
-	hub_subscriber_forget(hub, hs);
+	hub_subscriber_drop(hub, hs);
+	if (hs->hs_form >= HUB_FORMS_ON_DEMAND)
+		hub->h_nform[hs->hs_form]--;
 	hs->hs_form = (uint8_t)form;
+	if (form >= HUB_FORMS_ON_DEMAND)
+		hub->h_nform[form]++;
 }
 
-/* Forgets a subscriber's pending segments; it is going away. */
-void
-hub_subscriber_forget(struct hub *hub, struct hub_subscriber *hs)
+/* Drops a subscriber's chain of pending segments. */
+static void
+hub_subscriber_drop(struct hub *hub, struct hub_subscriber *hs)
 {
 	if (hs->hs_batch == NULL)
 		return;
 	hub->h_dirty[hs->hs_dirty] = NULL;
 	hs->hs_batch = NULL;
 	hs->hs_head = hs->hs_tail = 0;
+}
+
+/* Forgets a subscriber's pending segments and its form; it is going away. */
+void
+hub_subscriber_forget(struct hub *hub, struct hub_subscriber *hs)
+{
+	hub_subscriber_drop(hub, hs);
+	if (hs->hs_form >= HUB_FORMS_ON_DEMAND) {
+		hub->h_nform[hs->hs_form]--;
+		hs->hs_form = HUB_FORM_RESP2;
+	}
 }
 
 /* The most bytes of a message's frame in RESP2 or RESP3 (the same). */
@@ -259,17 +278,19 @@ hub_reserve(struct hub *hub, const struct upstream_msg *m)
 	int			 p;
 
 	for (p = 0; p < HUB_FORMS; p++)
-		need[p] = hub_forms[p].size(m);
+		need[p] = p < HUB_FORMS_ON_DEMAND || hub->h_nform[p] > 0 ?
+		    hub_forms[p].size(m) : 0;
 	for (p = 0; p < HUB_FORMS; p++) {
 		b = hub->h_batch[p];
-		if (b != NULL && b->b_len + need[p] > b->b_cap) {
+		if (need[p] > 0 && b != NULL && b->b_len + need[p] > b->b_cap) {
 			hub_flush(hub);
 			break;
 		}
 	}
 	for (p = 0; p < HUB_FORMS; p++) {
 		b = hub->h_batch[p];
-		if (b != NULL && b->b_len + need[p] <= b->b_cap)
+		if (need[p] == 0 || (b != NULL && b->b_len + need[p] <=
+		    b->b_cap))
 			continue;
 		if (b != NULL) {
 			hub_batch_release(NULL, 0, b);
@@ -323,6 +344,74 @@ static size_t
 hub_resp3_encode(struct hub_batch *b, const struct upstream_msg *m)
 {
 	return hub_resp_encode(b, m, '>');
+}
+
+/*
+ * The most bytes of a message as a Server-Sent Event: "event:" its kind,
+ * "id:" its channel (each byte at most 3), and a "data:" line for each line
+ * of the payload (a line ends at CR, LF or CR LF, as the spec reads them).
+ */
+static size_t
+hub_sse_size(const struct upstream_msg *m)
+{
+	size_t	i, breaks = 0;
+
+	for (i = 0; i < m->payloadlen; i++)
+		if (m->payload[i] == '\n' || m->payload[i] == '\r')
+			breaks++;
+	return 16 + 5 + 3 * m->channellen + (breaks + 1) * 7 + m->payloadlen +
+	    1;
+}
+
+/*
+ * Appends a message as a Server-Sent Event: its kind as the event's type,
+ * its channel as the event's id (bytes outside '!'..'~', and '%', as %XX:
+ * decodeURIComponent() gives the name back), its payload as data lines.
+ */
+static size_t
+hub_sse_encode(struct hub_batch *b, const struct upstream_msg *m)
+{
+	static const char	 hex[] = "0123456789ABCDEF";
+	const char		*type = hub_msg_type[m->kind];
+	const char		*s = m->payload, *end = s + m->payloadlen, *nl;
+	char			*start, *p;
+	size_t			 i;
+	unsigned char		 c;
+
+	start = p = b->b_data + b->b_len;
+	memcpy(p, "event: ", 7);
+	p += 7;
+	memcpy(p, type, strlen(type));
+	p += strlen(type);
+	memcpy(p, "\nid: ", 5);
+	p += 5;
+	for (i = 0; i < m->channellen; i++) {
+		c = (unsigned char)m->channel[i];
+		if (c > ' ' && c < 0x7f && c != '%')
+			*p++ = (char)c;
+		else {
+			*p++ = '%';
+			*p++ = hex[c >> 4];
+			*p++ = hex[c & 15];
+		}
+	}
+	*p++ = '\n';
+	for (;;) {
+		for (nl = s; nl < end && *nl != '\n' && *nl != '\r'; nl++)
+			;
+		memcpy(p, "data: ", 6);
+		p += 6;
+		memcpy(p, s, (size_t)(nl - s));
+		p += nl - s;
+		*p++ = '\n';
+		if (nl == end)
+			break;
+		s = nl + (nl[0] == '\r' && nl + 1 < end && nl[1] == '\n' ?
+		    2 : 1);
+	}
+	*p++ = '\n';
+	b->b_len += (size_t)(p - start);
+	return (size_t)(start - b->b_data);
 }
 
 /* Resizes the segment pool to cap entries (at least those in use). */

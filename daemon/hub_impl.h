@@ -52,6 +52,9 @@ struct hub {
 	struct upstream			 *h_up;		/* borrowed */
 	struct map			  h_chans[UPSTREAM_KINDS];
 	struct hub_batch		 *h_batch[HUB_FORMS];	/* owned */
+	uint32_t			  h_nform[HUB_FORMS];	/* subscribers
+							   of each on-demand
+							   form */
 	struct hub_subscriber		**h_dirty;	/* owned array */
 	uint32_t			  h_ndirty;
 	uint32_t			  h_dirtycap;

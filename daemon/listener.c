@@ -47,6 +47,7 @@ struct listener {
 	dev_t			 l_dev;		/* that file's */
 	ino_t			 l_ino;
 	int			 l_tls;		/* its clients speak TLS */
+	int			 l_http;	/* and HTTP, not RESP */
 	int			 l_ours;	/* bound here, not systemd's */
 };
 
@@ -370,6 +371,12 @@ listener_set_tls(struct listener *l, int tls)
 	l->l_tls = tls;
 }
 
+void
+listener_set_http(struct listener *l, int http)
+{
+	l->l_http = http;
+}
+
 /* Whether its clients speak TLS. */
 int
 listener_tls(const struct listener *l)
@@ -433,7 +440,7 @@ listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 {
 	struct listener	*l = arg;
 
-	client_accept(l->l_set, fd, l->l_tls);
+	client_accept(l->l_set, fd, l->l_tls, l->l_http);
 }
 
 /*

@@ -69,6 +69,8 @@ int		 listener_chmod(struct listener *l, int mode);
  * reload that turns TLS on or off for an address keeps its socket.
  */
 void		 listener_set_tls(struct listener *l, int tls);
+/* Whether clients accepted from now on speak HTTP (WebSocket, SSE). */
+void		 listener_set_http(struct listener *l, int http);
 int		 listener_tls(const struct listener *l);
 
 /*

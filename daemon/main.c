@@ -360,6 +360,11 @@ main_apply(struct pubsubd *d, const struct conf *c)
 	d->cconf.nworkers = d->nworkers;
 	d->cconf.acl = c->acl;
 	d->cconf.tls_handshake_timeout = c->tls.handshake_timeout;
+	d->cconf.http_keepalive = c->http.keepalive;
+	d->cconf.http_header_max = c->http.header_max;
+	d->cconf.http_request_timeout = c->http.request_timeout;
+	d->cconf.http_origins = c->http.origins;
+	d->cconf.http_norigins = c->http.norigins;
 	d->upconf.redis = d->redis;
 	d->upconf.connect_timeout = c->connect_timeout;
 	d->upconf.backoff_min = c->backoff_min;
@@ -448,8 +453,10 @@ main_listener_new(struct pubsubd *d, const struct conf_listen *cl, char *err,
 	else
 		l = listener_new(d->base, d->clients, cl->host, cl->port,
 		    d->worker >= 0, cl->backlog, err, errlen);
-	if (l != NULL)
+	if (l != NULL) {
 		listener_set_tls(l, cl->tls);
+		listener_set_http(l, cl->http);
+	}
 	return l;
 }
 

@@ -121,8 +121,10 @@ main_relisten(struct pubsubd *d, const struct conf *nc)
 		for (i = 0; i < d->nlisteners; i++)
 			if (kept[i] && nl[j] == d->listeners[i])
 				break;
-		if (i < d->nlisteners)
+		if (i < d->nlisteners) {
 			listener_set_tls(nl[j], nc->listen[j].tls);
+			listener_set_http(nl[j], nc->listen[j].http);
+		}
 		if (i < d->nlisteners && nc->listen[j].path != NULL &&
 		    nc->listen[j].mode != old->listen[i].mode &&
 		    listener_chmod(nl[j], nc->listen[j].mode) == -1)

@@ -472,6 +472,23 @@ metrics_clients(struct evbuffer *out, const struct metrics_src *src)
 	metrics_one(out, "pubsubd_tls_handshake_failures_total", "counter",
 	    "TLS handshakes with clients that failed or timed out.",
 	    cs->tls_handshake_failures);
+	metrics_one(out, "pubsubd_web_clients_connected", "gauge", "Clients "
+	    "of the web listeners connected now (any state).",
+	    cs->web_connected);
+	metrics_one(out, "pubsubd_web_requests_total", "counter", "HTTP "
+	    "request heads the web listeners read.", cs->web_requests);
+	metrics_one(out, "pubsubd_sse_streams_connected", "gauge",
+	    "Server-Sent Events streams open now.", cs->sse_connected);
+	metrics_one(out, "pubsubd_sse_streams_total", "counter",
+	    "Server-Sent Events streams opened.", cs->sse_accepted);
+	metrics_head(out, "pubsubd_web_refused_total", "counter",
+	    "Web requests refused, by reason.");
+	for (i = 0; i < SESSION_WEB_REFUSALS; i++) {
+		snprintf(label, sizeof(label), "reason=\"%s\"",
+		    session_web_refusal_name((enum session_web_refusal)i));
+		metrics_u64(out, "pubsubd_web_refused_total", label,
+		    cs->web_refused[i]);
+	}
 	metrics_one(out, "pubsubd_client_output_bytes_total", "counter",
 	    "Bytes written to client sockets (replies and messages).",
 	    cs->bytes_out);

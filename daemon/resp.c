@@ -98,7 +98,6 @@ static int		resp_find(struct resp_parser *, struct evbuffer *, char,
 			    size_t *);
 static int		resp_number(struct evbuffer *, size_t, long long *);
 static int		resp_isspace(int);
-static int		resp_hexval(int);
 static int		resp_remove(struct evbuffer *, char *, size_t);
 static int		resp_split(struct resp_parser *);
 static void		resp_finish(struct resp_parser *, struct resp_req *);
@@ -371,8 +370,8 @@ resp_isspace(int c)
 	    c == '\r';
 }
 
-/* Returns the value of hex digit c, or -1. */
-static int
+/* The value of hex digit c, or -1 (see resp.h). */
+int
 resp_hexval(int c)
 {
 	if (c >= '0' && c <= '9')

@@ -95,4 +95,11 @@ int		 resp_add_bulk(struct evbuffer *out, const void *p, size_t len);
 int		 resp_add_null(struct evbuffer *out);
 int		 resp_add_array(struct evbuffer *out, long long n);
 
+/*
+ * The value of hex digit c (either case), or -1: the parser's, for the
+ * "\xHH" of inline requests; also the hex the users' digests and URLs are
+ * written in.
+ */
+int		 resp_hexval(int c);
+
 #endif /* PUBSUBD_RESP_H */

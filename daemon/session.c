@@ -381,6 +381,24 @@ session_set_proto(struct session *s, int resp)
 	    HUB_FORM_RESP3 : HUB_FORM_RESP2);
 }
 
+const char *
+session_web_refusal_name(enum session_web_refusal why)
+{
+	static const char *const names[SESSION_WEB_REFUSALS] = {
+		"malformed", "origin", "denied", "not_found", "too_large",
+		"timeout", "unavailable"
+	};
+
+	return (unsigned)why < SESSION_WEB_REFUSALS ? names[why] : "?";
+}
+
+void
+session_set_form(struct session *s, int form)
+{
+	hub_subscriber_set_form(s->s_env->se_hub, &s->s_hs,
+	    (enum hub_form)form);
+}
+
 struct acl_user *
 session_user(const struct session *s)
 {

@@ -70,6 +70,12 @@ struct session_conf {
 	struct acl	*acl;		/* borrowed: the users (their
 					   connection counts change) */
 	int		 tls_handshake_timeout;	/* ms */
+	/* Web listeners (the http group). */
+	int		 http_keepalive;	/* s; 0: no comments */
+	int		 http_header_max;	/* bytes */
+	int		 http_request_timeout;	/* ms */
+	char *const	*http_origins;		/* borrowed: the conf's */
+	size_t		 http_norigins;
 };
 
 /*
@@ -100,6 +106,21 @@ const char	*session_end_name(enum session_end why);
 /* What the log says of a reason ("end of input", ...). */
 const char	*session_end_text(enum session_end why);
 
+/* Why a web listener refused a request (the statuses it answers). */
+enum session_web_refusal {
+	SESSION_WEB_MALFORMED = 0,	/* 400, 505: a bad request or query */
+	SESSION_WEB_ORIGIN,		/* 403: an Origin not allowed */
+	SESSION_WEB_DENIED,		/* 401, 403: NOAUTH, NOPERM */
+	SESSION_WEB_NOT_FOUND,		/* 404, 405: nothing there */
+	SESSION_WEB_TOO_LARGE,		/* 431: a head over http.header_max */
+	SESSION_WEB_TIMEOUT,		/* 408: http.request_timeout */
+	SESSION_WEB_UNAVAILABLE		/* 503: Redis unreachable */
+};
+#define SESSION_WEB_REFUSALS	7
+
+/* The label of a refusal ("malformed", ...), for INFO and metrics. */
+const char	*session_web_refusal_name(enum session_web_refusal why);
+
 /*
  * The clients' counters: plain integers bumped where things happen (no
  * allocation, no clock). accepted - sum(disconnects) == connected.
@@ -127,6 +148,12 @@ struct session_stats {
 	 */
 	uint64_t	count_waits;
 	uint64_t	count_wait_timeouts;
+	/* Web clients (protocol = "http"; counted in the above too). */
+	uint64_t	web_connected;		/* now */
+	uint64_t	web_requests;		/* request heads read */
+	uint64_t	web_refused[SESSION_WEB_REFUSALS];
+	uint64_t	sse_connected;		/* event streams now */
+	uint64_t	sse_accepted;		/* since start */
 };
 
 TAILQ_HEAD(session_list, session);
@@ -255,6 +282,8 @@ long long	 session_last_ms(const struct session *s);
 /* The protocol: 2 or 3; switching it switches the messages' form too. */
 int		 session_resp(const struct session *s);
 void		 session_set_proto(struct session *s, int resp);
+/* Switches the form its messages take (enum hub_form: a web transport's). */
+void		 session_set_form(struct session *s, int form);
 
 /* The logged-in user (borrowed), or NULL: not authenticated. */
 struct acl_user	*session_user(const struct session *s);

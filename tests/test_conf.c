@@ -1077,6 +1077,52 @@ START_TEST(test_redis_cluster)
 }
 END_TEST
 
+/* Web listeners: protocol = "http", and the http group. */
+START_TEST(test_http)
+{
+	struct conf	*conf;
+	char		 err[1024];
+
+	conf = load("", err, sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_int_eq(conf->listen[0].http, 0);
+	ck_assert_int_eq(conf->http.keepalive, 15);
+	ck_assert_int_eq(conf->http.header_max, 8192);
+	ck_assert_int_eq(conf->http.request_timeout, 10000);
+	ck_assert_uint_eq(conf->http.norigins, 0);
+	conf_free(conf);
+	conf = load("listen = ( { port = 1; protocol = \"resp\"; },\n"
+	    "  { port = 2; protocol = \"http\"; } );\n"
+	    "http = { origins = ( \"https://a.example\", \"*\" ); "
+	    "keepalive = 0;\n  header_max = 4096; request_timeout = 500; };\n",
+	    err, sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_int_eq(conf->listen[0].http, 0);
+	ck_assert_int_eq(conf->listen[1].http, 1);
+	ck_assert_uint_eq(conf->http.norigins, 2);
+	ck_assert_str_eq(conf->http.origins[0], "https://a.example");
+	ck_assert_str_eq(conf->http.origins[1], "*");
+	ck_assert_int_eq(conf->http.keepalive, 0);
+	ck_assert_int_eq(conf->http.header_max, 4096);
+	ck_assert_int_eq(conf->http.request_timeout, 500);
+	conf_free(conf);
+
+	expect_error("listen = ( {\n  port = 1; protocol = \"ws\"; } );\n", 2,
+	    "'protocol' is \"resp\" or \"http\", not \"ws\"");
+	expect_error("http = {\n  origins = \"*\"; };\n", 2,
+	    "'origins' must be a list ( \"https://example.com\", ... )");
+	expect_error("http = { origins = (\n  \"example.com\" ); };\n", 2,
+	    "an origin is \"*\" or a string \"http://host[:port]\" or "
+	    "\"https://host[:port]\"");
+	expect_error("http = { origins = (\n  \"https://a.example/\" ); };\n",
+	    2, "origin \"https://a.example/\" ends in '/': an Origin header "
+	    "never does");
+	expect_error("http = {\n  header_max = 10; };\n", 2, "'header_max' "
+	    "must be between 1024 and 1048576, not 10");
+	expect_error("http = {\n  page = true; };\n", 2, "unknown key 'page'");
+}
+END_TEST
+
 /* The pid file: none by default, a string. */
 START_TEST(test_pidfile)
 {
@@ -1432,6 +1478,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_redis_unix_and_auth);
 	tcase_add_test(tc, test_redis_sentinel);
 	tcase_add_test(tc, test_redis_cluster);
+	tcase_add_test(tc, test_http);
 	tcase_add_test(tc, test_pidfile);
 	tcase_add_test(tc, test_log_syslog);
 	tcase_add_test(tc, test_syslog_facility_parse);
