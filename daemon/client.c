@@ -387,7 +387,8 @@ client_close(struct client *c, int flush, enum session_end why)
 	out = session_output(c->c_session);
 	if (flush && (!session_slots_empty(c->c_session) || (out != NULL &&
 	    evbuffer_get_length(out) > 0) || ((c->c_flags & CLIENT_TLS) &&
-	    client_tls_pending(c) > 0))) {
+	    client_tls_pending(c) > 0) || ((c->c_flags & CLIENT_WEB) &&
+	    client_web_pending(c) > 0))) {
 		c->c_flags |= CLIENT_CLOSING;
 		if (client_cold(c) != NULL &&
 		    (c->c_cold->cc_close_ev = evtimer_new(
@@ -700,7 +701,7 @@ client_next(void *arg, struct resp_req *req, enum resp_status *st, int *eof,
 	struct resp_limits		 limits;
 
 	if (c->c_flags & CLIENT_WEB)
-		return client_web_next(c, req, st, eof);
+		return client_web_next(c, req, st, eof, error);
 	*st = RESP_NEED_MORE;
 	*eof = (c->c_flags & CLIENT_EOF) != 0;
 	if (c->c_in == NULL)
@@ -728,6 +729,28 @@ idle:
 	return 0;
 }
 
+struct evbuffer *
+client_wire(struct client *c, int make)
+{
+	struct client_ws	*ws;
+
+	if ((c->c_flags & CLIENT_WEB) && (ws = client_web_ws(c)) != NULL)
+		return client_ws_wire(ws, make);
+	return make ? session_output_make(c->c_session) :
+	    session_output(c->c_session);
+}
+
+void
+client_wire_done(struct client *c)
+{
+	struct client_ws	*ws;
+
+	if ((c->c_flags & CLIENT_WEB) && (ws = client_web_ws(c)) != NULL)
+		client_ws_wire_done(ws);
+	else
+		session_output_done(c->c_session);
+}
+
 /* Arranges for the output to be written at the end of this loop turn. */
 void
 client_queue_write(void *arg)
@@ -735,12 +758,13 @@ client_queue_write(void *arg)
 	struct client		*c = arg;
 	struct client_set	*set = client_set_of(c);
 
-	if (c->c_flags & (CLIENT_DEAD | CLIENT_FLUSH_QUEUED |
-	    CLIENT_WAIT_WRITE))
+	if (c->c_flags & CLIENT_DEAD)
 		return;
-	/* A web client's replies may be what its stream is set up from. */
-	if ((c->c_flags & (CLIENT_WEB | CLIENT_CLOSING)) == CLIENT_WEB &&
-	    client_web_replies(c))
+	/*
+	 * A web client's replies are framed, or set its stream up, as they
+	 * come (each reply once, whether a write is queued already or not).
+	 */
+	if ((c->c_flags & CLIENT_WEB) && client_web_replies(c))
 		return;
 	if (c->c_flags & (CLIENT_DEAD | CLIENT_FLUSH_QUEUED |
 	    CLIENT_WAIT_WRITE))
@@ -800,7 +824,7 @@ client_write(struct client *c)
 		client_tls_write(c);
 		return;
 	}
-	while ((out = session_output(c->c_session)) != NULL &&
+	while ((out = client_wire(c, 0)) != NULL &&
 	    evbuffer_get_length(out) > 0) {
 		n = evbuffer_write(out, c->c_fd);
 		if (n > 0) {
@@ -822,7 +846,7 @@ client_write(struct client *c)
 	 * All written: an idle client keeps no buffer (the next reply, or a
 	 * message the socket does not take at once, makes a new one).
 	 */
-	session_output_done(c->c_session);
+	client_wire_done(c);
 	if (c->c_flags & CLIENT_WAIT_WRITE) {
 		event_del(c->c_cold->cc_wev);
 		c->c_flags &= ~CLIENT_WAIT_WRITE;
@@ -864,7 +888,7 @@ client_deliver(void *arg, struct hub_batch *batch, struct iovec *iov,
 	}
 	if (session_behind(c->c_session, &behind) == -1)
 		goto nomem;
-	out = session_output(c->c_session);
+	out = client_wire(c, 0);
 	if (behind == NULL && (out == NULL || evbuffer_get_length(out) == 0) &&
 	    !(c->c_flags & CLIENT_WAIT_WRITE)) {
 		if (c->c_flags & CLIENT_TLS) {
@@ -892,7 +916,7 @@ client_deliver(void *arg, struct hub_batch *batch, struct iovec *iov,
 	}
 	if (behind != NULL)
 		out = behind;
-	else if ((out = session_output_make(c->c_session)) == NULL)
+	else if ((out = client_wire(c, 1)) == NULL)
 		goto nomem;
 	if (session_add_pieces(out, batch, iov, iovcnt, skip) == -1)
 		goto nomem;

@@ -24,6 +24,8 @@ struct hub_batch;
 struct iovec;
 struct resp_parser;
 struct client_web;
+struct client_ws;
+struct http_head;
 
 #define CLIENT_EOF		0x01	/* the peer closed its side */
 #define CLIENT_CLOSING		0x02	/* flushing, then teardown */
@@ -130,11 +132,31 @@ int		 client_tls_deliver(struct client *c, struct hub_batch *batch,
 int		 client_web_start(struct client *c);
 void		 client_web_free(struct client *c);
 int		 client_web_next(struct client *c, struct resp_req *req,
-		    enum resp_status *st, int *eof);
+		    enum resp_status *st, int *eof, const char **error);
 int		 client_web_replies(struct client *c);
 int		 client_web_hold(struct client *c, struct hub_batch *batch,
 		    const struct iovec *iov, int iovcnt);
 size_t		 client_web_pending(const struct client *c);
 void		 client_web_keepalive(struct client_set *set, long long now);
+struct client_ws *client_web_ws(struct client *c);
+
+/* client_ws.c */
+int		 client_ws_upgrade(struct client *c, const struct http_head *h,
+		    struct client_ws **wsp, int *code, const char **why);
+void		 client_ws_free(struct client_ws *ws);
+int		 client_ws_next(struct client_ws *ws, struct resp_req *req,
+		    enum resp_status *st, int *eof, const char **error);
+int		 client_ws_replies(struct client_ws *ws);
+size_t		 client_ws_pending(const struct client_ws *ws);
+struct evbuffer	*client_ws_wire(struct client_ws *ws, int make);
+void		 client_ws_wire_done(struct client_ws *ws);
+
+/*
+ * Where a client's wire-ready output waits: its session's output, or a
+ * WebSocket client's own (its session's output holds RESP replies until
+ * they are framed). make: made if need be (NULL: out of memory).
+ */
+struct evbuffer	*client_wire(struct client *c, int make);
+void		 client_wire_done(struct client *c);
 
 #endif /* PUBSUBD_CLIENT_IMPL_H */

@@ -101,7 +101,7 @@ client_tls_read_cb(struct bufferevent *bev, void *arg)
 static int
 client_tls_drained(struct client *c)
 {
-	struct evbuffer	*out = session_output(c->c_session);
+	struct evbuffer	*out = client_wire(c, 0);
 
 	return (c->c_flags & CLIENT_CLOSING) &&
 	    session_slots_empty(c->c_session) &&
@@ -173,7 +173,7 @@ void
 client_tls_write(struct client *c)
 {
 	struct evbuffer	*out = bufferevent_get_output(c->c_cold->cc_bev);
-	struct evbuffer	*queued = session_output(c->c_session);
+	struct evbuffer	*queued = client_wire(c, 0);
 	size_t		 n;
 
 	if (queued != NULL) {
@@ -183,7 +183,7 @@ client_tls_write(struct client *c)
 			return;
 		}
 		client_set_of(c)->s_env.se_stats.bytes_out += n;
-		session_output_done(c->c_session);
+		client_wire_done(c);
 	}
 	if (client_check_output(c) == -1)
 		return;

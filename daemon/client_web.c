@@ -1,6 +1,7 @@
 /*
  * client_web.c: the clients of a web listener (protocol = "http"): an
- * HTTP request, and Server-Sent Events.
+ * HTTP request, Server-Sent Events, and the upgrade to a WebSocket (whose
+ * frames are client_ws.c's).
  *
  * The connection is a client like a RESP one (client.c: its socket, reads,
  * writes, limits, closing); what differs is what its session is fed and
@@ -8,6 +9,7 @@
  * http.request_timeout, then routed:
  *
  *   GET /sse?channel=a&pattern=b.*&shard=c    Server-Sent Events
+ *   GET /ws (Upgrade: websocket)              a WebSocket
  *
  * A stream's names become the session's requests (SUBSCRIBE of every
  * channel, PSUBSCRIBE of every pattern, SSUBSCRIBE of each shard channel),
@@ -47,6 +49,7 @@ enum client_web_state {
 	CLIENT_WEB_HEAD = 0,	/* reading the request head */
 	CLIENT_WEB_SUBSCRIBING,	/* its names asked for, not all confirmed */
 	CLIENT_WEB_STREAMING,	/* the response head sent: events */
+	CLIENT_WEB_WS,		/* upgraded: a WebSocket (w_ws) */
 	CLIENT_WEB_DONE		/* answered; closing */
 };
 
@@ -73,6 +76,7 @@ struct client_web {
 						   response head */
 	char			*w_origin;	/* owned: to allow, or NULL */
 	long long		 w_keepalive_ms; /* the next comment's time */
+	struct client_ws	*w_ws;		/* owned: a WebSocket's state */
 };
 
 static void	client_web_timeout_cb(evutil_socket_t, short, void *);
@@ -121,6 +125,9 @@ client_web_free(struct client *c)
 		return;
 	if (w->w_state == CLIENT_WEB_STREAMING)
 		client_set_of(c)->s_env.se_stats.sse_connected--;
+	if (w->w_state == CLIENT_WEB_WS)
+		client_set_of(c)->s_env.se_stats.ws_connected--;
+	client_ws_free(w->w_ws);
 	client_set_of(c)->s_env.se_stats.web_connected--;
 	if (w->w_timer != NULL)
 		event_free(w->w_timer);
@@ -343,21 +350,26 @@ client_web_route(struct client *c, struct http_head *h)
 	struct client_web	*w = client_web_of(c);
 	char			 text[300];
 
+	const char		*why;
+	int			 code, ws;
+
 	set->s_env.se_stats.web_requests++;
-	event_del(w->w_timer);
+	event_free(w->w_timer);
+	w->w_timer = NULL;
 	if (h->origin != NULL && (w->w_origin = strdup(h->origin)) == NULL) {
 		client_close(c, 0, SESSION_END_INTERNAL);
 		return;
 	}
-	if (strcmp(h->path, "/sse") != 0) {
+	ws = strcmp(h->path, "/ws") == 0;
+	if (!ws && strcmp(h->path, "/sse") != 0) {
 		snprintf(text, sizeof(text), "nothing at %.200s (GET /sse?"
-		    "channel=...)", h->path);
+		    "channel=..., GET /ws)", h->path);
 		client_web_refuse(c, 404, text, SESSION_WEB_NOT_FOUND);
 		return;
 	}
 	if (h->method != HTTP_GET) {
-		snprintf(text, sizeof(text), "%s is not served at /sse: GET",
-		    http_method_name(h->method));
+		snprintf(text, sizeof(text), "%s is not served at %s: GET",
+		    http_method_name(h->method), h->path);
 		client_web_refuse(c, 405, text, SESSION_WEB_NOT_FOUND);
 		return;
 	}
@@ -370,6 +382,18 @@ client_web_route(struct client *c, struct http_head *h)
 		snprintf(text, sizeof(text), "origin '%.200s' is not allowed",
 		    h->origin);
 		client_web_refuse(c, 403, text, SESSION_WEB_ORIGIN);
+		return;
+	}
+	if (ws) {
+		if (client_ws_upgrade(c, h, &w->w_ws, &code, &why) == -1) {
+			client_web_refuse(c, code, why, code == 500 ?
+			    SESSION_WEB_UNAVAILABLE : SESSION_WEB_MALFORMED);
+			return;
+		}
+		w->w_state = CLIENT_WEB_WS;
+		set->s_env.se_stats.ws_connected++;
+		set->s_env.se_stats.ws_accepted++;
+		client_queue_write(c);
 		return;
 	}
 	if (client_web_sse_names(c, h->query) == -1)
@@ -385,7 +409,7 @@ client_web_route(struct client *c, struct http_head *h)
 /* The session's next request (session_io.next) for a web client. */
 int
 client_web_next(struct client *c, struct resp_req *req, enum resp_status *st,
-    int *eof)
+    int *eof, const char **error)
 {
 	struct client_web	*w = client_web_of(c);
 	struct http_head	 h;
@@ -410,6 +434,8 @@ client_web_next(struct client *c, struct resp_req *req, enum resp_status *st,
 			break;
 		}
 	}
+	if (w->w_state == CLIENT_WEB_WS)
+		return client_ws_next(w->w_ws, req, st, eof, error);
 	if (w->w_state == CLIENT_WEB_SUBSCRIBING && w->w_next < w->w_nreqs) {
 		req->argc = w->w_reqs[w->w_next].r_argc;
 		req->argv = (const char **)w->w_reqs[w->w_next].r_argv;
@@ -497,8 +523,22 @@ client_web_replies(struct client *c)
 	void			*reply;
 	int			 i, n, code;
 
+	if (w->w_state == CLIENT_WEB_WS) {
+		if (client_ws_replies(w->w_ws) == -1) {
+			client_close(c, 0, SESSION_END_INTERNAL);
+			return 1;
+		}
+		session_output_done(c->c_session);
+		return 0;
+	}
 	if (w->w_state != CLIENT_WEB_SUBSCRIBING)
 		return w->w_state == CLIENT_WEB_HEAD;
+	if (c->c_flags & CLIENT_CLOSING) {
+		/* Stopping before the stream began: no bytes of RESP out. */
+		if (out != NULL)
+			evbuffer_drain(out, evbuffer_get_length(out));
+		return 1;
+	}
 	while (out != NULL && evbuffer_get_length(out) > 0) {
 		n = evbuffer_peek(out, -1, NULL, v, 8);
 		for (i = 0; i < n && i < 8; i++)
@@ -545,7 +585,7 @@ client_web_hold(struct client *c, struct hub_batch *batch,
 {
 	struct client_web	*w = client_web_of(c);
 
-	if (w->w_state == CLIENT_WEB_STREAMING)
+	if (w->w_state == CLIENT_WEB_STREAMING || w->w_state == CLIENT_WEB_WS)
 		return 0;
 	if (w->w_state != CLIENT_WEB_SUBSCRIBING)
 		return 1;		/* answered: no stream */
@@ -561,8 +601,21 @@ client_web_pending(const struct client *c)
 {
 	const struct client_web	*w = c->c_cold->cc_web;
 
-	return w != NULL && w->w_held != NULL ?
-	    evbuffer_get_length(w->w_held) : 0;
+	if (w == NULL)
+		return 0;
+	if (w->w_ws != NULL)
+		return client_ws_pending(w->w_ws);
+	return w->w_held != NULL ? evbuffer_get_length(w->w_held) : 0;
+}
+
+/* A WebSocket client's state, or NULL (not upgraded). */
+struct client_ws *
+client_web_ws(struct client *c)
+{
+	struct client_web	*w = c->c_cold != NULL ? c->c_cold->cc_web :
+				    NULL;
+
+	return w != NULL ? w->w_ws : NULL;
 }
 
 /* Once a second: each stream whose time has come gets a comment. */

@@ -151,6 +151,7 @@ cmd_info_stats(struct session *s, struct evbuffer *txt)
 	    "tls_handshake_failures:%llu\r\n"
 	    "web_connected_clients:%llu\r\ntotal_web_requests:%llu\r\n"
 	    "sse_connected_clients:%llu\r\ntotal_sse_streams:%llu\r\n"
+	    "ws_connected_clients:%llu\r\ntotal_ws_connections:%llu\r\n"
 	    "count_waits:%llu\r\ncount_wait_timeouts:%llu\r\n"
 	    "client_disconnects:",
 	    (unsigned long long)cs->accepted,
@@ -184,6 +185,8 @@ cmd_info_stats(struct session *s, struct evbuffer *txt)
 	    (unsigned long long)cs->web_requests,
 	    (unsigned long long)cs->sse_connected,
 	    (unsigned long long)cs->sse_accepted,
+	    (unsigned long long)cs->ws_connected,
+	    (unsigned long long)cs->ws_accepted,
 	    (unsigned long long)cs->count_waits,
 	    (unsigned long long)cs->count_wait_timeouts);
 	for (i = 0; i < SESSION_ENDS; i++)

@@ -114,6 +114,8 @@ conf_new_defaults(void)
 	conf->http.keepalive = 15;
 	conf->http.header_max = 8192;
 	conf->http.request_timeout = 10000;
+	conf->http.message_max = 1048576;
+	conf->http.message_rate = 1000;
 	conf->log_facility = log_syslog_facility_parse(
 	    CONF_DEFAULT_SYSLOG_FACILITY);
 	if ((conf->log_ident = strdup(CONF_DEFAULT_SYSLOG_IDENT)) == NULL)

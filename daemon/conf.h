@@ -163,6 +163,8 @@ struct conf_http {
 	int	  keepalive;	/* s between an SSE stream's comments; 0: none */
 	int	  header_max;	/* bytes a request head may take */
 	int	  request_timeout;	/* ms a client has to send its head */
+	long long message_max;	/* bytes of a WebSocket message */
+	int	  message_rate;	/* WebSocket messages a second; 0: any */
 };
 
 #define CONF_HTTP_ORIGINS_MAX	256

@@ -22,7 +22,8 @@ static const char *const conf_listen_keys[] = {
 	"host", "port", "path", "mode", "tls", "backlog", "protocol", NULL
 };
 static const char *const conf_http_keys[] = {
-	"origins", "keepalive", "header_max", "request_timeout", NULL
+	"origins", "keepalive", "header_max", "request_timeout",
+	"message_max", "message_rate", NULL
 };
 
 /* Reads the listen list: ( { host = "..."; port = N; }, ... ). */
@@ -149,7 +150,8 @@ conf_listen_protocol(struct conf_ctx *ctx, const config_setting_t *e,
 
 /*
  * Reads the http group: { origins = ( "https://example.com", ... );
- * keepalive = 15; header_max = 8192; request_timeout = 10000; }.
+ * keepalive = 15; header_max = 8192; request_timeout = 10000;
+ * message_max = 1048576; message_rate = 1000; }.
  */
 int
 conf_http(struct conf_ctx *ctx, struct conf *conf, const config_setting_t *g)
@@ -164,7 +166,11 @@ conf_http(struct conf_ctx *ctx, struct conf *conf, const config_setting_t *g)
 	    conf_int(ctx, g, "header_max", 1024, 1048576,
 	    &h->header_max) == -1 ||
 	    conf_int(ctx, g, "request_timeout", 100, 3600000,
-	    &h->request_timeout) == -1)
+	    &h->request_timeout) == -1 ||
+	    conf_int64(ctx, g, "message_max", 125, 536870912,
+	    &h->message_max) == -1 ||
+	    conf_int(ctx, g, "message_rate", 0, 10000000,
+	    &h->message_rate) == -1)
 		return -1;
 	if ((list = config_setting_get_member(g, "origins")) == NULL)
 		return 0;

@@ -62,7 +62,10 @@ struct hub_subscriber;
 enum hub_form {
 	HUB_FORM_RESP2 = 0,	/* arrays: Redis' own message frames */
 	HUB_FORM_RESP3,		/* RESP3 pushes */
-	HUB_FORM_SSE,		/* Server-Sent Events (web_sse.c) */
+	HUB_FORM_SSE,		/* Server-Sent Events (client_web.c) */
+	HUB_FORM_WS_JSON,	/* WebSocket text frames of JSON (ws.c) */
+	HUB_FORM_WS_RESP2,	/* WebSocket binary frames of RESP2 arrays */
+	HUB_FORM_WS_RESP3,	/* ... of RESP3 pushes */
 	HUB_FORMS
 };
 

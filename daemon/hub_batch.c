@@ -22,6 +22,8 @@
 
 #include "hub_impl.h"
 #include "log.h"
+#include "frame.h"
+#include "ws.h"
 
 #define HUB_BATCH_SIZE	(256 * 1024)	/* a batch is flushed when full */
 
@@ -82,6 +84,12 @@ static void	hub_flush_cb(evutil_socket_t, short, void *);
 static void	hub_subscriber_drop(struct hub *, struct hub_subscriber *);
 static size_t	hub_sse_size(const struct upstream_msg *);
 static size_t	hub_sse_encode(struct hub_batch *, const struct upstream_msg *);
+static size_t	hub_ws_json_encode(struct hub_batch *,
+		    const struct upstream_msg *);
+static size_t	hub_ws_resp2_encode(struct hub_batch *,
+		    const struct upstream_msg *);
+static size_t	hub_ws_resp3_encode(struct hub_batch *,
+		    const struct upstream_msg *);
 static int	hub_reserve(struct hub *, const struct upstream_msg *);
 static int	hub_room(struct hub *, uint32_t);
 static int	hub_segs_resize(struct hub *, uint32_t);
@@ -93,7 +101,6 @@ static size_t	hub_resp2_encode(struct hub_batch *,
 		    const struct upstream_msg *);
 static size_t	hub_resp3_encode(struct hub_batch *,
 		    const struct upstream_msg *);
-static char	*hub_put_bulk(char *, const char *, size_t);
 static int	hub_deliver(struct hub *, struct hub_chan *,
 		    const struct upstream_msg *);
 static uint64_t	hub_now_ns(void);
@@ -115,7 +122,10 @@ static const struct {
 } hub_forms[HUB_FORMS] = {
 	{ hub_resp_size, hub_resp2_encode },	/* HUB_FORM_RESP2 */
 	{ hub_resp_size, hub_resp3_encode },	/* HUB_FORM_RESP3 */
-	{ hub_sse_size, hub_sse_encode }	/* HUB_FORM_SSE */
+	{ hub_sse_size, hub_sse_encode },	/* HUB_FORM_SSE */
+	{ ws_message_size, hub_ws_json_encode },	/* HUB_FORM_WS_JSON */
+	{ ws_resp_size, hub_ws_resp2_encode },	/* HUB_FORM_WS_RESP2 */
+	{ ws_resp_size, hub_ws_resp3_encode }	/* HUB_FORM_WS_RESP3 */
 };
 
 /* Makes the fan-out's events and segment pool; see hub_impl.h. */
@@ -233,36 +243,11 @@ hub_subscriber_forget(struct hub *hub, struct hub_subscriber *hs)
 	}
 }
 
-/* The most bytes of a message's frame in RESP2 or RESP3 (the same). */
+/* The bytes of a message's frame in RESP2 or RESP3 (the same). */
 static size_t
 hub_resp_size(const struct upstream_msg *m)
 {
-	/* "*N\r\n" + "$L\r\n" bodies "\r\n": 24 covers each header. */
-	return 4 + 4 * 24 + 10 + m->patternlen + m->channellen + m->payloadlen;
-}
-
-/* Writes a bulk string at p; returns the end. */
-static char *
-hub_put_bulk(char *p, const char *s, size_t len)
-{
-	char	digits[24];
-	int	n = 0;
-	size_t	v = len;
-
-	do {
-		digits[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	*p++ = '$';
-	while (n > 0)
-		*p++ = digits[--n];
-	*p++ = '\r';
-	*p++ = '\n';
-	memcpy(p, s, len);
-	p += len;
-	*p++ = '\r';
-	*p++ = '\n';
-	return p;
+	return frame_message_len(m);
 }
 
 /*
@@ -315,20 +300,9 @@ hub_reserve(struct hub *hub, const struct upstream_msg *m)
 static size_t
 hub_resp_encode(struct hub_batch *b, const struct upstream_msg *m, char first)
 {
-	const char	*type = hub_msg_type[m->kind];
-	char		*start, *p;
+	char	*start = b->b_data + b->b_len;
 
-	start = p = b->b_data + b->b_len;
-	*p++ = first;
-	*p++ = m->kind == UPSTREAM_PATTERN ? '4' : '3';
-	*p++ = '\r';
-	*p++ = '\n';
-	p = hub_put_bulk(p, type, strlen(type));
-	if (m->kind == UPSTREAM_PATTERN)
-		p = hub_put_bulk(p, m->pattern, m->patternlen);
-	p = hub_put_bulk(p, m->channel, m->channellen);
-	p = hub_put_bulk(p, m->payload, m->payloadlen);
-	b->b_len += (size_t)(p - start);
+	b->b_len += (size_t)(frame_message_put(start, m, first) - start);
 	return (size_t)(start - b->b_data);
 }
 
@@ -412,6 +386,34 @@ hub_sse_encode(struct hub_batch *b, const struct upstream_msg *m)
 	*p++ = '\n';
 	b->b_len += (size_t)(p - start);
 	return (size_t)(start - b->b_data);
+}
+
+/* The WebSocket forms: whole frames (ws.c), appended; their offsets. */
+static size_t
+hub_ws_json_encode(struct hub_batch *b, const struct upstream_msg *m)
+{
+	size_t	off = b->b_len;
+
+	b->b_len += ws_message_put(b->b_data + off, m);
+	return off;
+}
+
+static size_t
+hub_ws_resp2_encode(struct hub_batch *b, const struct upstream_msg *m)
+{
+	size_t	off = b->b_len;
+
+	b->b_len += ws_resp_put(b->b_data + off, m, '*');
+	return off;
+}
+
+static size_t
+hub_ws_resp3_encode(struct hub_batch *b, const struct upstream_msg *m)
+{
+	size_t	off = b->b_len;
+
+	b->b_len += ws_resp_put(b->b_data + off, m, '>');
+	return off;
 }
 
 /* Resizes the segment pool to cap entries (at least those in use). */

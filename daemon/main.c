@@ -363,6 +363,8 @@ main_apply(struct pubsubd *d, const struct conf *c)
 	d->cconf.http_keepalive = c->http.keepalive;
 	d->cconf.http_header_max = c->http.header_max;
 	d->cconf.http_request_timeout = c->http.request_timeout;
+	d->cconf.http_message_max = c->http.message_max;
+	d->cconf.http_message_rate = c->http.message_rate;
 	d->cconf.http_origins = c->http.origins;
 	d->cconf.http_norigins = c->http.norigins;
 	d->upconf.redis = d->redis;

@@ -481,6 +481,10 @@ metrics_clients(struct evbuffer *out, const struct metrics_src *src)
 	    "Server-Sent Events streams open now.", cs->sse_connected);
 	metrics_one(out, "pubsubd_sse_streams_total", "counter",
 	    "Server-Sent Events streams opened.", cs->sse_accepted);
+	metrics_one(out, "pubsubd_ws_clients_connected", "gauge",
+	    "WebSocket clients connected now.", cs->ws_connected);
+	metrics_one(out, "pubsubd_ws_clients_accepted_total", "counter",
+	    "WebSocket upgrades accepted.", cs->ws_accepted);
 	metrics_head(out, "pubsubd_web_refused_total", "counter",
 	    "Web requests refused, by reason.");
 	for (i = 0; i < SESSION_WEB_REFUSALS; i++) {

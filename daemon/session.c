@@ -376,9 +376,15 @@ session_resp(const struct session *s)
 void
 session_set_proto(struct session *s, int resp)
 {
+	int	ws = s->s_hs.hs_form == HUB_FORM_WS_RESP2 ||
+		    s->s_hs.hs_form == HUB_FORM_WS_RESP3;
+
 	s->s_resp = (uint8_t)resp;
-	hub_subscriber_set_form(s->s_env->se_hub, &s->s_hs, resp == 3 ?
-	    HUB_FORM_RESP3 : HUB_FORM_RESP2);
+	/* The RESP forms follow the protocol; another transport's stays. */
+	if (ws || s->s_hs.hs_form <= HUB_FORM_RESP3)
+		hub_subscriber_set_form(s->s_env->se_hub, &s->s_hs, resp == 3 ?
+		    (ws ? HUB_FORM_WS_RESP3 : HUB_FORM_RESP3) :
+		    (ws ? HUB_FORM_WS_RESP2 : HUB_FORM_RESP2));
 }
 
 const char *

@@ -74,6 +74,8 @@ struct session_conf {
 	int		 http_keepalive;	/* s; 0: no comments */
 	int		 http_header_max;	/* bytes */
 	int		 http_request_timeout;	/* ms */
+	long long	 http_message_max;	/* bytes of a WebSocket message */
+	int		 http_message_rate;	/* a second; 0: any */
 	char *const	*http_origins;		/* borrowed: the conf's */
 	size_t		 http_norigins;
 };
@@ -154,6 +156,8 @@ struct session_stats {
 	uint64_t	web_refused[SESSION_WEB_REFUSALS];
 	uint64_t	sse_connected;		/* event streams now */
 	uint64_t	sse_accepted;		/* since start */
+	uint64_t	ws_connected;		/* WebSockets now */
+	uint64_t	ws_accepted;		/* since start */
 };
 
 TAILQ_HEAD(session_list, session);

@@ -11,7 +11,8 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PACKAGES="gcc libc6-dev clang libclang-rt-14-dev make autoconf automake pkg-config libevent-dev
 	libhiredis-dev libconfig-dev check libsystemd-dev redis-server
 	redis-tools redis-sentinel python3-redis procps systemd man-db util-linux iproute2
-	libssl-dev openssl haproxy libhttp-parser-dev"
+	libssl-dev openssl haproxy libhttp-parser-dev
+	libwslay-dev libjansson-dev"
 
 say() { printf '==> %s\n' "$*" >&2; }
 

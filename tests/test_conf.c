@@ -1105,6 +1105,8 @@ START_TEST(test_http)
 	ck_assert_int_eq(conf->http.keepalive, 0);
 	ck_assert_int_eq(conf->http.header_max, 4096);
 	ck_assert_int_eq(conf->http.request_timeout, 500);
+	ck_assert_int_eq(conf->http.message_max, 1048576);
+	ck_assert_int_eq(conf->http.message_rate, 1000);
 	conf_free(conf);
 
 	expect_error("listen = ( {\n  port = 1; protocol = \"ws\"; } );\n", 2,
@@ -1119,7 +1121,12 @@ START_TEST(test_http)
 	    "never does");
 	expect_error("http = {\n  header_max = 10; };\n", 2, "'header_max' "
 	    "must be between 1024 and 1048576, not 10");
-	expect_error("http = {\n  page = true; };\n", 2, "unknown key 'page'");
+	expect_error("http = {\n  message_max = 100; };\n", 2, "'message_max' "
+	    "must be between 125 and 536870912, not 100");
+	expect_error("http = {\n  message_rate = -1; };\n", 2, "'message_rate' "
+	    "must be between 0 and 10000000, not -1");
+	expect_error("http = {\n  pages = true; };\n", 2,
+	    "unknown key 'pages'");
 }
 END_TEST
 

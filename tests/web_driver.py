@@ -17,13 +17,32 @@ Server-Sent Events, GET /sse:
 - 200 streams at once each get a message; INFO counts streams and
   refusals.
 
+WebSocket, GET /ws:
+- the handshake (Sec-WebSocket-Accept, the json and resp subprotocols,
+  each bad upgrade with its status);
+- json: commands as JSON arrays, replies and messages as JSON text frames
+  in order, a payload that is not UTF-8 as {"base64":...} and one sent so,
+  AUTH, NOPERM, HELLO 3 then PUBLISH with its count, a command in three
+  fragments, ping and pong, the close handshake;
+- resp: RESP bytes both ways in binary frames, a command split over two;
+- every bad frame closed with its code (1002 unmasked, 1003 binary on
+  json, 1007 invalid UTF-8 and not a command, 1008 over the message rate,
+  1009 over the frame limit), a slow reader cut at the output limit while
+  another gets everything, a Redis restart followed, 1000 WebSocket
+  subscribers at once, INFO's counts.
+
 Every wait is bounded. Prints one line per step; exits 0 if all passed, 1
 if one failed. Environment: PUBSUBD (the daemon), PDTEST_KEEP=1 (keep the
 directory).
 """
+import base64
+import hashlib
+import json
 import os
+import resource
 import signal
 import socket
+import struct
 import sys
 import time
 
@@ -139,6 +158,299 @@ def body_events(c):
     return events(c.buf.partition(b"\r\n\r\n")[2])
 
 
+class WS(Conn):
+    """A WebSocket client on a raw socket: masks its frames, reads the
+    server's (unmasked) ones."""
+
+    def __init__(self, port, proto=None, extra="", rcvbuf=None):
+        Conn.__init__(self, port, rcvbuf)
+        self.key = base64.b64encode(os.urandom(16)).decode()
+        self.send("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                  "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                  "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+                  "%s%s\r\n" % (port, self.key, "Sec-WebSocket-Protocol: "
+                                 "%s\r\n" % proto if proto else "", extra))
+
+    def upgraded(self):
+        self.read_until(b"\r\n\r\n")
+        head, _, rest = bytes(self.buf).partition(b"\r\n\r\n")
+        self.buf = bytearray(rest)
+        return head.decode()
+
+    def frame(self, op, data, fin=True, mask=True):
+        if isinstance(data, str):
+            data = data.encode()
+        b0 = (0x80 if fin else 0) | op
+        m = 0x80 if mask else 0
+        n = len(data)
+        if n < 126:
+            hdr = struct.pack("!BB", b0, m | n)
+        elif n < 65536:
+            hdr = struct.pack("!BBH", b0, m | 126, n)
+        else:
+            hdr = struct.pack("!BBQ", b0, m | 127, n)
+        if not mask:
+            return hdr + data
+        k = os.urandom(4)
+        return hdr + k + bytes(c ^ k[i % 4] for i, c in enumerate(data))
+
+    def cmd(self, *words):
+        self.send(self.frame(1, json.dumps(list(words))))
+
+    def next_frame(self, timeout=5.0):
+        """(opcode, payload) of the next frame; None once closed."""
+        end = time.monotonic() + timeout
+        while True:
+            b = self.buf
+            if len(b) >= 2:
+                n, off = b[1] & 0x7f, 2
+                if n == 126 and len(b) >= 4:
+                    n, off = struct.unpack("!H", bytes(b[2:4]))[0], 4
+                elif n == 127 and len(b) >= 10:
+                    n, off = struct.unpack("!Q", bytes(b[2:10]))[0], 10
+                if (b[1] & 0x7f) < 126 or off > 2:
+                    if len(b) >= off + n:
+                        op, data = b[0] & 0x0f, bytes(b[off:off + n])
+                        del self.buf[:off + n]
+                        return op, data
+            left = end - time.monotonic()
+            check(left > 0, "no frame in %.0f s" % timeout)
+            if not self.fill(min(left, 0.5)) and self.closed:
+                return None
+
+    def json(self, timeout=5.0):
+        f = self.next_frame(timeout)
+        check(f is not None and f[0] == 1, "a text frame: %r" % (f,))
+        return json.loads(f[1])
+
+    def closed_with(self, timeout=5.0):
+        """The close code the server sent, after which it closed."""
+        while True:
+            f = self.next_frame(timeout)
+            check(f is not None, "closed without a close frame")
+            if f[0] == 8:
+                code = struct.unpack("!H", f[1][:2])[0]
+                end = time.monotonic() + timeout
+                while self.fill(0.5) and time.monotonic() < end:
+                    pass
+                check(self.closed, "the connection ended after the close")
+                return code, f[1][2:].decode()
+
+
+def ws_tests(wport, r, p):
+    # The handshake.
+    w = WS(wport, extra="Origin: http://good.example\r\n")
+    head = w.upgraded()
+    want = base64.b64encode(hashlib.sha1(
+        (w.key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest())
+    check(head.startswith("HTTP/1.1 101") and
+          ("Sec-WebSocket-Accept: %s" % want.decode()) in head and
+          "Sec-WebSocket-Protocol" not in head, "101: %r" % head)
+    k = WS(wport, proto="chat, resp")
+    check("Sec-WebSocket-Protocol: resp" in k.upgraded(), "resp chosen")
+    k.s.close()
+    bad = [("Sec-WebSocket-Protocol: chat\r\n", 400),
+           ("Origin: http://evil.example\r\n", 403)]
+    for extra, code in bad:
+        k = WS(wport, extra=extra)
+        status, _, body = k.response()
+        check(status == code, "%r: %d, not %d" % (extra, status, code))
+    for raw, code in [
+            ("GET /ws HTTP/1.1\r\nHost: x\r\n\r\n", 426),
+            ("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+             "Connection: Upgrade\r\nSec-WebSocket-Version: 8\r\n"
+             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", 426),
+            ("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+             "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+             "Sec-WebSocket-Key: short\r\n\r\n", 400),
+            ("POST /ws HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+             "\r\n", 405)]:
+        k = Conn(wport)
+        k.send(raw)
+        status, _, _ = k.response()
+        check(status == code, "%r: %d, not %d" % (raw[:60], status, code))
+    print("ok: the WebSocket handshake (accept key, json by default, resp "
+          "chosen), 6 bad upgrades with their statuses")
+
+    # json: commands, replies and messages.
+    w.cmd("SUBSCRIBE", "news", "ml")
+    check(w.json() == ["subscribe", "news", 1] and
+          w.json() == ["subscribe", "ml", 2], "subscribed")
+    w.cmd("PSUBSCRIBE", "user.*")
+    check(w.json() == ["psubscribe", "user.*", 3], "psubscribed")
+    r.publish("news", "hello")
+    r.publish("ml", "a\nb\r\n\"quoted\" \\ \u00e9\u2713")
+    r.publish("news", b"\xff\x00\xfe binary")
+    r.publish("user.9", "by pattern")
+    got = [w.json() for _ in range(4)]
+    want = [["message", "news", "hello"],
+            ["message", "ml", "a\nb\r\n\"quoted\" \\ \u00e9\u2713"],
+            ["message", "news", {"base64": base64.b64encode(
+                b"\xff\x00\xfe binary").decode()}],
+            ["pmessage", "user.*", "user.9", "by pattern"]]
+    check(got == want, "json messages in order: %r" % got)
+    w.cmd("SUBSCRIBE", "secret")
+    e = w.json()
+    check(isinstance(e, dict) and e.get("error", "").startswith("NOPERM"),
+          "NOPERM as an error object: %r" % e)
+    w.send(w.frame(9, b"are you there"))
+    f = w.next_frame()
+    check(f == (10, b"are you there"), "pong with the ping's data: %r" % (f,))
+    w.cmd("PING")
+    check(w.json() == ["pong", ""], "PING while subscribed")
+    print("ok: json: subscribe, 4 messages in order (multi-line, escapes, "
+          "non-ASCII, not UTF-8 as base64, a pattern), NOPERM, ping/pong")
+
+    # A second client: AUTH, HELLO 3, PUBLISH counts, a base64 argument, a
+    # command in three fragments.
+    a = WS(wport)
+    a.upgraded()
+    a.cmd("AUTH", "alice", "wrong")
+    e = a.json()
+    check("WRONGPASS" in e.get("error", ""), "WRONGPASS: %r" % e)
+    a.cmd("AUTH", "alice", "alicepw")
+    check(a.json() == "OK", "AUTH as alice")
+    a.cmd("HELLO", "3")
+    hello = a.json()
+    check(isinstance(hello, dict) and hello.get("proto") == 3,
+          "HELLO 3 as an object: %r" % hello)
+    a.send(a.frame(1, '["PUB', fin=False))
+    a.send(a.frame(0, 'LISH","news",', fin=False))
+    a.send(a.frame(0, '{"base64":"/wA="}]'))
+    n = a.json()
+    check(n == 2, "PUBLISH in 3 fragments counted 2 (this WebSocket "
+          "and the event stream): %r" % n)
+    check(w.json() == ["message", "news", {"base64": "/wA="}],
+          "the base64 argument arrived as bytes")
+    a.cmd("PUBSUB", "NUMSUB", "news")
+    check(a.json() == ["news", 2], "PUBSUB NUMSUB")
+    a.send(a.frame(8, struct.pack("!H", 1000) + b"bye"))
+    f = a.next_frame()
+    check(f is not None and f[0] == 8 and f[1][:2] == struct.pack("!H", 1000),
+          "the close echoed: %r" % (f,))
+    end = time.monotonic() + 5
+    while a.fill(0.5) and time.monotonic() < end:
+        pass
+    check(a.closed, "closed after the close handshake")
+    print("ok: json: AUTH, HELLO 3, PUBLISH counted (base64 argument, 3 "
+          "fragments), PUBSUB, the close handshake")
+
+    # resp: RESP bytes both ways, a command split over two frames.
+    rc = WS(wport, proto="resp")
+    rc.upgraded()
+    rc.send(rc.frame(2, b"*2\r\n$9\r\nSUBSCRIBE\r\n$"))
+    rc.send(rc.frame(2, b"4\r\nnews\r\n"))
+    f = rc.next_frame()
+    check(f == (2, b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n"),
+          "resp: the reply's bytes: %r" % (f,))
+    r.publish("news", b"\xffraw")
+    f = rc.next_frame()
+    check(f == (2, b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$4\r\n"
+                   b"\xffraw\r\n"), "resp: the message's bytes: %r" % (f,))
+    check(w.json() == ["message", "news", {"base64": "/3Jhdw=="}],
+          "and the json client's")
+    print("ok: resp: RESP both ways in binary frames, a command over two")
+
+    # Bad frames, each closed with its code; the others unharmed.
+    cases = [
+        (lambda k: k.send(k.frame(1, b'["PING"]', mask=False)), 1002),
+        (lambda k: k.send(k.frame(2, b'["PING"]')), 1003),
+        (lambda k: k.send(k.frame(1, b'["PING", "\xc3\x28"]')), 1007),
+        (lambda k: k.send(k.frame(1, b'{"not": "a command"}')), 1007),
+        (lambda k: k.send(k.frame(1, b'["PING", [1]]')), 1007),
+        (lambda k: k.send(k.frame(1, b"x" * 5000)), 1009),
+        (lambda k: k.send(b"".join(k.frame(1, b'["PING"]')
+                                   for _ in range(80))), 1008),
+    ]
+    for act, code in cases:
+        k = WS(wport)
+        k.upgraded()
+        act(k)
+        got, reason = k.closed_with()
+        check(got == code, "closed with %d, not %d (%s)" % (got, code,
+                                                           reason))
+    r.publish("news", "after bad frames")
+    check(w.json() == ["message", "news", "after bad frames"],
+          "the first client flowed on")
+    print("ok: bad frames closed with 1002, 1003, 1007 (x3), 1008, 1009; "
+          "the others unharmed")
+
+    # A WebSocket that does not read is cut; another gets everything.
+    slow = WS(wport, rcvbuf=4096)
+    slow.upgraded()
+    slow.cmd("SUBSCRIBE", "slow")
+    fast = WS(wport)
+    fast.upgraded()
+    fast.cmd("SUBSCRIBE", "slow")
+    check(fast.json()[0] == "subscribe", "fast subscribed")
+    wait_for("slow subscribed", lambda: dict(p.pubsub_numsub("slow"))[
+        b"slow"] == 2)
+    n, payload = 2000, "x" * 4000
+    for i in range(0, n, 10):
+        pipe = r.pipeline(transaction=False)
+        for j in range(i, i + 10):
+            pipe.publish("slow", "%d %s" % (j, payload))
+        pipe.execute()
+        for j in range(i, i + 10):
+            m = fast.json()
+            check(m[2].startswith("%d " % j), "in order: %r" % m[2][:10])
+    end = time.monotonic() + 10
+    while slow.fill(0.5) and time.monotonic() < end:
+        pass
+    check(slow.closed, "the WebSocket that did not read was cut")
+    fast.s.close()
+    print("ok: a WebSocket that did not read was cut at the output limit; "
+          "the other got all %d in order" % n)
+
+    # Redis restarts under a WebSocket subscriber.
+    return w
+
+
+def ws_many(wport, r, p, w):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    many = []
+    for i in range(1000):
+        k = WS(wport)
+        many.append(k)
+    for k in many:
+        k.upgraded()
+        k.cmd("SUBSCRIBE", "many")
+    for k in many:
+        check(k.json()[0] == "subscribe", "subscribed")
+    check(dict(r.pubsub_numsub("many"))[b"many"] == 1,
+          "one upstream subscription for 1000 WebSockets")
+    r.publish("many", "to all")
+    for k in many:
+        check(k.json() == ["message", "many", "to all"], "each got it")
+    info = p.info("stats")
+    check(info["ws_connected_clients"] >= 1001,
+          "INFO counts WebSockets: %r" % info["ws_connected_clients"])
+    for k in many:
+        k.s.close()
+    wait_for("closed", lambda: p.info("stats")["ws_connected_clients"] == 1)
+    print("ok: 1000 WebSocket subscribers at once got the message (one "
+          "upstream subscription); INFO counts them")
+
+
+def restart_redis(rport):
+    """Stops the redis-server (SIGTERM) and starts another on its port;
+    returns a client of it once pubsubd has subscribed to "news" again."""
+    for name, proc in run.procs:
+        if name == "redis":
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(10)
+    run.procs = [x for x in run.procs if x[0] != "redis"]
+    time.sleep(0.3)
+    run.start("redis", ["redis-server", "--port", str(rport), "--bind",
+                        "127.0.0.1", "--save", "", "--appendonly", "no"])
+    r = redis.Redis(port=rport)
+    wait_for("redis again", r.ping)
+    wait_for("resubscribed", lambda: dict(r.pubsub_numsub("news"))[
+        b"news"] == 1)
+    return r
+
+
 def main():
     rport, pport, wport = freeport(), freeport(), freeport()
     run.start("redis", ["redis-server", "--port", str(rport), "--bind",
@@ -152,12 +464,17 @@ def main():
                 'redis = { host = "127.0.0.1"; port = %d; backoff_max = 200; '
                 '};\n'
                 'http = { origins = ( "http://good.example" ); keepalive = 1; '
-                'header_max = 2048; request_timeout = 700; };\n'
+                'header_max = 2048; request_timeout = 700; message_max = '
+                '4096; message_rate = 50; };\n'
                 'limits = { output_hard = 65536; output_soft = 0; };\n'
                 'users = ( { name = "default"; nopass = true; subscribe = '
                 '( "news", "ml", "uni", "sp ace%%", "user.*", "slow", '
-                '"many" ); } );\n'
-                'log = { level = "info"; };\n' % (pport, wport, rport))
+                '"many", "secret2" ); },\n'
+                '  { name = "alice"; password_sha256 = "%s"; subscribe = '
+                '( "*" ); publish = ( "*" ); } );\n'
+                'log = { level = "info"; };\n' % (
+                    pport, wport, rport,
+                    hashlib.sha256(b"alicepw").hexdigest()))
     run.start("pubsubd", [PUBSUBD, "-c", conf])
     p = redis.Redis(port=pport)
     wait_for("pubsubd", lambda: p.ping())
@@ -200,18 +517,7 @@ def main():
     print("ok: a keep-alive comment while idle")
 
     # Redis restarts: the stream stays, and flows again.
-    for name, proc in run.procs:
-        if name == "redis":
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(10)
-    run.procs = [x for x in run.procs if x[0] != "redis"]
-    time.sleep(0.3)
-    run.start("redis", ["redis-server", "--port", str(rport), "--bind",
-                        "127.0.0.1", "--save", "", "--appendonly", "no"])
-    r = redis.Redis(port=rport)
-    wait_for("redis again", r.ping)
-    wait_for("resubscribed", lambda: dict(r.pubsub_numsub("news"))[
-        b"news"] == 1)
+    r = restart_redis(rport)
     r.publish("news", "after restart")
     c.read_until(b"after restart")
     check(not c.closed, "the stream was not closed")
@@ -286,6 +592,8 @@ def main():
     print("ok: a stream that did not read was cut at the output limit; "
           "the other got all %d" % n)
 
+    w = ws_tests(wport, r, p)
+
     # Many streams at once.
     many = []
     for i in range(200):
@@ -303,9 +611,9 @@ def main():
     check(info["sse_connected_clients"] >= 201,
           "INFO counts streams: %r" % info["sse_connected_clients"])
     refused = info["web_refused"]
-    check(refused["origin"] == 1 and refused["denied"] == 2 and
+    check(refused["origin"] == 2 and refused["denied"] == 2 and
           refused["timeout"] == 1 and refused["too_large"] == 1 and
-          refused["not_found"] == 2, "INFO counts refusals: %r" % refused)
+          refused["not_found"] == 3, "INFO counts refusals: %r" % refused)
     for k in many:
         k.s.close()
     wait_for("streams closed", lambda: p.info("stats")[
@@ -313,6 +621,15 @@ def main():
     print("ok: 200 streams at once got the message (one upstream "
           "subscription); INFO counts streams and refusals")
     check(not c.closed, "the first stream is still open")
+
+    # Redis restarts: the WebSocket subscriber flows again, not closed.
+    r = restart_redis(rport)
+    r.publish("news", "after the second restart")
+    check(w.json(10) == ["message", "news", "after the second restart"],
+          "the WebSocket flows again")
+    print("ok: Redis restarted: the WebSocket subscriber flows again, "
+          "never closed")
+    ws_many(wport, r, p, w)
     return 0
 
 
