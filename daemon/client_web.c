@@ -10,6 +10,7 @@
  *
  *   GET /sse?channel=a&pattern=b.*&shard=c    Server-Sent Events
  *   GET /ws (Upgrade: websocket)              a WebSocket
+ *   GET /                                     the built-in page (http.page)
  *
  * A stream's names become the session's requests (SUBSCRIBE of every
  * channel, PSUBSCRIBE of every pattern, SSUBSCRIBE of each shard channel),
@@ -41,6 +42,7 @@
 #include "hub.h"
 #include "http.h"
 #include "log.h"
+#include "web_page.h"
 
 /* The most names one stream may ask for. */
 #define CLIENT_WEB_NAMES_MAX	1024
@@ -342,6 +344,25 @@ nomem:
 	return -1;
 }
 
+/* Answers with the built-in page, and closes. */
+static void
+client_web_page(struct client *c)
+{
+	struct client_web	*w = client_web_of(c);
+	struct evbuffer		*out;
+
+	w->w_state = CLIENT_WEB_DONE;
+	if ((out = session_output_make(c->c_session)) == NULL ||
+	    http_respond_static(out, "text/html; charset=utf-8",
+	    web_page_html, web_page_len, "Content-Security-Policy: "
+	    "default-src 'none'; script-src 'unsafe-inline'; style-src "
+	    "'unsafe-inline'; connect-src 'self'\r\n") == -1) {
+		client_close(c, 0, SESSION_END_INTERNAL);
+		return;
+	}
+	client_close(c, 1, SESSION_END_EOF);
+}
+
 /* Routes a whole request head: an SSE stream, or a refusal. */
 static void
 client_web_route(struct client *c, struct http_head *h)
@@ -361,6 +382,11 @@ client_web_route(struct client *c, struct http_head *h)
 		return;
 	}
 	ws = strcmp(h->path, "/ws") == 0;
+	if (set->s_env.se_conf->http_page && strcmp(h->path, "/") == 0 &&
+	    h->method == HTTP_GET) {
+		client_web_page(c);
+		return;
+	}
 	if (!ws && strcmp(h->path, "/sse") != 0) {
 		snprintf(text, sizeof(text), "nothing at %.200s (GET /sse?"
 		    "channel=..., GET /ws)", h->path);

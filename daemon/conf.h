@@ -165,6 +165,7 @@ struct conf_http {
 	int	  request_timeout;	/* ms a client has to send its head */
 	long long message_max;	/* bytes of a WebSocket message */
 	int	  message_rate;	/* WebSocket messages a second; 0: any */
+	int	  page;		/* serve the built-in page at GET / */
 };
 
 #define CONF_HTTP_ORIGINS_MAX	256

@@ -23,7 +23,7 @@ static const char *const conf_listen_keys[] = {
 };
 static const char *const conf_http_keys[] = {
 	"origins", "keepalive", "header_max", "request_timeout",
-	"message_max", "message_rate", NULL
+	"message_max", "message_rate", "page", NULL
 };
 
 /* Reads the listen list: ( { host = "..."; port = N; }, ... ). */
@@ -151,7 +151,7 @@ conf_listen_protocol(struct conf_ctx *ctx, const config_setting_t *e,
 /*
  * Reads the http group: { origins = ( "https://example.com", ... );
  * keepalive = 15; header_max = 8192; request_timeout = 10000;
- * message_max = 1048576; message_rate = 1000; }.
+ * message_max = 1048576; message_rate = 1000; page = false; }.
  */
 int
 conf_http(struct conf_ctx *ctx, struct conf *conf, const config_setting_t *g)
@@ -170,7 +170,8 @@ conf_http(struct conf_ctx *ctx, struct conf *conf, const config_setting_t *g)
 	    conf_int64(ctx, g, "message_max", 125, 536870912,
 	    &h->message_max) == -1 ||
 	    conf_int(ctx, g, "message_rate", 0, 10000000,
-	    &h->message_rate) == -1)
+	    &h->message_rate) == -1 ||
+	    conf_bool(ctx, g, "page", &h->page) == -1)
 		return -1;
 	if ((list = config_setting_get_member(g, "origins")) == NULL)
 		return 0;

@@ -311,3 +311,18 @@ http_respond(struct evbuffer *out, int code, const char *text,
 	    "%s\r\n", code, http_reason(code), strlen(text) + 2,
 	    extra != NULL ? extra : "", text) < 0 ? -1 : 0;
 }
+
+int
+http_respond_static(struct evbuffer *out, const char *ctype, const char *body,
+    size_t len, const char *extra)
+{
+	if (evbuffer_add_printf(out, "HTTP/1.1 200 OK\r\n"
+	    "Content-Type: %s\r\n"
+	    "Content-Length: %zu\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "X-Content-Type-Options: nosniff\r\n"
+	    "Connection: close\r\n"
+	    "%s\r\n", ctype, len, extra != NULL ? extra : "") < 0)
+		return -1;
+	return evbuffer_add_reference(out, body, len, NULL, NULL);
+}

@@ -80,4 +80,12 @@ const char	*http_reason(int code);
 int		 http_respond(struct evbuffer *out, int code, const char *text,
 		    const char *extra);
 
+/*
+ * Appends a whole 200 response with a body of len bytes at body (taken by
+ * reference: it must outlive the output, as a static page does), of type
+ * ctype, and the headers in extra. 0, or -1 out of memory.
+ */
+int		 http_respond_static(struct evbuffer *out, const char *ctype,
+		    const char *body, size_t len, const char *extra);
+
 #endif /* PUBSUBD_HTTP_H */

@@ -76,6 +76,7 @@ struct session_conf {
 	int		 http_request_timeout;	/* ms */
 	long long	 http_message_max;	/* bytes of a WebSocket message */
 	int		 http_message_rate;	/* a second; 0: any */
+	int		 http_page;		/* the built-in page at GET / */
 	char *const	*http_origins;		/* borrowed: the conf's */
 	size_t		 http_norigins;
 };

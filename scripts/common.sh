@@ -12,7 +12,7 @@ PACKAGES="gcc libc6-dev clang libclang-rt-14-dev make autoconf automake pkg-conf
 	libhiredis-dev libconfig-dev check libsystemd-dev redis-server
 	redis-tools redis-sentinel python3-redis procps systemd man-db util-linux iproute2
 	libssl-dev openssl haproxy libhttp-parser-dev
-	libwslay-dev libjansson-dev"
+	libwslay-dev libjansson-dev chromium"
 
 say() { printf '==> %s\n' "$*" >&2; }
 

@@ -6,17 +6,6 @@
 # ever passed to a client.
 # Exit status: 0 all passed, 1 a test failed, 77 a tool is missing.
 #
-# Environment: PUBSUBD (default ./daemon/pubsubd), TESTS_SRCDIR (where the
-# driver is; default: this script's directory), PDTEST_KEEP=1 (keep the
-# directory).
+# Environment: see tests/pydriver.sh; PDTEST_KEEP=1 keeps the directory.
 
-PY=/usr/bin/python3	# Debian's, which has python3-redis
-PUBSUBD=${PUBSUBD:-./daemon/pubsubd}
-export PUBSUBD
-TESTS_SRCDIR=${TESTS_SRCDIR:-$(dirname "$0")}
-if [ ! -x "$PY" ] || ! command -v redis-cli >/dev/null; then
-	echo "SKIP: $PY or redis-cli is missing"
-	exit 77
-fi
-# Bounded as a whole too: a hang must fail the suite, not stall make check.
-exec timeout 240 "$PY" "$TESTS_SRCDIR/cluster_driver.py"
+exec "$(dirname "$0")/pydriver.sh" cluster_driver.py 240 redis-cli

@@ -1107,6 +1107,11 @@ START_TEST(test_http)
 	ck_assert_int_eq(conf->http.request_timeout, 500);
 	ck_assert_int_eq(conf->http.message_max, 1048576);
 	ck_assert_int_eq(conf->http.message_rate, 1000);
+	ck_assert_int_eq(conf->http.page, 0);
+	conf_free(conf);
+	conf = load("http = { page = true; };\n", err, sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_int_eq(conf->http.page, 1);
 	conf_free(conf);
 
 	expect_error("listen = ( {\n  port = 1; protocol = \"ws\"; } );\n", 2,
@@ -1125,6 +1130,8 @@ START_TEST(test_http)
 	    "must be between 125 and 536870912, not 100");
 	expect_error("http = {\n  message_rate = -1; };\n", 2, "'message_rate' "
 	    "must be between 0 and 10000000, not -1");
+	expect_error("http = {\n  page = 1; };\n", 2, "'page' must be true or "
+	    "false");
 	expect_error("http = {\n  pages = true; };\n", 2,
 	    "unknown key 'pages'");
 }

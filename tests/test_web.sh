@@ -9,17 +9,6 @@
 # reader cut, 1000 WebSocket subscribers at once.
 # Exit status: 0 all passed, 1 a test failed, 77 a tool is missing.
 #
-# Environment: PUBSUBD (default ./daemon/pubsubd), TESTS_SRCDIR (where the
-# driver is; default: this script's directory), PDTEST_KEEP=1 (keep the
-# directory).
+# Environment: see tests/pydriver.sh; PDTEST_KEEP=1 keeps the directory.
 
-PY=/usr/bin/python3	# Debian's, which has python3-redis
-PUBSUBD=${PUBSUBD:-./daemon/pubsubd}
-export PUBSUBD
-TESTS_SRCDIR=${TESTS_SRCDIR:-$(dirname "$0")}
-if [ ! -x "$PY" ] || ! command -v redis-server >/dev/null; then
-	echo "SKIP: $PY or redis-server is missing"
-	exit 77
-fi
-# Bounded as a whole too: a hang must fail the suite, not stall make check.
-exec timeout 180 "$PY" "$TESTS_SRCDIR/web_driver.py"
+exec "$(dirname "$0")/pydriver.sh" web_driver.py 180 redis-server
