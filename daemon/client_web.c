@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -41,7 +42,9 @@
 #include "client_impl.h"
 #include "hub.h"
 #include "http.h"
+#include "acl.h"
 #include "log.h"
+#include "ticket.h"
 #include "web_page.h"
 
 /* The most names one stream may ask for. */
@@ -268,6 +271,44 @@ client_web_req_add(struct client_web_req *r, char *v, size_t len)
 }
 
 /*
+ * Logs the stream in with its ticket (ticket.h); 0, or -1 with the client
+ * answered: 401 for a ticket that is not good (the same for every reason:
+ * nothing is told of which users exist), 403 for a user at its
+ * max_connections.
+ */
+static int
+client_web_ticket(struct client *c, const char *ticket, size_t len)
+{
+	struct client_set		*set = client_set_of(c);
+	const struct session_conf	*conf = set->s_env.se_conf;
+	struct acl_user			*u = NULL;
+	char				 name[256];
+	enum ticket_check		 t = TICKET_MALFORMED;
+
+	if (conf->http_ticket_secret != NULL)
+		t = ticket_check(conf->http_ticket_secret, ticket, len,
+		    time(NULL), name, sizeof(name));
+	if (t == TICKET_OK && ((u = acl_find(conf->acl, name,
+	    strlen(name))) == NULL || !acl_user_enabled(u)))
+		t = TICKET_FORGED;
+	if (t != TICKET_OK) {
+		set->s_env.se_stats.auth_failures++;
+		client_web_refuse(c, 401, conf->http_ticket_secret == NULL ?
+		    "tickets are off here (no http.ticket_secret)" :
+		    t == TICKET_EXPIRED ? "the ticket has expired" :
+		    "the ticket is not valid", SESSION_WEB_DENIED);
+		return -1;
+	}
+	if (!acl_user_has_room(u)) {
+		client_web_refuse(c, 403, "max number of connections of the "
+		    "user reached", SESSION_WEB_DENIED);
+		return -1;
+	}
+	session_set_user(c->c_session, u);
+	return 0;
+}
+
+/*
  * Turns an SSE request's query into the session's requests; 0, or -1 with
  * the client answered (400) or closed (out of memory).
  */
@@ -277,8 +318,8 @@ client_web_sse_names(struct client *c, const char *query)
 	struct client_web	*w = client_web_of(c);
 	struct client_web_req	*r;
 	const char		*q = query;
-	char			*k, *v, text[160];
-	size_t			 klen, vlen;
+	char			*k, *v, *ticket = NULL, text[160];
+	size_t			 klen, vlen, ticketlen = 0;
 	int			 n, names = 0, ichan = -1, ipat = -1, *idx;
 
 	while ((n = http_query_next(&q, &k, &klen, &v, &vlen)) == 1) {
@@ -287,9 +328,15 @@ client_web_sse_names(struct client *c, const char *query)
 			idx = &ichan;
 		else if (strcmp(k, "pattern") == 0)
 			idx = &ipat;
-		else if (strcmp(k, "shard") != 0) {
+		else if (strcmp(k, "ticket") == 0) {
+			free(k);
+			free(ticket);
+			ticket = v;
+			ticketlen = vlen;
+			continue;
+		} else if (strcmp(k, "shard") != 0) {
 			snprintf(text, sizeof(text), "unknown parameter "
-			    "'%.40s' (channel, pattern, shard)", k);
+			    "'%.40s' (channel, pattern, shard, ticket)", k);
 			goto bad;
 		}
 		if (vlen == 0) {
@@ -316,6 +363,8 @@ client_web_sse_names(struct client *c, const char *query)
 			goto nomem;
 		free(k);
 	}
+	if (n == -2 || n == -1)
+		free(ticket);
 	if (n == -2) {
 		client_close(c, 0, SESSION_END_INTERNAL);
 		return -1;
@@ -326,18 +375,23 @@ client_web_sse_names(struct client *c, const char *query)
 		return -1;
 	}
 	if (names == 0) {
+		free(ticket);
 		client_web_refuse(c, 400, "name at least one channel=, "
 		    "pattern= or shard=", SESSION_WEB_MALFORMED);
 		return -1;
 	}
 	w->w_expect = names;
-	return 0;
+	n = ticket != NULL ? client_web_ticket(c, ticket, ticketlen) : 0;
+	free(ticket);
+	return n;
 bad:
+	free(ticket);
 	free(k);
 	free(v);
 	client_web_refuse(c, 400, text, SESSION_WEB_MALFORMED);
 	return -1;
 nomem:
+	free(ticket);
 	free(k);
 	free(v);
 	client_close(c, 0, SESSION_END_INTERNAL);

@@ -157,6 +157,11 @@ conf_free(struct conf *conf)
 	for (i = 0; i < conf->http.norigins; i++)
 		free(conf->http.origins[i]);
 	free(conf->http.origins);
+	if (conf->http.ticket_secret != NULL) {
+		explicit_bzero(conf->http.ticket_secret,
+		    strlen(conf->http.ticket_secret));
+		free(conf->http.ticket_secret);
+	}
 	acl_free(conf->acl);
 	free(conf->tls.cert);
 	free(conf->tls.key);

@@ -166,6 +166,7 @@ struct conf_http {
 	long long message_max;	/* bytes of a WebSocket message */
 	int	  message_rate;	/* WebSocket messages a second; 0: any */
 	int	  page;		/* serve the built-in page at GET / */
+	char	 *ticket_secret;	/* owned: signs login tickets, or NULL */
 };
 
 #define CONF_HTTP_ORIGINS_MAX	256

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "conf_impl.h"
+#include "ticket.h"
 
 static int	conf_listen_unix(struct conf_ctx *, const config_setting_t *,
 		    struct conf_listen *);
@@ -23,7 +24,7 @@ static const char *const conf_listen_keys[] = {
 };
 static const char *const conf_http_keys[] = {
 	"origins", "keepalive", "header_max", "request_timeout",
-	"message_max", "message_rate", "page", NULL
+	"message_max", "message_rate", "page", "ticket_secret", NULL
 };
 
 /* Reads the listen list: ( { host = "..."; port = N; }, ... ). */
@@ -151,7 +152,8 @@ conf_listen_protocol(struct conf_ctx *ctx, const config_setting_t *e,
 /*
  * Reads the http group: { origins = ( "https://example.com", ... );
  * keepalive = 15; header_max = 8192; request_timeout = 10000;
- * message_max = 1048576; message_rate = 1000; page = false; }.
+ * message_max = 1048576; message_rate = 1000; page = false;
+ * ticket_secret = "..."; }.
  */
 int
 conf_http(struct conf_ctx *ctx, struct conf *conf, const config_setting_t *g)
@@ -171,8 +173,16 @@ conf_http(struct conf_ctx *ctx, struct conf *conf, const config_setting_t *g)
 	    &h->message_max) == -1 ||
 	    conf_int(ctx, g, "message_rate", 0, 10000000,
 	    &h->message_rate) == -1 ||
-	    conf_bool(ctx, g, "page", &h->page) == -1)
+	    conf_bool(ctx, g, "page", &h->page) == -1 ||
+	    conf_string(ctx, g, "ticket_secret", &h->ticket_secret) == -1)
 		return -1;
+	if (h->ticket_secret != NULL &&
+	    strlen(h->ticket_secret) < TICKET_SECRET_MIN) {
+		conf_error(ctx, config_setting_get_member(g, "ticket_secret"),
+		    "'ticket_secret' must be at least %d bytes (a random one: "
+		    "openssl rand -hex 32)", TICKET_SECRET_MIN);
+		return -1;
+	}
 	if ((list = config_setting_get_member(g, "origins")) == NULL)
 		return 0;
 	if (!config_setting_is_list(list) && !config_setting_is_array(list)) {

@@ -366,6 +366,7 @@ main_apply(struct pubsubd *d, const struct conf *c)
 	d->cconf.http_message_max = c->http.message_max;
 	d->cconf.http_message_rate = c->http.message_rate;
 	d->cconf.http_page = c->http.page;
+	d->cconf.http_ticket_secret = c->http.ticket_secret;
 	d->cconf.http_origins = c->http.origins;
 	d->cconf.http_norigins = c->http.norigins;
 	d->upconf.redis = d->redis;

@@ -77,6 +77,7 @@ struct session_conf {
 	long long	 http_message_max;	/* bytes of a WebSocket message */
 	int		 http_message_rate;	/* a second; 0: any */
 	int		 http_page;		/* the built-in page at GET / */
+	const char	*http_ticket_secret;	/* borrowed, or NULL */
 	char *const	*http_origins;		/* borrowed: the conf's */
 	size_t		 http_norigins;
 };

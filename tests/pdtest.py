@@ -63,21 +63,22 @@ class Run:
         self.procs.append((name, p))
         return p
 
-    def web_pubsubd(self, pubsubd, rport, extra):
+    def web_pubsubd(self, pubsubd, rport, extra, listen=""):
         """Starts a pubsubd with a RESP listener and a web listener
-        (protocol = "http") on free ports, on the Redis at rport, with the
-        configuration text extra added; returns (a redis-py client of it,
-        the web port) once it is connected to Redis."""
+        (protocol = "http") on free ports (and the listen entries in
+        listen), on the Redis at rport, with the configuration text extra
+        added; returns (a redis-py client of it, the web port) once it is
+        connected to Redis."""
         pport, wport = freeport(), freeport()
         conf = os.path.join(self.tmp, "pubsubd.conf")
         with open(conf, "w") as f:
             f.write('listen = ( { host = "127.0.0.1"; port = %d; },\n'
                     '  { host = "127.0.0.1"; port = %d; protocol = "http"; '
-                    '} );\n'
+                    '}%s );\n'
                     'redis = { host = "127.0.0.1"; port = %d; '
                     'backoff_max = 200; };\n'
-                    'log = { level = "info"; };\n%s' % (pport, wport, rport,
-                                                      extra))
+                    'log = { level = "info"; };\n%s' % (pport, wport, listen,
+                                                      rport, extra))
         self.start("pubsubd", [pubsubd, "-c", conf])
         p = redis.Redis(port=pport)
         wait_for("pubsubd", lambda: p.ping())

@@ -1112,6 +1112,12 @@ START_TEST(test_http)
 	conf = load("http = { page = true; };\n", err, sizeof(err));
 	ck_assert_msg(conf != NULL, "%s", err);
 	ck_assert_int_eq(conf->http.page, 1);
+	ck_assert_ptr_null(conf->http.ticket_secret);
+	conf_free(conf);
+	conf = load("http = { ticket_secret = \"0123456789abcdef\"; };\n", err,
+	    sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	ck_assert_str_eq(conf->http.ticket_secret, "0123456789abcdef");
 	conf_free(conf);
 
 	expect_error("listen = ( {\n  port = 1; protocol = \"ws\"; } );\n", 2,
@@ -1132,6 +1138,9 @@ START_TEST(test_http)
 	    "must be between 0 and 10000000, not -1");
 	expect_error("http = {\n  page = 1; };\n", 2, "'page' must be true or "
 	    "false");
+	expect_error("http = {\n  ticket_secret = \"short\"; };\n", 2,
+	    "'ticket_secret' must be at least 16 bytes (a random one: openssl "
+	    "rand -hex 32)");
 	expect_error("http = {\n  pages = true; };\n", 2,
 	    "unknown key 'pages'");
 }

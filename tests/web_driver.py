@@ -40,7 +40,10 @@ import hashlib
 import os
 import resource
 import signal
+import hmac
 import struct
+import subprocess
+import urllib.parse
 import sys
 import time
 
@@ -50,6 +53,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pdtest import Run, check, freeport, wait_for  # noqa: E402
 from wsclient import WS, Conn  # noqa: E402
 
+SECRET = "a test secret of some length"
 PUBSUBD = os.path.abspath(os.environ.get("PUBSUBD", "./daemon/pubsubd"))
 run = Run("pubsubd-web.")
 
@@ -297,6 +301,65 @@ def ws_many(wport, r, p, w):
           "upstream subscription); INFO counts them")
 
 
+def ticket(user, expiry, key=None):
+    text = "%s:%d" % (user, expiry)
+    sig = hmac.new((key or SECRET).encode(), text.encode(),
+                   hashlib.sha256).hexdigest()
+    return "%s:%s" % (text, sig)
+
+
+def ticket_tests(wport, r):
+    """An event stream logged in by a signed, expiring ticket."""
+    now = int(time.time())
+    status, _, body = request(wport, "/sse?channel=private").response()
+    check(status == 403, "the default user may not hold it: %d" % status)
+    c = stream(wport, "channel=private&ticket=" +
+               urllib.parse.quote(ticket("alice", now + 60)))
+    check(c.buf.startswith(b"HTTP/1.1 200"), "200 with alice's ticket: %r"
+          % bytes(c.buf[:60]))
+    r.publish("private", "for alice")
+    c.read_until(b"data: for alice")
+    c.s.close()
+    for t, why in [(ticket("alice", now - 1), b"expired"),
+                   (ticket("alice", now + 60, "not the secret, but long"),
+                    b"not valid"),
+                   (ticket("mallory", now + 60), b"not valid"),
+                   ("alice", b"not valid")]:
+        status, _, body = request(wport, "/sse?channel=private&ticket=" +
+                                  urllib.parse.quote(t)).response()
+        check(status == 401 and why in body, "%r: %d %r" % (t, status, body))
+    with open(os.path.join(run.tmp, "pubsubd.log"), "rb") as f:
+        log = f.read()
+    check(ticket("alice", now + 60).split(":")[2].encode() not in log,
+          "no ticket in the log")
+    print("ok: tickets: alice's logs the stream in (a channel the default "
+          "user may not hold); expired, forged, unknown user, malformed: "
+          "401; none logged")
+
+
+def tls_tests(tport, r):
+    """wss:// and https:// on a listener with tls = true."""
+    w = WS(tport, tls=True)
+    head = w.upgraded()
+    check(head.startswith("HTTP/1.1 101"), "wss: 101: %r" % head)
+    w.cmd("SUBSCRIBE", "uni")
+    check(w.json() == ["subscribe", "uni", 1], "wss: subscribed")
+    c = Conn(tport, tls=True)
+    c.send("GET /sse?channel=uni HTTP/1.1\r\nHost: x\r\n\r\n")
+    c.read_until(b"\r\n\r\n")
+    check(c.buf.startswith(b"HTTP/1.1 200"), "https: 200")
+    r.publish("uni", "over TLS \u2713")
+    check(w.json() == ["message", "uni", "over TLS \u2713"],
+          "wss: the message")
+    c.read_until("over TLS \u2713".encode())
+    w.send(w.frame(1, b"x" * 5000))
+    code, _ = w.closed_with()
+    check(code == 1009, "wss: a frame over the limit closed with 1009")
+    c.s.close()
+    print("ok: wss:// and https:// (tls = true): a WebSocket and an event "
+          "stream subscribed, got the message; a frame over the limit 1009")
+
+
 def restart_redis(rport):
     """Stops the redis-server (SIGTERM) and starts another on its port;
     returns a client of it once pubsubd has subscribed to "news" again."""
@@ -321,16 +384,29 @@ def main():
                         "127.0.0.1", "--save", "", "--appendonly", "no"])
     r = redis.Redis(port=rport)
     wait_for("redis", r.ping)
+    # A certificate for the wss:// and https:// listener.
+    crt, key = [os.path.join(run.tmp, n) for n in ("web.crt", "web.key")]
+    out = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                          "-nodes", "-subj", "/CN=127.0.0.1", "-days", "1",
+                          "-keyout", key, "-out", crt],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         timeout=60)
+    check(out.returncode == 0, "openssl req: %r" % out.stdout[-300:])
+    tport = freeport()
     p, wport = run.web_pubsubd(PUBSUBD, rport, (
+        'tls = { certificate = "%s"; private_key = "%s"; };\n' % (crt, key)) + (
         'http = { origins = ( "http://good.example" ); keepalive = 1; '
         'header_max = 2048; request_timeout = 700; message_max = 4096; '
-        'message_rate = 50; };\n'
+        'message_rate = 50; ticket_secret = "%s"; };\n'
         'limits = { output_hard = 65536; output_soft = 0; };\n'
         'users = ( { name = "default"; nopass = true; subscribe = '
         '( "news", "ml", "uni", "sp ace%%", "user.*", "slow", "many", '
         '"secret2" ); },\n'
         '  { name = "alice"; password_sha256 = "%s"; subscribe = ( "*" ); '
-        'publish = ( "*" ); } );\n') % hashlib.sha256(b"alicepw").hexdigest())
+        'publish = ( "*" ); } );\n') % (
+            SECRET, hashlib.sha256(b"alicepw").hexdigest()),
+        listen=',\n  { host = "127.0.0.1"; port = %d; protocol = "http"; '
+        'tls = true; }' % tport)
 
     # Subscribed upstream before the head is sent.
     c = stream(wport, "channel=news&channel=ml&channel=uni&channel="
@@ -443,7 +519,9 @@ def main():
     print("ok: a stream that did not read was cut at the output limit; "
           "the other got all %d" % n)
 
+    ticket_tests(wport, r)
     w = ws_tests(wport, r, p)
+    tls_tests(tport, r)
 
     # Many streams at once.
     many = []
@@ -462,7 +540,7 @@ def main():
     check(info["sse_connected_clients"] >= 201,
           "INFO counts streams: %r" % info["sse_connected_clients"])
     refused = info["web_refused"]
-    check(refused["origin"] == 2 and refused["denied"] == 2 and
+    check(refused["origin"] == 2 and refused["denied"] == 7 and
           refused["timeout"] == 1 and refused["too_large"] == 1 and
           refused["not_found"] == 3, "INFO counts refusals: %r" % refused)
     for k in many:

@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import socket
+import ssl
 import struct
 import time
 
@@ -15,12 +16,17 @@ from pdtest import check
 class Conn:
     """A raw HTTP connection that keeps every byte it reads."""
 
-    def __init__(self, port, rcvbuf=None):
+    def __init__(self, port, rcvbuf=None, tls=False):
         self.s = socket.socket()
         if rcvbuf is not None:
             self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.s.settimeout(5)
         self.s.connect(("127.0.0.1", port))
+        if tls:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            self.s = ctx.wrap_socket(self.s)
         self.buf = bytearray()
         self.closed = False
 
@@ -36,7 +42,7 @@ class Conn:
             data = self.s.recv(65536)
         except socket.timeout:
             return True
-        except ConnectionResetError:
+        except (ConnectionResetError, ssl.SSLError):
             data = b""
         if data == b"":
             self.closed = True
@@ -72,8 +78,9 @@ class WS(Conn):
     """A WebSocket client on a raw socket: masks its frames, reads the
     server's (unmasked) ones."""
 
-    def __init__(self, port, proto=None, extra="", rcvbuf=None, path="/ws"):
-        Conn.__init__(self, port, rcvbuf)
+    def __init__(self, port, proto=None, extra="", rcvbuf=None, path="/ws",
+                 tls=False):
+        Conn.__init__(self, port, rcvbuf, tls)
         self.key = base64.b64encode(os.urandom(16)).decode()
         self.send("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
                   "Upgrade: websocket\r\nConnection: Upgrade\r\n"
