@@ -88,6 +88,8 @@ client_set_new(struct event_base *base, struct hub *hub, struct upstream *up,
 		return NULL;
 	set->s_epfd = epoll_create1(EPOLL_CLOEXEC);
 	pool_init(&set->s_pool, sizeof(struct client));
+	pool_init(&set->s_cold_pool, sizeof(struct client_cold));
+	client_web_pools(set);
 	TAILQ_INIT(&set->s_dead);
 	TAILQ_INIT(&set->s_flushq);
 	set->s_flush_ev = event_new(base, -1, 0, client_flush_cb, set);
@@ -143,6 +145,9 @@ client_set_free(struct client_set *set)
 	if (set->s_epfd != -1)
 		close(set->s_epfd);
 	pool_destroy(&set->s_pool);
+	pool_destroy(&set->s_cold_pool);
+	pool_destroy(&set->s_web_pool);
+	pool_destroy(&set->s_ws_pool);
 	free(set);
 }
 
@@ -491,7 +496,7 @@ client_free(struct client *c)
 		bufferevent_free(c->c_cold->cc_bev);
 	else
 		evutil_closesocket(c->c_fd);
-	free(c->c_cold);
+	pool_put(&set->s_cold_pool, c->c_cold);
 	pool_put(&set->s_pool, c);
 }
 
@@ -551,7 +556,7 @@ struct client_cold *
 client_cold(struct client *c)
 {
 	if (c->c_cold == NULL)
-		c->c_cold = calloc(1, sizeof(*c->c_cold));
+		c->c_cold = pool_get(&client_set_of(c)->s_cold_pool);
 	return c->c_cold;
 }
 

@@ -109,6 +109,9 @@ struct client_set {
 	void			(*s_done)(void *);	/* shutting down */
 	void			*s_done_arg;
 	struct pool		 s_pool;	/* of struct client */
+	struct pool		 s_cold_pool;	/* of struct client_cold */
+	struct pool		 s_web_pool;	/* of client_web.c's state */
+	struct pool		 s_ws_pool;	/* of client_ws.c's state */
 };
 
 /* client.c, for client_tls.c */
@@ -129,6 +132,8 @@ int		 client_tls_deliver(struct client *c, struct hub_batch *batch,
 		    struct iovec *iov, int iovcnt, size_t len);
 
 /* client_web.c */
+/* Prepares the set's pools of web and WebSocket state. */
+void		 client_web_pools(struct client_set *set);
 int		 client_web_start(struct client *c);
 void		 client_web_free(struct client *c);
 int		 client_web_next(struct client *c, struct resp_req *req,
@@ -141,6 +146,7 @@ void		 client_web_keepalive(struct client_set *set, long long now);
 struct client_ws *client_web_ws(struct client *c);
 
 /* client_ws.c */
+size_t		 client_ws_size(void);
 int		 client_ws_upgrade(struct client *c, const struct http_head *h,
 		    struct client_ws **wsp, int *code, const char **why);
 void		 client_ws_free(struct client_ws *ws);

@@ -95,6 +95,18 @@ client_web_of(struct client *c)
 	return c->c_cold->cc_web;
 }
 
+/*
+ * Web and WebSocket state is kept in pools (pool.h): it lasts as long as
+ * the connection, and malloc would put it among the short-lived memory of
+ * each handshake, whose pages then could not be returned.
+ */
+void
+client_web_pools(struct client_set *set)
+{
+	pool_init(&set->s_web_pool, sizeof(struct client_web));
+	pool_init(&set->s_ws_pool, client_ws_size());
+}
+
 /* Starts a web client: its state, and the deadline of its head. */
 int
 client_web_start(struct client *c)
@@ -105,7 +117,7 @@ client_web_start(struct client *c)
 	struct timeval			 tv;
 
 	if ((cold = client_cold(c)) == NULL ||
-	    (w = calloc(1, sizeof(*w))) == NULL)
+	    (w = pool_get(&client_set_of(c)->s_web_pool)) == NULL)
 		return -1;
 	cold->cc_web = w;
 	c->c_flags |= CLIENT_WEB;
@@ -148,7 +160,7 @@ client_web_free(struct client *c)
 	if (w->w_held != NULL)
 		evbuffer_free(w->w_held);
 	free(w->w_origin);
-	free(w);
+	pool_put(&client_set_of(c)->s_web_pool, w);
 	c->c_cold->cc_web = NULL;
 }
 
@@ -471,6 +483,8 @@ client_web_route(struct client *c, struct http_head *h)
 			return;
 		}
 		w->w_state = CLIENT_WEB_WS;
+		free(w->w_origin);	/* told only to refused streams */
+		w->w_origin = NULL;
 		set->s_env.se_stats.ws_connected++;
 		set->s_env.se_stats.ws_accepted++;
 		client_queue_write(c);
@@ -525,8 +539,10 @@ client_web_next(struct client *c, struct resp_req *req, enum resp_status *st,
 		return 0;
 	}
 	/* Nothing more is asked of a stream: its input is dropped. */
-	if (w->w_state != CLIENT_WEB_HEAD && c->c_in != NULL)
-		evbuffer_drain(c->c_in, evbuffer_get_length(c->c_in));
+	if (w->w_state != CLIENT_WEB_HEAD && c->c_in != NULL) {
+		evbuffer_free(c->c_in);
+		c->c_in = NULL;
+	}
 	if ((c->c_flags & CLIENT_EOF) && w->w_state != CLIENT_WEB_DONE)
 		*eof = 1;
 	return 0;

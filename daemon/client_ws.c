@@ -116,7 +116,14 @@ client_ws_free(struct client_ws *ws)
 		evbuffer_free(ws->ws_rin);
 	if (ws->ws_out != NULL)
 		evbuffer_free(ws->ws_out);
-	free(ws);
+	pool_put(&client_set_of(ws->ws_client)->s_ws_pool, ws);
+}
+
+/* The size of a WebSocket client's state, for its pool. */
+size_t
+client_ws_size(void)
+{
+	return sizeof(struct client_ws);
 }
 
 /* The client's wire-ready output, made if need be (NULL: out of memory). */
@@ -214,7 +221,7 @@ client_ws_upgrade(struct client *c, const struct http_head *h,
 			return -1;
 		}
 	}
-	if ((ws = calloc(1, sizeof(*ws))) == NULL) {
+	if ((ws = pool_get(&client_set_of(c)->s_ws_pool)) == NULL) {
 		*code = 500;
 		*why = "out of memory";
 		return -1;
@@ -637,6 +644,20 @@ client_ws_next(struct client_ws *ws, struct resp_req *req,
 		/* The rest of the request may be in frames not read yet. */
 		if (frames == 0)
 			break;
+	}
+	/* Between messages an idle client keeps no input buffer. */
+	if (c->c_in != NULL && evbuffer_get_length(c->c_in) == 0) {
+		evbuffer_free(c->c_in);
+		c->c_in = NULL;
+	}
+	if (ws->ws_rin != NULL && evbuffer_get_length(ws->ws_rin) == 0) {
+		evbuffer_free(ws->ws_rin);
+		ws->ws_rin = NULL;
+	}
+	if (ws->ws_rin == NULL && c->c_parser != NULL &&
+	    resp_parser_idle(c->c_parser)) {
+		resp_parser_free(c->c_parser);
+		c->c_parser = NULL;
 	}
 	*eof = (c->c_flags & CLIENT_EOF) != 0;
 	return 0;

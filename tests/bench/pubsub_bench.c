@@ -43,6 +43,15 @@
  * with --sub-port owner, each to the owner of its channel, as a
  * cluster-aware client does.
  *
+ * With --ws PATH the subscribers are WebSocket clients of an HTTP server
+ * (pubsubd's web listener, PATH /ws; Webdis, PATH /.json): each sends the
+ * upgrade request (with an Origin, which Webdis requires), then, once the
+ * 101 came, its SUBSCRIBE as a masked text frame of JSON, and reads text
+ * frames: one that holds "subscribe" confirms it, one that holds
+ * "message" is a message. A payload must survive JSON, so in this mode its
+ * head is text: 'P', then the sequence number and the send time in 16 hex
+ * digits each.
+ *
  * With --tls the subscribers speak TLS (OpenSSL through libevent's
  * bufferevents; the server's certificate is not checked: loopback, a
  * measurement); the publisher stays plain, it talks to Redis.
@@ -90,6 +99,8 @@
 #define PUB_WINDOW	1000
 /* Bytes at the head of each payload: sequence number and send time. */
 #define PAYLOAD_HEAD	16
+/* The same as text (--ws): 'P' and 2 x 16 hex digits. */
+#define WS_HEAD		33
 /* Seconds without a delivery, once every PUBLISH is answered, that end it. */
 #define IDLE_SECONDS	5
 /* How often the timer checks the deadline and paces the publisher. */
@@ -155,6 +166,7 @@ struct sub {
 	uint64_t		 s_expected;	/* messages it should get */
 	uint64_t		 s_received;
 	int64_t			 s_last_seq;	/* -1: none yet */
+	int			 s_ws_up;	/* --ws: the 101 came */
 };
 
 /* The whole run: options, connections, counters and histogram. */
@@ -189,6 +201,7 @@ struct bench {
 	int			*b_chan_port;	/* owned: --shard, or NULL */
 	int			*b_chan_pub;	/* owned: its index in b_pubs */
 	int			 b_sub_owner;	/* --sub-port owner */
+	const char		*b_ws;		/* --ws PATH, or NULL */
 	uint64_t		 b_sent;
 	uint64_t		 b_replies;
 	uint64_t		 b_pub_errors;
@@ -266,6 +279,8 @@ static ssize_t	resp_line(const char *, size_t, long long *);
 static ssize_t	resp_frame(const char *, size_t, const char **, size_t *,
 		    const char **, size_t *);
 static void	sub_read_cb(struct bufferevent *, void *);
+static void	sub_ws_read(struct sub *, struct bufferevent *);
+static void	sub_confirmed(struct sub *);
 static void	sub_event_cb(struct bufferevent *, short, void *);
 static void	sub_message(struct sub *, const char *, size_t, uint64_t);
 static void	sub_finish(struct sub *);
@@ -311,7 +326,7 @@ usage(void)
 	    "                    [--rate MSGS_PER_S] [--timeout SECONDS] "
 	    "[--procs P] [--sources K] [--tls]\n"
 	    "                    [--shard PORT,PORT,... (one per channel)] "
-	    "[--sub-port owner]\n"
+	    "[--sub-port owner] [--ws PATH]\n"
 	    "       pubsub_bench --sub-port P --clients N --channels C "
 	    "--idle SECONDS\n"
 	    "                    [--timeout SECONDS] [--procs P] "
@@ -337,6 +352,7 @@ parse_args(struct bench *b, int argc, char **argv)
 		{ "sources", required_argument, NULL, 'S' },
 		{ "tls", no_argument, NULL, 'T' },
 		{ "shard", required_argument, NULL, 'H' },
+		{ "ws", required_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 }
 	};
 	long long	 v;
@@ -363,6 +379,10 @@ parse_args(struct bench *b, int argc, char **argv)
 		}
 		if (ch == 'H') {
 			shard = optarg;
+			continue;
+		}
+		if (ch == 'W') {
+			b->b_ws = optarg;
 			continue;
 		}
 		if (ch == 's' && strcmp(optarg, "owner") == 0) {
@@ -419,7 +439,8 @@ parse_args(struct bench *b, int argc, char **argv)
 	    pub_port <= 0 || pub_port > 65535 || b->b_clients <= 0 ||
 	    b->b_clients > 1000000 || b->b_channels <= 0 ||
 	    b->b_channels > 1000000 ||
-	    b->b_size < PAYLOAD_HEAD || b->b_size > 512 * 1024 * 1024 ||
+	    b->b_size < (b->b_ws != NULL ? WS_HEAD : PAYLOAD_HEAD) ||
+	    b->b_size > 512 * 1024 * 1024 ||
 	    b->b_timeout <= 0 || b->b_procs > 1000 ||
 	    b->b_sources > MAX_SOURCES) {
 		fprintf(stderr, "pubsub_bench: --size must be at least %d; "
@@ -651,6 +672,101 @@ resp_frame(const char *p, size_t len, const char **kind, size_t *kind_len,
 	return ((ssize_t)off);
 }
 
+/* A subscriber is confirmed: the run goes on once every one is. */
+static void
+sub_confirmed(struct sub *s)
+{
+	struct bench	*b = s->s_bench;
+
+	if (s->s_confirmed)
+		return;
+	s->s_confirmed = 1;
+	if (--b->b_unconfirmed == 0 && b->b_phase == PHASE_SUBSCRIBE)
+		subscribed(b);
+}
+
+/* Sends a masked text frame (mask key 0: the bytes as they are). */
+static void
+sub_ws_send(struct bufferevent *bev, const char *text, size_t len)
+{
+	unsigned char	hdr[14];
+	size_t		n = 2;
+
+	hdr[0] = 0x81;
+	if (len < 126)
+		hdr[1] = (unsigned char)(0x80 | len);
+	else {
+		hdr[1] = 0x80 | 126;
+		hdr[2] = (unsigned char)(len >> 8);
+		hdr[3] = (unsigned char)len;
+		n = 4;
+	}
+	memset(hdr + n, 0, 4);
+	bufferevent_write(bev, hdr, n + 4);
+	bufferevent_write(bev, text, len);
+}
+
+/*
+ * --ws: the 101 (then the SUBSCRIBE goes), then whole frames: text ones
+ * confirm or carry a message (its payload found by its 'P' head).
+ */
+static void
+sub_ws_read(struct sub *s, struct bufferevent *bev)
+{
+	struct bench		*b = s->s_bench;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct evbuffer_ptr	 end;
+	const unsigned char	*p;
+	const char		*d, *m;
+	char			 cmd[256];
+	size_t			 len, off = 0, hlen, plen, i;
+	uint64_t		 now = now_ns();
+	int			 n;
+
+	if (!s->s_ws_up) {
+		end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+		if (end.pos == -1)
+			return;
+		s->s_ws_up = 1;
+		evbuffer_drain(in, (size_t)end.pos + 4);
+		n = snprintf(cmd, sizeof cmd, "[\"SUBSCRIBE\",\"%s\"]",
+		    b->b_chan_names[s->s_channel]);
+		sub_ws_send(bev, cmd, (size_t)n);
+	}
+	len = evbuffer_get_length(in);
+	if (len == 0 || (p = evbuffer_pullup(in, -1)) == NULL)
+		return;
+	while (len - off >= 2) {
+		plen = p[off + 1] & 0x7f;
+		hlen = 2;
+		if (plen == 126) {
+			if (len - off < 4)
+				break;
+			plen = (size_t)p[off + 2] << 8 | p[off + 3];
+			hlen = 4;
+		} else if (plen == 127) {
+			if (len - off < 10)
+				break;
+			for (plen = 0, i = 0; i < 8; i++)
+				plen = plen << 8 | p[off + 2 + i];
+			hlen = 10;
+		}
+		if (len - off < hlen + plen)
+			break;
+		d = (const char *)p + off + hlen;
+		if ((p[off] & 0x0f) == 1) {
+			if ((m = memmem(d, plen, "\"P", 2)) != NULL &&
+			    memmem(d, plen, "\"message\"", 9) != NULL)
+				sub_message(s, m + 1, plen - (size_t)(m + 1 - d),
+				    now);
+			else if (memmem(d, plen, "subscribe\"", 10) != NULL)
+				sub_confirmed(s);
+		}
+		off += hlen + plen;
+	}
+	evbuffer_drain(in, off);
+}
+
 /* Reads a subscriber's input: every complete frame, leaving a partial one. */
 static void
 sub_read_cb(struct bufferevent *bev, void *arg)
@@ -665,6 +781,10 @@ sub_read_cb(struct bufferevent *bev, void *arg)
 
 	if (s->s_dead)
 		return;
+	if (b->b_ws != NULL) {
+		sub_ws_read(s, bev);
+		return;
+	}
 	len = evbuffer_get_length(in);
 	if ((p = (const char *)evbuffer_pullup(in, -1)) == NULL)
 		return;
@@ -715,10 +835,22 @@ sub_message(struct sub *s, const char *payload, size_t len, uint64_t now)
 	struct bench	*b = s->s_bench;
 	uint64_t	 seq, sent, lat;
 
-	if (payload == NULL || len < PAYLOAD_HEAD)
-		return;
-	memcpy(&seq, payload, sizeof seq);
-	memcpy(&sent, payload + 8, sizeof sent);
+	if (b->b_ws != NULL) {
+		char	hex[17];
+
+		if (payload == NULL || len < WS_HEAD || payload[0] != 'P')
+			return;
+		memcpy(hex, payload + 1, 16);
+		hex[16] = '\0';
+		seq = strtoull(hex, NULL, 16);
+		memcpy(hex, payload + 17, 16);
+		sent = strtoull(hex, NULL, 16);
+	} else {
+		if (payload == NULL || len < PAYLOAD_HEAD)
+			return;
+		memcpy(&seq, payload, sizeof seq);
+		memcpy(&sent, payload + 8, sizeof sent);
+	}
 	lat = now > sent ? now - sent : 0;
 	b->b_hist[hist_index(lat)]++;
 	if (lat > b->b_max_lat_ns)
@@ -875,7 +1007,7 @@ static void
 pub_pump(struct bench *b)
 {
 	struct evbuffer	*out;
-	char		 hdr[256], head[PAYLOAD_HEAD];
+	char		 hdr[256], head[PAYLOAD_HEAD], wshead[WS_HEAD + 1];
 	uint64_t	 limit = b->b_messages, allowed, now;
 	int		 chan, n;
 
@@ -900,11 +1032,19 @@ pub_pump(struct bench *b)
 		    "PUBLISH" : "SPUBLISH", strlen(b->b_chan_names[chan]),
 		    b->b_chan_names[chan], b->b_size);
 		now = now_ns();
-		memcpy(head, &b->b_sent, 8);
-		memcpy(head + 8, &now, 8);
 		evbuffer_add(out, hdr, (size_t)n);
-		evbuffer_add(out, head, sizeof head);
-		evbuffer_add(out, b->b_fill, b->b_size - PAYLOAD_HEAD);
+		if (b->b_ws != NULL) {
+			snprintf(wshead, sizeof wshead, "P%016" PRIx64 "%016"
+			    PRIx64, b->b_sent, now);
+			evbuffer_add(out, wshead, WS_HEAD);
+			evbuffer_add(out, b->b_fill, b->b_size - WS_HEAD);
+		} else {
+			memcpy(head, &b->b_sent, 8);
+			memcpy(head + 8, &now, 8);
+			evbuffer_add(out, head, sizeof head);
+			evbuffer_add(out, b->b_fill, b->b_size -
+			    PAYLOAD_HEAD);
+		}
 		evbuffer_add(out, "\r\n", 2);
 		b->b_sent++;
 		b->b_last_send_ns = now;
@@ -1224,12 +1364,20 @@ subs_open(struct bench *b)
 			    "failed: %s\n", s->s_index, strerror(errno));
 			return (-1);
 		}
-		n = snprintf(cmd, sizeof cmd,
-		    "*2\r\n$%d\r\n%s\r\n$%zu\r\n%s\r\n",
-		    b->b_chan_port == NULL ? 9 : 10, b->b_chan_port == NULL ?
-		    "SUBSCRIBE" : "SSUBSCRIBE",
-		    strlen(b->b_chan_names[s->s_channel]),
-		    b->b_chan_names[s->s_channel]);
+		if (b->b_ws != NULL)
+			/* The SUBSCRIBE follows the 101 (sub_ws_read()). */
+			n = snprintf(cmd, sizeof cmd, "GET %s HTTP/1.1\r\n"
+			    "Host: 127.0.0.1\r\nUpgrade: websocket\r\n"
+			    "Connection: Upgrade\r\nOrigin: http://127.0.0.1"
+			    "\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+			    "Sec-WebSocket-Version: 13\r\n\r\n", b->b_ws);
+		else
+			n = snprintf(cmd, sizeof cmd,
+			    "*2\r\n$%d\r\n%s\r\n$%zu\r\n%s\r\n",
+			    b->b_chan_port == NULL ? 9 : 10,
+			    b->b_chan_port == NULL ? "SUBSCRIBE" : "SSUBSCRIBE",
+			    strlen(b->b_chan_names[s->s_channel]),
+			    b->b_chan_names[s->s_channel]);
 		bufferevent_write(s->s_bev, cmd, (size_t)n);
 	}
 	if (b->b_idle >= 0)
