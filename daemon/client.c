@@ -734,6 +734,17 @@ idle:
 	return 0;
 }
 
+/* Counts n bytes written to c's socket (and to a web client's). */
+void
+client_count_out(struct client *c, uint64_t n)
+{
+	struct session_stats	*st = &client_set_of(c)->s_env.se_stats;
+
+	st->bytes_out += n;
+	if (c->c_flags & CLIENT_WEB)
+		st->web_bytes_out += n;
+}
+
 struct evbuffer *
 client_wire(struct client *c, int make)
 {
@@ -833,8 +844,7 @@ client_write(struct client *c)
 	    evbuffer_get_length(out) > 0) {
 		n = evbuffer_write(out, c->c_fd);
 		if (n > 0) {
-			client_set_of(c)->s_env.se_stats.bytes_out +=
-			    (uint64_t)n;
+			client_count_out(c, (uint64_t)n);
 			continue;
 		}
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
@@ -907,8 +917,7 @@ client_deliver(void *arg, struct hub_batch *batch, struct iovec *iov,
 		mh.msg_iovlen = (size_t)iovcnt;
 		n = sendmsg(c->c_fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n > 0)
-			client_set_of(c)->s_env.se_stats.bytes_out +=
-			    (uint64_t)n;
+			client_count_out(c, (uint64_t)n);
 		if (n == (ssize_t)len)
 			return;
 		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&

@@ -163,6 +163,7 @@ void		 client_ws_wire_done(struct client_ws *ws);
  * they are framed). make: made if need be (NULL: out of memory).
  */
 struct evbuffer	*client_wire(struct client *c, int make);
+void		 client_count_out(struct client *c, uint64_t n);
 void		 client_wire_done(struct client *c);
 
 #endif /* PUBSUBD_CLIENT_IMPL_H */

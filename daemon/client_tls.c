@@ -182,7 +182,7 @@ client_tls_write(struct client *c)
 			client_finish(c, SESSION_END_INTERNAL);
 			return;
 		}
-		client_set_of(c)->s_env.se_stats.bytes_out += n;
+		client_count_out(c, n);
 		client_wire_done(c);
 	}
 	if (client_check_output(c) == -1)
@@ -210,6 +210,6 @@ client_tls_deliver(struct client *c, struct hub_batch *batch,
 	if (session_add_pieces(bufferevent_get_output(c->c_cold->cc_bev), batch,
 	    iov, iovcnt, 0) == -1)
 		return -1;
-	client_set_of(c)->s_env.se_stats.bytes_out += len;
+	client_count_out(c, len);
 	return 0;
 }

@@ -152,6 +152,7 @@ cmd_info_stats(struct session *s, struct evbuffer *txt)
 	    "web_connected_clients:%llu\r\ntotal_web_requests:%llu\r\n"
 	    "sse_connected_clients:%llu\r\ntotal_sse_streams:%llu\r\n"
 	    "ws_connected_clients:%llu\r\ntotal_ws_connections:%llu\r\n"
+	    "total_web_net_output_bytes:%llu\r\n"
 	    "count_waits:%llu\r\ncount_wait_timeouts:%llu\r\n"
 	    "client_disconnects:",
 	    (unsigned long long)cs->accepted,
@@ -187,6 +188,7 @@ cmd_info_stats(struct session *s, struct evbuffer *txt)
 	    (unsigned long long)cs->sse_accepted,
 	    (unsigned long long)cs->ws_connected,
 	    (unsigned long long)cs->ws_accepted,
+	    (unsigned long long)cs->web_bytes_out,
 	    (unsigned long long)cs->count_waits,
 	    (unsigned long long)cs->count_wait_timeouts);
 	for (i = 0; i < SESSION_ENDS; i++)

@@ -485,6 +485,9 @@ metrics_clients(struct evbuffer *out, const struct metrics_src *src)
 	    "WebSocket clients connected now.", cs->ws_connected);
 	metrics_one(out, "pubsubd_ws_clients_accepted_total", "counter",
 	    "WebSocket upgrades accepted.", cs->ws_accepted);
+	metrics_one(out, "pubsubd_web_output_bytes_total", "counter",
+	    "Bytes written to web clients (of the client output bytes).",
+	    cs->web_bytes_out);
 	metrics_head(out, "pubsubd_web_refused_total", "counter",
 	    "Web requests refused, by reason.");
 	for (i = 0; i < SESSION_WEB_REFUSALS; i++) {

@@ -160,6 +160,7 @@ struct session_stats {
 	uint64_t	sse_accepted;		/* since start */
 	uint64_t	ws_connected;		/* WebSockets now */
 	uint64_t	ws_accepted;		/* since start */
+	uint64_t	web_bytes_out;		/* of bytes_out, to web clients */
 };
 
 TAILQ_HEAD(session_list, session);

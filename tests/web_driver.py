@@ -294,6 +294,9 @@ def ws_many(wport, r, p, w):
     info = p.info("stats")
     check(info["ws_connected_clients"] >= 1001,
           "INFO counts WebSockets: %r" % info["ws_connected_clients"])
+    check(0 < info["total_web_net_output_bytes"] <
+          info["total_net_output_bytes"], "INFO counts web bytes: %r" %
+          info["total_web_net_output_bytes"])
     for k in many:
         k.s.close()
     wait_for("closed", lambda: p.info("stats")["ws_connected_clients"] == 1)
