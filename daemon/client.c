@@ -782,6 +782,7 @@ client_queue_write(void *arg)
 	 */
 	if ((c->c_flags & CLIENT_WEB) && client_web_replies(c))
 		return;
+	/* (Framing may have failed and finished the client.) */
 	if (c->c_flags & (CLIENT_DEAD | CLIENT_FLUSH_QUEUED |
 	    CLIENT_WAIT_WRITE))
 		return;

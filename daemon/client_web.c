@@ -613,11 +613,12 @@ client_web_replies(struct client *c)
 {
 	struct client_web	*w = client_web_of(c);
 	struct evbuffer		*out = session_output(c->c_session);
-	struct evbuffer_iovec	 v[8];
 	enum session_web_refusal why;
 	redisReply		*r;
+	const char		*p;
 	void			*reply;
-	int			 i, n, code;
+	size_t			 len;
+	int			 code;
 
 	if (w->w_state == CLIENT_WEB_WS) {
 		if (client_ws_replies(w->w_ws) == -1) {
@@ -635,13 +636,13 @@ client_web_replies(struct client *c)
 			evbuffer_drain(out, evbuffer_get_length(out));
 		return 1;
 	}
-	while (out != NULL && evbuffer_get_length(out) > 0) {
-		n = evbuffer_peek(out, -1, NULL, v, 8);
-		for (i = 0; i < n && i < 8; i++)
-			if (redisReaderFeed(w->w_reader, v[i].iov_base,
-			    v[i].iov_len) != REDIS_OK)
-				break;
-		evbuffer_drain(out, evbuffer_get_length(out));
+	if (out != NULL && (len = evbuffer_get_length(out)) > 0) {
+		if ((p = (const char *)evbuffer_pullup(out, -1)) == NULL ||
+		    redisReaderFeed(w->w_reader, p, len) != REDIS_OK) {
+			client_close(c, 0, SESSION_END_INTERNAL);
+			return 1;
+		}
+		evbuffer_drain(out, len);
 	}
 	for (;;) {
 		reply = NULL;

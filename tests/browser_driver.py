@@ -125,9 +125,10 @@ def main():
     dt = DevTools(dport, url.split(str(dport), 1)[1])
     dt.call("Page.enable")
     dt.call("Page.navigate", url="http://127.0.0.1:%d/?channel=news" % wport)
+    # (document.body is null until the new page is parsed.)
     wait_for("the page subscribed on both", lambda: dt.eval(
-        "document.body.dataset.ws + ' ' + document.body.dataset.sse") ==
-        "subscribed subscribed", 20)
+        "document.body ? document.body.dataset.ws + ' ' + "
+        "document.body.dataset.sse : ''") == "subscribed subscribed", 20)
     check(dict(r.pubsub_numsub("news"))[b"news"] == 1,
           "one upstream subscription for the page's two connections")
     print("ok: Chromium loaded the page; it subscribed over a WebSocket and "

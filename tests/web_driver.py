@@ -399,7 +399,7 @@ def main():
     p, wport = run.web_pubsubd(PUBSUBD, rport, (
         'tls = { certificate = "%s"; private_key = "%s"; };\n' % (crt, key)) + (
         'http = { origins = ( "http://good.example" ); keepalive = 1; '
-        'header_max = 2048; request_timeout = 700; message_max = 4096; '
+        'header_max = 16384; request_timeout = 700; message_max = 4096; '
         'message_rate = 50; ticket_secret = "%s"; };\n'
         'limits = { output_hard = 65536; output_soft = 0; };\n'
         'users = ( { name = "default"; nopass = true; subscribe = '
@@ -442,6 +442,14 @@ def main():
     print("ok: %d events in order (multi-line, non-ASCII, empty, an "
           "escaped id, a pattern)" % len(got))
 
+    # A stream of many names: their replies fill many buffer chains.
+    big = stream(wport, "&".join("channel=user.%d" % i for i in range(800)))
+    check(big.buf.startswith(b"HTTP/1.1 200"), "800 names: 200")
+    r.publish("user.799", "to the last of 800")
+    big.read_until(b"data: to the last of 800")
+    big.s.close()
+    print("ok: a stream of 800 names opened once Redis held them all")
+
     c.buf = bytearray(c.buf.partition(b"\r\n\r\n")[0] + b"\r\n\r\n")
     c.read_until(b":\n\n", 3)
     print("ok: a keep-alive comment while idle")
@@ -469,7 +477,7 @@ def main():
          403),
         ("GET /sse?channel=news HTTP/2.0\r\nHost: x\r\n\r\n", 505),
         ("GET /sse?channel=news HTTP/1.1\r\nHost: x\r\nX-Big: " +
-         "y" * 3000 + "\r\n\r\n", 431),
+         "y" * 20000 + "\r\n\r\n", 431),
         ("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 400),
         ("GARBAGE\r\n\r\n", 400),
     ]
