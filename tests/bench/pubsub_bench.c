@@ -47,8 +47,9 @@
  * (pubsubd's web listener, PATH /ws; Webdis, PATH /.json): each sends the
  * upgrade request (with an Origin, which Webdis requires), then, once the
  * 101 came, its SUBSCRIBE as a masked text frame of JSON, and reads text
- * frames: one that holds "subscribe" confirms it, one that holds
- * "message" is a message. A payload must survive JSON, so in this mode its
+ * frames: one that is ["message",CHANNEL,PAYLOAD] (Webdis wraps it as
+ * {"SUBSCRIBE":[...]}) is a message, one that holds "subscribe" confirms
+ * it. A payload must survive JSON, so in this mode its
  * head is text: 'P', then the sequence number and the send time in 16 hex
  * digits each.
  *
@@ -707,8 +708,59 @@ sub_ws_send(struct bufferevent *bev, const char *text, size_t len)
 }
 
 /*
+ * Where a message's payload starts in a JSON text frame of channel CHAN,
+ * or NULL: pubsubd sends ["message","CHAN","P..."], Webdis the same array
+ * as {"SUBSCRIBE":[...]}. Found at a known place, not searched for: the
+ * receivers are the instrument, and scanning every frame made them, not
+ * the server, the limit.
+ */
+static const char *
+ws_message_payload(const char *d, size_t len, const char *chan)
+{
+	static const char	webdis[] = "{\"SUBSCRIBE\":[";
+	static const char	kind[] = "\"message\",\"";
+	size_t			at, clen = strlen(chan);
+
+	if (len > 0 && d[0] == '[')
+		at = 1;
+	else if (len >= sizeof webdis - 1 &&
+	    memcmp(d, webdis, sizeof webdis - 1) == 0)
+		at = sizeof webdis - 1;
+	else
+		return NULL;
+	if (len < at + sizeof kind - 1 + clen + 3 + WS_HEAD ||
+	    memcmp(d + at, kind, sizeof kind - 1) != 0)
+		return NULL;
+	at += sizeof kind - 1;
+	if (memcmp(d + at, chan, clen) != 0 ||
+	    memcmp(d + at + clen, "\",\"P", 4) != 0)
+		return NULL;
+	return d + at + clen + 3;
+}
+
+/* The value of 16 hex digits (lower or upper case; others count as 0). */
+static uint64_t
+hex16(const char *p)
+{
+	uint64_t	v = 0;
+	int		i, c;
+
+	for (i = 0; i < 16; i++) {
+		c = (unsigned char)p[i];
+		if (c >= '0' && c <= '9')
+			c -= '0';
+		else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+			c = (c | 0x20) - 'a' + 10;
+		else
+			c = 0;
+		v = v << 4 | (uint64_t)c;
+	}
+	return v;
+}
+
+/*
  * --ws: the 101 (then the SUBSCRIBE goes), then whole frames: text ones
- * confirm or carry a message (its payload found by its 'P' head).
+ * carry a message (ws_message_payload()) or confirm.
  */
 static void
 sub_ws_read(struct sub *s, struct bufferevent *bev)
@@ -717,7 +769,7 @@ sub_ws_read(struct sub *s, struct bufferevent *bev)
 	struct evbuffer		*in = bufferevent_get_input(bev);
 	struct evbuffer_ptr	 end;
 	const unsigned char	*p;
-	const char		*d, *m;
+	const char		*d, *m, *chan = b->b_chan_names[s->s_channel];
 	char			 cmd[256];
 	size_t			 len, off = 0, hlen, plen, i;
 	uint64_t		 now = now_ns();
@@ -729,8 +781,7 @@ sub_ws_read(struct sub *s, struct bufferevent *bev)
 			return;
 		s->s_ws_up = 1;
 		evbuffer_drain(in, (size_t)end.pos + 4);
-		n = snprintf(cmd, sizeof cmd, "[\"SUBSCRIBE\",\"%s\"]",
-		    b->b_chan_names[s->s_channel]);
+		n = snprintf(cmd, sizeof cmd, "[\"SUBSCRIBE\",\"%s\"]", chan);
 		sub_ws_send(bev, cmd, (size_t)n);
 	}
 	len = evbuffer_get_length(in);
@@ -755,10 +806,8 @@ sub_ws_read(struct sub *s, struct bufferevent *bev)
 			break;
 		d = (const char *)p + off + hlen;
 		if ((p[off] & 0x0f) == 1) {
-			if ((m = memmem(d, plen, "\"P", 2)) != NULL &&
-			    memmem(d, plen, "\"message\"", 9) != NULL)
-				sub_message(s, m + 1, plen - (size_t)(m + 1 - d),
-				    now);
+			if ((m = ws_message_payload(d, plen, chan)) != NULL)
+				sub_message(s, m, plen - (size_t)(m - d), now);
 			else if (memmem(d, plen, "subscribe\"", 10) != NULL)
 				sub_confirmed(s);
 		}
@@ -836,15 +885,10 @@ sub_message(struct sub *s, const char *payload, size_t len, uint64_t now)
 	uint64_t	 seq, sent, lat;
 
 	if (b->b_ws != NULL) {
-		char	hex[17];
-
 		if (payload == NULL || len < WS_HEAD || payload[0] != 'P')
 			return;
-		memcpy(hex, payload + 1, 16);
-		hex[16] = '\0';
-		seq = strtoull(hex, NULL, 16);
-		memcpy(hex, payload + 17, 16);
-		sent = strtoull(hex, NULL, 16);
+		seq = hex16(payload + 1);
+		sent = hex16(payload + 17);
 	} else {
 		if (payload == NULL || len < PAYLOAD_HEAD)
 			return;
