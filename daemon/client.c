@@ -67,14 +67,15 @@ static int	client_next(void *, struct resp_req *, enum resp_status *,
 		    int *, const char **);
 static void	client_deliver(void *, struct hub_batch *, struct iovec *, int,
 		    size_t);
+static void	client_io_behind(void *, int);
 static void	client_io_close(void *, int, enum session_end);
 static const char *client_addr(void *, int, char *, size_t);
 static void	client_describe(void *, struct session_peer *);
 
 /* How a session reaches its RESP connection. */
 static const struct session_io client_io = {
-	client_next, client_queue_write, client_deliver, client_io_close,
-	client_addr, client_describe
+	client_next, client_queue_write, client_deliver, client_io_behind,
+	client_io_close, client_addr, client_describe
 };
 
 /* Returns a new, empty client set. */
@@ -405,6 +406,17 @@ client_close(struct client *c, int flush, enum session_end why)
 		}
 	}
 	client_finish(c, why);
+}
+
+/* A WebSocket frames the messages behind a slot with its replies. */
+static void
+client_io_behind(void *arg, int behind)
+{
+	struct client		*c = arg;
+	struct client_ws	*ws;
+
+	if ((c->c_flags & CLIENT_WEB) && (ws = client_web_ws(c)) != NULL)
+		client_ws_behind(ws, behind);
 }
 
 /* The session closes its connection. */

@@ -153,6 +153,7 @@ void		 client_ws_free(struct client_ws *ws);
 int		 client_ws_next(struct client_ws *ws, struct resp_req *req,
 		    enum resp_status *st, int *eof, const char **error);
 int		 client_ws_replies(struct client_ws *ws);
+void		 client_ws_behind(struct client_ws *ws, int behind);
 size_t		 client_ws_pending(const struct client_ws *ws);
 struct evbuffer	*client_ws_wire(struct client_ws *ws, int make);
 void		 client_ws_wire_done(struct client_ws *ws);

@@ -240,8 +240,7 @@ client_ws_upgrade(struct client *c, const struct http_head *h,
 		*why = "out of memory";
 		return -1;
 	}
-	session_set_form(c->c_session, ws->ws_resp ? HUB_FORM_WS_RESP2 :
-	    HUB_FORM_WS_JSON);
+	client_ws_behind(ws, 0);
 	*wsp = ws;
 	return 0;
 }
@@ -709,6 +708,22 @@ client_ws_replies(struct client_ws *ws)
 	evbuffer_free(json);
 	evbuffer_drain(in, len);
 	return 0;
+}
+
+/*
+ * The form messages come in: frames of the subprotocol, or, while a reply
+ * is awaited (behind), RESP, to wait among the replies and be framed with
+ * them (client_ws_replies()) in their order.
+ */
+void
+client_ws_behind(struct client_ws *ws, int behind)
+{
+	struct session	*s = ws->ws_client->c_session;
+	int		 resp3 = session_resp(s) == 3;
+
+	session_set_form(s, behind ? (resp3 ? HUB_FORM_RESP3 :
+	    HUB_FORM_RESP2) : !ws->ws_resp ? HUB_FORM_WS_JSON : resp3 ?
+	    HUB_FORM_WS_RESP3 : HUB_FORM_WS_RESP2);
 }
 
 /* Bytes the client's wire-ready output holds. */

@@ -6,10 +6,8 @@
  * (session_io.queue_write) to be written at the end of the loop turn;
  * messages arrive from the hub once per batch and go to the connection,
  * which writes them at once when nothing waits before them. A reply that
- * Redis will send later (a passthrough command) holds its place as a slot:
- * whatever the session is sent after it waits behind the slot until the
- * reply is in, so replies keep the order of requests even when commands
- * are pipelined to Redis.
+ * Redis will send later (a passthrough command) holds its place as a slot
+ * (session_slot.c).
  */
 #include "config.h"
 
@@ -29,7 +27,7 @@
 #include "hub.h"
 #include "log.h"
 #include "map.h"
-#include "session.h"
+#include "session_impl.h"
 
 /*
  * Pieces of a batch queued behind a full socket are copied up to this size
@@ -45,25 +43,6 @@
  * (till then a lookup walks the list: cheaper than a map for a few).
  */
 #define SESSION_SUBS_MAP	16
-
-/*
- * A reply that comes later (from Redis, through the passthrough
- * connection), holding its place in the output: everything the session is
- * sent after it waits in sl_after until the reply is in.
- */
-struct session_slot {
-	TAILQ_ENTRY(session_slot) sl_entry;
-	struct session		 *sl_session;	/* borrowed: the owner */
-	struct future		 *sl_fut;	/* owned ref: the reply */
-	struct future_cb	 *sl_cb;	/* ours on sl_fut */
-	struct evbuffer		 *sl_after;	/* owned: what follows, or NULL */
-	int			  sl_silent;	/* CLIENT REPLY OFF/SKIP */
-	int			  sl_select;	/* a SELECT: track the db */
-	int			  sl_db;
-	int			  sl_execabort;	/* an EXEC sent as DISCARD:
-						   answer EXECABORT */
-};
-TAILQ_HEAD(session_slots, session_slot);
 
 /* An index entry for one subscription of a session with many. */
 struct session_subent {
@@ -86,47 +65,9 @@ struct session_cold {
 						   session_subent */
 };
 
-struct session {
-	struct hub_subscriber	 s_hs;		/* the hub's view; first */
-	struct session_env	*s_env;		/* borrowed */
-	const struct session_io	*s_io;		/* borrowed */
-	void			*s_arg;		/* borrowed: the connection */
-	uint64_t		 s_id;
-	const char		*s_cmd;		/* last command's full name:
-						   static, or s_cold's */
-	struct session_cold	*s_cold;	/* owned, or NULL: made by
-						   the first rare need */
-	struct acl_user		*s_user;	/* borrowed from the conf's
-						   acl: logged in as; NULL:
-						   not authenticated */
-	/*
-	 * Packed into 32 bytes: an idle subscriber is mostly this struct
-	 * and its connection's.
-	 */
-	uint32_t		 s_nsubs;	/* confirmed channels+patterns */
-	uint32_t		 s_nshard;	/* confirmed shard channels */
-	uint32_t		 s_held[UPSTREAM_KINDS];	/* in s_sublist */
-	uint32_t		 s_age0;	/* created, in seconds after
-						   se_started */
-	uint32_t		 s_last_s;	/* last command: session_now_s() */
-	uint16_t		 s_db;		/* <= SESSION_DB_MAX */
-	uint8_t			 s_resp;	/* 2 or 3 */
-	uint8_t			 s_flags;	/* SESSION_* */
-	struct evbuffer		*s_out;		/* owned, lazily made */
-	struct session_slots	 s_slots;	/* replies still to come */
-	struct command_run	*s_run;		/* borrowed: the command
-						   coroutine's, while it
-						   serves */
-	TAILQ_HEAD(, hub_sub)	 s_sublist;	/* all kinds, in order */
-	TAILQ_ENTRY(session)	 s_entry;	/* env's live sessions */
-};
-
 static void	session_deliver(struct hub_subscriber *, struct hub_batch *,
 		    struct iovec *, int, size_t);
 static void	session_authlog_cb(evutil_socket_t, short, void *);
-static void	session_slot_done(struct future *, void *);
-static void	session_slots_advance(struct session *);
-static void	session_slot_free(struct session_slot *);
 static int	session_map_sub(struct session_cold *, struct hub_sub *);
 static void	session_unmap_sub(struct session_cold *, struct hub_sub *);
 static struct session_cold *session_cold(struct session *);
@@ -321,8 +262,7 @@ session_end(struct session *s)
 void
 session_free(struct session *s)
 {
-	struct session_slot	*slot;
-	int			 k;
+	int	k;
 
 	session_end(s);
 	s->s_env->se_stats.output_discarded += session_pending(s);
@@ -331,8 +271,7 @@ session_free(struct session *s)
 	if (s->s_cold != NULL)
 		for (k = 0; k < UPSTREAM_KINDS; k++)
 			map_clear(&s->s_cold->sc_subs[k]);
-	while ((slot = TAILQ_FIRST(&s->s_slots)) != NULL)
-		session_slot_free(slot);
+	session_slots_free_(s);
 	session_close_passthrough(s);
 	if (s->s_out != NULL)
 		evbuffer_free(s->s_out);
@@ -622,116 +561,6 @@ session_verbatim(struct session *s, struct evbuffer *out, struct evbuffer *txt)
 		evbuffer_add_printf(out, "$%zu\r\n", len);
 	evbuffer_add_buffer(out, txt);
 	evbuffer_add(out, "\r\n", 2);
-}
-
-/*
- * Adds a slot for a reply that fut will bring (a new reference is taken);
- * output that follows waits behind it.
- */
-struct session_slot *
-session_slot_add(struct session *s, struct future *fut)
-{
-	struct session_slot	*slot;
-
-	hub_subscriber_flush(s->s_env->se_hub, &s->s_hs);
-	if ((slot = calloc(1, sizeof(*slot))) == NULL)
-		return NULL;
-	slot->sl_session = s;
-	slot->sl_silent = !session_replying(s);
-	slot->sl_fut = future_ref(fut);
-	TAILQ_INSERT_TAIL(&s->s_slots, slot, sl_entry);
-	slot->sl_cb = future_add_callback(fut, session_slot_done, slot);
-	return slot;
-}
-
-void
-session_slot_select(struct session_slot *slot, int db)
-{
-	slot->sl_select = 1;
-	slot->sl_db = db;
-}
-
-void
-session_slot_execabort(struct session_slot *slot)
-{
-	slot->sl_execabort = 1;
-}
-
-/* The future of the last slot (borrowed), or NULL if none is pending. */
-struct future *
-session_slots_last(const struct session *s)
-{
-	struct session_slot	*slot = TAILQ_LAST(&s->s_slots, session_slots);
-
-	return slot != NULL ? slot->sl_fut : NULL;
-}
-
-int
-session_slots_empty(const struct session *s)
-{
-	return TAILQ_EMPTY(&s->s_slots);
-}
-
-/* A slot's reply came: release what waits on the slots before it. */
-static void
-session_slot_done(struct future *fut, void *arg)
-{
-	struct session_slot	*slot = arg;
-
-	slot->sl_cb = NULL;
-	if (TAILQ_FIRST(&slot->sl_session->s_slots) == slot)
-		session_slots_advance(slot->sl_session);
-}
-
-/*
- * Moves the replies of the leading done slots, and what waited behind each,
- * into the output.
- */
-static void
-session_slots_advance(struct session *s)
-{
-	struct session_slot		*slot;
-	const struct cmdconn_reply	*r;
-	struct evbuffer			*out;
-
-	while ((slot = TAILQ_FIRST(&s->s_slots)) != NULL &&
-	    !future_is_pending(slot->sl_fut)) {
-		if ((out = session_output_make(s)) == NULL)
-			fatalx("out of memory");
-		r = future_state(slot->sl_fut) == FUTURE_DONE ?
-		    future_result(slot->sl_fut) : NULL;
-		if (r != NULL && slot->sl_select && r->type == CMDCONN_STATUS)
-			s->s_db = (uint16_t)slot->sl_db;
-		if (slot->sl_silent)
-			;
-		else if (slot->sl_execabort)
-			resp_add_error(out, "EXECABORT Transaction discarded "
-			    "because of previous errors.");
-		else if (r != NULL)
-			cmdconn_reply_encode_proto(out, r, s->s_resp);
-		else
-			resp_add_error(out, "ERR %s",
-			    future_error(slot->sl_fut));
-		if (slot->sl_after != NULL)
-			evbuffer_add_buffer(out, slot->sl_after);
-		session_slot_free(slot);
-	}
-	session_queue_write(s);
-	if ((s->s_flags & SESSION_PT_LOST) && TAILQ_EMPTY(&s->s_slots))
-		session_close(s, 1, SESSION_END_PASSTHROUGH);
-}
-
-/* Unlinks and frees a slot. */
-static void
-session_slot_free(struct session_slot *slot)
-{
-	TAILQ_REMOVE(&slot->sl_session->s_slots, slot, sl_entry);
-	if (slot->sl_cb != NULL)
-		future_remove_callback(slot->sl_fut, slot->sl_cb);
-	future_unref(slot->sl_fut);
-	if (slot->sl_after != NULL)
-		evbuffer_free(slot->sl_after);
-	free(slot);
 }
 
 struct hub_sub *
@@ -1090,36 +919,14 @@ session_output_done(struct session *s)
 size_t
 session_pending(const struct session *s)
 {
-	const struct session_slot	*slot;
-	size_t				 n = 0;
-
-	if (s->s_out != NULL)
-		n = evbuffer_get_length(s->s_out);
-	TAILQ_FOREACH(slot, &s->s_slots, sl_entry)
-		if (slot->sl_after != NULL)
-			n += evbuffer_get_length(slot->sl_after);
-	return n;
+	return (s->s_out != NULL ? evbuffer_get_length(s->s_out) : 0) +
+	    session_slots_pending_(s);
 }
 
 void
 session_flush_messages(struct session *s)
 {
 	hub_subscriber_flush(s->s_env->se_hub, &s->s_hs);
-}
-
-/* Where messages wait that cannot be written now (see session.h). */
-int
-session_behind(struct session *s, struct evbuffer **out)
-{
-	struct session_slot	*slot;
-
-	*out = NULL;
-	if ((slot = TAILQ_LAST(&s->s_slots, session_slots)) == NULL)
-		return 0;
-	if (slot->sl_after == NULL && (slot->sl_after = evbuffer_new()) == NULL)
-		return -1;
-	*out = slot->sl_after;
-	return 0;
 }
 
 /* The hub hands over the session's messages of one batch. */

@@ -244,6 +244,13 @@ struct session_io {
 	 */
 	void	(*deliver)(void *arg, struct hub_batch *batch,
 		    struct iovec *iov, int iovcnt, size_t len);
+	/*
+	 * A reply is awaited now (behind 1: messages wait with the replies
+	 * behind it, in the RESP form of session_resp()), or none is any
+	 * more (0). Optional: for a transport whose messages come framed
+	 * apart from its replies, which then frames both alike.
+	 */
+	void	(*behind)(void *arg, int behind);
 	/* Closes the connection (flush: send what is queued first). */
 	void	(*close)(void *arg, int flush, enum session_end why);
 	/* The peer's address (local 0) or our end's (local 1), in buf. */
@@ -362,7 +369,8 @@ void		 session_verbatim(struct session *s, struct evbuffer *out,
 		    struct evbuffer *txt);
 
 /*
- * A reply that comes later (fut, from Redis: a struct cmdconn_reply),
+ * Slots (session_slot.c). A reply that comes later (fut, from Redis: a
+ * struct cmdconn_reply),
  * holding its place in the output: what the session is sent after it
  * waits until it is in. Takes a reference on fut. Returns the slot
  * (borrowed: the session frees it once written), or NULL out of memory.

@@ -63,14 +63,14 @@ class Run:
         self.procs.append((name, p))
         return p
 
-    def web_pubsubd(self, pubsubd, rport, extra, listen=""):
+    def web_pubsubd(self, pubsubd, rport, extra, listen="", name="pubsubd"):
         """Starts a pubsubd with a RESP listener and a web listener
         (protocol = "http") on free ports (and the listen entries in
         listen), on the Redis at rport, with the configuration text extra
-        added; returns (a redis-py client of it, the web port) once it is
-        connected to Redis."""
+        added (in name.conf; its log in name.log); returns (a redis-py
+        client of it, the web port) once it is connected to Redis."""
         pport, wport = freeport(), freeport()
-        conf = os.path.join(self.tmp, "pubsubd.conf")
+        conf = os.path.join(self.tmp, name + ".conf")
         with open(conf, "w") as f:
             f.write('listen = ( { host = "127.0.0.1"; port = %d; },\n'
                     '  { host = "127.0.0.1"; port = %d; protocol = "http"; '
@@ -79,7 +79,7 @@ class Run:
                     'backoff_max = 200; };\n'
                     'log = { level = "info"; };\n%s' % (pport, wport, listen,
                                                       rport, extra))
-        self.start("pubsubd", [pubsubd, "-c", conf])
+        self.start(name, [pubsubd, "-c", conf])
         p = redis.Redis(port=pport)
         wait_for("pubsubd", lambda: p.ping())
         wait_for("pubsubd up", lambda: p.info("upstream").get(

@@ -25,6 +25,8 @@ WebSocket, GET /ws:
   AUTH, NOPERM, HELLO 3 then PUBLISH with its count, a command in three
   fragments, ping and pong, the close handshake;
 - resp: RESP bytes both ways in binary frames, a command split over two;
+- passthrough (a second pubsubd): a BLPOP's reply keeps its place before
+  a PING and messages that came behind it, on json and resp;
 - every bad frame closed with its code (1002 unmasked, 1003 binary on
   json, 1007 invalid UTF-8 and not a command, 1008 over the message rate,
   1009 over the frame limit), a slow reader cut at the output limit while
@@ -304,6 +306,86 @@ def ws_many(wport, r, p, w):
           "upstream subscription); INFO counts them")
 
 
+def ws_passthrough(rport, r):
+    """Replies Redis sends later (passthrough) keep their place among the
+    messages on both subprotocols: a BLPOP waits in Redis, a PING and two
+    messages come behind it, and all arrive in order once it is answered;
+    the messages after it come framed as before."""
+    p, wport = run.web_pubsubd(PUBSUBD, rport, "passthrough = true;\n",
+                               name="pubsubd-pt")
+    w = WS(wport)
+    w.upgraded()
+    w.cmd("HELLO", "3")
+    check(w.json().get("proto") == 3, "HELLO 3")
+    w.cmd("SUBSCRIBE", "pt")
+    check(w.json() == ["subscribe", "pt", 1], "subscribed")
+    rc = WS(wport, proto="resp")
+    rc.upgraded()
+    rc.send(rc.frame(2, b"HELLO 3\r\n"))
+    rc.read_until(b"proto")
+    rc.buf.clear()
+    rc.send(rc.frame(2, b"SUBSCRIBE pt\r\n"))
+    f = rc.next_frame()
+    check(f == (2, b">3\r\n$9\r\nsubscribe\r\n$2\r\npt\r\n:1\r\n"),
+          "resp: subscribed: %r" % (f,))
+
+    for k in (w, rc):
+        if k is rc:
+            # The json round's two messages came to it as frames of their own.
+            for want in (b"behind 1\r\n", b"\xff behind 2\r\n"):
+                f = rc.next_frame()
+                check(f[0] == 2 and f[1].endswith(want), "resp: %r" % (f,))
+        blpop = (k.frame(1, '["BLPOP","q","10"]') + k.frame(1, '["PING"]')
+                 if k is w else
+                 k.frame(2, b"*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n"
+                         b"$2\r\n10\r\n*1\r\n$4\r\nPING\r\n"))
+        k.send(blpop)
+        wait_for("BLPOP waits in Redis", lambda: r.info("clients")[
+            "blocked_clients"] == 1)
+        r.publish("pt", "behind 1")
+        r.publish("pt", b"\xff behind 2")
+        k.fill(0.3)
+        check(len(k.buf) == 0, "nothing came before the awaited reply: %r" %
+              bytes(k.buf))
+        r.rpush("q", "item")
+        if k is w:
+            got = [w.json() for _ in range(4)]
+            want = [["q", "item"], "PONG", ["message", "pt", "behind 1"],
+                    ["message", "pt", {"base64": base64.b64encode(
+                        b"\xff behind 2").decode()}]]
+            check(got == want, "json: the reply, then what waited behind "
+                  "it, in order: %r" % got)
+        else:
+            want = (b"*2\r\n$1\r\nq\r\n$4\r\nitem\r\n+PONG\r\n"
+                    b">3\r\n$7\r\nmessage\r\n$2\r\npt\r\n$8\r\nbehind 1\r\n"
+                    b">3\r\n$7\r\nmessage\r\n$2\r\npt\r\n$10\r\n"
+                    b"\xff behind 2\r\n")
+            got = b""
+            while len(got) < len(want):
+                f = rc.next_frame()
+                check(f is not None and f[0] == 2, "a binary frame: %r" % (f,))
+                got += f[1]
+            check(got == want, "resp: the reply, then what waited behind "
+                  "it, in order: %r" % got)
+    # The resp round's two messages came to the json client as ever.
+    check([w.json()[2] for _ in range(2)] == ["behind 1", {
+        "base64": base64.b64encode(b"\xff behind 2").decode()}],
+        "json: the resp round's messages")
+    r.publish("pt", "after")
+    check(w.json() == ["message", "pt", "after"], "json: framed as before")
+    f = rc.next_frame()
+    check(f == (2, b">3\r\n$7\r\nmessage\r\n$2\r\npt\r\n$5\r\nafter\r\n"),
+          "resp: framed as before: %r" % (f,))
+    w.s.close()
+    rc.s.close()
+    with open(os.path.join(run.tmp, "pubsubd-pt.log")) as f:
+        log = f.read()
+    check("could not be read" not in log, "no reply was unreadable")
+    print("ok: passthrough over WebSocket (json and resp): a BLPOP's reply "
+          "kept its place before a PING and 2 messages (one not UTF-8) "
+          "that came behind it")
+
+
 def ticket(user, expiry, key=None):
     text = "%s:%d" % (user, expiry)
     sig = hmac.new((key or SECRET).encode(), text.encode(),
@@ -531,6 +613,7 @@ def main():
           "the other got all %d" % n)
 
     ticket_tests(wport, r)
+    ws_passthrough(rport, r)
     w = ws_tests(wport, r, p)
     tls_tests(tport, r)
 
