@@ -11,9 +11,10 @@
  * - a search: one sentinel after another is asked for the master's address
  *   on a command connection (cmdconn.h) and, when one answers, ROLE on
  *   that address on another; each step is bounded by connect_timeout. The
- *   first address that says "master" is believed. When every sentinel has
- *   been tried, it waits out a backoff (as the single upstream does) and
- *   starts again. A +switch-master announcement starts a search at the
+ *   first address that says "master" is believed, unless the master
+ *   pubsubd is on still says so too (upstream_sentinel_recheck()). When
+ *   every sentinel has been tried, it waits out a backoff (as the single
+ *   upstream does) and starts again. A +switch-master announcement starts a search at the
  *   address announced, ROLE first.
  * - the watch: a subscription to +switch-master on one sentinel, on a
  *   bufferevent whose replies hiredis' reader parses (hiredis' async layer
@@ -85,6 +86,8 @@ struct upstream_sentinel {
 						   or us_nnodes: announced */
 	char			 us_why[ENDPOINT_NAME_MAX + 256];
 						/* the last step's failure */
+	long long		 us_announced_ms;	/* when an announcement
+						   last moved it, or 0 */
 	struct event		*us_retry_ev;	/* owned: after all failed */
 	int			 us_backoff_ms;
 
@@ -139,6 +142,8 @@ static void	upstream_sentinel_addr_done(struct future *, void *);
 static void	upstream_sentinel_role(struct upstream_sentinel *,
 		    const char *, int, size_t);
 static void	upstream_sentinel_role_done(struct future *, void *);
+static void	upstream_sentinel_recheck(struct upstream_sentinel *);
+static void	upstream_sentinel_recheck_done(struct future *, void *);
 static void	upstream_sentinel_learn(struct upstream_sentinel *);
 static void	upstream_sentinel_learn_done(struct future *, void *);
 static void	upstream_sentinel_found(struct upstream_sentinel *);
@@ -678,11 +683,67 @@ upstream_sentinel_role_done(struct future *fut, void *arg)
 	else if (strcmp(r->element[0]->str, "master") != 0)
 		snprintf(us->us_why, sizeof(us->us_why), "%s: ROLE says %s, "
 		    "not master", name, r->element[0]->str);
-	else {
+	else if (us->us_cand_from < us->us_nnodes && us->us_master != NULL &&
+	    us->us_announced_ms != 0 && upstream_now_ms() -
+	    us->us_announced_ms < UPSTREAM_SENTINEL_HOLD_MS &&
+	    !endpoint_same_place(us->us_master, us->us_cand)) {
+		upstream_sentinel_recheck(us);
+		return;
+	} else {
 		upstream_sentinel_found(us);
 		return;
 	}
 	upstream_sentinel_find_next(us);
+}
+
+/*
+ * Shortly after a +switch-master moved pubsubd, a sentinel named another
+ * master, which says master: so does the old master for a moment after a
+ * failover (until the sentinels turn it into a replica), and a sentinel
+ * that has not heard of the switch yet still names it. pubsubd moves only
+ * if the announced master no longer says master (or cannot answer): ROLE
+ * on it. Past UPSTREAM_SENTINEL_HOLD_MS, the sentinels are believed (a
+ * switch may have been missed, the announced master cut off).
+ */
+static void
+upstream_sentinel_recheck(struct upstream_sentinel *us)
+{
+	const char	*argv[1] = { "ROLE" };
+
+	upstream_sentinel_step_drop(us);
+	cmdconn_free(us->us_role);
+	us->us_role = cmdconn_new_at(us->us_base, us->us_master, 0, NULL,
+	    NULL);
+	if (upstream_sentinel_send(us, us->us_role, 1, argv,
+	    upstream_sentinel_recheck_done) == -1) {
+		snprintf(us->us_why, sizeof(us->us_why), "out of memory");
+		upstream_sentinel_find_next(us);
+	}
+}
+
+/* The current master's ROLE: still master, it stays; else the move. */
+static void
+upstream_sentinel_recheck_done(struct future *fut, void *arg)
+{
+	struct upstream_sentinel	*us = arg;
+	const struct cmdconn_reply	*r = future_result(fut);
+	char				 cur[ENDPOINT_NAME_MAX];
+	char				 cand[ENDPOINT_NAME_MAX];
+
+	us->us_step_cb = NULL;		/* running: freed once it returns */
+	if (future_error(fut) == NULL && r->type == CMDCONN_ARRAY &&
+	    r->elements > 0 && r->element[0]->type == CMDCONN_STRING &&
+	    strcmp(r->element[0]->str, "master") == 0) {
+		log_info("sentinel: %s was named master '%s', but %s, where "
+		    "pubsubd is, still says master: staying",
+		    endpoint_name(us->us_cand, cand, sizeof(cand)),
+		    us->us_name, endpoint_name(us->us_master, cur,
+		    sizeof(cur)));
+		us->us_backoff_ms = us->us_conf.backoff_min;
+		upstream_sentinel_find_stop(us);
+		return;
+	}
+	upstream_sentinel_found(us);
 }
 
 /* Asks the sentinel that answered for the others it knows of. */
@@ -758,6 +819,8 @@ upstream_sentinel_found(struct upstream_sentinel *us)
 		upstream_sentinel_find_stop(us);
 		return;
 	}
+	us->us_announced_ms = us->us_cand_from == us->us_nnodes ?
+	    upstream_now_ms() : 0;
 	us->us_master = us->us_cand;
 	us->us_cand = NULL;
 	upstream_sentinel_find_stop(us);

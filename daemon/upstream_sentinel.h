@@ -26,6 +26,12 @@ struct endpoint;
 
 /* How often the sentinels are asked again, with nothing amiss; ms. */
 #define UPSTREAM_SENTINEL_CHECK_MS	5000
+/*
+ * For this long after a +switch-master moved it, a sentinel naming
+ * another master is believed only once the announced one no longer says
+ * master (a sentinel may not have heard of the switch yet); ms.
+ */
+#define UPSTREAM_SENTINEL_HOLD_MS	(2 * UPSTREAM_SENTINEL_CHECK_MS)
 /* The most sentinels it keeps, configured and learnt (conf's maximum). */
 #define UPSTREAM_SENTINEL_MAX		64
 

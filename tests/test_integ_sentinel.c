@@ -595,6 +595,65 @@ START_TEST(test_sentinel_down)
 END_TEST
 
 /*
+ * Just after a +switch-master, a sentinel names the old master, and the
+ * old master says master (as a sentinel that has not heard of the switch
+ * yet does, before the old master is turned into a replica): pubsubd
+ * stays on the announced master while that one says master. Once the
+ * hold (UPSTREAM_SENTINEL_HOLD_MS) is over, the sentinels are believed
+ * again, and pubsubd moves.
+ */
+START_TEST(test_sentinel_stale_answer)
+{
+	struct topo	 t = { 0 };
+	struct h_conn	*c[3], *s, *r;
+	char		 port_s[16], moved[128];
+	int		 port;
+
+	topo_up(&t, 1, 1);
+	pubsubd_up(nodes_of(t.sentinel, 1), "backoff_max = 500;", &port);
+	ck_assert(wait_info(port, "upstream_connected", 1, 10000));
+	subscribe3(port, c);
+	ck_assert_msg(wait_sentinels_ready(&t, 20000) == 0, "the sentinel "
+	    "never came to know the replica");
+	ck_assert_ptr_nonnull(s = h_connect(t.sentinel[0]));
+	h_command(s, "SENTINEL", "FAILOVER", MASTER, NULL);
+	ck_assert(h_expect(s, "+OK\r\n"));
+	h_close(s);
+	expect_flowing(t.replica, c, "after the failover");
+	ck_assert(wait_log("p", "+switch-master '" MASTER "'", 1000));
+
+	/*
+	 * The sentinel names the old master, a master (still, or again: the
+	 * sentinel forgets it first, so that it does not turn it into a
+	 * replica meanwhile).
+	 */
+	ck_assert_ptr_nonnull(s = h_connect(t.sentinel[0]));
+	h_command(s, "SENTINEL", "REMOVE", MASTER, NULL);
+	ck_assert(h_expect(s, "+OK\r\n"));
+	ck_assert_ptr_nonnull(r = h_connect(t.master));
+	h_command(r, "REPLICAOF", "NO", "ONE", NULL);
+	ck_assert(h_expect(r, "+OK\r\n"));
+	h_close(r);
+	snprintf(port_s, sizeof(port_s), "%d", t.master);
+	h_command(s, "SENTINEL", "MONITOR", MASTER, "127.0.0.1", port_s, "1",
+	    NULL);
+	ck_assert(h_expect(s, "+OK\r\n"));
+	h_close(s);
+	ck_assert(wait_log("p", "still says master: staying", 8000));
+	ck_assert_int_eq(h_info_field(port, "upstream", "upstream_port",
+	    1000), t.replica);
+	expect_flowing(t.replica, c, "stayed on the announced master");
+
+	/* Past the hold, the sentinel is believed. */
+	snprintf(moved, sizeof(moved), "moved from 127.0.0.1:%d to "
+	    "127.0.0.1:%d (switch 2)", t.replica, t.master);
+	ck_assert(wait_log("p", moved, 20000));
+	expect_flowing(t.master, c, "the sentinel believed again");
+	close3(c);
+}
+END_TEST
+
+/*
  * No sentinel answers at first: pubsubd serves what it can (PING, a
  * subscription held until Redis confirms it, a clear error for what needs
  * Redis), retries, and once the sentinels are up finds the master, and
@@ -667,6 +726,7 @@ sentinel_suite(void)
 	add(s, "failover_kill", test_sentinel_failover_kill);
 	add(s, "failover_sigstop", test_sentinel_failover_sigstop);
 	add(s, "down", test_sentinel_down);
+	add(s, "stale_answer", test_sentinel_stale_answer);
 	add(s, "none_yet", test_sentinel_none_yet);
 	return s;
 }
