@@ -132,9 +132,11 @@ client_tls_event_cb(struct bufferevent *bev, short what, void *arg)
 		c->c_flags |= CLIENT_TLS_UP;
 		event_free(c->c_cold->cc_hs_ev);
 		c->c_cold->cc_hs_ev = NULL;
-		log_debug("client %llu: %s",
+		if (tls_ktls_send(bev))
+			client_set_of(c)->s_env.se_stats.tls_ktls++;
+		log_debug("client %llu: %s%s",
 		    (unsigned long long)session_id(c->c_session),
-		    tls_version(bev));
+		    tls_version(bev), tls_ktls_send(bev) ? ", kTLS" : "");
 		return;
 	}
 	if (!(c->c_flags & CLIENT_TLS_UP)) {

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "procmem.h"
 #include "session.h"
+#include "tls.h"
 
 /* The most arguments COMMAND INFO and DOCS send for pubsubd's table. */
 #define CMD_INFO_ARGV	(2 + 64 + 32)
@@ -126,6 +127,7 @@ cmd_info_stats(struct session *s, struct evbuffer *txt)
 {
 	const struct session_stats	*cs = &session_env(s)->se_stats;
 	const struct hub_stats		*hs = hub_stats(session_env(s)->se_hub);
+	char				 ulps[256];
 	int				 i;
 
 	evbuffer_add_printf(txt, "# Stats\r\n"
@@ -149,6 +151,7 @@ cmd_info_stats(struct session *s, struct evbuffer *txt)
 	    "tls_connected_clients:%llu\r\n"
 	    "total_tls_connections_received:%llu\r\n"
 	    "tls_handshake_failures:%llu\r\n"
+	    "total_tls_ktls_connections:%llu\r\ntls_ktls_kernel:%d\r\n"
 	    "web_connected_clients:%llu\r\ntotal_web_requests:%llu\r\n"
 	    "sse_connected_clients:%llu\r\ntotal_sse_streams:%llu\r\n"
 	    "ws_connected_clients:%llu\r\ntotal_ws_connections:%llu\r\n"
@@ -182,6 +185,8 @@ cmd_info_stats(struct session *s, struct evbuffer *txt)
 	    (unsigned long long)cs->tls_connected,
 	    (unsigned long long)cs->tls_accepted,
 	    (unsigned long long)cs->tls_handshake_failures,
+	    (unsigned long long)cs->tls_ktls, tls_ktls_kernel(ulps,
+	    sizeof(ulps)),
 	    (unsigned long long)cs->web_connected,
 	    (unsigned long long)cs->web_requests,
 	    (unsigned long long)cs->sse_connected,

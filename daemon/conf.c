@@ -108,6 +108,7 @@ conf_new_defaults(void)
 		goto fail;
 	conf->tls.min_version = 12;
 	conf->tls.handshake_timeout = CONF_DEFAULT_TLS_HANDSHAKE_TIMEOUT;
+	conf->tls.ktls = 1;
 	conf->redis_tls.verify = 1;
 	conf->redis_tls.min_version = 12;
 	conf->metrics.port = CONF_DEFAULT_METRICS_PORT;

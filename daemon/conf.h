@@ -68,6 +68,8 @@ struct conf_tls {
 	char		*ciphers;	/* owned, or NULL: OpenSSL's */
 	char		*ciphersuites;	/* owned, or NULL: OpenSSL's */
 	int		 handshake_timeout;	/* ms */
+	int		 ktls;		/* let the kernel encrypt records
+					   where it can (SSL_OP_ENABLE_KTLS) */
 	unsigned int	 line;		/* of the group */
 	unsigned int	 cert_line, key_line, ca_line, ciphers_line,
 			 ciphersuites_line;

@@ -24,7 +24,8 @@ static const char *const conf_redis_tls_keys[] = {
 #endif
 static const char *const conf_tls_keys[] = {
 	"certificate", "private_key", "ca_file", "verify_clients",
-	"min_version", "ciphers", "ciphersuites", "handshake_timeout", NULL
+	"min_version", "ciphers", "ciphersuites", "handshake_timeout", "ktls",
+	NULL
 };
 
 #ifdef HAVE_HIREDIS_SSL
@@ -126,7 +127,8 @@ conf_tls(struct conf_ctx *ctx, struct conf *conf, const config_setting_t *g)
 	    conf_string(ctx, g, "ciphers", &t->ciphers) == -1 ||
 	    conf_string(ctx, g, "ciphersuites", &t->ciphersuites) == -1 ||
 	    conf_int(ctx, g, "handshake_timeout", 100, 3600000,
-	    &t->handshake_timeout) == -1)
+	    &t->handshake_timeout) == -1 ||
+	    conf_bool(ctx, g, "ktls", &t->ktls) == -1)
 		goto out;
 	if ((s = config_setting_get_member(g, "ciphers")) != NULL)
 		t->ciphers_line = config_setting_source_line(s);

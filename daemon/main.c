@@ -1023,6 +1023,8 @@ main_listen(struct pubsubd *d)
 		log_notice("listening on %s%s", listener_name(d->listeners[i]),
 		    d->conf->listen[i].tls ? " (TLS)" : "");
 	}
+	if (d->conf->tls.enabled && d->worker <= 0)
+		tls_log_ktls(d->conf->tls.ktls);
 	if (!d->conf->metrics.enabled)
 		return 0;
 	if ((d->metrics = main_metrics_new(d, d->conf, err,

@@ -472,6 +472,9 @@ metrics_clients(struct evbuffer *out, const struct metrics_src *src)
 	metrics_one(out, "pubsubd_tls_handshake_failures_total", "counter",
 	    "TLS handshakes with clients that failed or timed out.",
 	    cs->tls_handshake_failures);
+	metrics_one(out, "pubsubd_tls_ktls_connections_total", "counter",
+	    "TLS client connections whose records the kernel encrypts (kTLS).",
+	    cs->tls_ktls);
 	metrics_one(out, "pubsubd_web_clients_connected", "gauge", "Clients "
 	    "of the web listeners connected now (any state).",
 	    cs->web_connected);

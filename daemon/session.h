@@ -146,6 +146,8 @@ struct session_stats {
 	uint64_t	tls_connected;		/* now, handshaking or not */
 	uint64_t	tls_accepted;		/* since start */
 	uint64_t	tls_handshake_failures;	/* failed, or timed out */
+	uint64_t	tls_ktls;		/* handshakes after which the
+						   kernel encrypts (kTLS) */
 	/*
 	 * PUBLISH and PUBSUB counts that first waited for upstream
 	 * (UN)SUBSCRIBEs in flight, and those waits that timed out.

@@ -62,6 +62,19 @@ struct bufferevent *tls_accept(struct event_base *base,
  */
 const char	*tls_error(struct bufferevent *bev, char *buf, size_t len);
 
+/* Whether the kernel encrypts what bev's connection sends (kTLS). */
+int		 tls_ktls_send(struct bufferevent *bev);
+
+/*
+ * Whether the kernel offers TLS to sockets now (the tls ULP in
+ * /proc/sys/net/ipv4/tcp_available_ulp; the module may also load on
+ * first use): 1 or 0, with the ULPs it offers written into buf.
+ */
+int		 tls_ktls_kernel(char *buf, size_t len);
+
+/* Says in the log who will encrypt TLS records: the kernel or OpenSSL. */
+void		 tls_log_ktls(int configured);
+
 /* The protocol bev's connection speaks ("TLSv1.3"), once it is set up. */
 const char	*tls_version(struct bufferevent *bev);
 

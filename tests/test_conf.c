@@ -1279,7 +1279,8 @@ START_TEST(test_tls_group)
 	    "  ca_file = \"%s\"; verify_clients = \"required\";\n"
 	    "  min_version = \"TLSv1.3\"; ciphers = \"HIGH\";\n"
 	    "  ciphersuites = \"TLS_AES_128_GCM_SHA256\";\n"
-	    "  handshake_timeout = 250; };\n", f.path, f.path, f.path);
+	    "  handshake_timeout = 250; ktls = false; };\n", f.path, f.path,
+	    f.path);
 	conf = load(text, err, sizeof(err));
 	ck_assert_msg(conf != NULL, "%s", err);
 	ck_assert_int_eq(conf->nlisten, 3);
@@ -1294,6 +1295,7 @@ START_TEST(test_tls_group)
 	ck_assert_str_eq(conf->tls.ciphers, "HIGH");
 	ck_assert_str_eq(conf->tls.ciphersuites, "TLS_AES_128_GCM_SHA256");
 	ck_assert_int_eq(conf->tls.handshake_timeout, 250);
+	ck_assert_int_eq(conf->tls.ktls, 0);
 	ck_assert_int_eq(conf->tls.cert_line, 3);
 	ck_assert_int_eq(conf->tls.key_line, 3);
 	ck_assert_int_eq(conf->tls.ca_line, 4);
@@ -1313,6 +1315,7 @@ START_TEST(test_tls_group)
 	ck_assert_int_eq(conf->tls.min_version, 12);
 	ck_assert_int_eq(conf->tls.handshake_timeout,
 	    CONF_DEFAULT_TLS_HANDSHAKE_TIMEOUT);
+	ck_assert_int_eq(conf->tls.ktls, 1);
 	ck_assert_ptr_null(conf->tls.ca);
 	conf_free(conf);
 
@@ -1336,6 +1339,10 @@ START_TEST(test_tls_group)
 	    f.path, f.path);
 	expect_error(text, 4, "'handshake_timeout' must be between 100 and "
 	    "3600000, not 5");
+	snprintf(text, sizeof(text), "tls = {\n  certificate = \"%s\";\n"
+	    "  private_key = \"%s\";\n  ktls = \"yes\";\n};\n",
+	    f.path, f.path);
+	expect_error(text, 4, "'ktls' must be true or false");
 	snprintf(text, sizeof(text), "tls = {\n  certificate = \"%s\";\n"
 	    "  key = \"%s\";\n};\n", f.path, f.path);
 	expect_error(text, 3, "unknown key 'key'");

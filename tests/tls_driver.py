@@ -362,6 +362,77 @@ def t_plain_beside(env):
     c.close()
 
 
+def kernel_tls():
+    """Whether the kernel offers the tls ULP now (as pubsubd reads it)."""
+    try:
+        with open("/proc/sys/net/ipv4/tcp_available_ulp") as f:
+            return "tls" in f.read().split()
+    except OSError:
+        return False
+
+
+def t_ktls_on_off(env):
+    """kTLS asked for (the default) and off (tls.ktls = false): both serve
+    TLS subscribers alike; the log says who encrypts, and INFO counts the
+    connections the kernel encrypts: some where the kernel has tls (and the
+    module loaded), none where it has not (then OpenSSL does it all)."""
+    p = env["p1"]
+    check(p.wait_log("TLS: kTLS"), "the log says nothing of kTLS")
+    c = connect_tls(p.tls_port)
+    c.send(resp("SUBSCRIBE", "kch"))
+    c.expect(frame_subscribe("kch", 1))
+    kernel = int(p.info("tls_ktls_kernel"))
+    check(kernel == int(kernel_tls()), "tls_ktls_kernel %d" % kernel)
+    n = int(p.info("total_tls_ktls_connections"))
+    if kernel:
+        check(n > 0, "the kernel has tls, but no connection used it")
+    else:
+        check(n == 0, "%d kTLS connections without the kernel's tls" % n)
+        check(p.wait_log("kTLS asked for, but the kernel offers no tls"),
+              "the log does not say kTLS is unavailable")
+    off = Pubsubd("ktls-off", env["redis_port"], tls_base("ktls = false;"),
+                  extra='log = { level = "info"; };')
+    try:
+        check(off.wait_log("kTLS off (tls.ktls = false)"),
+              "the log does not say kTLS is off")
+        d = connect_tls(off.tls_port)
+        d.send(resp("SUBSCRIBE", "kch"))
+        d.expect(frame_subscribe("kch", 1))
+        wait_numsub(env["redis_port"], "kch", 2)
+        payload = "k" * 20000   # more than a record
+        publish(env["redis_port"], [("kch", "one"), ("kch", payload)])
+        for k in (c, d):
+            k.expect(frame_message("kch", "one"))
+            k.expect(frame_message("kch", payload))
+        check(off.info("total_tls_ktls_connections") == "0",
+              "kTLS used though off")
+        d.close()
+    finally:
+        off.stop()
+    c.close()
+
+
+def t_resume(env):
+    """With no server-side session cache, clients still resume, with the
+    tickets the server sends (TLSv1.3 and TLSv1.2): no full handshake."""
+    p = env["p1"]
+    for v in (ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2):
+        ctx = tls_context(minv=v, maxv=v)
+        a = connect_tls(p.tls_port, ctx)
+        a.send(b"PING\r\n")
+        a.expect(b"+PONG\r\n")	# the TLSv1.3 tickets come after
+        sess = a.s.session
+        a.close()
+        check(sess is not None and sess.has_ticket, "%s: no ticket" % v)
+        s = connect_plain(p.tls_port)
+        b = Conn(ctx.wrap_socket(s, server_hostname="127.0.0.1",
+                                 session=sess))
+        b.send(b"PING\r\n")
+        b.expect(b"+PONG\r\n")
+        check(b.s.session_reused, "%s: not resumed" % v)
+        b.close()
+
+
 def t_unix_tls(env):
     """TLS on a Unix socket listener."""
     c = connect_tls_unix(env["p1"].unix)
@@ -714,7 +785,8 @@ def t_bad_files(env):
 TESTS = [t_redis_cli, t_redis_py, t_plain_beside, t_unix_tls,
          t_quit_flush_and_abrupt, t_handshake_garbage, t_handshake_timeout,
          t_verify_required, t_min_version, t_fanout_50, t_bytes_out_counted,
-         t_user_full_no_plaintext, t_stalled_reader,
+         t_user_full_no_plaintext, t_stalled_reader, t_ktls_on_off,
+         t_resume,
          t_reload_certificate, t_bad_files]
 
 

@@ -53,6 +53,10 @@
  * head is text: 'P', then the sequence number and the send time in 16 hex
  * digits each.
  *
+ * With --server-pid PID it also reports the CPU time the server's threads
+ * used over the publishing phase (server_cpu_ms), the handshakes and
+ * subscribes left out.
+ *
  * With --tls the subscribers speak TLS (OpenSSL through libevent's
  * bufferevents; the server's certificate is not checked: loopback, a
  * measurement); the publisher stays plain, it talks to Redis.
@@ -73,6 +77,7 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -220,6 +225,9 @@ struct bench {
 	uint64_t		 b_confirm_cpu_ns;
 
 	uint64_t		 b_start_ns;	/* program start */
+	long			 b_server_pid;	/* --server-pid, or 0 */
+	uint64_t		 b_server_cpu0;	/* its CPU ns when publishing
+						   began */
 	uint64_t		 b_start_cpu_ns; /* CPU time used before it */
 	uint64_t		 b_phase_ns;	/* start of the current phase */
 	uint64_t		 b_sub_ns;	/* subscribe phase length */
@@ -265,6 +273,7 @@ static int	sources_needed(int);
 static int	subs_open(struct bench *);
 static evutil_socket_t sub_socket(struct bench *, int);
 static void	subscribed(struct bench *);
+static uint64_t	server_cpu_ns(long);
 static void	idle_start(struct bench *);
 static void	idle_cb(evutil_socket_t, short, void *);
 static void	down_cb(evutil_socket_t, short, void *);
@@ -327,7 +336,7 @@ usage(void)
 	    "                    [--rate MSGS_PER_S] [--timeout SECONDS] "
 	    "[--procs P] [--sources K] [--tls]\n"
 	    "                    [--shard PORT,PORT,... (one per channel)] "
-	    "[--sub-port owner] [--ws PATH]\n"
+	    "[--sub-port owner] [--ws PATH] [--server-pid PID]\n"
 	    "       pubsub_bench --sub-port P --clients N --channels C "
 	    "--idle SECONDS\n"
 	    "                    [--timeout SECONDS] [--procs P] "
@@ -354,6 +363,7 @@ parse_args(struct bench *b, int argc, char **argv)
 		{ "tls", no_argument, NULL, 'T' },
 		{ "shard", required_argument, NULL, 'H' },
 		{ "ws", required_argument, NULL, 'W' },
+		{ "server-pid", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 }
 	};
 	long long	 v;
@@ -384,6 +394,10 @@ parse_args(struct bench *b, int argc, char **argv)
 		}
 		if (ch == 'W') {
 			b->b_ws = optarg;
+			continue;
+		}
+		if (ch == 'S') {
+			b->b_server_pid = strtol(optarg, NULL, 10);
 			continue;
 		}
 		if (ch == 's' && strcmp(optarg, "owner") == 0) {
@@ -965,6 +979,8 @@ subscribed(struct bench *b)
 {
 	b->b_confirm_ns = now_ns();
 	b->b_confirm_cpu_ns = cpu_ns();
+	if (b->b_server_pid > 0 && b->b_role != ROLE_RECV)
+		b->b_server_cpu0 = server_cpu_ns(b->b_server_pid);
 	if (b->b_idle >= 0)
 		idle_start(b);
 	else if (b->b_role == ROLE_RECV)
@@ -1242,6 +1258,38 @@ bench_stop(struct bench *b)
 	event_base_loopbreak(b->b_base);
 }
 
+/*
+ * The CPU time, in ns, the threads of process pid have used so far (the
+ * first field of each /proc/pid/task/T/schedstat); 0 if unreadable.
+ */
+static uint64_t
+server_cpu_ns(long pid)
+{
+	char		 path[64];
+	DIR		*d;
+	struct dirent	*e;
+	FILE		*f;
+	uint64_t	 sum = 0;
+	unsigned long long v;
+
+	snprintf(path, sizeof path, "/proc/%ld/task", pid);
+	if ((d = opendir(path)) == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "/proc/%ld/task/%.20s/schedstat",
+		    pid, e->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fscanf(f, "%llu", &v) == 1)
+			sum += v;
+		fclose(f);
+	}
+	closedir(d);
+	return sum;
+}
+
 /* Returns this process' user and system CPU time in nanoseconds. */
 static uint64_t
 cpu_ns(void)
@@ -1265,7 +1313,7 @@ bench_report(struct bench *b)
 {
 	uint64_t	now = now_ns(), elapsed = 0, pub = 0, cpu = 0, span = 0;
 	double		rate = 0, pub_rate = 0;
-	char		split[256] = "";
+	char		split[320] = "";
 
 	if (b->b_last_deliv_ns > b->b_first_pub_ns && b->b_first_pub_ns != 0)
 		elapsed = b->b_last_deliv_ns - b->b_first_pub_ns;
@@ -1289,6 +1337,15 @@ bench_report(struct bench *b)
 		    100.0 * (double)b->b_recv_cpu_max_ns / (double)span,
 		    (double)b->b_recv_cpu_all_ns / 1e6);
 		cpu += b->b_recv_cpu_ns;
+	}
+	if (b->b_server_pid > 0 && b->b_role != ROLE_RECV &&
+	    b->b_server_cpu0 != 0) {
+		size_t	n = strlen(split);
+
+		/* Over the publishing phase (and the drain), as elapsed. */
+		snprintf(split + n, sizeof split - n, " server_cpu_ms=%.1f",
+		    (double)(server_cpu_ns(b->b_server_pid) -
+		    b->b_server_cpu0) / 1e6);
 	}
 	printf("clients=%d channels=%d messages=%" PRIu64 " size=%zu "
 	    "rate=%.0f sources=%d subscribe_ms=%.1f elapsed_ms=%.1f "
@@ -1904,6 +1961,9 @@ flow_report(struct bench *b, struct recv *r, const struct recv_report *rr)
 		if (++b->b_recv_confirmed == b->b_procs &&
 		    b->b_phase == PHASE_SUBSCRIBE) {
 			b->b_confirm_cpu_ns = cpu_ns();
+			if (b->b_server_pid > 0)
+				b->b_server_cpu0 = server_cpu_ns(
+				    b->b_server_pid);
 			pub_start(b);
 		}
 		return;
