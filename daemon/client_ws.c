@@ -720,10 +720,15 @@ client_ws_behind(struct client_ws *ws, int behind)
 {
 	struct session	*s = ws->ws_client->c_session;
 	int		 resp3 = session_resp(s) == 3;
+	enum hub_form	 form;
 
-	session_set_form(s, behind ? (resp3 ? HUB_FORM_RESP3 :
-	    HUB_FORM_RESP2) : !ws->ws_resp ? HUB_FORM_WS_JSON : resp3 ?
-	    HUB_FORM_WS_RESP3 : HUB_FORM_WS_RESP2);
+	if (behind)
+		form = resp3 ? HUB_FORM_RESP3 : HUB_FORM_RESP2;
+	else if (ws->ws_resp)
+		form = resp3 ? HUB_FORM_WS_RESP3 : HUB_FORM_WS_RESP2;
+	else
+		form = HUB_FORM_WS_JSON;
+	session_set_form(s, form);
 }
 
 /* Bytes the client's wire-ready output holds. */

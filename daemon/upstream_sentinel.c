@@ -12,7 +12,7 @@
  *   on a command connection (cmdconn.h) and, when one answers, ROLE on
  *   that address on another; each step is bounded by connect_timeout. The
  *   first address that says "master" is believed, unless the master
- *   pubsubd is on still says so too (upstream_sentinel_recheck()). When
+ *   pubsubd is on still says so too (upstream_sentinel_recheck_done()). When
  *   every sentinel has been tried, it waits out a backoff (as the single
  *   upstream does) and starts again. A +switch-master announcement starts a search at the
  *   address announced, ROLE first.
@@ -142,7 +142,8 @@ static void	upstream_sentinel_addr_done(struct future *, void *);
 static void	upstream_sentinel_role(struct upstream_sentinel *,
 		    const char *, int, size_t);
 static void	upstream_sentinel_role_done(struct future *, void *);
-static void	upstream_sentinel_recheck(struct upstream_sentinel *);
+static void	upstream_sentinel_ask_role(struct upstream_sentinel *,
+		    const struct endpoint *, future_cb_fn);
 static void	upstream_sentinel_recheck_done(struct future *, void *);
 static void	upstream_sentinel_learn(struct upstream_sentinel *);
 static void	upstream_sentinel_learn_done(struct future *, void *);
@@ -639,7 +640,6 @@ static void
 upstream_sentinel_role(struct upstream_sentinel *us, const char *host,
     int port, size_t from)
 {
-	const char	*argv[1] = { "ROLE" };
 	struct endpoint	*cand;
 
 	if ((cand = endpoint_dup_at(us->us_login, host, port)) == NULL) {
@@ -647,14 +647,23 @@ upstream_sentinel_role(struct upstream_sentinel *us, const char *host,
 		upstream_sentinel_find_next(us);
 		return;
 	}
-	upstream_sentinel_step_drop(us);
 	endpoint_free(us->us_cand);
 	us->us_cand = cand;
 	us->us_cand_from = from;
+	upstream_sentinel_ask_role(us, cand, upstream_sentinel_role_done);
+}
+
+/* Asks Redis at at for its ROLE, as the search's step; done on the reply. */
+static void
+upstream_sentinel_ask_role(struct upstream_sentinel *us,
+    const struct endpoint *at, future_cb_fn done)
+{
+	const char	*argv[1] = { "ROLE" };
+
+	upstream_sentinel_step_drop(us);
 	cmdconn_free(us->us_role);
-	us->us_role = cmdconn_new_at(us->us_base, cand, 0, NULL, NULL);
-	if (upstream_sentinel_send(us, us->us_role, 1, argv,
-	    upstream_sentinel_role_done) == -1) {
+	us->us_role = cmdconn_new_at(us->us_base, at, 0, NULL, NULL);
+	if (upstream_sentinel_send(us, us->us_role, 1, argv, done) == -1) {
 		snprintf(us->us_why, sizeof(us->us_why), "out of memory");
 		upstream_sentinel_find_next(us);
 	}
@@ -687,7 +696,8 @@ upstream_sentinel_role_done(struct future *fut, void *arg)
 	    us->us_announced_ms != 0 && upstream_now_ms() -
 	    us->us_announced_ms < UPSTREAM_SENTINEL_HOLD_MS &&
 	    !endpoint_same_place(us->us_master, us->us_cand)) {
-		upstream_sentinel_recheck(us);
+		upstream_sentinel_ask_role(us, us->us_master,
+		    upstream_sentinel_recheck_done);
 		return;
 	} else {
 		upstream_sentinel_found(us);
@@ -702,26 +712,10 @@ upstream_sentinel_role_done(struct future *fut, void *arg)
  * failover (until the sentinels turn it into a replica), and a sentinel
  * that has not heard of the switch yet still names it. pubsubd moves only
  * if the announced master no longer says master (or cannot answer): ROLE
- * on it. Past UPSTREAM_SENTINEL_HOLD_MS, the sentinels are believed (a
+ * on it, whose reply comes here: still master, pubsubd stays; else it
+ * moves. Past UPSTREAM_SENTINEL_HOLD_MS, the sentinels are believed (a
  * switch may have been missed, the announced master cut off).
  */
-static void
-upstream_sentinel_recheck(struct upstream_sentinel *us)
-{
-	const char	*argv[1] = { "ROLE" };
-
-	upstream_sentinel_step_drop(us);
-	cmdconn_free(us->us_role);
-	us->us_role = cmdconn_new_at(us->us_base, us->us_master, 0, NULL,
-	    NULL);
-	if (upstream_sentinel_send(us, us->us_role, 1, argv,
-	    upstream_sentinel_recheck_done) == -1) {
-		snprintf(us->us_why, sizeof(us->us_why), "out of memory");
-		upstream_sentinel_find_next(us);
-	}
-}
-
-/* The current master's ROLE: still master, it stays; else the move. */
 static void
 upstream_sentinel_recheck_done(struct future *fut, void *arg)
 {
