@@ -56,50 +56,6 @@ h_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Returns a port nobody listens on now (the kernel's choice). */
-int
-h_free_port(void)
-{
-	struct sockaddr_in	sin;
-	socklen_t		len = sizeof(sin);
-	int			fd, port;
-
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
-		h_die("socket: %s", strerror(errno));
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    getsockname(fd, (struct sockaddr *)&sin, &len) == -1)
-		h_die("bind: %s", strerror(errno));
-	port = ntohs(sin.sin_port);
-	close(fd);
-	return port;
-}
-
-/* Returns a free port on ::1, or 0 if this host cannot listen there. */
-int
-h_free_port6(void)
-{
-	struct sockaddr_in6	sin6;
-	socklen_t		len = sizeof(sin6);
-	int			fd, port;
-
-	if ((fd = socket(AF_INET6, SOCK_STREAM, 0)) == -1)
-		return 0;
-	memset(&sin6, 0, sizeof(sin6));
-	sin6.sin6_family = AF_INET6;
-	sin6.sin6_addr = in6addr_loopback;
-	if (bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)) == -1 ||
-	    getsockname(fd, (struct sockaddr *)&sin6, &len) == -1) {
-		close(fd);
-		return 0;
-	}
-	port = ntohs(sin6.sin6_port);
-	close(fd);
-	return port;
-}
-
 /*
  * In the child: if argv runs pubsubd and PUBSUBD_WRAPPER is set (e.g.
  * "valgrind --leak-check=full --error-exitcode=1"), runs it under that
