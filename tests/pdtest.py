@@ -5,10 +5,8 @@ of a driver's main() with its logs shown when it fails.
 Environment: PDTEST_KEEP=1 keeps the directory.
 """
 import os
-import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,6 +14,8 @@ import time
 import traceback
 
 import redis
+
+from freeport import freeport  # noqa: F401 (the drivers take it from here)
 
 WAIT = 15.0
 
@@ -27,45 +27,6 @@ class Fail(Exception):
 def check(cond, msg):
     if not cond:
         raise Fail(msg)
-
-
-_given = set()
-_rand = random.Random()
-
-
-def _bindable(port):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-def freeport(also=None):
-    """A port free on 127.0.0.1 now, never one this process gave before,
-    from below the kernel's ephemeral range (as tests/port.c explains:
-    asking the kernel twice can give the same port, and its outgoing
-    connections take ports from that range). With also (an offset, as a
-    cluster node's bus is 10000 above its port) that port too is free,
-    and is never given again either."""
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            low = int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        low = 32768
-    if low - 10000 < 1000:
-        low = 65536
-    for _ in range(2000):
-        port = _rand.randrange(10000, low)
-        want = [port] if also is None else [port, port + also]
-        if all(p not in _given and p < 65536 and _bindable(p)
-               for p in want):
-            _given.update(want)
-            return port
-    raise Fail("no free port on 127.0.0.1")
 
 
 def wait_for(what, fn, timeout=WAIT):

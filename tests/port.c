@@ -9,7 +9,8 @@
  * outgoing connection, which can take one between the ask and the bind.
  * So a port comes from below the ephemeral range, at random, is free when
  * bound here, and is never handed out twice by one process (nor by a
- * test's fork, which inherits what its parent gave).
+ * test's fork, which inherits what its parent gave). tests/freeport.py
+ * does the same for the Python drivers and the shell scripts.
  */
 #include "config.h"
 

@@ -68,7 +68,7 @@ cat > "$TMP/drive.py" <<'EOF'
 """Client runs for test_clients.sh: each prints a transcript, exits 1 if a
 step does not happen within its bound. Usage: drive.py TEST PORT REDIS_PORT
 (PORT is where the client under test connects; REDIS_PORT is Redis itself,
-for publishing), or drive.py ping PORT SECONDS, or drive.py freeport."""
+for publishing), or drive.py ping PORT SECONDS."""
 import os, re, select, signal, socket, subprocess, sys, threading, time
 
 WAIT = 5.0			# seconds any one expected output may take
@@ -115,13 +115,6 @@ def ping(port, seconds):
             pass
         time.sleep(0.05)
     return 1
-
-
-def freeport():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    print(s.getsockname()[1])
-    s.close()
 
 
 class Output:
@@ -529,14 +522,16 @@ TESTS = {
 if __name__ == "__main__":
     if sys.argv[1] == "ping":
         sys.exit(ping(sys.argv[2], sys.argv[3]))
-    if sys.argv[1] == "freeport":
-        freeport()
-        sys.exit(0)
     TESTS[sys.argv[1]](int(sys.argv[2]), int(sys.argv[3]))
 EOF
 
 drive() {
 	timeout -k 2 "$STEP_TIMEOUT" "$PY" "$TMP/drive.py" "$@"
+}
+
+# Prints a free port on 127.0.0.1, never one this script gave before.
+free_port() {
+	"$PY" "$(dirname "$0")/freeport.py" "$TMP/ports"
 }
 
 # Reports one test.
@@ -628,7 +623,7 @@ if [ ! -x "$PUBSUBD" ]; then
 	echo "ERROR: $PUBSUBD is not an executable"
 	exit 99
 fi
-redis_port=$(drive freeport) || exit 99
+redis_port=$(free_port) || exit 99
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' \
     --appendonly no --dir "$TMP" --daemonize no > "$TMP/redis.log" 2>&1 &
 redis_pid=$!
@@ -640,7 +635,7 @@ if ! drive ping "$redis_port" 10; then
 fi
 # Starts pubsubd against redis-server on a free port.
 start_pubsubd() {
-	pubsubd_port=$(drive freeport) || exit 99
+	pubsubd_port=$(free_port) || exit 99
 	cat > "$TMP/pubsubd.conf" <<EOF
 listen = ( { host = "127.0.0.1"; port = $pubsubd_port; } );
 redis = { host = "127.0.0.1"; port = $redis_port; };
@@ -689,7 +684,7 @@ hiredis_async
 # "alice" (password secret, clients:auth:news.* only). The clients check
 # what they get themselves: Redis' own users are not pubsubd's.
 start_auth_pubsubd() {
-	auth_port=$(drive freeport) || exit 99
+	auth_port=$(free_port) || exit 99
 	secret=$(printf %s secret | sha256sum | cut -d' ' -f1)
 	defpw=$(printf %s defpw | sha256sum | cut -d' ' -f1)
 	cat > "$TMP/auth.conf" <<EOF
