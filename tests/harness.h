@@ -61,7 +61,10 @@ void	 h_start_redis(struct h_env *env);
 
 /* Waits until something on port answers PING with +PONG: 0, or -1. */
 int	 h_wait_ping(int port, int timeout_ms);
-/* Returns a port nobody listens on now (on ::1 if v6; 0 if impossible). */
+/*
+ * A port nobody listens on now on 127.0.0.1 (on ::1 if v6: 0 if this host
+ * cannot), never one this process gave before (tests/port.c).
+ */
 int	 h_free_port(void);
 int	 h_free_port6(void);
 
